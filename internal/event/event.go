@@ -1,0 +1,78 @@
+// Package event owns COP's canonical event: the one shape every feed format is turned into,
+// its observables and their normalisation, its markings (TLP, releasability, anonymisation,
+// exercise) and its validation.
+//
+// It does no I/O and knows nothing of Kafka, ClickHouse or HTTP: parsers build events, the
+// correlation engine reads them, the store writes them.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Event is one contribution after normalisation. Field names in JSON are the ones DESIGN.md
+// uses; the same JSON is the payload of the cop.events topic and the output of `cop validate`.
+type Event struct {
+	// ID is deterministic (see NewID), so a redelivered report keeps its id.
+	ID string `json:"id"`
+	// Contributor comes from the authenticated identity (Kafka topic, HTTP token), never
+	// from the payload.
+	Contributor string `json:"contributor"`
+	// SourceID is the contributor's own identifier of the report.
+	SourceID     string       `json:"source_id"`
+	Kind         Kind         `json:"kind"`
+	ObservedAt   time.Time    `json:"observed_at"`
+	ReceivedAt   time.Time    `json:"received_at"`
+	ValidUntil   time.Time    `json:"valid_until,omitzero"`
+	Observables  []Observable `json:"observables,omitempty"`
+	Category     string       `json:"category,omitempty"`
+	Techniques   []string     `json:"techniques,omitempty"`
+	Sectors      []string     `json:"sectors,omitempty"`
+	Countries    []string     `json:"countries,omitempty"`
+	Geo          *Geo         `json:"geo,omitempty"`
+	Severity     Severity     `json:"severity"`
+	Confidence   uint8        `json:"confidence"`
+	TLP          TLP          `json:"tlp"`
+	ReleasableTo []string     `json:"releasable_to,omitempty"`
+	Anonymise    bool         `json:"anonymise,omitempty"`
+	// Exercise is empty for real traffic, else the exercise's name (e.g. "CYDEF-X-2026").
+	Exercise string `json:"exercise,omitempty"`
+	Title    string `json:"title"`
+	Summary  string `json:"summary,omitempty"`
+}
+
+// Geo is a point in WGS84 degrees.
+type Geo struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Source says who sent a document and when it arrived. Parsers stamp it on every event
+// they build, so the contributor can never come from the payload.
+type Source struct {
+	Contributor string
+	ReceivedAt  time.Time
+}
+
+// NewID returns the deterministic id of the report sourceID from contributor: the first
+// 128 bits of SHA-256 over both, hex encoded. The same report delivered twice gets the
+// same id; two contributors using the same local id do not collide.
+func NewID(contributor, sourceID string) string {
+	h := sha256.New()
+	h.Write([]byte(contributor))
+	h.Write([]byte{0})
+	h.Write([]byte(sourceID))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// Primary returns the observable that keys the event on cop.events (the first one after
+// normalisation), or false when the event has none.
+func (e *Event) Primary() (Observable, bool) {
+	if len(e.Observables) == 0 {
+		return Observable{}, false
+	}
+	return e.Observables[0], true
+}
