@@ -107,6 +107,9 @@ type mergeRec struct {
 	scope   uint16
 	pre     bool // existed before this batch, so consumers know it
 	version uint64
+	sev     event.Severity
+	tlp     event.TLP
+	kind    event.Kind
 }
 
 // New returns an empty engine.
@@ -292,10 +295,12 @@ func (e *Engine) finish(now int64) {
 		rd.MergedFrom = append(rd.MergedFrom, id)
 		dl := nextDelta(&e.res.Deltas)
 		dl.Removed = true
+		dl.Situation.Contributors = nil // the same JSON whatever the slot held before
 		dl.MergedInto = into
 		dl.Situation.ID = id
 		dl.Situation.Version = m.version + 1
 		dl.Situation.Exercise = e.scopes.names[m.scope]
+		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
 		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
 	}
 }

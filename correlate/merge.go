@@ -7,7 +7,8 @@ func (e *Engine) merge(target, r uint32) {
 	dt := &e.sits[e.nodeData[target]]
 	e.parent[r] = target
 	e.nodeData[r] = noNode
-	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version})
+	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
+		sev: dr.sev, tlp: dr.tlp, kind: dr.kind})
 
 	dt.events += dr.events
 	dt.first = min(dt.first, dr.first)
