@@ -18,6 +18,8 @@ type obsRec struct {
 	ncontrib uint16
 	typ      event.ObservableType
 	hub      bool
+	cmask    uint32 // contributors with id < 32 that reported it
+	minConf  uint8  // the lowest of its contributors' confidences
 }
 
 // link is an entry of a singly-linked chain in Engine.links: set members of a situation
@@ -118,7 +120,7 @@ func (e *Engine) freeLinkEntry(i uint32) {
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, sh uint64) uint32 {
+func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -126,7 +128,7 @@ func (e *Engine) add(ev *event.Event, scope uint16, sh uint64) uint32 {
 
 	e.refs = e.refs[:0]
 	for j, o := range ev.Observables {
-		h0 := e.obsH[j]
+		h0 := obsH[j]
 		k := fmix(h0 ^ sh)
 		idx, ok := e.obsIdx.get(k)
 		if !ok {
@@ -231,20 +233,47 @@ func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 }
 
 // corroborate records that contributor ci reported observable idx with confidence conf.
+// A contributor's confidence for an observable is the highest it reported. Popular
+// observables have long contributor chains, so a report that cannot raise anything (a
+// known contributor at or below the lowest confidence) skips the walk.
 func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 	ob := &e.obs[idx]
 	ob.first = min(ob.first, sec)
 	ob.last = max(ob.last, sec)
-	for i := ob.contrib; i != 0; i = e.links[i].next {
-		if l := &e.links[i]; l.item == ci {
-			l.aux = max(l.aux, conf)
+	var bit uint32
+	if ci < 32 {
+		bit = 1 << ci
+		if ob.cmask&bit != 0 && conf <= uint32(ob.minConf) {
 			return
+		}
+	}
+	if bit == 0 || ob.cmask&bit != 0 {
+		for i := ob.contrib; i != 0; i = e.links[i].next {
+			if l := &e.links[i]; l.item == ci {
+				if conf > l.aux {
+					l.aux = conf
+					e.recomputeMinConf(ob)
+				}
+				return
+			}
 		}
 	}
 	h := e.newLink(ci, conf, ob.contrib)
 	ob = &e.obs[idx]
 	ob.contrib = h
+	ob.cmask |= bit
+	if ob.ncontrib == 0 || conf < uint32(ob.minConf) {
+		ob.minConf = uint8(conf)
+	}
 	ob.ncontrib++
+}
+
+func (e *Engine) recomputeMinConf(ob *obsRec) {
+	m := uint32(255)
+	for i := ob.contrib; i != 0; i = e.links[i].next {
+		m = min(m, e.links[i].aux)
+	}
+	ob.minConf = uint8(m)
 }
 
 // find returns the root of node, halving the path on the way.
