@@ -42,8 +42,12 @@ type ObjectError struct {
 }
 
 func (e *ObjectError) Error() string {
+	id := e.ID
+	if id == "" {
+		id = "(no id)"
+	}
 	// Validate joins its field errors with newlines; one rejection is one line.
-	return fmt.Sprintf("%s %s: %s", e.Type, e.ID, strings.ReplaceAll(e.Err.Error(), "\n", "; "))
+	return fmt.Sprintf("%s %s: %s", e.Type, id, strings.ReplaceAll(e.Err.Error(), "\n", "; "))
 }
 
 // Unwrap returns the reason.
