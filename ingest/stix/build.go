@@ -157,6 +157,10 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 			ev.Title += " " + f.obs[0].String()
 		}
 	}
+	if o.Type != "indicator" && o.Type != "incident" && len(f.obs)+len(f.techniques)+len(f.sectors)+len(f.countries) == 0 {
+		field := map[string]string{"sighting": "sighting_of_ref", "observed-data": "object_refs", "report": "object_refs"}[o.Type]
+		return ev, fieldErr(field, "%v: the objects it refers to are not in the document or name no observable, technique, sector or country", ErrNoContent)
+	}
 	ev.Title = truncate(ev.Title, event.MaxTitleLen)
 	ev.Observables, ev.Techniques, ev.Sectors, ev.Countries, ev.Geo = f.obs, f.techniques, f.sectors, f.countries, f.geo
 

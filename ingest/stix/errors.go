@@ -30,6 +30,11 @@ var (
 	// ErrNoObservable is returned for an indicator whose pattern names nothing COP can
 	// correlate on (only MATCHES/LIKE/!= comparisons, or unsupported object types).
 	ErrNoObservable = errors.New("no observable")
+
+	// ErrNoContent is returned for a sighting, observed data or report that refers to
+	// nothing COP can use (its objects are missing from the document or carry no
+	// observable, technique, sector or country): it would be an empty dot on the map.
+	ErrNoContent = errors.New("no usable content")
 )
 
 // ObjectError says which STIX object was rejected, which field was wrong and what was
