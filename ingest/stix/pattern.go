@@ -276,6 +276,7 @@ func (p *patternParser) test() error {
 		return err
 	}
 	c := comparison{Object: obj, Path: path, Negated: p.keyword("NOT")}
+	p.space()
 	switch {
 	case strings.HasPrefix(p.s[p.pos:], "!="), strings.HasPrefix(p.s[p.pos:], "<>"),
 		strings.HasPrefix(p.s[p.pos:], "<="), strings.HasPrefix(p.s[p.pos:], ">="):
