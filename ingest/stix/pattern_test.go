@@ -121,3 +121,13 @@ func TestDocumentLimits(t *testing.T) {
 		t.Fatalf("large document: %v", errs)
 	}
 }
+
+// FuzzPattern checks that the pattern parser never panics.
+func FuzzPattern(f *testing.F) {
+	f.Add("[ipv4-addr:value = '192.0.2.1'] AND ([file:hashes.'SHA-256' = 'ab'] OR [url:value IN ('a','b')]) WITHIN 5 SECONDS")
+	f.Add("[a:b[*].c NOT LIKE 'x' AND (EXISTS d:e OR f:g > 3.5)] START t'2026-01-01T00:00:00Z' STOP t'2026-01-02T00:00:00Z'")
+	f.Fuzz(func(t *testing.T, s string) {
+		var fs facts
+		_ = fs.addPattern(s)
+	})
+}
