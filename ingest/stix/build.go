@@ -281,7 +281,7 @@ func (b *bundle) addContext(f *facts, id string, depth int) {
 func (b *bundle) addPlace(f *facts, t *object) {
 	switch t.Type {
 	case "identity":
-		for _, s := range append(t.Sectors, t.XCOPSectors...) {
+		for _, s := range slices.Concat(t.Sectors, t.XCOPSectors) {
 			if m := mapSector(s); m != "" {
 				f.sectors = append(f.sectors, m)
 			}
