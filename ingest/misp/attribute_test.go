@@ -96,6 +96,7 @@ func TestTags(t *testing.T) {
 	f("tlp:unclear", tlp(0))
 	f(`misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001"`, func(f tagFacts) bool { return len(f.techniques) == 1 && f.techniques[0] == "T1566.001" })
 	f(`misp-galaxy:mitre-enterprise-attack-attack-pattern="Phishing - T1566"`, func(f tagFacts) bool { return len(f.techniques) == 1 && f.techniques[0] == "T1566" })
+	f(`misp-galaxy:mitre-attack-pattern="Initial Access - TA0001"`, func(f tagFacts) bool { return len(f.techniques) == 0 })
 	sector := func(want string) func(tagFacts) bool {
 		return func(f tagFacts) bool { return len(f.sectors) == 1 && f.sectors[0] == want }
 	}

@@ -43,7 +43,7 @@ func (f *tagFacts) add(name string) {
 	case ns == "misp-galaxy" && strings.HasPrefix(pred, "mitre-"):
 		// "Spearphishing Attachment - T1566.001"
 		if i := strings.LastIndex(value, " - "); i >= 0 {
-			if id := strings.ToUpper(strings.TrimSpace(value[i+3:])); strings.HasPrefix(id, "T") {
+			if id := strings.ToUpper(strings.TrimSpace(value[i+3:])); isTechnique(id) {
 				f.techniques = append(f.techniques, id)
 			}
 		}
