@@ -1,0 +1,115 @@
+package correlate
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// Strings in the engine's state live in an append-only byte arena and are referred to by
+// offset, so the hot state holds no pointers for the garbage collector to scan. Bytes are
+// never rewritten, which is what makes handing them out as strings (unsafe.String) safe:
+// a string stays valid, and immutable, for as long as anyone holds it.
+
+const (
+	arenaBlockBits = 20
+	arenaBlockSize = 1 << arenaBlockBits
+	// maxArenaString is the longest string kept; longer ones are truncated.
+	maxArenaString = arenaBlockSize
+)
+
+// strRef locates a string in an arena.
+type strRef struct {
+	off uint32 // block<<arenaBlockBits | offset in block
+	n   uint32
+}
+
+type arena struct {
+	blocks [][]byte
+}
+
+func (a *arena) add(s string) strRef {
+	if len(s) > maxArenaString {
+		s = s[:maxArenaString]
+	}
+	if len(s) == 0 {
+		return strRef{}
+	}
+	if len(a.blocks) == 0 || len(a.blocks[len(a.blocks)-1])+len(s) > arenaBlockSize {
+		a.blocks = append(a.blocks, make([]byte, 0, arenaBlockSize))
+	}
+	b := len(a.blocks) - 1
+	off := len(a.blocks[b])
+	a.blocks[b] = append(a.blocks[b], s...)
+	return strRef{off: uint32(b)<<arenaBlockBits | uint32(off), n: uint32(len(s))}
+}
+
+func (a *arena) str(r strRef) string {
+	if r.n == 0 {
+		return ""
+	}
+	blk := a.blocks[r.off>>arenaBlockBits]
+	return unsafe.String(&blk[r.off&(arenaBlockSize-1)], int(r.n))
+}
+
+func (a *arena) size() int {
+	n := 0
+	for _, b := range a.blocks {
+		n += cap(b)
+	}
+	return n
+}
+
+// textBlock holds the strings built for one batch's outputs (event ids, explanations).
+// Like the arena it never rewrites bytes: a full block is dropped (the garbage collector
+// frees it once no output refers to it) and a new one started.
+type textBlock struct {
+	b []byte
+}
+
+const textBlockSize = 256 << 10
+
+// begin returns a buffer with room for need bytes to append one string to (at most need);
+// end turns what was appended into a string.
+func (t *textBlock) begin(need int) []byte {
+	if cap(t.b)-len(t.b) < need {
+		t.b = make([]byte, 0, max(textBlockSize, need))
+	}
+	return t.b[len(t.b):len(t.b)]
+}
+
+func (t *textBlock) end(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	if len(p) > cap(t.b)-len(t.b) {
+		panic("BUG: textBlock string longer than announced")
+	}
+	t.b = t.b[:len(t.b)+len(p)]
+	return unsafe.String(&p[0], len(p))
+}
+
+func (t *textBlock) str(s []byte) string {
+	p := append(t.begin(len(s)), s...)
+	return t.end(p)
+}
+
+// dict interns a small, bounded vocabulary (contributors, countries, sectors, techniques,
+// releasability names, exercises) as dense ids. Lookups of known names do not allocate.
+type dict struct {
+	ids   map[string]uint32
+	names []string
+}
+
+func (d *dict) id(s string) uint32 {
+	if id, ok := d.ids[s]; ok {
+		return id
+	}
+	if d.ids == nil {
+		d.ids = make(map[string]uint32)
+	}
+	s = strings.Clone(s) // do not retain the caller's buffer
+	id := uint32(len(d.names))
+	d.names = append(d.names, s)
+	d.ids[s] = id
+	return id
+}

@@ -1,0 +1,76 @@
+package correlate
+
+import (
+	"runtime"
+	"time"
+)
+
+// BenchBatch is the batch size Bench and the benchmarks feed the engine with.
+const BenchBatch = 1024
+
+// BenchResult is one row of `cop bench correlate`.
+type BenchResult struct {
+	LiveObservables int
+	Events          int
+	// EventsPerSec and NsPerEvent time Engine.Apply alone, not the generator.
+	EventsPerSec float64
+	NsPerEvent   float64
+	// BytesPerObservable is the heap the engine's state grew by while being filled with
+	// LiveObservables observables, divided by them.
+	BytesPerObservable float64
+	AllocsPerEvent     float64
+	Counters           Counters
+}
+
+// Fill returns an engine and a generator whose state holds liveObservables observables,
+// and the heap bytes the engine grew by while being filled.
+func Fill(liveObservables int) (*Engine, *Gen, uint64) {
+	g := NewGen(1, liveObservables)
+	g.Prefill(BenchBatch) // size the generator's buffers outside the measurement
+	g = NewGen(1, liveObservables)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := New(DefaultConfig())
+	for !g.Prefilled() {
+		e.Apply(g.Prefill(BenchBatch), g.Time())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	var grown uint64
+	if after.HeapAlloc > before.HeapAlloc {
+		grown = after.HeapAlloc - before.HeapAlloc
+	}
+	return e, g, grown
+}
+
+// Bench fills an engine with liveObservables observables, then times events steady-state
+// events through Apply in batches of BenchBatch.
+func Bench(liveObservables, events int) BenchResult {
+	e, g, grown := Fill(liveObservables)
+	// Warm up: let the dedup windows and buffers reach their steady size.
+	for i := 0; i < 64; i++ {
+		e.Apply(g.Batch(BenchBatch), g.Time())
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var spent time.Duration
+	for done := 0; done < events; done += BenchBatch {
+		b := g.Batch(min(BenchBatch, events-done))
+		now := g.Time()
+		start := time.Now()
+		e.Apply(b, now)
+		spent += time.Since(start)
+	}
+	runtime.ReadMemStats(&after)
+	r := BenchResult{LiveObservables: liveObservables, Events: events, Counters: e.Counters()}
+	if events > 0 && spent > 0 {
+		r.NsPerEvent = float64(spent.Nanoseconds()) / float64(events)
+		r.EventsPerSec = float64(events) / spent.Seconds()
+		r.AllocsPerEvent = float64(after.Mallocs-before.Mallocs) / float64(events)
+	}
+	if liveObservables > 0 {
+		r.BytesPerObservable = float64(grown) / float64(liveObservables)
+	}
+	return r
+}

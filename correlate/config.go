@@ -1,0 +1,135 @@
+package correlate
+
+import (
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Config holds every knob of the engine. Start from DefaultConfig and change what you
+// need; zero values of numeric fields are replaced by the defaults in New.
+type Config struct {
+	// Instance names this correlator (e.g. its Kafka partition). It is mixed into situation
+	// ids so that correlators owning different partitions never mint the same id.
+	Instance string
+
+	// DedupWindow is how long (in processing time) an event id and a content fingerprint
+	// are remembered for duplicate detection.
+	DedupWindow time.Duration
+	// MaxEventIDs and MaxFingerprints bound the dedup memory: when full, the oldest entry
+	// is evicted (Counters.EvictedIDs, Counters.EvictedFingerprints) even inside the window.
+	MaxEventIDs     int
+	MaxFingerprints int
+
+	// DefaultReliability is r_i for contributors missing from Reliability, in [0, 1].
+	DefaultReliability float64
+	// Reliability maps a contributor's name to its reliability r_i in [0, 1].
+	Reliability map[string]float64
+
+	// HubThreshold is K: an observable that has glued together more than K situations
+	// (see the package doc) becomes a hub and stops linking. 0 means the default.
+	HubThreshold int
+	// Common lists observables that never link (public resolvers, CDNs, sinkholes), like
+	// MISP's warning lists. Values must be normalised (event.NewObservable).
+	Common []event.Observable
+
+	// SeverityWeight is the severity factor per event.Severity (index 0 is unused).
+	SeverityWeight [event.SeverityCritical + 1]float64
+	// SectorCriticality is the criticality factor per sector; a situation takes the highest
+	// of its sectors. Sectors not listed, and situations with none, get DefaultCriticality.
+	SectorCriticality  map[string]float64
+	DefaultCriticality float64
+
+	// Lifetime is τ per observable type in the decay max(0, 1 − (t/τ)^(1/δ)); a situation
+	// takes the longest lifetime of its observables' types, or DefaultLifetime if none.
+	Lifetime        [event.ObsASN + 1]time.Duration
+	DefaultLifetime time.Duration
+	// DecaySpeed is δ: below 1 the score stays high for most of the lifetime and then falls.
+	DecaySpeed float64
+	// ScoreThreshold is how many points a score must move before Tick reports it.
+	ScoreThreshold float64
+
+	// ExpectedObservables pre-sizes the observable table (0: grow on demand).
+	ExpectedObservables int
+}
+
+// DefaultConfig returns the configuration COP runs with unless told otherwise.
+func DefaultConfig() Config {
+	const day = 24 * time.Hour
+	c := Config{
+		DedupWindow:        7 * day,
+		MaxEventIDs:        1 << 21,
+		MaxFingerprints:    1 << 21,
+		DefaultReliability: 0.8,
+		HubThreshold:       32,
+		SeverityWeight:     [...]float64{0, 0.2, 0.4, 0.6, 0.8, 1},
+		DefaultCriticality: 0.5,
+		DefaultLifetime:    30 * day,
+		DecaySpeed:         0.3,
+		ScoreThreshold:     1,
+		SectorCriticality: map[string]float64{
+			"energy": 1, "telecom": 1, "submarine-cable": 1, "digital-infrastructure": 1, "defence": 1,
+			"transport": 0.9, "space": 0.9, "health": 0.9, "drinking-water": 0.9,
+			"banking": 0.8, "financial-market-infrastructure": 0.8, "public-administration": 0.8,
+			"ict-service-management": 0.8, "waste-water": 0.7,
+			"postal-courier": 0.6, "waste-management": 0.6, "chemicals": 0.6, "food": 0.6,
+			"manufacturing": 0.6, "digital-providers": 0.6, "research": 0.6,
+		},
+	}
+	c.Lifetime[event.ObsIPv4] = 30 * day
+	c.Lifetime[event.ObsIPv6] = 30 * day
+	c.Lifetime[event.ObsCIDR] = 60 * day
+	c.Lifetime[event.ObsDomain] = 90 * day
+	c.Lifetime[event.ObsURL] = 60 * day
+	c.Lifetime[event.ObsEmail] = 90 * day
+	c.Lifetime[event.ObsSHA256] = 365 * day
+	c.Lifetime[event.ObsSHA1] = 365 * day
+	c.Lifetime[event.ObsMD5] = 365 * day
+	c.Lifetime[event.ObsCVE] = 730 * day
+	c.Lifetime[event.ObsASN] = 180 * day
+	return c
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = d.DedupWindow
+	}
+	if c.MaxEventIDs <= 0 {
+		c.MaxEventIDs = d.MaxEventIDs
+	}
+	if c.MaxFingerprints <= 0 {
+		c.MaxFingerprints = d.MaxFingerprints
+	}
+	if c.DefaultReliability <= 0 {
+		c.DefaultReliability = d.DefaultReliability
+	}
+	if c.HubThreshold <= 0 {
+		c.HubThreshold = d.HubThreshold
+	}
+	if c.SeverityWeight == [len(c.SeverityWeight)]float64{} {
+		c.SeverityWeight = d.SeverityWeight
+	}
+	if c.SectorCriticality == nil {
+		c.SectorCriticality = d.SectorCriticality
+	}
+	if c.DefaultCriticality <= 0 {
+		c.DefaultCriticality = d.DefaultCriticality
+	}
+	for i := range c.Lifetime {
+		if c.Lifetime[i] <= 0 {
+			c.Lifetime[i] = d.Lifetime[i]
+		}
+	}
+	if c.DefaultLifetime <= 0 {
+		c.DefaultLifetime = d.DefaultLifetime
+	}
+	if c.DecaySpeed <= 0 {
+		c.DecaySpeed = d.DecaySpeed
+	}
+	if c.ScoreThreshold <= 0 {
+		c.ScoreThreshold = d.ScoreThreshold
+	}
+	return c
+}

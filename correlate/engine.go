@@ -1,0 +1,376 @@
+package correlate
+
+import (
+	"math"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Engine holds the correlation state of one correlator: the dedup windows, the observables
+// and their corroboration, and the situations. It is not safe for concurrent use: the
+// pipeline owns it and calls it from one goroutine.
+//
+// All state is kept in pointer-free slabs indexed by uint32 and in open-addressing tables
+// keyed by 64-bit hashes, so the garbage collector has nothing to scan and steady-state
+// Apply does not allocate.
+type Engine struct {
+	cfg        Config
+	hubK       uint32
+	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
+	lifetimeNs [event.ObsASN + 1]int64
+	defaultTau int64
+	instance   uint64
+
+	scopes    dict // exercise names; id 0 is the real picture ("")
+	scopeHash []uint64
+	contribs  dict
+	reliab    []float64
+	words     dict // countries, sectors, techniques and releasability names
+	wordCrit  []float32
+
+	arena  arena
+	ids    window // event ids
+	fps    window // content fingerprints → situation node
+	obsIdx table  // observable key → index into obs
+	obs    []obsRec
+
+	links     []link // set and list entries; index 0 is the nil entry
+	freeLink  uint32
+	members   []member // newest event ids of each situation; index 0 is nil
+	freeMembr uint32
+
+	parent   []uint32 // union-find over situation nodes
+	nodeData []uint32 // node → index into sits, for roots
+	sits     []sitData
+	freeSit  []uint32
+
+	seq   uint64 // events added, orders each situation's event ids
+	epoch uint32 // batches applied
+	c     Counters
+
+	// Per-batch scratch, reused.
+	res     Result
+	evNode  []uint32
+	touched []uint32
+	merged  []mergeRec
+	obsH    []uint64 // observable hashes of the whole batch
+	pre     []prepared
+	sink    uint32
+	refs    []uint32
+	roots   []uint32
+	geos    []event.Geo
+	tick    []Delta
+	tickGeo []event.Geo
+	text    textBlock
+	numBuf  [64]byte
+}
+
+// Result is what one Apply produced. It is owned by the engine and valid until the next
+// Apply or Tick: its slices are reused. Strings in it stay valid and unchanged forever.
+type Result struct {
+	// Events has exactly one entry per input event, in batch order.
+	Events []Stored
+	// Deltas has one entry per situation touched by the batch, with its latest state:
+	// created or updated situations (MergedFrom naming those absorbed in this batch),
+	// then one Removed delta per absorbed situation.
+	Deltas []Delta
+}
+
+// Stored says how to store one input event.
+type Stored struct {
+	// SituationID is the situation the event belongs to after the batch; "" only for an
+	// exact redelivery (same event id), which was dropped.
+	SituationID string
+	// Duplicate is true for a redelivery or a content duplicate (the same report re-sent
+	// under a new id by the same contributor within the dedup window).
+	Duplicate bool
+}
+
+// Counters are running totals (and, for Situations, Observables, HubObservables, gauges)
+// for metrics.
+type Counters struct {
+	Events              uint64 // input events, duplicates included
+	Duplicates          uint64 // redeliveries and content duplicates
+	ContentDuplicates   uint64 // of which content duplicates under a new id
+	Situations          uint64 // live situations
+	Merges              uint64 // situations absorbed by a bridging event
+	EvictedIDs          uint64 // event ids forgotten (age or size) by the dedup window
+	EvictedFingerprints uint64 // fingerprints forgotten (age or size)
+	Observables         uint64 // distinct observables tracked
+	HubObservables      uint64 // observables that stopped linking (over K or common)
+	Batches             uint64 // calls to Apply
+}
+
+const noNode = math.MaxUint32
+
+type mergeRec struct {
+	node    uint32
+	scope   uint16
+	pre     bool // existed before this batch, so consumers know it
+	version uint64
+	sev     event.Severity
+	tlp     event.TLP
+	kind    event.Kind
+}
+
+// New returns an empty engine.
+func New(cfg Config) *Engine {
+	e := newEngine(cfg)
+	e.ids.init(e.cfg.MaxEventIDs)
+	e.fps.init(e.cfg.MaxFingerprints)
+	e.obsIdx.init(e.cfg.ExpectedObservables)
+	e.links = make([]link, 1, 1024)
+	e.members = make([]member, 1, 1024)
+	return e
+}
+
+func newEngine(cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, hubK: uint32(cfg.HubThreshold)}
+	e.instance = hashString(seedScope, cfg.Instance)
+	e.common = make(map[uint64]struct{}, len(cfg.Common))
+	for _, o := range cfg.Common {
+		e.common[obsHash(o)] = struct{}{}
+	}
+	for i, d := range cfg.Lifetime {
+		e.lifetimeNs[i] = int64(d)
+	}
+	e.defaultTau = int64(cfg.DefaultLifetime)
+	e.scope("")
+	return e
+}
+
+// Counters returns the running totals.
+func (e *Engine) Counters() Counters { return e.c }
+
+// scope returns the interned id of an exercise ("" is the real picture).
+func (e *Engine) scope(name string) uint16 {
+	id := e.scopes.id(name)
+	for int(id) >= len(e.scopeHash) {
+		h := uint64(0)
+		if n := e.scopes.names[len(e.scopeHash)]; n != "" {
+			h = hashString(seedScope, n)
+		}
+		e.scopeHash = append(e.scopeHash, h)
+	}
+	return uint16(id)
+}
+
+func (e *Engine) contributor(name string) uint32 {
+	id := e.contribs.id(name)
+	for int(id) >= len(e.reliab) {
+		r, ok := e.cfg.Reliability[e.contribs.names[len(e.reliab)]]
+		if !ok {
+			r = e.cfg.DefaultReliability
+		}
+		e.reliab = append(e.reliab, min(max(r, 0), 1))
+	}
+	return id
+}
+
+func (e *Engine) word(s string) uint32 {
+	id := e.words.id(s)
+	for int(id) >= len(e.wordCrit) {
+		c, ok := e.cfg.SectorCriticality[e.words.names[len(e.wordCrit)]]
+		if !ok {
+			c = e.cfg.DefaultCriticality
+		}
+		e.wordCrit = append(e.wordCrit, float32(c))
+	}
+	return id
+}
+
+// Apply processes batch in order at processing time now. The returned *Result is owned by
+// the engine and valid until the next Apply or Tick (buffers are reused).
+func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
+	e.epoch++
+	e.c.Batches++
+	nowNs := now.UnixNano()
+	e.res.Events = e.res.Events[:0]
+	e.evNode = e.evNode[:0]
+	e.touched = e.touched[:0]
+	e.merged = e.merged[:0]
+	cutoff := nowNs - int64(e.cfg.DedupWindow)
+	e.c.EvictedIDs += e.ids.expire(cutoff)
+	e.c.EvictedFingerprints += e.fps.expire(cutoff)
+
+	e.prepare(batch)
+	for i := range batch {
+		ev := &batch[i]
+		e.c.Events++
+		p := e.pre[i]
+		scope, idk, fp := p.scope, p.idk, p.fp
+		if _, dup := e.ids.idx.get(idk); dup {
+			e.c.Duplicates++
+			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
+			e.evNode = append(e.evNode, noNode)
+			continue
+		}
+		e.c.EvictedIDs += e.ids.add(idk, 0, nowNs)
+		if node, dup := e.fps.idx.get(fp); dup {
+			e.c.Duplicates++
+			e.c.ContentDuplicates++
+			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
+			e.evNode = append(e.evNode, node)
+			continue
+		}
+		node := e.add(ev, scope, e.scopeHash[scope], e.obsH[p.off:p.end])
+		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
+		e.res.Events = append(e.res.Events, Stored{})
+		e.evNode = append(e.evNode, node)
+	}
+	e.finish(nowNs)
+	return &e.res
+}
+
+// prepared holds what Apply computes about an event before changing any state.
+type prepared struct {
+	idk, fp  uint64
+	off, end uint32 // its observables' hashes in Engine.obsH
+	scope    uint16
+}
+
+// prepare hashes the batch and looks up its keys without changing anything. The lookups
+// are independent of each other, so the processor overlaps their cache misses; the main
+// pass then finds the state it needs in cache. This halves Apply's time on large states.
+func (e *Engine) prepare(batch []event.Event) {
+	e.pre = e.pre[:0]
+	e.obsH = e.obsH[:0]
+	var sink uint32
+	for i := range batch {
+		ev := &batch[i]
+		scope := e.scope(ev.Exercise)
+		sh := e.scopeHash[scope]
+		off := len(e.obsH)
+		idk := hashString(seedID^sh, ev.ID)
+		fp := e.fingerprint(ev, sh)
+		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
+		v1, _ := e.ids.idx.get(idk)
+		v2, _ := e.fps.idx.get(fp)
+		sink += v1 + v2
+		for _, h0 := range e.obsH[off:] {
+			if idx, ok := e.obsIdx.get(fmix(h0 ^ sh)); ok {
+				sink += e.obs[idx].sit + e.obs[idx].contrib
+			}
+		}
+	}
+	e.sink = sink
+}
+
+// fingerprint hashes what makes two reports the same report: everything but the ids and
+// the time of reception. It appends each observable's hash to e.obsH.
+func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
+	h := hashString(seedFP^sh, ev.Contributor)
+	h = hashU64(h, uint64(ev.Kind)|uint64(ev.Severity)<<8|uint64(ev.Confidence)<<16|uint64(ev.TLP)<<24)
+	if ev.Anonymise {
+		h = hashU64(h, 1)
+	}
+	h = hashU64(h, uint64(ev.ObservedAt.UnixNano()))
+	if !ev.ValidUntil.IsZero() {
+		h = hashU64(h, uint64(ev.ValidUntil.UnixNano()))
+	}
+	h = hashU64(h, hashString(1, ev.Title))
+	h = hashU64(h, hashString(2, ev.Summary))
+	h = hashU64(h, hashString(3, ev.Category))
+	var sum uint64 // order-independent
+	for _, o := range ev.Observables {
+		oh := obsHash(o)
+		e.obsH = append(e.obsH, oh)
+		sum += fmix(oh)
+	}
+	h = hashU64(h, sum)
+	for k, list := range [...][]string{ev.Sectors, ev.Countries, ev.Techniques, ev.ReleasableTo} {
+		lh := uint64(k + 4)
+		for _, s := range list {
+			lh = hashU64(lh, hashString(lh, s))
+		}
+		h = hashU64(h, lh)
+	}
+	if ev.Geo != nil {
+		h = hashU64(h, math.Float64bits(ev.Geo.Lat))
+		h = hashU64(h, math.Float64bits(ev.Geo.Lon))
+	}
+	return h
+}
+
+func obsHash(o event.Observable) uint64 {
+	return hashString(seedObs+uint64(o.Type), o.Value)
+}
+
+// finish resolves the batch's situation ids and builds the deltas.
+func (e *Engine) finish(now int64) {
+	for i, n := range e.evNode {
+		if n != noNode {
+			e.res.Events[i].SituationID = e.sitID(e.find(n))
+		}
+	}
+	e.res.Deltas = e.res.Deltas[:0]
+	for _, n := range e.touched {
+		if e.parent[n] != n {
+			continue // absorbed later in the batch
+		}
+		d := &e.sits[e.nodeData[n]]
+		d.delta = int32(len(e.res.Deltas))
+		dl := nextDelta(&e.res.Deltas)
+		d.version++
+		d.updated = now
+		e.rescore(d, now)
+		e.render(d, &dl.Situation, &e.geos, len(e.res.Deltas)-1)
+	}
+	for _, m := range e.merged {
+		if !m.pre {
+			continue
+		}
+		root := e.find(m.node)
+		id := e.sitID(m.node)
+		into := e.sitID(root)
+		rd := &e.res.Deltas[e.sits[e.nodeData[root]].delta]
+		rd.MergedFrom = append(rd.MergedFrom, id)
+		dl := nextDelta(&e.res.Deltas)
+		dl.Removed = true
+		dl.Situation.Contributors = nil // the same JSON whatever the slot held before
+		dl.MergedInto = into
+		dl.Situation.ID = id
+		dl.Situation.Version = m.version + 1
+		dl.Situation.Exercise = e.scopes.names[m.scope]
+		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
+		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
+	}
+}
+
+// nextDelta appends a cleared delta to *ds, keeping the slices of a reused slot.
+func nextDelta(ds *[]Delta) *Delta {
+	n := len(*ds)
+	if n < cap(*ds) {
+		*ds = (*ds)[:n+1]
+	} else {
+		*ds = append(*ds, Delta{})
+	}
+	d := &(*ds)[n]
+	s := &d.Situation
+	*d = Delta{
+		MergedFrom: d.MergedFrom[:0],
+		Situation: Situation{
+			Contributors: s.Contributors[:0],
+			Countries:    s.Countries[:0],
+			Sectors:      s.Sectors[:0],
+			Techniques:   s.Techniques[:0],
+			ReleasableTo: s.ReleasableTo[:0],
+			Observables:  s.Observables[:0],
+			EventIDs:     s.EventIDs[:0],
+		},
+	}
+	return d
+}
+
+// sitID returns the stable public id of a situation node.
+func (e *Engine) sitID(node uint32) string {
+	const hexd = "0123456789abcdef"
+	v := fmix(e.instance ^ (uint64(node) + 1))
+	p := append(e.text.begin(18), 's', '-')
+	for i := 60; i >= 0; i -= 4 {
+		p = append(p, hexd[v>>uint(i)&15])
+	}
+	return e.text.end(p)
+}

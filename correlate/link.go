@@ -1,0 +1,536 @@
+package correlate
+
+import (
+	"math"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// obsRec is one tracked observable: its corroboration and the situation it links.
+type obsRec struct {
+	sit      uint32 // situation node it links (noNode until linked)
+	links    uint32 // how many times it glued otherwise separate observables (hub count)
+	contrib  uint32 // chain of {contributor, confidence} in Engine.links
+	first    uint32 // Unix seconds of the earliest observation
+	last     uint32
+	val      strRef
+	ncontrib uint16
+	typ      event.ObservableType
+	hub      bool
+	cmask    uint32 // contributors with id < 32 that reported it
+	minConf  uint8  // the lowest of its contributors' confidences
+}
+
+// link is an entry of a singly-linked chain in Engine.links: set members of a situation
+// (contributors, countries, sectors, techniques, releasability), an observable's
+// contributors, or a situation's first observables.
+type link struct {
+	item uint32
+	aux  uint32 // contributors: confidence 0–100 | anonBit
+	next uint32
+}
+
+const anonBit = 1 << 8
+
+// member is one of the newest event ids of a situation, oldest first.
+type member struct {
+	seq  uint64
+	next uint32
+	n    uint16 // length of the id; over len(id) means id holds an arena ref
+	id   [32]byte
+}
+
+// sitData is the aggregate state of a live situation.
+type sitData struct {
+	node    uint32
+	scope   uint16
+	sev     event.Severity
+	tlp     event.TLP
+	kind    event.Kind
+	flags   uint8
+	types   uint16 // observable types seen, for the lifetime
+	events  uint32
+	nobs    uint16
+	nids    uint16
+	ncontr  uint16
+	version uint64
+	first   int64 // ObservedAt, Unix ns
+	last    int64
+
+	bestAt   int64 // the most severe member (ties: earliest, then smallest id hash)
+	bestIDH  uint64
+	title    strRef
+	category strRef
+	geoAt    int64
+	geoIDH   uint64
+	lat, lon float64
+
+	contribs, countries, sectors, techs, rel uint32 // chains
+	obsHead, obsTail                         uint32
+	idsHead, idsTail                         uint32
+	critWord                                 uint32 // word id + 1 of the most critical sector
+
+	conf      float64 // noisy-OR over distinct contributors
+	crit      float64
+	score     float64 // last reported
+	nextCheck int64   // Unix ns before which Tick cannot see a change over the threshold
+	updated   int64
+	epoch     uint32 // batch that last touched it
+	created   uint32 // batch that created it
+	delta     int32  // its delta in the current batch
+}
+
+const (
+	flagLive = 1 << iota
+	flagRelSet
+	flagRelNone
+	flagGeo
+)
+
+// NoRelease is the single entry of Situation.ReleasableTo when the members' releasability
+// lists have no name in common: nobody may receive the situation beyond TLP rules allow...
+// and since no organisation is called "!none", no releasability filter lets it through.
+const NoRelease = "!none"
+
+func unixSec(t time.Time) uint32 {
+	s := t.Unix()
+	if s < 0 {
+		return 0
+	}
+	if s > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+func (e *Engine) newLink(item, aux, next uint32) uint32 {
+	if i := e.freeLink; i != 0 {
+		e.freeLink = e.links[i].next
+		e.links[i] = link{item, aux, next}
+		return i
+	}
+	e.links = append(e.links, link{item, aux, next})
+	return uint32(len(e.links) - 1)
+}
+
+func (e *Engine) freeLinkEntry(i uint32) {
+	e.links[i] = link{next: e.freeLink}
+	e.freeLink = i
+}
+
+// add links a new (non-duplicate) event and returns its situation node.
+func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) uint32 {
+	e.seq++
+	ci := e.contributor(ev.Contributor)
+	conf := uint32(min(ev.Confidence, 100))
+	sec := unixSec(ev.ObservedAt)
+
+	e.refs = e.refs[:0]
+	for j, o := range ev.Observables {
+		h0 := obsH[j]
+		k := fmix(h0 ^ sh)
+		idx, ok := e.obsIdx.get(k)
+		if !ok {
+			idx = e.newObs(o, h0, k)
+		}
+		e.corroborate(idx, ci, conf, sec)
+		e.refs = append(e.refs, idx)
+	}
+
+	roots, fresh := e.linkRoots()
+	if len(roots) > 1 || (len(roots) > 0 && fresh) {
+		// Every existing observable of the event glues something new to its situation.
+		hubbed := false
+		for _, idx := range e.refs {
+			ob := &e.obs[idx]
+			if ob.hub || ob.sit == noNode {
+				continue
+			}
+			ob.links++
+			if ob.links > e.hubK {
+				ob.hub = true
+				e.c.HubObservables++
+				hubbed = true
+			}
+		}
+		if hubbed {
+			roots, _ = e.linkRoots()
+		}
+	}
+
+	var target uint32
+	if len(roots) == 0 {
+		target = e.newSituation(scope)
+	} else {
+		target = roots[0]
+		for _, r := range roots[1:] {
+			target = min(target, r)
+		}
+		for _, r := range roots {
+			if r != target {
+				e.merge(target, r)
+			}
+		}
+	}
+	d := &e.sits[e.nodeData[target]]
+	for _, idx := range e.refs {
+		ob := &e.obs[idx]
+		d.types |= 1 << ob.typ
+		if ob.sit == noNode {
+			ob.sit = target
+			e.appendObs(d, idx)
+		} else if !ob.hub {
+			ob.sit = target
+		}
+	}
+	e.addEvent(d, ev, ci, conf)
+	e.touch(target)
+	return target
+}
+
+// linkRoots returns the distinct situations the event's linking observables belong to and
+// whether it has observables not yet in any situation.
+func (e *Engine) linkRoots() ([]uint32, bool) {
+	roots := e.roots[:0]
+	fresh := false
+	for _, idx := range e.refs {
+		ob := &e.obs[idx]
+		if ob.hub {
+			continue
+		}
+		if ob.sit == noNode {
+			fresh = true
+			continue
+		}
+		r := e.find(ob.sit)
+		seen := false
+		for _, x := range roots {
+			if x == r {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			roots = append(roots, r)
+		}
+	}
+	e.roots = roots
+	return roots, fresh
+}
+
+func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
+	idx := uint32(len(e.obs))
+	rec := obsRec{sit: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
+	if _, common := e.common[h0]; common {
+		rec.hub = true
+		e.c.HubObservables++
+	}
+	e.obs = append(e.obs, rec)
+	e.obsIdx.put(k, idx)
+	e.c.Observables++
+	return idx
+}
+
+// corroborate records that contributor ci reported observable idx with confidence conf.
+// A contributor's confidence for an observable is the highest it reported. Popular
+// observables have long contributor chains, so a report that cannot raise anything (a
+// known contributor at or below the lowest confidence) skips the walk.
+func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
+	ob := &e.obs[idx]
+	ob.first = min(ob.first, sec)
+	ob.last = max(ob.last, sec)
+	var bit uint32
+	if ci < 32 {
+		bit = 1 << ci
+		if ob.cmask&bit != 0 && conf <= uint32(ob.minConf) {
+			return
+		}
+	}
+	if bit == 0 || ob.cmask&bit != 0 {
+		for i := ob.contrib; i != 0; i = e.links[i].next {
+			if l := &e.links[i]; l.item == ci {
+				if conf > l.aux {
+					l.aux = conf
+					e.recomputeMinConf(ob)
+				}
+				return
+			}
+		}
+	}
+	h := e.newLink(ci, conf, ob.contrib)
+	ob = &e.obs[idx]
+	ob.contrib = h
+	ob.cmask |= bit
+	if ob.ncontrib == 0 || conf < uint32(ob.minConf) {
+		ob.minConf = uint8(conf)
+	}
+	ob.ncontrib++
+}
+
+func (e *Engine) recomputeMinConf(ob *obsRec) {
+	m := uint32(255)
+	for i := ob.contrib; i != 0; i = e.links[i].next {
+		m = min(m, e.links[i].aux)
+	}
+	ob.minConf = uint8(m)
+}
+
+// find returns the root of node, halving the path on the way.
+func (e *Engine) find(n uint32) uint32 {
+	p := e.parent
+	for p[n] != n {
+		p[n] = p[p[n]]
+		n = p[n]
+	}
+	return n
+}
+
+func (e *Engine) newSituation(scope uint16) uint32 {
+	node := uint32(len(e.parent))
+	e.parent = append(e.parent, node)
+	d := sitData{
+		node: node, scope: scope, flags: flagLive, created: e.epoch,
+		first: math.MaxInt64, last: math.MinInt64, crit: e.cfg.DefaultCriticality,
+	}
+	var di uint32
+	if n := len(e.freeSit); n > 0 {
+		di = e.freeSit[n-1]
+		e.freeSit = e.freeSit[:n-1]
+		e.sits[di] = d
+	} else {
+		di = uint32(len(e.sits))
+		e.sits = append(e.sits, d)
+	}
+	e.nodeData = append(e.nodeData, di)
+	e.c.Situations++
+	return node
+}
+
+func (e *Engine) touch(node uint32) {
+	d := &e.sits[e.nodeData[node]]
+	if d.epoch != e.epoch {
+		d.epoch = e.epoch
+		e.touched = append(e.touched, node)
+	}
+}
+
+func better(sev event.Severity, at int64, idh uint64, bsev event.Severity, bat int64, bidh uint64) bool {
+	if sev != bsev {
+		return sev > bsev
+	}
+	if at != bat {
+		return at < bat
+	}
+	return idh < bidh
+}
+
+// addEvent folds one event into its situation's aggregates.
+func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
+	at := ev.ObservedAt.UnixNano()
+	idh := hashString(seedID, ev.ID)
+	d.events++
+	d.first = min(d.first, at)
+	d.last = max(d.last, at)
+	d.tlp = max(d.tlp, ev.TLP)
+	if d.events == 1 || better(ev.Severity, at, idh, d.sev, d.bestAt, d.bestIDH) {
+		d.sev, d.bestAt, d.bestIDH, d.kind = ev.Severity, at, idh, ev.Kind
+		d.title = e.arena.add(ev.Title)
+		d.category = e.arena.add(ev.Category)
+	}
+	if g := ev.Geo; g != nil && (d.flags&flagGeo == 0 || at < d.geoAt || at == d.geoAt && idh < d.geoIDH) {
+		d.flags |= flagGeo
+		d.geoAt, d.geoIDH, d.lat, d.lon = at, idh, g.Lat, g.Lon
+	}
+	aux := conf
+	if ev.Anonymise {
+		aux |= anonBit
+	}
+	if e.addContributor(d, ci, aux) {
+		e.recomputeConf(d)
+	}
+	for _, s := range ev.Countries {
+		d.countries = e.addWord(d.countries, e.word(s))
+	}
+	for _, s := range ev.Techniques {
+		d.techs = e.addWord(d.techs, e.word(s))
+	}
+	for _, s := range ev.Sectors {
+		w := e.word(s)
+		d.sectors = e.addWord(d.sectors, w)
+		e.raiseCrit(d, w)
+	}
+	if len(ev.ReleasableTo) > 0 {
+		e.restrict(d, ev.ReleasableTo)
+	}
+	e.addMember(d, ev.ID)
+}
+
+func (e *Engine) raiseCrit(d *sitData, w uint32) {
+	if c := float64(e.wordCrit[w]); d.critWord == 0 || c > d.crit || c == d.crit && w+1 < d.critWord {
+		d.crit, d.critWord = c, w+1
+	}
+}
+
+// addContributor merges {ci, aux} into d's contributors and reports whether the
+// confidence inputs changed.
+func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
+	for i := d.contribs; i != 0; i = e.links[i].next {
+		l := &e.links[i]
+		if l.item != ci {
+			continue
+		}
+		old := l.aux
+		l.aux = max(l.aux&0xff, aux&0xff) | (l.aux|aux)&anonBit
+		return l.aux&0xff != old&0xff
+	}
+	d.contribs = e.newLink(ci, aux, d.contribs)
+	d.ncontr++
+	return true
+}
+
+func (e *Engine) recomputeConf(d *sitData) {
+	p := 1.0
+	for i := d.contribs; i != 0; i = e.links[i].next {
+		l := &e.links[i]
+		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
+	}
+	d.conf = 1 - p
+}
+
+func (e *Engine) addWord(head, w uint32) uint32 {
+	for i := head; i != 0; i = e.links[i].next {
+		if e.links[i].item == w {
+			return head
+		}
+	}
+	return e.newLink(w, 0, head)
+}
+
+func (e *Engine) hasWord(head, w uint32) bool {
+	for i := head; i != 0; i = e.links[i].next {
+		if e.links[i].item == w {
+			return true
+		}
+	}
+	return false
+}
+
+// restrict intersects d's releasability with names.
+func (e *Engine) restrict(d *sitData, names []string) {
+	if d.flags&flagRelSet == 0 {
+		d.flags |= flagRelSet
+		for _, s := range names {
+			d.rel = e.addWord(d.rel, e.word(s))
+		}
+		return
+	}
+	d.rel = e.filter(d.rel, func(w uint32) bool {
+		for _, s := range names {
+			if e.words.names[w] == s {
+				return true
+			}
+		}
+		return false
+	})
+	if d.rel == 0 {
+		d.flags |= flagRelNone
+	}
+}
+
+// filter keeps the entries of chain head whose item passes keep and frees the others.
+func (e *Engine) filter(head uint32, keep func(uint32) bool) uint32 {
+	var out, prev uint32
+	for i := head; i != 0; {
+		next := e.links[i].next
+		if keep(e.links[i].item) {
+			if prev == 0 {
+				out = i
+			} else {
+				e.links[prev].next = i
+			}
+			prev = i
+			e.links[i].next = 0
+		} else {
+			e.freeLinkEntry(i)
+		}
+		i = next
+	}
+	return out
+}
+
+func (e *Engine) appendObs(d *sitData, idx uint32) {
+	if d.nobs >= MaxSituationObservables {
+		return
+	}
+	l := e.newLink(idx, 0, 0)
+	if d.obsTail == 0 {
+		d.obsHead = l
+	} else {
+		e.links[d.obsTail].next = l
+	}
+	d.obsTail = l
+	d.nobs++
+}
+
+func (e *Engine) newMember() uint32 {
+	if i := e.freeMembr; i != 0 {
+		e.freeMembr = e.members[i].next
+		return i
+	}
+	e.members = append(e.members, member{})
+	return uint32(len(e.members) - 1)
+}
+
+func (e *Engine) freeMember(i uint32) {
+	e.members[i] = member{next: e.freeMembr}
+	e.freeMembr = i
+}
+
+func (e *Engine) addMember(d *sitData, id string) {
+	m := e.newMember()
+	mm := &e.members[m]
+	mm.seq, mm.next, mm.n = e.seq, 0, uint16(min(len(id), math.MaxUint16))
+	if len(id) <= len(mm.id) {
+		copy(mm.id[:], id)
+	} else {
+		r := e.arena.add(id)
+		putRef(mm.id[:], r)
+	}
+	if d.idsTail == 0 {
+		d.idsHead = m
+	} else {
+		e.members[d.idsTail].next = m
+	}
+	d.idsTail = m
+	d.nids++
+	e.trimMembers(d)
+}
+
+func (e *Engine) trimMembers(d *sitData) {
+	for d.nids > MaxSituationEvents {
+		h := d.idsHead
+		d.idsHead = e.members[h].next
+		e.freeMember(h)
+		d.nids--
+	}
+	if d.idsHead == 0 {
+		d.idsTail = 0
+	}
+}
+
+func putRef(b []byte, r strRef) {
+	for i := 0; i < 4; i++ {
+		b[i] = byte(r.off >> (8 * i))
+		b[4+i] = byte(r.n >> (8 * i))
+	}
+}
+
+func getRef(b []byte) strRef {
+	var r strRef
+	for i := 0; i < 4; i++ {
+		r.off |= uint32(b[i]) << (8 * i)
+		r.n |= uint32(b[4+i]) << (8 * i)
+	}
+	return r
+}

@@ -1,0 +1,131 @@
+package correlate
+
+// merge folds situation r into target (the older one), which survives.
+func (e *Engine) merge(target, r uint32) {
+	ri := e.nodeData[r]
+	dr := e.sits[ri] // a copy: ri is freed below
+	dt := &e.sits[e.nodeData[target]]
+	e.parent[r] = target
+	e.nodeData[r] = noNode
+	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
+		sev: dr.sev, tlp: dr.tlp, kind: dr.kind})
+
+	dt.events += dr.events
+	dt.first = min(dt.first, dr.first)
+	dt.last = max(dt.last, dr.last)
+	dt.tlp = max(dt.tlp, dr.tlp)
+	dt.types |= dr.types
+	dt.version = max(dt.version, dr.version)
+	if better(dr.sev, dr.bestAt, dr.bestIDH, dt.sev, dt.bestAt, dt.bestIDH) {
+		dt.sev, dt.bestAt, dt.bestIDH, dt.kind = dr.sev, dr.bestAt, dr.bestIDH, dr.kind
+		dt.title, dt.category = dr.title, dr.category
+	}
+	if dr.flags&flagGeo != 0 && (dt.flags&flagGeo == 0 || dr.geoAt < dt.geoAt || dr.geoAt == dt.geoAt && dr.geoIDH < dt.geoIDH) {
+		dt.flags |= flagGeo
+		dt.geoAt, dt.geoIDH, dt.lat, dt.lon = dr.geoAt, dr.geoIDH, dr.lat, dr.lon
+	}
+
+	confChanged := false
+	for i := dr.contribs; i != 0; {
+		next := e.links[i].next
+		if e.addContributor(dt, e.links[i].item, e.links[i].aux) {
+			confChanged = true
+		}
+		e.freeLinkEntry(i)
+		i = next
+	}
+	if confChanged {
+		e.recomputeConf(dt)
+	}
+	dt.countries = e.mergeWords(dt.countries, dr.countries)
+	dt.techs = e.mergeWords(dt.techs, dr.techs)
+	dt.sectors = e.mergeWords(dt.sectors, dr.sectors)
+	if dr.critWord != 0 {
+		e.raiseCrit(dt, dr.critWord-1)
+	}
+
+	switch {
+	case dr.flags&flagRelSet == 0:
+	case dt.flags&flagRelSet == 0:
+		dt.flags |= flagRelSet
+		dt.rel = dr.rel
+	default:
+		other := dr.rel
+		dt.rel = e.filter(dt.rel, func(w uint32) bool { return e.hasWord(other, w) })
+		e.freeChain(dr.rel)
+	}
+	dt.flags |= dr.flags & flagRelNone
+	if dt.flags&flagRelSet != 0 && dt.rel == 0 {
+		dt.flags |= flagRelNone
+	}
+
+	for i := dr.obsHead; i != 0; {
+		next := e.links[i].next
+		if dt.nobs < MaxSituationObservables {
+			e.links[i].next = 0
+			if dt.obsTail == 0 {
+				dt.obsHead = i
+			} else {
+				e.links[dt.obsTail].next = i
+			}
+			dt.obsTail = i
+			dt.nobs++
+		} else {
+			e.freeLinkEntry(i)
+		}
+		i = next
+	}
+	e.mergeMembers(dt, &dr)
+
+	e.sits[ri] = sitData{}
+	e.freeSit = append(e.freeSit, ri)
+	e.c.Situations--
+	e.c.Merges++
+}
+
+// mergeWords moves the entries of chain from into chain into, dropping those it has.
+func (e *Engine) mergeWords(into, from uint32) uint32 {
+	for i := from; i != 0; {
+		next := e.links[i].next
+		if e.hasWord(into, e.links[i].item) {
+			e.freeLinkEntry(i)
+		} else {
+			e.links[i].next = into
+			into = i
+		}
+		i = next
+	}
+	return into
+}
+
+func (e *Engine) freeChain(head uint32) {
+	for i := head; i != 0; {
+		next := e.links[i].next
+		e.freeLinkEntry(i)
+		i = next
+	}
+}
+
+// mergeMembers merges the two oldest-first id lists by sequence and keeps the newest.
+func (e *Engine) mergeMembers(dt, dr *sitData) {
+	a, b := dt.idsHead, dr.idsHead
+	var head, tail uint32
+	for a != 0 || b != 0 {
+		var m uint32
+		if b == 0 || a != 0 && e.members[a].seq < e.members[b].seq {
+			m, a = a, e.members[a].next
+		} else {
+			m, b = b, e.members[b].next
+		}
+		e.members[m].next = 0
+		if tail == 0 {
+			head = m
+		} else {
+			e.members[tail].next = m
+		}
+		tail = m
+	}
+	dt.idsHead, dt.idsTail = head, tail
+	dt.nids += dr.nids
+	e.trimMembers(dt)
+}

@@ -1,0 +1,84 @@
+package correlate
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// render writes d's current state into s, reusing s's slices. Strings come from the
+// arena, the dictionaries or the batch's text block, so rendering does not allocate once
+// the buffers have grown. geos[slot] holds the Geo that s points to.
+func (e *Engine) render(d *sitData, s *Situation, geos *[]event.Geo, slot int) {
+	s.ID = e.sitID(d.node)
+	s.Version = d.version
+	s.Exercise = e.scopes.names[d.scope]
+	s.Title = e.arena.str(d.title)
+	s.Kind = d.kind
+	s.Category = e.arena.str(d.category)
+	s.Severity = d.sev
+	s.Confidence = 100 * d.conf
+	s.Score = d.score
+	s.TLP = d.tlp
+	s.EventCount = int(d.events)
+	s.FirstSeen = time.Unix(0, d.first).UTC()
+	s.LastSeen = time.Unix(0, d.last).UTC()
+	s.UpdatedAt = time.Unix(0, d.updated).UTC()
+
+	age := max(d.updated-d.last, 0)
+	ex := &s.Explanation
+	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
+	ex.Confidence = d.conf
+	ex.Corroborations = int(d.ncontr)
+	ex.Criticality = d.crit
+	ex.Decay = e.decay(age, e.lifetime(d))
+	ex.AgeHours = float64(age) / float64(time.Hour)
+	e.explain(d, ex)
+
+	for i := d.contribs; i != 0; i = e.links[i].next {
+		l := &e.links[i]
+		s.Contributors = append(s.Contributors, Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
+	}
+	slices.SortFunc(s.Contributors, compareContributors)
+	s.Countries = e.appendWords(s.Countries, d.countries)
+	s.Sectors = e.appendWords(s.Sectors, d.sectors)
+	s.Techniques = e.appendWords(s.Techniques, d.techs)
+	switch {
+	case d.flags&flagRelNone != 0:
+		s.ReleasableTo = append(s.ReleasableTo, NoRelease)
+	case d.flags&flagRelSet != 0:
+		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
+	}
+	for i := d.obsHead; i != 0; i = e.links[i].next {
+		ob := &e.obs[e.links[i].item]
+		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
+	}
+	for i := d.idsHead; i != 0; i = e.members[i].next {
+		m := &e.members[i]
+		if int(m.n) <= len(m.id) {
+			s.EventIDs = append(s.EventIDs, e.text.str(m.id[:m.n]))
+		} else {
+			s.EventIDs = append(s.EventIDs, e.arena.str(getRef(m.id[:])))
+		}
+	}
+	for len(*geos) <= slot {
+		*geos = append(*geos, event.Geo{})
+	}
+	if d.flags&flagGeo != 0 {
+		(*geos)[slot] = event.Geo{Lat: d.lat, Lon: d.lon}
+		s.Geo = &(*geos)[slot]
+	}
+}
+
+func compareContributors(a, b Contributor) int { return strings.Compare(a.Name, b.Name) }
+
+func (e *Engine) appendWords(dst []string, head uint32) []string {
+	n := len(dst)
+	for i := head; i != 0; i = e.links[i].next {
+		dst = append(dst, e.words.names[e.links[i].item])
+	}
+	slices.Sort(dst[n:])
+	return dst
+}

@@ -1,0 +1,131 @@
+package correlate
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// lifetime returns τ in ns for d: the longest lifetime of its observables' types.
+func (e *Engine) lifetime(d *sitData) int64 {
+	var tau int64
+	for t := range e.lifetimeNs {
+		if d.types&(1<<t) != 0 {
+			tau = max(tau, e.lifetimeNs[t])
+		}
+	}
+	if tau == 0 {
+		tau = e.defaultTau
+	}
+	return tau
+}
+
+// base is the score before decay.
+func (e *Engine) base(d *sitData) float64 {
+	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * d.crit
+}
+
+// decay is MISP's polynomial decay max(0, 1 − (t/τ)^(1/δ)) at age t.
+func (e *Engine) decay(age, tau int64) float64 {
+	if age <= 0 {
+		return 1
+	}
+	if age >= tau {
+		return 0
+	}
+	return max(0, 1-math.Pow(float64(age)/float64(tau), 1/e.cfg.DecaySpeed))
+}
+
+func (e *Engine) scoreAt(d *sitData, now int64) float64 {
+	return e.base(d) * e.decay(now-d.last, e.lifetime(d))
+}
+
+// rescore sets d's reported score at now and when Tick must look at it again.
+func (e *Engine) rescore(d *sitData, now int64) {
+	d.score = e.scoreAt(d, now)
+	e.plan(d, now)
+}
+
+// plan computes the earliest time the decayed score can fall more than the threshold
+// below the reported one, so that Tick skips d until then without computing anything.
+func (e *Engine) plan(d *sitData, now int64) {
+	target := d.score - e.cfg.ScoreThreshold
+	b := e.base(d)
+	if target <= 0 || b <= 0 {
+		d.nextCheck = math.MaxInt64
+		return
+	}
+	dstar := target / b
+	if dstar >= 1 {
+		d.nextCheck = now
+		return
+	}
+	tau := e.lifetime(d)
+	t := float64(tau) * math.Pow(1-dstar, e.cfg.DecaySpeed)
+	// Step back a little so floating-point rounding cannot make Tick late.
+	d.nextCheck = d.last + int64(t*0.999)
+}
+
+// Tick re-scores the situations for decay at now and returns those whose score moved by
+// more than Config.ScoreThreshold since it was last reported. The slice is reused by the
+// next Tick or Apply. Situations not yet due are skipped with one comparison each.
+func (e *Engine) Tick(now time.Time) []Delta {
+	nowNs := now.UnixNano()
+	e.tick = e.tick[:0]
+	for i := range e.sits {
+		d := &e.sits[i]
+		if d.flags&flagLive == 0 || nowNs < d.nextCheck {
+			continue
+		}
+		s := e.scoreAt(d, nowNs)
+		if math.Abs(s-d.score) <= e.cfg.ScoreThreshold {
+			e.plan(d, nowNs)
+			continue
+		}
+		d.version++
+		d.updated = nowNs
+		d.score = s
+		e.plan(d, nowNs)
+		dl := nextDelta(&e.tick)
+		e.render(d, &dl.Situation, &e.tickGeo, len(e.tick)-1)
+	}
+	return e.tick
+}
+
+var severityWords = [...]string{"unknown", "info", "low", "medium", "high", "critical"}
+
+// explain writes the one-line explanation of d's score.
+func (e *Engine) explain(d *sitData, ex *Explanation) {
+	sev := min(int(d.sev), len(severityWords)-1)
+	sector := ""
+	if d.critWord != 0 {
+		sector = e.words.names[d.critWord-1]
+	}
+	p := e.text.begin(256 + len(sector))
+	p = append(p, severityWords[sev]...)
+	p = append(p, " severity "...)
+	p = strconv.AppendFloat(p, ex.Severity, 'f', 2, 64)
+	p = append(p, " × confidence "...)
+	p = strconv.AppendFloat(p, ex.Confidence, 'f', 2, 64)
+	p = append(p, " from "...)
+	p = strconv.AppendInt(p, int64(ex.Corroborations), 10)
+	if ex.Corroborations == 1 {
+		p = append(p, " contributor"...)
+	} else {
+		p = append(p, " contributors"...)
+	}
+	p = append(p, " × criticality "...)
+	p = strconv.AppendFloat(p, ex.Criticality, 'f', 2, 64)
+	if sector != "" {
+		p = append(p, " ("...)
+		p = append(p, sector...)
+		p = append(p, ')')
+	}
+	p = append(p, " × decay "...)
+	p = strconv.AppendFloat(p, ex.Decay, 'f', 2, 64)
+	p = append(p, " at "...)
+	p = strconv.AppendFloat(p, ex.AgeHours, 'f', 0, 64)
+	p = append(p, "h = "...)
+	p = strconv.AppendFloat(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 'f', 1, 64)
+	ex.Text = e.text.end(p)
+}

@@ -1,0 +1,351 @@
+package correlate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"unsafe"
+)
+
+// Snapshot format: the magic, a format version, then every slab of the state as raw
+// little-endian memory (each prefixed with its length and element size, so a change of
+// layout is detected), the dictionaries and arena as length-prefixed bytes, the dedup
+// windows oldest entry first, and a CRC-32C of everything before it.
+
+const (
+	snapshotMagic   = "COPCORR\x00"
+	snapshotVersion = 1
+	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func littleEndian() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}
+
+type snapWriter struct {
+	w   *bufio.Writer
+	crc hash.Hash32
+	err error
+	buf [8]byte
+}
+
+func (s *snapWriter) write(p []byte) {
+	if s.err != nil {
+		return
+	}
+	s.crc.Write(p)
+	_, s.err = s.w.Write(p)
+}
+
+func (s *snapWriter) u64(x uint64) {
+	binary.LittleEndian.PutUint64(s.buf[:], x)
+	s.write(s.buf[:])
+}
+
+func (s *snapWriter) str(x string) {
+	writeSlice(s, unsafe.Slice(unsafe.StringData(x), len(x)))
+}
+
+func writeSlice[T any](s *snapWriter, xs []T) {
+	var zero T
+	s.u64(uint64(len(xs)))
+	s.u64(uint64(unsafe.Sizeof(zero)))
+	if len(xs) > 0 {
+		s.write(unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), len(xs)*int(unsafe.Sizeof(zero))))
+	}
+}
+
+// Snapshot writes the engine's whole state to w, so that Restore resumes exactly where
+// it stopped: the same input then yields the same output.
+func (e *Engine) Snapshot(w io.Writer) error {
+	if !littleEndian() {
+		return fmt.Errorf("cannot write snapshot: %w: big-endian host", ErrSnapshotVersion)
+	}
+	s := &snapWriter{w: bufio.NewWriterSize(w, 1<<16), crc: crc32.New(castagnoli)}
+	s.write([]byte(snapshotMagic))
+	s.u64(snapshotVersion)
+	s.u64(e.seq)
+	s.u64(uint64(e.epoch))
+	writeSlice(s, []Counters{e.c})
+	s.u64(uint64(e.freeLink))
+	s.u64(uint64(e.freeMembr))
+	for _, d := range []*dict{&e.scopes, &e.contribs, &e.words} {
+		s.u64(uint64(len(d.names)))
+		for _, n := range d.names {
+			s.str(n)
+		}
+	}
+	s.u64(uint64(len(e.arena.blocks)))
+	for _, b := range e.arena.blocks {
+		writeSlice(s, b)
+	}
+	writeSlice(s, e.obsIdx.keys)
+	writeSlice(s, e.obsIdx.vals)
+	writeSlice(s, e.obs)
+	writeSlice(s, e.links)
+	writeSlice(s, e.members)
+	writeSlice(s, e.parent)
+	writeSlice(s, e.nodeData)
+	writeSlice(s, e.sits)
+	writeSlice(s, e.freeSit)
+	for _, win := range []*window{&e.ids, &e.fps} {
+		s.u64(uint64(win.n))
+		for i := 0; i < win.n; i++ {
+			j := (win.head + i) % len(win.keys)
+			v, _ := win.idx.get(win.keys[j])
+			s.u64(win.keys[j])
+			s.u64(uint64(win.at[j]))
+			s.u64(uint64(v))
+		}
+	}
+	if s.err == nil {
+		binary.LittleEndian.PutUint32(s.buf[:4], s.crc.Sum32())
+		_, s.err = s.w.Write(s.buf[:4])
+	}
+	if s.err == nil {
+		s.err = s.w.Flush()
+	}
+	if s.err != nil {
+		return fmt.Errorf("cannot write snapshot: %w", s.err)
+	}
+	return nil
+}
+
+type snapReader struct {
+	r   io.Reader
+	crc hash.Hash32
+	err error
+	buf [8]byte
+}
+
+func (s *snapReader) read(p []byte) {
+	if s.err != nil {
+		return
+	}
+	if _, err := io.ReadFull(s.r, p); err != nil {
+		s.err = fmt.Errorf("%w: truncated (%v)", ErrSnapshotFormat, err)
+		return
+	}
+	s.crc.Write(p)
+}
+
+func (s *snapReader) u64() uint64 {
+	s.read(s.buf[:])
+	if s.err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(s.buf[:])
+}
+
+func (s *snapReader) fail(format string, args ...any) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: "+format, append([]any{ErrSnapshotFormat}, args...)...)
+	}
+}
+
+// count reads a length and checks it against max.
+func (s *snapReader) count(max uint64) int {
+	n := s.u64()
+	if n > max {
+		s.fail("length %d over %d", n, max)
+		return 0
+	}
+	return int(n)
+}
+
+func (s *snapReader) str() string {
+	b := readSliceN[byte](s, maxArenaString)
+	return string(b)
+}
+
+func readSlice[T any](s *snapReader) []T { return readSliceN[T](s, maxSnapshotLen) }
+
+// readSliceN reads a slab written by writeSlice, allocating as the data arrives so a
+// damaged length cannot make it allocate more than the input holds.
+func readSliceN[T any](s *snapReader, limit uint64) []T {
+	var zero T
+	n := s.count(limit)
+	size := s.u64()
+	if s.err != nil {
+		return nil
+	}
+	if size != uint64(unsafe.Sizeof(zero)) {
+		s.err = fmt.Errorf("%w: element size %d, this engine has %d", ErrSnapshotVersion, size, unsafe.Sizeof(zero))
+		return nil
+	}
+	xs := make([]T, 0, min(n, 4096))
+	for len(xs) < n && s.err == nil {
+		chunk := min(n-len(xs), max(len(xs), 4096))
+		start := len(xs)
+		xs = append(xs, make([]T, chunk)...)
+		s.read(unsafe.Slice((*byte)(unsafe.Pointer(&xs[start])), chunk*int(size)))
+	}
+	return xs
+}
+
+// Restore reads a snapshot written by Snapshot and returns an engine that continues from
+// it with configuration cfg. Dedup window sizes and contributor reliabilities come from
+// cfg; situations keep the confidence they had until their next change.
+func Restore(r io.Reader, cfg Config) (*Engine, error) {
+	e, err := restore(r, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot restore engine: %w", err)
+	}
+	return e, nil
+}
+
+func restore(r io.Reader, cfg Config) (*Engine, error) {
+	if !littleEndian() {
+		return nil, fmt.Errorf("%w: big-endian host", ErrSnapshotVersion)
+	}
+	s := &snapReader{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(castagnoli)}
+	var magic [len(snapshotMagic)]byte
+	s.read(magic[:])
+	if s.err != nil || string(magic[:]) != snapshotMagic {
+		return nil, fmt.Errorf("%w: bad magic", ErrSnapshotFormat)
+	}
+	if v := s.u64(); s.err == nil && v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrSnapshotVersion, v, snapshotVersion)
+	}
+	e := newEngine(cfg)
+	e.ids.init(e.cfg.MaxEventIDs)
+	e.fps.init(e.cfg.MaxFingerprints)
+	e.seq = s.u64()
+	e.epoch = uint32(s.u64())
+	if c := readSliceN[Counters](s, 1); len(c) == 1 {
+		e.c = c[0]
+	} else {
+		s.fail("counters missing")
+	}
+	e.freeLink = uint32(s.u64())
+	e.freeMembr = uint32(s.u64())
+	e.scopes = dict{}
+	e.scopeHash = nil
+	for k := 0; k < 3 && s.err == nil; k++ {
+		n := s.count(1 << 24)
+		for i := 0; i < n && s.err == nil; i++ {
+			name := s.str()
+			switch k {
+			case 0:
+				e.scope(name)
+			case 1:
+				e.contributor(name)
+			case 2:
+				e.word(name)
+			}
+		}
+	}
+	nb := s.count(1 << 16)
+	for i := 0; i < nb && s.err == nil; i++ {
+		b := readSliceN[byte](s, arenaBlockSize)
+		blk := make([]byte, len(b), arenaBlockSize)
+		copy(blk, b)
+		e.arena.blocks = append(e.arena.blocks, blk)
+	}
+	e.obsIdx.keys = readSlice[uint64](s)
+	e.obsIdx.vals = readSlice[uint32](s)
+	e.obs = readSlice[obsRec](s)
+	e.links = readSlice[link](s)
+	e.members = readSlice[member](s)
+	e.parent = readSlice[uint32](s)
+	e.nodeData = readSlice[uint32](s)
+	e.sits = readSlice[sitData](s)
+	e.freeSit = readSlice[uint32](s)
+	for _, win := range []*window{&e.ids, &e.fps} {
+		n := s.count(maxSnapshotLen)
+		for i := 0; i < n && s.err == nil; i++ {
+			k, at, v := s.u64(), int64(s.u64()), uint32(s.u64())
+			win.add(k, v, at)
+		}
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	want := s.crc.Sum32()
+	var tail [4]byte
+	if _, err := io.ReadFull(s.r, tail[:]); err != nil || binary.LittleEndian.Uint32(tail[:]) != want {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrSnapshotFormat)
+	}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// check verifies that every index in the restored state is in range, so that a snapshot
+// from a buggy or hostile writer fails here rather than panicking later.
+func (e *Engine) check() error {
+	bad := func(what string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
+	}
+	if len(e.obsIdx.keys) != len(e.obsIdx.vals) || len(e.obsIdx.keys)&(len(e.obsIdx.keys)-1) != 0 || len(e.obsIdx.keys) == 0 {
+		return bad("observable table size %d", len(e.obsIdx.keys))
+	}
+	for i, k := range e.obsIdx.keys {
+		if k != 0 {
+			e.obsIdx.n++
+			if int(e.obsIdx.vals[i]) >= len(e.obs) {
+				return bad("observable index out of range")
+			}
+		}
+	}
+	if len(e.links) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
+		return bad("empty slabs")
+	}
+	inLinks := func(i uint32) bool { return int(i) < len(e.links) }
+	inMembers := func(i uint32) bool { return int(i) < len(e.members) }
+	ref := func(r strRef) bool {
+		b := int(r.off >> arenaBlockBits)
+		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
+	}
+	for _, o := range e.obs {
+		if o.sit != noNode && int(o.sit) >= len(e.parent) || !inLinks(o.contrib) || !ref(o.val) {
+			return bad("observable state out of range")
+		}
+	}
+	for _, l := range e.links {
+		if !inLinks(l.next) {
+			return bad("link out of range")
+		}
+	}
+	for _, m := range e.members {
+		if !inMembers(m.next) || int(m.n) > len(m.id) && !ref(getRef(m.id[:])) {
+			return bad("member out of range")
+		}
+	}
+	for i, p := range e.parent {
+		if int(p) >= len(e.parent) || p == uint32(i) && int(e.nodeData[i]) >= len(e.sits) {
+			return bad("situation node out of range")
+		}
+	}
+	for _, f := range e.freeSit {
+		if int(f) >= len(e.sits) {
+			return bad("free situation out of range")
+		}
+	}
+	for _, d := range e.sits {
+		if d.flags&flagLive == 0 {
+			continue
+		}
+		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead, d.obsTail} {
+			if !inLinks(h) {
+				return bad("situation chain out of range")
+			}
+		}
+		if !inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
+			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
+			d.critWord > uint32(len(e.words.names)) {
+			return bad("situation out of range")
+		}
+	}
+	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) {
+		return bad("free list out of range")
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package correlate
+
+import "math/bits"
+
+// Hashing and the pointer-free indexes the engine keeps its state in. Keys are 64-bit
+// hashes of observables, event ids and fingerprints; a collision between two different
+// values (probability ~n²/2⁶⁵) merges their state, which is accepted for speed.
+
+const (
+	hk0 = 0xa0761d6478bd642f
+	hk1 = 0xe7037ed1a0b428db
+	hk2 = 0x8ebc6af09c88c6e3
+
+	seedObs   = 0x5bd1e9955bd1e995
+	seedID    = 0x9e3779b97f4a7c15
+	seedFP    = 0xc2b2ae3d27d4eb4f
+	seedScope = 0x165667b19e3779f9
+)
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// fmix is the splitmix64 finaliser: a bijection, so distinct inputs stay distinct.
+func fmix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// hashString is a small wyhash-style hash; stable across processes, so snapshots stay valid.
+func hashString(seed uint64, s string) uint64 {
+	h := seed ^ hk0 ^ uint64(len(s))*hk2
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = mix(h^v, hk1)
+		s = s[8:]
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		v |= uint64(s[i]) << (8 * i)
+	}
+	return fmix(mix(h^v^hk2, hk1))
+}
+
+// hashU64 folds x into h.
+func hashU64(h, x uint64) uint64 { return mix(h^x^hk0, hk1) }
+
+// table is an open-addressing hash table (linear probing) from a non-zero 64-bit key to a
+// uint32. Deletion shifts entries back, so there are no tombstones.
+type table struct {
+	keys []uint64
+	vals []uint32
+	n    int
+}
+
+func tableKey(k uint64) uint64 {
+	if k == 0 {
+		return 1
+	}
+	return k
+}
+
+func (t *table) init(capHint int) {
+	size := 16
+	for size*3/4 < capHint {
+		size <<= 1
+	}
+	t.keys = make([]uint64, size)
+	t.vals = make([]uint32, size)
+	t.n = 0
+}
+
+func (t *table) get(k uint64) (uint32, bool) {
+	if len(t.keys) == 0 {
+		return 0, false
+	}
+	k = tableKey(k)
+	mask := uint64(len(t.keys) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i], true
+		case 0:
+			return 0, false
+		}
+	}
+}
+
+// put inserts or replaces k.
+func (t *table) put(k uint64, v uint32) {
+	if (t.n+1)*4 > len(t.keys)*3 {
+		t.grow()
+	}
+	k = tableKey(k)
+	mask := uint64(len(t.keys) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			t.vals[i] = v
+			return
+		case 0:
+			t.keys[i], t.vals[i] = k, v
+			t.n++
+			return
+		}
+	}
+}
+
+func (t *table) del(k uint64) bool {
+	if len(t.keys) == 0 {
+		return false
+	}
+	k = tableKey(k)
+	mask := uint64(len(t.keys) - 1)
+	i := k & mask
+	for ; t.keys[i] != k; i = (i + 1) & mask {
+		if t.keys[i] == 0 {
+			return false
+		}
+	}
+	// Backward-shift deletion: move later entries of the probe run into the hole.
+	for j := (i + 1) & mask; t.keys[j] != 0; j = (j + 1) & mask {
+		home := t.keys[j] & mask
+		// Entry j may move into the hole if the hole lies on its probe path from home.
+		if (j-home)&mask >= (j-i)&mask {
+			t.keys[i], t.vals[i] = t.keys[j], t.vals[j]
+			i = j
+		}
+	}
+	t.keys[i], t.vals[i] = 0, 0
+	t.n--
+	return true
+}
+
+func (t *table) grow() {
+	old, oldv := t.keys, t.vals
+	size := 2 * len(old)
+	if size < 16 {
+		size = 16
+	}
+	t.keys = make([]uint64, size)
+	t.vals = make([]uint32, size)
+	mask := uint64(size - 1)
+	for j, k := range old {
+		if k == 0 {
+			continue
+		}
+		i := k & mask
+		for t.keys[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.keys[i], t.vals[i] = k, oldv[j]
+	}
+}
+
+// window remembers keys (event ids or fingerprints) for dedup in arrival order, so the
+// oldest can be evicted by age or when the configured size is reached.
+type window struct {
+	idx  table // key → value (situation node for fingerprints)
+	keys []uint64
+	at   []int64 // processing time of insertion, Unix ns
+	head int
+	n    int
+	max  int
+}
+
+func (w *window) init(max int) {
+	w.max = max
+	w.idx.init(min(max, 1024))
+	w.keys = make([]uint64, min(max, 1024))
+	w.at = make([]int64, len(w.keys))
+	w.head, w.n = 0, 0
+}
+
+// expire evicts entries inserted before cutoff and returns how many.
+func (w *window) expire(cutoff int64) uint64 {
+	var ev uint64
+	for w.n > 0 && w.at[w.head] < cutoff {
+		w.pop()
+		ev++
+	}
+	return ev
+}
+
+func (w *window) pop() {
+	w.idx.del(w.keys[w.head])
+	w.head = (w.head + 1) % len(w.keys)
+	w.n--
+}
+
+// add inserts k (which must be absent) and returns how many entries were evicted to make room.
+func (w *window) add(k uint64, v uint32, at int64) uint64 {
+	var ev uint64
+	if w.n == len(w.keys) {
+		if len(w.keys) < w.max {
+			w.resize(min(2*len(w.keys), w.max))
+		} else {
+			w.pop()
+			ev++
+		}
+	}
+	i := (w.head + w.n) % len(w.keys)
+	w.keys[i], w.at[i] = k, at
+	w.n++
+	w.idx.put(k, v)
+	return ev
+}
+
+func (w *window) resize(size int) {
+	keys, at := make([]uint64, size), make([]int64, size)
+	for i := 0; i < w.n; i++ {
+		j := (w.head + i) % len(w.keys)
+		keys[i], at[i] = w.keys[j], w.at[j]
+	}
+	w.keys, w.at, w.head = keys, at, 0
+}

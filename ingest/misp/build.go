@@ -1,0 +1,210 @@
+package misp
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Defaults, chosen to be conservative where a MISP event says nothing.
+const (
+	// defaultTLP applies with no tlp:* tag and no distribution: AMBER, since an unmarked
+	// event may still be sensitive to its contributor.
+	defaultTLP = event.TLPAmber
+	// defaultConfidence applies with no analysis level and no confidence tag.
+	defaultConfidence = 50
+)
+
+// severities maps threat_level_id: 1 high, 2 medium, 3 low, 4 undefined. Any other value
+// (or none) gives medium.
+var severities = map[int]event.Severity{1: event.SeverityHigh, 2: event.SeverityMedium, 3: event.SeverityLow, 4: event.SeverityInfo}
+
+// analysisConfidence maps analysis: 0 initial, 1 ongoing, 2 completed.
+var analysisConfidence = map[int]uint8{0: 40, 1: 60, 2: 80}
+
+// distributionTLP maps distribution when no tlp:* tag is present: 0 your organisation
+// only and 4 sharing group → AMBER+STRICT, 1 this community → AMBER, 2 connected
+// communities → GREEN, 3 all communities → CLEAR.
+var distributionTLP = map[int]event.TLP{0: event.TLPAmberStrict, 1: event.TLPAmber, 2: event.TLPGreen, 3: event.TLPClear, 4: event.TLPAmberStrict}
+
+func fieldErr(field, format string, args ...any) error {
+	return &event.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// build turns one MISP event into one COP event. attrErrs name the attributes whose value
+// was malformed (the event keeps the others); err rejects the whole event.
+func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, err error) {
+	if me.UUID == "" {
+		return ev, nil, fieldErr("uuid", "missing: every MISP event needs its uuid")
+	}
+	ev = event.Event{
+		ID:          event.NewID(src.Contributor, me.UUID),
+		Contributor: src.Contributor,
+		SourceID:    me.UUID,
+		ReceivedAt:  src.ReceivedAt,
+		Title:       truncate(me.Info, event.MaxTitleLen),
+	}
+	tags := tagFacts{confidence: -1}
+	for _, t := range me.Tag {
+		tags.add(t.Name)
+	}
+	for _, g := range me.Galaxy {
+		for _, c := range g.GalaxyCluster {
+			tags.add(c.TagName)
+		}
+	}
+
+	var (
+		seen      = make(map[event.Observable]struct{})
+		skipped   = make(map[string]int)
+		dropped   int
+		used      int
+		allIDS    = true
+		sightings = len(me.Sighting)
+	)
+	addAttr := func(a *attribute) {
+		for _, t := range a.Tag {
+			tags.add(t.Name)
+		}
+		sightings += len(a.Sighting)
+		obs, ok, err := observables(a)
+		if !ok {
+			skipped[a.Type]++
+			return
+		}
+		if err != nil {
+			attrErrs = append(attrErrs, &ObjectError{Type: a.Type, UUID: a.UUID, Err: fieldErr("value", "%v", err)})
+			return
+		}
+		used++
+		allIDS = allIDS && bool(a.ToIDS)
+		for _, o := range obs {
+			if _, dup := seen[o]; dup {
+				continue
+			}
+			if len(ev.Observables) == event.MaxObservables {
+				dropped++
+				continue
+			}
+			seen[o] = struct{}{}
+			ev.Observables = append(ev.Observables, o)
+		}
+	}
+	for i := range me.Attribute {
+		addAttr(&me.Attribute[i])
+	}
+	for i := range me.Object {
+		for j := range me.Object[i].Attribute {
+			addAttr(&me.Object[i].Attribute[j])
+		}
+	}
+
+	ev.Kind = event.KindReport
+	if used > 0 && allIDS {
+		ev.Kind = event.KindIndicator
+	}
+	ev.Techniques, ev.Sectors, ev.Countries, ev.Category = tags.techniques, tags.sectors, tags.countries, tags.category
+
+	ev.Severity = event.SeverityMedium
+	if n, ok := atoi(me.ThreatLevelID); ok {
+		if s, ok := severities[n]; ok {
+			ev.Severity = s
+		}
+	}
+	ev.Confidence = defaultConfidence
+	if n, ok := atoi(me.Analysis); ok {
+		if c, ok := analysisConfidence[n]; ok {
+			ev.Confidence = c
+		}
+	}
+	if tags.confidence >= 0 {
+		ev.Confidence = uint8(tags.confidence)
+	}
+	ev.TLP = tags.tlp
+	if ev.TLP == 0 {
+		ev.TLP = defaultTLP
+		if n, ok := atoi(me.Distribution); ok {
+			if t, ok := distributionTLP[n]; ok {
+				ev.TLP = t
+			}
+		}
+	}
+	ev.ObservedAt, err = observedAt(me)
+	if err != nil {
+		return ev, attrErrs, err
+	}
+
+	var notes []string
+	if sightings > 0 {
+		notes = append(notes, fmt.Sprintf("%d MISP sightings.", sightings))
+	}
+	if len(skipped) > 0 {
+		notes = append(notes, "Skipped attributes COP cannot represent: "+countList(skipped)+".")
+	}
+	if dropped > 0 {
+		notes = append(notes, fmt.Sprintf("%d further observables dropped (at most %d per event).", dropped, event.MaxObservables))
+	}
+	ev.Summary = strings.Join(notes, " ")
+
+	if len(ev.Observables) == 0 && len(ev.Techniques) == 0 && len(ev.Sectors) == 0 && len(ev.Countries) == 0 && ev.Category == "" {
+		reason := fmt.Sprintf("%v: no attribute of a type COP reads (%s) and no ATT&CK, sector, country or rsit tag", ErrNoContent, strings.Join(AttributeTypes, ", "))
+		if len(skipped) > 0 {
+			reason += "; skipped " + countList(skipped)
+		}
+		return ev, attrErrs, fieldErr("Attribute", "%s", reason)
+	}
+	if err := ev.Validate(); err != nil {
+		return ev, attrErrs, err
+	}
+	return ev, attrErrs, nil
+}
+
+// observedAt takes date (the day the event happened), else timestamp (last change), else
+// publish_timestamp.
+func observedAt(me *mispEvent) (time.Time, error) {
+	if me.Date != "" {
+		if t, err := time.Parse(time.DateOnly, me.Date); err == nil {
+			return t, nil
+		}
+		if me.Timestamp == "" && me.PublishTimestamp == "" {
+			return time.Time{}, fieldErr("date", "%q: want YYYY-MM-DD", me.Date)
+		}
+	}
+	for _, p := range [...]struct {
+		name string
+		v    flexString
+	}{{"timestamp", me.Timestamp}, {"publish_timestamp", me.PublishTimestamp}} {
+		if p.v == "" || p.v == "0" {
+			continue
+		}
+		n, err := strconv.ParseInt(string(p.v), 10, 64)
+		if err != nil {
+			return time.Time{}, fieldErr(p.name, "%q: want Unix seconds", string(p.v))
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Time{}, fieldErr("date", "missing: want date (YYYY-MM-DD) or timestamp")
+}
+
+func countList(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

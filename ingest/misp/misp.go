@@ -1,0 +1,243 @@
+// Package misp turns MISP event JSON — {"Event": …}, a list of those, the {"response": […]}
+// of MISP's REST search, or one event file of a MISP feed — into COP's canonical events,
+// one COP event per MISP event.
+//
+// It owns the mapping of MISP attribute types and taxonomy/galaxy tags to COP's
+// observables, markings, techniques, sectors, countries and categories. It does no I/O
+// and knows nothing of Kafka or HTTP: the ingest gateway hands it bytes and a Source and
+// routes what comes back.
+package misp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Limits on one document, checked before the events are built.
+const (
+	MaxDepth      = 64      // nesting of JSON objects and arrays
+	MaxAttributes = 100_000 // attributes in one document, object attributes included
+)
+
+// flexString accepts a JSON string, number or boolean: MISP writes most numbers as
+// strings ("threat_level_id": "1") but not every exporter does.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = flexString(v)
+		return nil
+	}
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	*s = flexString(b)
+	return nil
+}
+
+// flexBool accepts true/false, "1"/"0", "true"/"false" and 1/0.
+type flexBool bool
+
+func (v *flexBool) UnmarshalJSON(b []byte) error {
+	switch strings.Trim(string(b), `"`) {
+	case "true", "1", "True":
+		*v = true
+	default:
+		*v = false
+	}
+	return nil
+}
+
+type tag struct {
+	Name string `json:"name"`
+}
+
+type attribute struct {
+	UUID      string     `json:"uuid"`
+	Type      string     `json:"type"`
+	Category  string     `json:"category"`
+	Value     string     `json:"value"`
+	ToIDS     flexBool   `json:"to_ids"`
+	Tag       []tag      `json:"Tag"`
+	Sighting  []struct{} `json:"Sighting"`
+	Timestamp flexString `json:"timestamp"`
+}
+
+type mispEvent struct {
+	UUID             string      `json:"uuid"`
+	Info             string      `json:"info"`
+	Date             string      `json:"date"`
+	Timestamp        flexString  `json:"timestamp"`
+	PublishTimestamp flexString  `json:"publish_timestamp"`
+	ThreatLevelID    flexString  `json:"threat_level_id"`
+	Analysis         flexString  `json:"analysis"`
+	Distribution     flexString  `json:"distribution"`
+	Attribute        []attribute `json:"Attribute"`
+	Object           []struct {
+		Name      string      `json:"name"`
+		UUID      string      `json:"uuid"`
+		Attribute []attribute `json:"Attribute"`
+	} `json:"Object"`
+	Tag      []tag      `json:"Tag"`
+	Sighting []struct{} `json:"Sighting"`
+	Galaxy   []struct {
+		GalaxyCluster []struct {
+			TagName string `json:"tag_name"`
+		} `json:"GalaxyCluster"`
+	} `json:"Galaxy"`
+}
+
+type wrapper struct {
+	Event *mispEvent `json:"Event"`
+}
+
+// Parse turns one document into canonical events, one per MISP event. Every returned
+// event has passed (*event.Event).Validate, has Contributor = src.Contributor (never from
+// the payload), ReceivedAt = src.ReceivedAt, SourceID = the MISP event's uuid and ID =
+// event.NewID(src.Contributor, SourceID). Each rejected event or attribute yields one
+// *ObjectError that names it, the field, and what was expected. A document that cannot be
+// read at all yields (nil, []error{err}). A partly valid document keeps its valid parts.
+func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
+	mes, err := decode(doc)
+	if err != nil {
+		return nil, []error{err}
+	}
+	var evs []event.Event
+	var errs []error
+	for _, me := range mes {
+		ev, attrErrs, err := build(me, src)
+		errs = append(errs, attrErrs...)
+		if err != nil {
+			errs = append(errs, &ObjectError{Type: "Event", UUID: me.UUID, Err: err})
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	return evs, errs
+}
+
+func decode(doc []byte) ([]*mispEvent, error) {
+	doc = bytes.TrimPrefix(bytes.TrimLeft(doc, " \t\r\n"), []byte("\xef\xbb\xbf"))
+	if len(doc) == 0 {
+		return nil, fmt.Errorf("%w: empty document", ErrNotMISP)
+	}
+	if doc[0] != '{' && doc[0] != '[' {
+		return nil, fmt.Errorf("%w: want a JSON object {\"Event\": …} or a list of them", ErrNotMISP)
+	}
+	if err := checkDepth(doc); err != nil {
+		return nil, err
+	}
+	var ws []wrapper
+	if doc[0] == '[' {
+		if err := json.Unmarshal(doc, &ws); err != nil {
+			return nil, fmt.Errorf("%w: cannot decode JSON: %v", ErrNotMISP, err)
+		}
+	} else {
+		var top struct {
+			Event    *mispEvent      `json:"Event"`
+			Response json.RawMessage `json:"response"`
+		}
+		if err := json.Unmarshal(doc, &top); err != nil {
+			return nil, fmt.Errorf("%w: cannot decode JSON: %v", ErrNotMISP, err)
+		}
+		switch {
+		case top.Event != nil:
+			ws = []wrapper{{Event: top.Event}}
+		case len(top.Response) > 0 && top.Response[0] == '[':
+			if err := json.Unmarshal(top.Response, &ws); err != nil {
+				return nil, fmt.Errorf("%w: cannot decode response: %v", ErrNotMISP, err)
+			}
+		case len(top.Response) > 0 && top.Response[0] == '{':
+			var w wrapper
+			if err := json.Unmarshal(top.Response, &w); err != nil {
+				return nil, fmt.Errorf("%w: cannot decode response: %v", ErrNotMISP, err)
+			}
+			ws = []wrapper{w}
+		case isManifest(doc):
+			return nil, ErrManifest
+		default:
+			return nil, fmt.Errorf("%w: no \"Event\" or \"response\" property", ErrNotMISP)
+		}
+	}
+	mes := make([]*mispEvent, 0, len(ws))
+	n := 0
+	for _, w := range ws {
+		if w.Event == nil {
+			continue
+		}
+		n += len(w.Event.Attribute)
+		for _, o := range w.Event.Object {
+			n += len(o.Attribute)
+		}
+		mes = append(mes, w.Event)
+	}
+	if n > MaxAttributes {
+		return nil, fmt.Errorf("%w: %d attributes, at most %d", ErrTooManyAttributes, n, MaxAttributes)
+	}
+	if len(mes) == 0 && len(ws) > 0 {
+		return nil, fmt.Errorf("%w: no element has an \"Event\" property", ErrNotMISP)
+	}
+	return mes, nil
+}
+
+// isManifest reports whether doc looks like a feed's manifest.json: an object keyed by
+// event uuid whose values carry "info" but no attributes.
+func isManifest(doc []byte) bool {
+	var m map[string]struct {
+		Info *string `json:"info"`
+	}
+	if json.Unmarshal(doc, &m) != nil || len(m) == 0 {
+		return false
+	}
+	for _, v := range m {
+		if v.Info == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDepth rejects JSON nested deeper than MaxDepth without decoding it.
+func checkDepth(doc []byte) error {
+	depth := 0
+	inString := false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > MaxDepth {
+				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+func atoi(s flexString) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(string(s)))
+	return n, err == nil
+}

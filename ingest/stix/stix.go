@@ -1,0 +1,239 @@
+// Package stix turns STIX 2.1 JSON (a bundle or a single object) into COP's canonical
+// events: indicators, sightings, incidents, reports and observed data become events; the
+// identities, locations, attack patterns, relationships and marking definitions around
+// them become the events' sectors, countries, geo, techniques and TLP.
+//
+// It owns the STIX patterning parser and the mapping of STIX vocabularies to COP's. It does
+// no I/O and knows nothing of Kafka or HTTP: the ingest gateway hands it bytes and a
+// Source and routes what comes back.
+package stix
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Limits on one document, checked before the objects are decoded.
+const (
+	MaxDepth   = 64      // nesting of JSON objects and arrays
+	MaxObjects = 100_000 // objects in one bundle
+)
+
+// object holds the properties of every STIX object type COP reads; the Type says which
+// are meaningful.
+type object struct {
+	Type              string   `json:"type"`
+	SpecVersion       string   `json:"spec_version"`
+	ID                string   `json:"id"`
+	Created           string   `json:"created"`
+	Modified          string   `json:"modified"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	Confidence        *int     `json:"confidence"`
+	Labels            []string `json:"labels"`
+	ObjectMarkingRefs []string `json:"object_marking_refs"`
+
+	// indicator
+	Pattern        string   `json:"pattern"`
+	PatternType    string   `json:"pattern_type"`
+	ValidFrom      string   `json:"valid_from"`
+	ValidUntil     string   `json:"valid_until"`
+	IndicatorTypes []string `json:"indicator_types"`
+
+	// sighting
+	SightingOfRef    string   `json:"sighting_of_ref"`
+	ObservedDataRefs []string `json:"observed_data_refs"`
+	WhereSightedRefs []string `json:"where_sighted_refs"`
+	Count            *int     `json:"count"`
+	FirstSeen        string   `json:"first_seen"`
+	LastSeen         string   `json:"last_seen"`
+
+	// observed-data, report
+	FirstObserved  string                     `json:"first_observed"`
+	NumberObserved int                        `json:"number_observed"`
+	Objects        map[string]json.RawMessage `json:"objects"`
+	ObjectRefs     []string                   `json:"object_refs"`
+	Published      string                     `json:"published"`
+
+	// relationship
+	RelationshipType string `json:"relationship_type"`
+	SourceRef        string `json:"source_ref"`
+	TargetRef        string `json:"target_ref"`
+
+	// identity, location
+	Sectors   []string `json:"sectors"`
+	Country   string   `json:"country"`
+	Latitude  *float64 `json:"latitude"`
+	Longitude *float64 `json:"longitude"`
+
+	// attack-pattern
+	ExternalReferences []struct {
+		SourceName string `json:"source_name"`
+		ExternalID string `json:"external_id"`
+	} `json:"external_references"`
+
+	// marking-definition
+	DefinitionType string `json:"definition_type"`
+	Definition     struct {
+		TLP string `json:"tlp"`
+	} `json:"definition"`
+	Extensions map[string]struct {
+		TLP string `json:"tlp_2_0"`
+	} `json:"extensions"`
+
+	// SCOs
+	Value  string            `json:"value"`
+	Number json.Number       `json:"number"`
+	Hashes map[string]string `json:"hashes"`
+
+	// COP's custom properties
+	XCOPSeverity  string   `json:"x_cop_severity"`
+	XSeverity     string   `json:"x_severity"`
+	XCOPCategory  string   `json:"x_cop_category"`
+	XCOPCountry   string   `json:"x_cop_country"`
+	XCOPCountries []string `json:"x_cop_countries"`
+	XCOPSectors   []string `json:"x_cop_sectors"`
+}
+
+// Parse turns one document into canonical events. Every returned event has passed
+// (*event.Event).Validate, has Contributor = src.Contributor (never from the payload),
+// ReceivedAt = src.ReceivedAt, SourceID = the object's own id and ID =
+// event.NewID(src.Contributor, SourceID). Each rejected object yields one *ObjectError that
+// names it, the field, and what was expected. A document that cannot be read at all yields
+// (nil, []error{err}). A partly valid document keeps its valid objects.
+func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
+	b, errs, err := decode(doc)
+	if err != nil {
+		return nil, []error{err}
+	}
+	evs, more := b.events(src)
+	return evs, append(errs, more...)
+}
+
+// bundle indexes the objects of one document.
+type bundle struct {
+	objects []object
+	byID    map[string]int   // id → index of its newest version in objects
+	from    map[string][]int // source_ref → relationships
+	to      map[string][]int // target_ref → relationships
+}
+
+func decode(doc []byte) (*bundle, []error, error) {
+	doc = bytes.TrimLeft(doc, " \t\r\n\ufeff")
+	doc = bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf"))
+	if len(doc) == 0 {
+		return nil, nil, fmt.Errorf("%w: empty document", ErrNotSTIX)
+	}
+	if doc[0] == '<' {
+		return nil, nil, ErrSTIX1
+	}
+	if doc[0] != '{' {
+		return nil, nil, fmt.Errorf("%w: want a JSON object with \"type\": \"bundle\"", ErrNotSTIX)
+	}
+	if err := checkDepth(doc); err != nil {
+		return nil, nil, err
+	}
+	var head struct {
+		Type        string            `json:"type"`
+		SpecVersion string            `json:"spec_version"`
+		Objects     []json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(doc, &head); err != nil {
+		return nil, nil, fmt.Errorf("%w: cannot decode JSON: %v", ErrNotSTIX, err)
+	}
+	raws := head.Objects
+	switch head.Type {
+	case "bundle":
+		if head.SpecVersion != "" && head.SpecVersion != "2.1" {
+			// STIX 2.0 bundles carry spec_version "2.0"; 2.1 dropped the property.
+			return nil, nil, ErrUnsupportedVersion
+		}
+	case "":
+		return nil, nil, fmt.Errorf("%w: no \"type\" property", ErrNotSTIX)
+	default:
+		raws = []json.RawMessage{doc}
+	}
+	if len(raws) > MaxObjects {
+		return nil, nil, fmt.Errorf("%w: %d objects, at most %d", ErrTooManyObjects, len(raws), MaxObjects)
+	}
+	b := &bundle{
+		objects: make([]object, 0, len(raws)),
+		byID:    make(map[string]int, len(raws)),
+		from:    make(map[string][]int),
+		to:      make(map[string][]int),
+	}
+	var errs []error
+	v21 := false
+	for _, raw := range raws {
+		var o object
+		if err := json.Unmarshal(raw, &o); err != nil {
+			var id struct{ Type, ID string }
+			_ = json.Unmarshal(raw, &id)
+			errs = append(errs, &ObjectError{Type: id.Type, ID: id.ID, Err: &event.FieldError{Field: "object", Reason: fmt.Sprintf("cannot decode: %v", err)}})
+			continue
+		}
+		if o.SpecVersion == "2.1" {
+			v21 = true
+		}
+		i := len(b.objects)
+		if j, ok := b.byID[o.ID]; ok && o.ID != "" {
+			// Several versions of one object: keep the newest (STIX orders them by modified).
+			if b.objects[j].Modified >= o.Modified {
+				continue
+			}
+		}
+		b.objects = append(b.objects, o)
+		b.byID[o.ID] = i
+		if o.Type == "relationship" {
+			b.from[o.SourceRef] = append(b.from[o.SourceRef], i)
+			b.to[o.TargetRef] = append(b.to[o.TargetRef], i)
+		}
+	}
+	if !v21 && len(b.objects) > 0 {
+		return nil, nil, ErrUnsupportedVersion
+	}
+	return b, errs, nil
+}
+
+// checkDepth rejects JSON nested deeper than MaxDepth without decoding it.
+func checkDepth(doc []byte) error {
+	depth := 0
+	inString := false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > MaxDepth {
+				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// parseTime reads a STIX timestamp (RFC 3339, UTC, optional fraction).
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 timestamp such as 2026-02-01T10:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
