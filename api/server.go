@@ -1,0 +1,209 @@
+// Package api owns COP's HTTP surface: authentication, the websocket hub that pushes the
+// live picture, the REST history API, the dashboard's static files, metrics and health.
+// Every read path filters through internal/access. It does not correlate or parse feeds.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/store"
+)
+
+// Authenticator turns a bearer token into an identity.
+type Authenticator interface {
+	Authenticate(token string) (access.Identity, bool)
+}
+
+// DevIdentity is the identity every request gets with --insecure-dev.
+var DevIdentity = access.Identity{Name: "dev", Role: access.RoleAdmin, MaxTLP: 5}
+
+// Server is the API of one COP instance.
+type Server struct {
+	Auth     Authenticator // nil only with Insecure
+	Insecure bool          // --insecure-dev: every caller is DevIdentity
+	Store    *store.Store
+	Picture  *Picture
+	Hub      *Hub
+	Missions access.Missions
+	Metrics  *metrics.Registry
+	Log      zerolog.Logger
+	// UI holds the dashboard's static files; nil serves none.
+	UI fs.FS
+	// Ready reports whether the stage's dependencies answer; /readyz uses it.
+	Ready func(ctx context.Context) error
+	// Push, when set, serves POST /api/v1/feeds (the HTTP push gateway).
+	Push func(w http.ResponseWriter, r *http.Request, id access.Identity)
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.Metrics.WriteTo(w)
+	}, access.RoleAdmin, access.RoleAnalyst))
+	mux.Handle("GET /ws/picture", s.authed(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/stats", s.authed(s.stats, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
+		writeJSON(w, http.StatusOK, id)
+	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	if s.Push != nil {
+		mux.Handle("POST /api/v1/feeds", s.authed(s.Push, access.RoleContributor))
+	}
+	if s.UI != nil {
+		files := http.FileServerFS(s.UI)
+		mux.Handle("GET /", files)
+	}
+	return securityHeaders(mux)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	if s.Picture != nil && !s.Picture.Loaded() {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "live picture still loading from cop.picture")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	exercise := strings.ToUpper(r.URL.Query().Get("exercise"))
+	if !id.AllowedExercise(exercise) {
+		writeError(w, http.StatusForbidden, "forbidden", "this identity may not view exercise "+exercise)
+		return
+	}
+	sc := store.Scope{Exercise: exercise, MaxTLP: id.MaxTLP}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &sc.Since}, {"until", &sc.Until}} {
+		if v := r.URL.Query().Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "bad_request", p.name+": want an RFC 3339 time")
+				return
+			}
+			*p.dst = t
+		}
+	}
+	st, err := s.Store.Stats(r.Context(), sc)
+	if err != nil {
+		s.Log.Error().Err(err).Msg("stats query failed")
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
+		return
+	}
+	if id.Role == access.RoleAdmin {
+		st.DeadLetters, _ = s.Store.DeadLetterCount(r.Context())
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) missions(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	out := []access.Mission{}
+	for name, m := range s.Missions {
+		if id.AllowedMission(name) {
+			out = append(out, m)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// authed wraps h with authentication and a role check.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, access.Identity), roles ...access.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var id access.Identity
+		if s.Insecure {
+			id = DevIdentity
+		} else {
+			tok := bearer(r)
+			if tok == "" {
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "missing bearer token")
+				return
+			}
+			var ok bool
+			if id, ok = s.Auth.Authenticate(tok); !ok {
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
+				return
+			}
+		}
+		allowed := false
+		for _, role := range roles {
+			if id.Role == role {
+				allowed = true
+			}
+		}
+		if !allowed {
+			writeError(w, http.StatusForbidden, "forbidden", "role "+string(id.Role)+" may not use this endpoint")
+			return
+		}
+		h(w, r, id)
+	})
+}
+
+// bearer finds the token: the Authorization header, or for browsers' websockets (which
+// cannot set headers) the access_token query parameter or the cop_token cookie.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	if t := r.URL.Query().Get("access_token"); t != "" {
+		return t
+	}
+	if c, err := r.Cookie("cop_token"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// errorBody is every error's JSON.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{Error: msg, Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}

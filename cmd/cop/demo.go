@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/synth"
+)
+
+type demoConfig struct {
+	serveConfig
+	Rate  int
+	State string
+}
+
+func demoFlags(c *demoConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.StringVar(&c.Kafka, "kafka", os.Getenv("COP_KAFKA"), "Kafka brokers; empty starts the embedded Kafka-protocol broker")
+	fs.StringVar(&c.ClickHouse, "clickhouse", os.Getenv("COP_CLICKHOUSE"), "ClickHouse native address; empty starts it with scripts/services")
+	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
+	fs.IntVar(&c.Rate, "rate", 200, "synthetic events per second")
+	fs.StringVar(&c.State, "state", ".cop", "state directory")
+	return fs
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	var c demoConfig
+	if err := demoFlags(&c).Parse(args); err != nil {
+		return err
+	}
+	c.Partitions = 4
+	log := newLogger("demo")
+	if err := os.MkdirAll(filepath.Join(c.State, "demo"), 0o700); err != nil {
+		return fmt.Errorf("cannot create state directory: %w", err)
+	}
+	if c.ClickHouse == "" {
+		if err := startClickHouse(ctx); err != nil {
+			return err
+		}
+		c.ClickHouse = "127.0.0.1:19000"
+	}
+	if c.Kafka == "" {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(c.State, "kfake")),
+			kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			return fmt.Errorf("cannot start the embedded Kafka-protocol broker: %w", err)
+		}
+		defer cluster.Close()
+		c.Kafka = strings.Join(cluster.ListenAddrs(), ",")
+		log.Info().Str("kafka", c.Kafka).Msg("embedded Kafka-protocol broker (franz-go kfake) started; " +
+			"for real Apache Kafka run `scripts/services start kafka` and set COP_KAFKA=127.0.0.1:19092")
+	}
+	tokens, err := demoIdentities(&c)
+	if err != nil {
+		return err
+	}
+
+	started := make(chan string, 1)
+	serveErr := make(chan error, 1)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { serveErr <- serve(sctx, c.serveConfig, newLogger("serve"), started) }()
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "\n  COP demo is running.\n\n  Dashboard (admin view):      http://%s/#token=%s\n", addr, tokens["admin"])
+	fmt.Fprintf(os.Stderr, "  Commander EUFOR Althea:      http://%s/#token=%s\n", addr, tokens["cdr-althea"])
+	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
+	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.State, "demo", "tokens.txt"))
+
+	gen := &demoFeed{brokers: bus.Brokers(c.Kafka), rate: c.Rate, log: log}
+	go gen.run(sctx)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-serveErr:
+			return err
+		case <-ctx.Done():
+			cancel()
+			<-serveErr
+			fmt.Fprintln(os.Stderr, "COP demo stopped. ClickHouse keeps running for the next run; stop it with `scripts/services stop`.")
+			return nil
+		case <-t.C:
+			printStatus(ctx, addr, tokens["admin"], gen)
+		}
+	}
+}
+
+// startClickHouse runs scripts/services, which installs and starts the real server.
+func startClickHouse(ctx context.Context) error {
+	script := "scripts/services"
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("cannot find %s: run `cop demo` from the repository root, or set COP_CLICKHOUSE", script)
+	}
+	cmd := exec.CommandContext(ctx, "bash", script, "start", "clickhouse")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cannot start ClickHouse with %s: %w", script, err)
+	}
+	return nil
+}
+
+// demoIdentities writes a fresh identities file (hashes only) and a tokens file for the
+// person running the demo, and points the server at it.
+func demoIdentities(c *demoConfig) (map[string]string, error) {
+	var f access.File
+	tokens := map[string]string{}
+	add := func(id access.Identity) {
+		tok, hash := access.NewToken()
+		tokens[id.Name] = tok
+		f.Identities = append(f.Identities, access.Entry{Identity: id, TokenSHA256: hash})
+	}
+	add(access.Identity{Name: "admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed})
+	add(access.Identity{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmberStrict})
+	add(access.Identity{Name: "cdr-althea", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUFOR-ALTHEA"}})
+	add(access.Identity{Name: "cdr-atalanta", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUNAVFOR-ATALANTA", "EUNAVFOR-ASPIDES"}})
+	for _, ct := range synth.Contributors {
+		add(access.Identity{Name: ct.Name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	path := filepath.Join(c.State, "demo", "identities.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	var lines strings.Builder
+	for _, e := range f.Identities {
+		fmt.Fprintf(&lines, "%-14s %-12s %s\n", e.Name, e.Role, tokens[e.Name])
+	}
+	if err := os.WriteFile(filepath.Join(c.State, "demo", "tokens.txt"), []byte(lines.String()), 0o600); err != nil {
+		return nil, fmt.Errorf("cannot write tokens file: %w", err)
+	}
+	c.Identities = path
+	return tokens, nil
+}
+
+// demoFeed pushes synthetic member-state feeds into Kafka: mostly new reports, some
+// redeliveries of earlier messages (as a flaky producer would) and a few malformed ones.
+type demoFeed struct {
+	brokers                     []string
+	rate                        int
+	log                         zerolog.Logger
+	sent, redelivered, malformed int
+}
+
+func (d *demoFeed) run(ctx context.Context) {
+	w := bus.NewWriter(bus.Config{Brokers: d.brokers}, "")
+	defer w.Close()
+	gen := synth.New(uint64(time.Now().UnixNano()))
+	rng := rand.New(rand.NewPCG(1, 2))
+	var recent []kafka.Message
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	per := max(1, d.rate/10)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		msgs := make([]kafka.Message, 0, per)
+		for range per {
+			switch r := rng.IntN(1000); {
+			case r < 50 && len(recent) > 0:
+				msgs = append(msgs, recent[rng.IntN(len(recent))])
+				d.redelivered++
+			case r < 55:
+				ct := synth.Contributors[rng.IntN(len(synth.Contributors))]
+				msgs = append(msgs, kafka.Message{Topic: bus.FeedTopic(ct.Name), Value: gen.Malformed(rng.IntN(100))})
+				d.malformed++
+			default:
+				ct, in := gen.Next(time.Now())
+				v, _ := json.Marshal(in)
+				m := kafka.Message{Topic: bus.FeedTopic(ct.Name), Value: v}
+				msgs = append(msgs, m)
+				if len(recent) < 1000 {
+					recent = append(recent, m)
+				} else {
+					recent[rng.IntN(len(recent))] = m
+				}
+				d.sent++
+			}
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+			d.log.Warn().Err(err).Msg("cannot write synthetic feed; retrying next tick")
+		}
+	}
+}
+
+func printStatus(ctx context.Context, addr, token string, d *demoFeed) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "status: cannot read /api/v1/stats: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Events, Duplicates, Situations uint64
+		DeadLetters                    uint64 `json:"dead_letters"`
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	fmt.Fprintf(os.Stderr, "%s  sent %d new + %d redelivered + %d malformed | ClickHouse: %d events (%d content duplicates), %d situations, %d dead letters\n",
+		time.Now().Format("15:04:05"), d.sent, d.redelivered, d.malformed, st.Events, st.Duplicates, st.Situations, st.DeadLetters)
+}

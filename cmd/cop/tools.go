@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/event"
+)
+
+func runMigrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	addr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *addr, newLogger("migrate"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ClickHouse %s: %d migration(s) applied %v\n", st.Version, len(applied), applied)
+	return nil
+}
+
+func runBench(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "correlate" {
+		return errors.New("usage: cop bench correlate [--events N] [--live 100000,1000000,10000000]")
+	}
+	fs := flag.NewFlagSet("bench correlate", flag.ContinueOnError)
+	events := fs.Int("events", 2_000_000, "events applied per measurement")
+	live := fs.String("live", "100000,1000000,10000000", "live observables in state, comma-separated")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	fmt.Printf("%-18s %14s %10s %18s %14s\n", "live observables", "events/s", "ns/event", "bytes/observable", "allocs/event")
+	for _, s := range splitList(*live) {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+			return fmt.Errorf("--live: %q is not a positive count", s)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		r := correlate.Bench(n, *events)
+		fmt.Printf("%-18d %14.0f %10.1f %18.1f %14.4f\n", n, r.EventsPerSec, r.NsPerEvent, r.BytesPerObservable, r.AllocsPerEvent)
+	}
+	return nil
+}
+
+func runToken(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: cop token create --role R --name N [--missions A,B] [--tlp-max AMBER] [--exercises X]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	role := fs.String("role", "", "contributor, commander, analyst or admin")
+	name := fs.String("name", "", "identity name (for a contributor: its feed name)")
+	missions := fs.String("missions", "", "missions a commander serves, comma-separated")
+	exercises := fs.String("exercises", "", "exercises this identity may view, comma-separated")
+	tlpMax := fs.String("tlp-max", "GREEN", "highest TLP this identity may see")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	tlp, err := event.ParseTLP(*tlpMax)
+	if err != nil {
+		return fmt.Errorf("--tlp-max: %w", err)
+	}
+	id := access.Identity{Name: *name, Role: access.Role(*role), MaxTLP: tlp,
+		Missions: splitList(strings.ToUpper(*missions)), Exercises: splitList(strings.ToUpper(*exercises))}
+	tok, hash := access.NewToken()
+	if _, err := access.NewTokens([]access.Entry{{Identity: id, TokenSHA256: hash}}); err != nil {
+		return err
+	}
+	line, _ := json.Marshal(access.Entry{Identity: id, TokenSHA256: hash})
+	fmt.Fprintf(os.Stderr, "Token (shown once; give it to %s over a secure channel):\n", *name)
+	fmt.Println(tok)
+	fmt.Fprintln(os.Stderr, "Add this entry to the \"identities\" list of the identities file:")
+	fmt.Fprintln(os.Stderr, string(line))
+	return nil
+}

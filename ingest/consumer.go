@@ -1,0 +1,197 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/deadletter"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/metrics"
+)
+
+// Kafka message headers a contributor may set on its feed topic.
+const (
+	HeaderFormat   = "cop-format"   // native, stix, misp or a media type; sniffed when absent
+	HeaderExercise = "cop-exercise" // exercise name; absent for real traffic
+)
+
+// Consumer reads every cop.feed.<contributor> topic in one consumer group, turns each
+// message into events on cop.events and dead letters on cop.deadletter, and commits the
+// feed offsets only after both are acknowledged by all replicas.
+type Consumer struct {
+	Bus     bus.Config
+	Group   string // default "cop-ingest"
+	Log     zerolog.Logger
+	Metrics *metrics.Registry
+	// Rescan is how often new feed topics are looked for (default 10 s).
+	Rescan time.Duration
+}
+
+// Run consumes until ctx is done. Transient Kafka errors are retried; only ctx ends it.
+func (c *Consumer) Run(ctx context.Context) error {
+	if c.Group == "" {
+		c.Group = "cop-ingest"
+	}
+	if c.Rescan == 0 {
+		c.Rescan = 10 * time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = &metrics.Registry{}
+	}
+	out := bus.NewWriter(c.Bus, "")
+	defer out.Close()
+	for ctx.Err() == nil {
+		topics, err := bus.ListTopics(ctx, c.Bus, bus.FeedPrefix)
+		if err != nil || len(topics) == 0 {
+			if err != nil {
+				c.Log.Warn().Err(err).Msg("cannot list feed topics; retrying")
+			}
+			sleep(ctx, time.Second)
+			continue
+		}
+		c.Log.Info().Strs("topics", topics).Msg("consuming feed topics")
+		if err := c.consume(ctx, topics, out); err != nil && ctx.Err() == nil {
+			c.Log.Warn().Err(err).Msg("feed consumer restarting")
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+var errTopicsChanged = errors.New("feed topics changed")
+
+func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writer) error {
+	r := bus.NewGroupReader(c.Bus, c.Group, topics...)
+	defer r.Close()
+	in := c.Metrics.Counter(`cop_ingest_messages_total`, "Feed messages read.")
+	accepted := c.Metrics.Counter(`cop_ingest_events_total`, "Events accepted by ingest.")
+	rejected := c.Metrics.Counter(`cop_deadletters_total`, "Messages or objects sent to the dead letter.")
+	var (
+		buf     []kafka.Message
+		outMsgs []kafka.Message
+		next    = time.Now().Add(c.Rescan)
+	)
+	for {
+		if time.Now().After(next) {
+			now, err := bus.ListTopics(ctx, c.Bus, bus.FeedPrefix)
+			if err == nil && !slices.Equal(now, topics) {
+				return errTopicsChanged
+			}
+			next = time.Now().Add(c.Rescan)
+		}
+		fctx, cancel := context.WithTimeout(ctx, c.Rescan)
+		msgs, err := bus.FetchBatch(fctx, r, buf, 2000, 20*time.Millisecond)
+		cancel()
+		buf = msgs
+		if err != nil && len(msgs) == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("cannot fetch feed messages: %w", err)
+		}
+		outMsgs = outMsgs[:0]
+		now := time.Now().UTC()
+		for i := range msgs {
+			m := &msgs[i]
+			in.Inc()
+			res := c.accept(m, now)
+			for j := range res.Events {
+				e := &res.Events[j]
+				v, err := json.Marshal(e)
+				if err != nil {
+					return fmt.Errorf("BUG: cannot encode event %s: %w", e.ID, err)
+				}
+				outMsgs = append(outMsgs, kafka.Message{Topic: bus.Events, Key: EventKey(e), Value: v})
+			}
+			for _, l := range res.Rejected {
+				v, _ := json.Marshal(l)
+				outMsgs = append(outMsgs, kafka.Message{Topic: bus.DeadLetter, Key: []byte(l.Contributor), Value: v})
+				c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
+					Int64("offset", m.Offset).Str("reason", truncate(l.Reason, 300)).Msg("dead letter")
+			}
+			accepted.Add(uint64(len(res.Events)))
+			rejected.Add(uint64(len(res.Rejected)))
+		}
+		if err := writeAll(ctx, out, outMsgs); err != nil {
+			return err
+		}
+		if err := r.CommitMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("cannot commit feed offsets: %w", err)
+		}
+	}
+}
+
+func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
+	contributor, _ := bus.Contributor(m.Topic)
+	source := "kafka:" + m.Topic + "/" + strconv.Itoa(m.Partition) + "@" + strconv.FormatInt(m.Offset, 10)
+	var format Format
+	var exercise string
+	for _, h := range m.Headers {
+		switch h.Key {
+		case HeaderFormat:
+			f, err := ParseFormat(string(h.Value))
+			if err != nil {
+				return Result{Rejected: []deadletter.Letter{deadletter.New(contributor, source, string(h.Value), err.Error(), m.Value, 0, now)}}
+			}
+			format = f
+		case HeaderExercise:
+			exercise = string(h.Value)
+		}
+	}
+	return Accept(format, m.Value, contributor, source, now, exercise)
+}
+
+// EventKey is the cop.events key of e: its primary observable, so one correlator owns
+// each observable; events without observables are keyed by id.
+func EventKey(e *event.Event) []byte {
+	if o, ok := e.Primary(); ok {
+		return []byte(e.Exercise + "|" + o.String())
+	}
+	return []byte(e.ID)
+}
+
+// writeAll writes msgs, retrying until they are acknowledged or ctx ends: a feed offset is
+// never committed before what it produced is durable.
+func writeAll(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || attempt >= 20 {
+			return fmt.Errorf("cannot write %d messages: %w", len(msgs), err)
+		}
+		sleep(ctx, time.Duration(attempt+1)*200*time.Millisecond)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,102 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/metrics"
+)
+
+// Gateway is the HTTP push path: POST /api/v1/feeds from an authenticated contributor.
+// It parses synchronously, so the contributor learns at once what was accepted and why
+// anything was rejected, and answers 202 only when cop.events and cop.deadletter hold it.
+type Gateway struct {
+	Writer  *kafka.Writer // topic per message
+	MaxBody int64         // default 32 MiB
+	Log     zerolog.Logger
+	Metrics *metrics.Registry
+	seq     atomic.Uint64
+}
+
+// PushAnswer is the gateway's 202 body.
+type PushAnswer struct {
+	RequestID string   `json:"request_id"`
+	Format    Format   `json:"format"`
+	Accepted  int      `json:"accepted"`
+	Rejected  int      `json:"rejected"`
+	Reasons   []string `json:"reasons,omitempty"`
+}
+
+// Push serves one push from contributor (the authenticated identity, never the payload).
+func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor string) {
+	max := g.MaxBody
+	if max == 0 {
+		max = 32 << 20
+	}
+	reqID := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(g.seq.Add(1), 36)
+	format, err := ParseFormat(r.URL.Query().Get("format"))
+	if err == nil && format == "" {
+		format, err = ParseFormat(r.Header.Get("Content-Type"))
+	}
+	if err != nil {
+		httpError(w, http.StatusUnsupportedMediaType, "unsupported_format", err.Error())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", max))
+			return
+		}
+		httpError(w, http.StatusBadRequest, "bad_body", "cannot read body: "+err.Error())
+		return
+	}
+	res := Accept(format, body, contributor, "http:"+reqID, time.Now().UTC(), r.URL.Query().Get("exercise"))
+	msgs := make([]kafka.Message, 0, len(res.Events)+len(res.Rejected))
+	for i := range res.Events {
+		e := &res.Events[i]
+		v, _ := json.Marshal(e)
+		msgs = append(msgs, kafka.Message{Topic: bus.Events, Key: EventKey(e), Value: v})
+	}
+	ans := PushAnswer{RequestID: reqID, Format: res.Format, Accepted: len(res.Events), Rejected: len(res.Rejected)}
+	for _, l := range res.Rejected {
+		v, _ := json.Marshal(l)
+		msgs = append(msgs, kafka.Message{Topic: bus.DeadLetter, Key: []byte(l.Contributor), Value: v})
+		if len(ans.Reasons) < 100 {
+			ans.Reasons = append(ans.Reasons, l.Reason)
+		}
+	}
+	if err := g.Writer.WriteMessages(r.Context(), msgs...); err != nil {
+		g.Log.Error().Err(err).Str("contributor", contributor).Str("request", reqID).Msg("cannot hand pushed events to Kafka")
+		httpError(w, http.StatusServiceUnavailable, "unavailable", "cannot store the push now; nothing was accepted, retry later")
+		return
+	}
+	if g.Metrics != nil {
+		g.Metrics.Counter(`cop_ingest_events_total`, "Events accepted by ingest.").Add(uint64(ans.Accepted))
+		g.Metrics.Counter(`cop_deadletters_total`, "Messages or objects sent to the dead letter.").Add(uint64(ans.Rejected))
+	}
+	status := http.StatusAccepted
+	if ans.Accepted == 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ans)
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": code})
+}

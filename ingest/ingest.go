@@ -1,0 +1,112 @@
+// Package ingest owns the ways feeds enter COP: the Kafka feed consumer, format detection
+// and dispatch to the parsers (ingest/native, ingest/stix, ingest/misp), and the dead
+// letter for everything that cannot be accepted. It normalises and validates; it does not
+// score, correlate or store.
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cidcc/cop/ingest/misp"
+	"github.com/cidcc/cop/ingest/native"
+	"github.com/cidcc/cop/ingest/stix"
+	"github.com/cidcc/cop/internal/deadletter"
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Format is a feed format.
+type Format string
+
+// Formats COP accepts.
+const (
+	FormatNative Format = "native"
+	FormatSTIX   Format = "stix"
+	FormatMISP   Format = "misp"
+)
+
+// ParseFormat accepts a format name or a media type ("application/stix+json").
+func ParseFormat(s string) (Format, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	switch s {
+	case "native", "cop", "application/vnd.cop+json":
+		return FormatNative, nil
+	case "stix", "stix2", "stix2.1", "application/stix+json", "application/taxii+json":
+		return FormatSTIX, nil
+	case "misp", "application/vnd.misp+json":
+		return FormatMISP, nil
+	case "", "auto", "application/json":
+		return "", nil
+	}
+	return "", fmt.Errorf("unknown feed format %q: want native, stix or misp", s)
+}
+
+// Sniff guesses the format of doc from its first bytes: STIX bundles and objects carry
+// "type" with a STIX id, MISP events an "Event" key; anything else is tried as native.
+func Sniff(doc []byte) Format {
+	head := doc
+	if len(head) > 4096 {
+		head = head[:4096]
+	}
+	switch {
+	case bytes.Contains(head, []byte(`"Event"`)) || bytes.Contains(head, []byte(`"response"`)):
+		return FormatMISP
+	case bytes.Contains(head, []byte(`"spec_version"`)) || bytes.Contains(head, []byte(`"type": "bundle"`)) ||
+		bytes.Contains(head, []byte(`"type":"bundle"`)) || bytes.Contains(head, []byte(`--`)) && bytes.Contains(head, []byte(`"type"`)):
+		return FormatSTIX
+	case bytes.HasPrefix(bytes.TrimSpace(head), []byte("<")):
+		return FormatSTIX // STIX 1.x XML: the STIX parser says why it is refused
+	}
+	return FormatNative
+}
+
+// Parse dispatches doc to the parser of f (sniffed when empty).
+func Parse(f Format, doc []byte, src event.Source) (Format, []event.Event, []error) {
+	if f == "" {
+		f = Sniff(doc)
+	}
+	var evs []event.Event
+	var errs []error
+	switch f {
+	case FormatSTIX:
+		evs, errs = stix.Parse(doc, src)
+	case FormatMISP:
+		evs, errs = misp.Parse(doc, src)
+	default:
+		evs, errs = native.Parse(doc, src)
+	}
+	return f, evs, errs
+}
+
+// Result is what accepting one document produced.
+type Result struct {
+	Format   Format
+	Events   []event.Event
+	Rejected []deadletter.Letter
+}
+
+// Accept parses one document from contributor, received at at, from source (a Kafka
+// position or an HTTP request id). Every event that fails is a dead letter naming the
+// reason; the raw document rides along (size-capped) so nothing is lost.
+func Accept(f Format, doc []byte, contributor, source string, at time.Time, exercise string) Result {
+	src := event.Source{Contributor: contributor, ReceivedAt: at}
+	f, evs, errs := Parse(f, doc, src)
+	r := Result{Format: f, Events: evs}
+	if exercise != "" {
+		for i := range r.Events {
+			r.Events[i].Exercise = strings.ToUpper(exercise)
+		}
+	}
+	for i, err := range errs {
+		r.Rejected = append(r.Rejected, deadletter.New(contributor, source, string(f), err.Error(), doc, i, at))
+	}
+	if len(evs) == 0 && len(errs) == 0 {
+		r.Rejected = append(r.Rejected, deadletter.New(contributor, source, string(f), "document holds no event", doc, 0, at))
+	}
+	return r
+}

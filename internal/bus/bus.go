@@ -1,0 +1,203 @@
+// Package bus owns COP's Kafka conventions: topic names, topic creation, and the reader and
+// writer settings every stage uses (acks from all replicas, millisecond batching). It holds
+// no business logic.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Topic names of DESIGN.md.
+const (
+	FeedPrefix = "cop.feed."
+	Events     = "cop.events"
+	Picture    = "cop.picture"
+	DeadLetter = "cop.deadletter"
+)
+
+// FeedTopic returns the feed topic of contributor.
+func FeedTopic(contributor string) string { return FeedPrefix + contributor }
+
+// Contributor returns the contributor a feed topic belongs to, or false.
+func Contributor(topic string) (string, bool) {
+	c, ok := strings.CutPrefix(topic, FeedPrefix)
+	return c, ok && c != ""
+}
+
+// Config names the brokers and how many partitions new topics get.
+type Config struct {
+	Brokers    []string
+	Partitions int
+}
+
+// Brokers splits a comma-separated broker list.
+func Brokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// EnsureTopics creates the topics that do not exist yet. cop.picture is compacted: it
+// holds the latest delta per situation, so an API instance rebuilds the picture from it.
+func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
+	if len(cfg.Brokers) == 0 {
+		return errors.New("no Kafka brokers configured (set COP_KAFKA)")
+	}
+	parts := cfg.Partitions
+	if parts <= 0 {
+		parts = 4
+	}
+	var d kafka.Dialer
+	d.Timeout = 10 * time.Second
+	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	if err != nil {
+		return fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("cannot find the Kafka controller: %w", err)
+	}
+	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		return fmt.Errorf("cannot reach the Kafka controller: %w", err)
+	}
+	defer cc.Close()
+	var cfgs []kafka.TopicConfig
+	for _, t := range topics {
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: parts, ReplicationFactor: 1}
+		if t == Picture {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		cfgs = append(cfgs, tc)
+	}
+	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("cannot create topics %v: %w", topics, err)
+	}
+	return nil
+}
+
+// ListTopics returns the topic names with prefix, sorted.
+func ListTopics(ctx context.Context, cfg Config, prefix string) ([]string, error) {
+	var d kafka.Dialer
+	d.Timeout = 10 * time.Second
+	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		return nil, fmt.Errorf("cannot list Kafka topics: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range parts {
+		if strings.HasPrefix(p.Topic, prefix) && !seen[p.Topic] {
+			seen[p.Topic] = true
+			out = append(out, p.Topic)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Partitions returns the partition ids of topic.
+func Partitions(ctx context.Context, cfg Config, topic string) ([]int, error) {
+	var d kafka.Dialer
+	d.Timeout = 10 * time.Second
+	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read partitions of %s: %w", topic, err)
+	}
+	ids := make([]int, 0, len(parts))
+	for _, p := range parts {
+		ids = append(ids, p.ID)
+	}
+	sort.Ints(ids)
+	return ids, nil
+}
+
+// NewWriter returns a writer for anything that must not be lost: acks from all in-sync
+// replicas, batches flushed every few milliseconds, messages keyed by hash. Topic may be
+// "" to set it per message.
+func NewWriter(cfg Config, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           2 * time.Millisecond,
+		BatchSize:              5000,
+		BatchBytes:             16 << 20,
+		MaxAttempts:            10,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        2 * time.Second,
+		AllowAutoTopicCreation: true,
+	}
+}
+
+// NewGroupReader returns a consumer-group reader over topics that starts at the oldest
+// offset for a new group (so nothing produced before the first start is skipped).
+func NewGroupReader(cfg Config, group string, topics ...string) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                cfg.Brokers,
+		GroupID:                group,
+		GroupTopics:            topics,
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                100 * time.Millisecond,
+		ReadBatchTimeout:       100 * time.Millisecond,
+		StartOffset:            kafka.FirstOffset,
+		CommitInterval:         0, // commits are explicit and synchronous
+		HeartbeatInterval:      time.Second,
+		SessionTimeout:         10 * time.Second,
+		RebalanceTimeout:       10 * time.Second,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		QueueCapacity:          1000,
+	})
+}
+
+// FetchBatch fetches up to max messages: it blocks for the first, then takes what arrives
+// within linger. The returned slice reuses buf.
+func FetchBatch(ctx context.Context, r *kafka.Reader, buf []kafka.Message, max int, linger time.Duration) ([]kafka.Message, error) {
+	buf = buf[:0]
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, m)
+	lctx, cancel := context.WithTimeout(ctx, linger)
+	defer cancel()
+	for len(buf) < max {
+		m, err := r.FetchMessage(lctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return buf, ctx.Err()
+			}
+			break
+		}
+		buf = append(buf, m)
+	}
+	return buf, nil
+}

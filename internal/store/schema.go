@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Migration is one versioned, idempotent schema step. Modern steps only run on servers that
+// have the features they use (MinMajor), so the base schema stays what ClickHouse 18.16 runs.
+type Migration struct {
+	Version  uint32
+	Name     string
+	MinMajor int // 0: every server
+	SQL      []string
+}
+
+// enum definitions shared by tables; values match internal/event's constants.
+const (
+	kindEnum     = "Enum8('indicator' = 1, 'sighting' = 2, 'incident' = 3, 'report' = 4)"
+	severityEnum = "Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5)"
+	tlpEnum      = "Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5)"
+)
+
+// Migrations lists every schema step in order. Never edit a released step: add one.
+var Migrations = []Migration{
+	{Version: 1, Name: "base schema", SQL: []string{
+		`CREATE DATABASE IF NOT EXISTS cop`,
+		// events: one row per accepted event. ReplacingMergeTree on the ordering key (which
+		// ends in id) folds a batch replayed after a crash; queries that must be exact
+		// before merges count uniqExact(id). Ordered by exercise first (every query filters
+		// on it: real and exercise traffic never mix), then day and the filters analysts
+		// use most (contributor, severity), then id for uniqueness.
+		`CREATE TABLE IF NOT EXISTS cop.events (
+			id String,
+			contributor String,
+			source_id String,
+			kind ` + kindEnum + `,
+			observed_at DateTime,
+			received_at DateTime,
+			valid_until DateTime,
+			category String,
+			techniques Array(String),
+			sectors Array(String),
+			countries Array(String),
+			has_geo UInt8,
+			lat Float64,
+			lon Float64,
+			severity ` + severityEnum + `,
+			confidence UInt8,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			anonymise UInt8,
+			exercise String,
+			title String,
+			summary String,
+			obs_types Array(String),
+			obs_values Array(String),
+			situation_id String,
+			duplicate UInt8,
+			stored_at DateTime
+		) ENGINE = ReplacingMergeTree(stored_at)
+		PARTITION BY (toYYYYMM(observed_at), exercise)
+		ORDER BY (exercise, toDate(observed_at), contributor, severity, id)`,
+		// observables: one row per event × observable, ordered for look-ups by value.
+		`CREATE TABLE IF NOT EXISTS cop.observables (
+			type String,
+			value String,
+			event_id String,
+			contributor String,
+			observed_at DateTime,
+			exercise String,
+			situation_id String,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			anonymise UInt8,
+			stored_at DateTime
+		) ENGINE = ReplacingMergeTree(stored_at)
+		PARTITION BY toYYYYMM(observed_at)
+		ORDER BY (value, type, exercise, event_id)`,
+		// situations: every version of every situation; the latest version wins
+		// (argMax(..., version) or FINAL).
+		`CREATE TABLE IF NOT EXISTS cop.situations (
+			id String,
+			version UInt64,
+			exercise String,
+			title String,
+			severity ` + severityEnum + `,
+			confidence Float64,
+			score Float64,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			contributors Array(String),
+			countries Array(String),
+			sectors Array(String),
+			event_count UInt32,
+			first_seen DateTime,
+			last_seen DateTime,
+			updated_at DateTime,
+			removed UInt8,
+			merged_into String,
+			payload String
+		) ENGINE = ReplacingMergeTree(version)
+		PARTITION BY exercise
+		ORDER BY (exercise, id)`,
+		// deadletter: every rejected message, with where it came from and why.
+		`CREATE TABLE IF NOT EXISTS cop.deadletter (
+			id String,
+			contributor String,
+			source String,
+			format String,
+			reason String,
+			raw String,
+			raw_size UInt32,
+			received_at DateTime
+		) ENGINE = ReplacingMergeTree(received_at)
+		PARTITION BY toYYYYMM(received_at)
+		ORDER BY (contributor, received_at, id)`,
+		// audit: who asked what, and how many rows they got.
+		`CREATE TABLE IF NOT EXISTS cop.audit (
+			at DateTime,
+			identity String,
+			role String,
+			action String,
+			filter String,
+			rows UInt64,
+			status UInt16
+		) ENGINE = MergeTree
+		PARTITION BY toYYYYMM(at)
+		ORDER BY (at, identity)`,
+	}},
+}
+
+// Migrate applies every migration the database lacks, in order, and records each in
+// cop.schema_migrations. Running it twice changes nothing.
+func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	if err := s.conn.Exec(ctx, `CREATE DATABASE IF NOT EXISTS cop`); err != nil {
+		return nil, fmt.Errorf("cannot create database cop: %w", err)
+	}
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS cop.schema_migrations (
+		version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`); err != nil {
+		return nil, fmt.Errorf("cannot create cop.schema_migrations: %w", err)
+	}
+	done := map[uint32]bool{}
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT version FROM cop.schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+		}
+		done[v] = true
+	}
+	rows.Close()
+	major := s.Major()
+	for _, m := range Migrations {
+		if done[m.Version] || m.MinMajor > major {
+			continue
+		}
+		for _, q := range m.SQL {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return applied, fmt.Errorf("cannot apply migration %d (%s): %w", m.Version, m.Name, err)
+			}
+		}
+		if err := s.record(ctx, m); err != nil {
+			return applied, fmt.Errorf("cannot record migration %d: %w", m.Version, err)
+		}
+		applied = append(applied, fmt.Sprintf("%d %s", m.Version, m.Name))
+	}
+	return applied, nil
+}
+
+// Major returns the server's major version (18 for 18.16.1, 24 for 24.8.4), or 0 if unknown.
+func (s *Store) Major() int {
+	n, _ := strconv.Atoi(strings.SplitN(s.Version, ".", 2)[0])
+	return n
+}
+
+// record notes m as applied. A native batch, not INSERT ... VALUES with bound arguments:
+// 18.16 waits forever for the data block of the latter.
+func (s *Store) record(ctx context.Context, m Migration) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(m.Version, m.Name, time.Now().UTC()); err != nil {
+		b.Abort()
+		return err
+	}
+	return b.Send()
+}

@@ -1,0 +1,65 @@
+// Package store owns COP's ClickHouse side: the schema and its versioned migrations, the
+// batch writer the correlator uses, and the history queries the API serves.
+//
+// It speaks ClickHouse's native protocol (clickhouse-go/v2) and must run on Debian's
+// ClickHouse 18.16 as well as on current releases. It knows nothing of HTTP or Kafka.
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Database is the ClickHouse database COP's tables live in.
+const Database = "cop"
+
+// Store is a connection pool to ClickHouse plus what COP knows of the server.
+type Store struct {
+	conn driver.Conn
+	// Version is the server's version, e.g. "18.16.1"; migrations use it.
+	Version string
+}
+
+// Open connects to the ClickHouse server at addr (host:port of the native protocol) and
+// checks that it answers.
+func Open(ctx context.Context, addr string) (*Store, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:            []string{addr},
+		Auth:            clickhouse.Auth{Database: "default", Username: "default"},
+		DialTimeout:     5 * time.Second,
+		ReadTimeout:     60 * time.Second,
+		MaxOpenConns:    16,
+		MaxIdleConns:    8,
+		ConnMaxLifetime: time.Hour,
+		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", addr, err)
+	}
+	s := &Store{conn: conn}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", addr, err)
+	}
+	if err := conn.QueryRow(pctx, "SELECT version()").Scan(&s.Version); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("cannot read ClickHouse version: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Ping reports whether the server answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+
+// Conn exposes the driver connection to packages that build their own queries on COP's
+// schema (tests, benchmarks).
+func (s *Store) Conn() driver.Conn { return s.conn }

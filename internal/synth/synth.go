@@ -1,0 +1,226 @@
+// Package synth generates realistic, fictitious member-state feeds for the demo, the
+// integration tests and the benchmarks: national military CERTs, CSIRTs and CERT-EU
+// reporting campaigns that share observables (so corroboration and linking have work),
+// in COP's native JSON. Addresses come from the documentation ranges and domains end in
+// .example, so nothing generated names a real system. Deterministic for a seed.
+package synth
+
+import (
+	"fmt"
+	"strings"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cidcc/cop/ingest/native"
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Contributor is a feed source the generator speaks for.
+type Contributor struct {
+	Name    string // topic suffix and identity name
+	Title   string
+	Country string
+	// Anonymise is how often (0..1) it asks not to be named.
+	Anonymise float64
+}
+
+// Contributors are the generator's member-state sources.
+var Contributors = []Contributor{
+	{"fr-comcyber", "FR COMCYBER (military CERT)", "FR", 0},
+	{"de-cert-bw", "DE CERT Bundeswehr", "DE", 0},
+	{"ee-cert", "CERT-EE (national CSIRT)", "EE", 0.1},
+	{"it-csirt", "CSIRT Italia", "IT", 0},
+	{"pl-csirt-mon", "PL CSIRT MON (military)", "PL", 0.3},
+	{"nl-ncsc", "NCSC-NL", "NL", 0},
+	{"es-mcce", "ES Mando Conjunto del Ciberespacio", "ES", 0.2},
+	{"cert-eu", "CERT-EU", "EU", 0},
+}
+
+// campaign is a coordinated activity several contributors see parts of.
+type campaign struct {
+	title     string
+	category  string
+	kind      event.Kind
+	severity  event.Severity
+	sectors   []string
+	countries []string
+	technique []string
+	obs       []event.Observable
+	index     int
+	slug      string
+}
+
+// place is a point near which incidents in a country are drawn.
+var places = map[string][2]float64{
+	"EE": {59.44, 24.75}, "LV": {56.95, 24.11}, "LT": {54.69, 25.28}, "PL": {52.23, 21.01}, "FI": {60.17, 24.94},
+	"DE": {52.52, 13.40}, "FR": {48.86, 2.35}, "IT": {41.90, 12.50}, "ES": {40.42, -3.70}, "NL": {52.37, 4.90},
+	"SE": {59.33, 18.07}, "DK": {55.68, 12.57}, "GR": {37.98, 23.73}, "MT": {35.90, 14.51}, "CY": {35.17, 33.36},
+	"BA": {43.86, 18.41}, "XK": {42.66, 21.17}, "UA": {50.45, 30.52}, "MD": {47.01, 28.86}, "GE": {41.72, 44.79},
+	"AM": {40.18, 44.51}, "RO": {44.43, 26.10}, "BG": {42.70, 23.32}, "SO": {2.05, 45.32}, "DJ": {11.59, 43.15},
+	"YE": {12.79, 45.02}, "LY": {32.89, 13.19}, "IQ": {33.31, 44.36}, "IE": {53.35, -6.26}, "PT": {38.72, -9.14},
+}
+
+func ip4(rng *rand.Rand) string {
+	nets := []string{"192.0.2", "198.51.100", "203.0.113"}
+	return fmt.Sprintf("%s.%d", nets[rng.IntN(3)], 1+rng.IntN(254))
+}
+
+func hexs(rng *rand.Rand, n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[rng.IntN(16)]
+	}
+	return string(b)
+}
+
+func newCampaigns(rng *rand.Rand) []campaign {
+	mk := func(title, cat string, kind event.Kind, sev event.Severity, sectors, countries, tech []string, nIP, nDom, nHash int) campaign {
+		c := campaign{title: title, category: cat, kind: kind, severity: sev, sectors: sectors, countries: countries, technique: tech}
+		for range nIP {
+			c.obs = append(c.obs, event.Observable{Type: event.ObsIPv4, Value: ip4(rng)})
+		}
+		for i := range nDom {
+			c.obs = append(c.obs, event.Observable{Type: event.ObsDomain, Value: fmt.Sprintf("%s%d.%s.example", []string{"upd", "cdn", "mail", "sso", "vpn"}[rng.IntN(5)], i, hexs(rng, 6))})
+		}
+		for range nHash {
+			c.obs = append(c.obs, event.Observable{Type: event.ObsSHA256, Value: hexs(rng, 64)})
+		}
+		return c
+	}
+	return []campaign{
+		mk("C2 infrastructure targeting Baltic energy operators", "malicious-code/c2-server", event.KindIndicator, event.SeverityHigh,
+			[]string{"energy"}, []string{"EE", "LV", "LT", "FI"}, []string{"T1071.001", "T1573"}, 4, 2, 2),
+		mk("DDoS against Baltic Sea submarine cable operators' portals", "availability/ddos", event.KindIncident, event.SeverityHigh,
+			[]string{"submarine-cable", "telecom"}, []string{"SE", "DK", "FI", "EE", "DE"}, []string{"T1498"}, 6, 1, 0),
+		mk("Spearphishing wave against ministries of defence", "fraud/phishing", event.KindIncident, event.SeverityMedium,
+			[]string{"defence", "public-administration"}, []string{"FR", "DE", "PL", "IT", "ES", "NL"}, []string{"T1566.001", "T1204.002"}, 2, 4, 3),
+		mk("Wiper on grid SCADA engineering workstations", "intrusions/system-compromise", event.KindIncident, event.SeverityCritical,
+			[]string{"energy"}, []string{"UA", "MD", "RO", "PL"}, []string{"T1485", "T1561.002"}, 2, 1, 3),
+		mk("Ransomware on hospital networks", "malicious-code/infected-system", event.KindIncident, event.SeverityHigh,
+			[]string{"health"}, []string{"IE", "IT", "DE", "FR"}, []string{"T1486", "T1021.001"}, 3, 2, 2),
+		mk("Scanning of VPN concentrators (CVE exploitation)", "intrusion-attempts/exploit", event.KindSighting, event.SeverityMedium,
+			[]string{"digital-infrastructure", "public-administration"}, []string{"NL", "BA", "XK", "GR", "CY"}, []string{"T1190"}, 8, 0, 0),
+		mk("AIS spoofing and maritime comms jamming support servers", "availability/sabotage", event.KindIncident, event.SeverityHigh,
+			[]string{"transport", "telecom"}, []string{"SO", "DJ", "YE", "MT", "LY"}, []string{"T1565"}, 3, 2, 0),
+		mk("Credential harvesting against mission staff webmail", "fraud/phishing", event.KindIndicator, event.SeverityMedium,
+			[]string{"defence"}, []string{"GE", "AM", "IQ", "BA", "UA"}, []string{"T1566.002", "T1078"}, 2, 5, 0),
+	}
+}
+
+// waveObservable is observable j of a campaign's wave: addresses from the benchmarking
+// range 198.18.0.0/15, distinct per campaign and wave, and one domain.
+func waveObservable(cp *campaign, ci, wave, j int) event.Observable {
+	if j == 3 {
+		return event.Observable{Type: event.ObsDomain, Value: fmt.Sprintf("w%d.c%d-%s.example", wave, ci, cp.slug)}
+	}
+	idx := (ci*16384 + wave*3 + j) % (1 << 17)
+	return event.Observable{Type: event.ObsIPv4, Value: fmt.Sprintf("198.%d.%d.%d", 18+idx>>16, (idx>>8)&255, idx&255)}
+}
+
+// Generator produces events; it is not safe for concurrent use.
+type Generator struct {
+	n int
+	// WaveEvery is how many reports a campaign wave lasts (default 400).
+	WaveEvery int
+	rng       *rand.Rand
+	campaigns []campaign
+	seq       map[string]int
+	// Start and Spread place observed_at: within Spread before the generation time.
+	Spread time.Duration
+}
+
+// New returns a generator for seed.
+func New(seed uint64) *Generator {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	cs := newCampaigns(rng)
+	for i := range cs {
+		cs[i].index = i
+		cs[i].slug = strings.ToLower(strings.Fields(cs[i].title)[0])
+	}
+	return &Generator{rng: rng, campaigns: cs, seq: map[string]int{}, Spread: 6 * time.Hour, WaveEvery: 400}
+}
+
+// Next returns the contributor and the native input of a new, distinct report observed
+// before now. Its id is unique per contributor.
+func (g *Generator) Next(now time.Time) (Contributor, native.Input) {
+	c := Contributors[g.rng.IntN(len(Contributors))]
+	return c, g.For(c, now)
+}
+
+// For returns a new report from contributor c.
+func (g *Generator) For(c Contributor, now time.Time) native.Input {
+	g.seq[c.Name]++
+	rng := g.rng
+	cp := &g.campaigns[rng.IntN(len(g.campaigns))]
+	country := cp.countries[rng.IntN(len(cp.countries))]
+	in := native.Input{
+		ID:         fmt.Sprintf("%s-%d-%06d", c.Name, now.Year(), g.seq[c.Name]),
+		Kind:       cp.kind,
+		ObservedAt: now.Add(-time.Duration(rng.Int64N(int64(g.Spread)))).Truncate(time.Second).UTC(),
+		Category:   cp.category,
+		Techniques: cp.technique[:1+rng.IntN(len(cp.technique))],
+		Sectors:    cp.sectors[:1+rng.IntN(len(cp.sectors))],
+		Countries:  []string{country},
+		Severity:   cp.severity,
+		Title:      cp.title + " (" + country + ")",
+		Summary:    "Synthetic report generated for the COP demo; all indicators are fictitious.",
+		Anonymise:  rng.Float64() < c.Anonymise,
+	}
+	conf := 40 + rng.IntN(56)
+	in.Confidence = &conf
+	switch r := rng.IntN(100); {
+	case r < 15:
+		in.TLP = event.TLPClear
+	case r < 60:
+		in.TLP = event.TLPGreen
+	case r < 92:
+		in.TLP = event.TLPAmber
+	case r < 97:
+		in.TLP = event.TLPAmberStrict
+	default:
+		in.TLP = event.TLPRed
+		in.ReleasableTo = []string{"EUFOR-ALTHEA", "EUNAVFOR-ATALANTA"}[rng.IntN(2):][:1]
+	}
+	if p, ok := places[country]; ok && rng.IntN(3) > 0 {
+		in.Geo = &event.Geo{Lat: p[0] + (rng.Float64()-0.5)*1.5, Lon: p[1] + (rng.Float64()-0.5)*2}
+	}
+	// A campaign unfolds in waves: each wave's infrastructure is shared by the reports of
+	// that wave (so they link and corroborate), a new wave starts every WaveEvery reports,
+	// and about a third of reports are local incidents with indicators of their own.
+	g.n++
+	ci := cp.index
+	if rng.IntN(3) == 0 {
+		in.Observables = append(in.Observables, event.Observable{Type: event.ObsDomain,
+			Value: fmt.Sprintf("local-%s.%s.example", hexs(rng, 8), c.Name)})
+		if rng.IntN(2) == 0 {
+			in.Observables = append(in.Observables, event.Observable{Type: event.ObsSHA256, Value: hexs(rng, 64)})
+		}
+		return in
+	}
+	wave := g.n/g.WaveEvery - rng.IntN(3)
+	if wave < 0 {
+		wave = 0
+	}
+	for i, n := 0, 1+rng.IntN(3); i < n; i++ {
+		in.Observables = append(in.Observables, waveObservable(cp, ci, wave, rng.IntN(4)))
+	}
+	return in
+}
+
+// Malformed returns a message that must end in the dead letter, of one of several kinds
+// contributors really send: truncated JSON, a missing field, a bad value, not JSON at all.
+func (g *Generator) Malformed(i int) []byte {
+	switch i % 5 {
+	case 0:
+		return []byte(`{"id":"broken-` + fmt.Sprint(i) + `","kind":"incident","observed_at":"2026-11-2`)
+	case 1:
+		return []byte(`{"id":"nosev-` + fmt.Sprint(i) + `","kind":"incident","observed_at":"2026-11-20T10:00:00Z","title":"no severity","tlp":"GREEN"}`)
+	case 2:
+		return []byte(`{"id":"badip-` + fmt.Sprint(i) + `","kind":"indicator","observed_at":"2026-11-20T10:00:00Z","severity":"high","tlp":"GREEN","observables":[{"type":"ipv4","value":"999.1.2.3"}]}`)
+	case 3:
+		return []byte("\x00\x01 this is not a feed \xff")
+	default:
+		return []byte(`{"id":"badtlp-` + fmt.Sprint(i) + `","kind":"report","observed_at":"2026-11-20T10:00:00Z","severity":"low","tlp":"PURPLE","title":"x"}`)
+	}
+}
