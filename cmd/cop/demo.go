@@ -158,9 +158,9 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 // demoFeed pushes synthetic member-state feeds into Kafka: mostly new reports, some
 // redeliveries of earlier messages (as a flaky producer would) and a few malformed ones.
 type demoFeed struct {
-	brokers                     []string
-	rate                        int
-	log                         zerolog.Logger
+	brokers                      []string
+	rate                         int
+	log                          zerolog.Logger
 	sent, redelivered, malformed int
 }
 

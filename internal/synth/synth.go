@@ -7,8 +7,8 @@ package synth
 
 import (
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/cidcc/cop/ingest/native"
