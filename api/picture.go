@@ -107,7 +107,7 @@ func (p *Picture) Follow(ctx context.Context, cfg bus.Config, log zerolog.Logger
 	var parts []int
 	for {
 		var err error
-		if parts, err = bus.Partitions(ctx, cfg, bus.Picture); err == nil && len(parts) > 0 {
+		if parts, err = bus.Partitions(ctx, cfg, cfg.Picture()); err == nil && len(parts) > 0 {
 			break
 		}
 		log.Warn().Err(err).Msg("cannot read cop.picture partitions; retrying")
@@ -145,7 +145,7 @@ func (p *Picture) Follow(ctx context.Context, cfg bus.Config, log zerolog.Logger
 
 func (p *Picture) followPartition(ctx context.Context, cfg bus.Config, part int, log zerolog.Logger, caught chan<- struct{}) {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: cfg.Brokers, Topic: bus.Picture, Partition: part,
+		Brokers: cfg.Brokers, Topic: cfg.Picture(), Partition: part,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, ReadBatchTimeout: 50 * time.Millisecond,
 		StartOffset: kafka.FirstOffset,
 	})

@@ -39,7 +39,7 @@ type Consumer struct {
 // Run consumes until ctx is done. Transient Kafka errors are retried; only ctx ends it.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.Group == "" {
-		c.Group = "cop-ingest"
+		c.Group = c.Bus.Group("ingest")
 	}
 	if c.Rescan == 0 {
 		c.Rescan = 10 * time.Second
@@ -50,7 +50,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	out := bus.NewWriter(c.Bus, "")
 	defer out.Close()
 	for ctx.Err() == nil {
-		topics, err := bus.ListTopics(ctx, c.Bus, bus.FeedPrefix)
+		topics, err := bus.ListTopics(ctx, c.Bus, c.Bus.FeedPrefix())
 		if err != nil || len(topics) == 0 {
 			if err != nil {
 				c.Log.Warn().Err(err).Msg("cannot list feed topics; retrying")
@@ -82,7 +82,7 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 	)
 	for {
 		if time.Now().After(next) {
-			now, err := bus.ListTopics(ctx, c.Bus, bus.FeedPrefix)
+			now, err := bus.ListTopics(ctx, c.Bus, c.Bus.FeedPrefix())
 			if err == nil && !slices.Equal(now, topics) {
 				return errTopicsChanged
 			}
@@ -113,11 +113,11 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 				if err != nil {
 					return fmt.Errorf("BUG: cannot encode event %s: %w", e.ID, err)
 				}
-				outMsgs = append(outMsgs, kafka.Message{Topic: bus.Events, Key: EventKey(e), Value: v})
+				outMsgs = append(outMsgs, kafka.Message{Topic: c.Bus.Events(), Key: EventKey(e), Value: v})
 			}
 			for _, l := range res.Rejected {
 				v, _ := json.Marshal(l)
-				outMsgs = append(outMsgs, kafka.Message{Topic: bus.DeadLetter, Key: []byte(l.Contributor), Value: v})
+				outMsgs = append(outMsgs, kafka.Message{Topic: c.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
 				c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
 					Int64("offset", m.Offset).Str("reason", truncate(l.Reason, 300)).Msg("dead letter")
 			}
@@ -134,7 +134,7 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 }
 
 func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
-	contributor, _ := bus.Contributor(m.Topic)
+	contributor, _ := c.Bus.Contributor(m.Topic)
 	source := "kafka:" + m.Topic + "/" + strconv.Itoa(m.Partition) + "@" + strconv.FormatInt(m.Offset, 10)
 	var format Format
 	var exercise string

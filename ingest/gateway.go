@@ -21,6 +21,7 @@ import (
 // It parses synchronously, so the contributor learns at once what was accepted and why
 // anything was rejected, and answers 202 only when cop.events and cop.deadletter hold it.
 type Gateway struct {
+	Bus     bus.Config
 	Writer  *kafka.Writer // topic per message
 	MaxBody int64         // default 32 MiB
 	Log     zerolog.Logger
@@ -67,12 +68,12 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 	for i := range res.Events {
 		e := &res.Events[i]
 		v, _ := json.Marshal(e)
-		msgs = append(msgs, kafka.Message{Topic: bus.Events, Key: EventKey(e), Value: v})
+		msgs = append(msgs, kafka.Message{Topic: g.Bus.Events(), Key: EventKey(e), Value: v})
 	}
 	ans := PushAnswer{RequestID: reqID, Format: res.Format, Accepted: len(res.Events), Rejected: len(res.Rejected)}
 	for _, l := range res.Rejected {
 		v, _ := json.Marshal(l)
-		msgs = append(msgs, kafka.Message{Topic: bus.DeadLetter, Key: []byte(l.Contributor), Value: v})
+		msgs = append(msgs, kafka.Message{Topic: g.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
 		if len(ans.Reasons) < 100 {
 			ans.Reasons = append(ans.Reasons, l.Reason)
 		}

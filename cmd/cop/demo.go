@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := demoFlags(&c).Parse(args); err != nil {
 		return err
 	}
-	c.Partitions = 4
+	c.Partitions, c.Namespace = 4, "cop"
 	log := newLogger("demo")
 	if err := os.MkdirAll(filepath.Join(c.State, "demo"), 0o700); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
@@ -89,7 +89,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
 	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.State, "demo", "tokens.txt"))
 
-	gen := &demoFeed{brokers: bus.Brokers(c.Kafka), rate: c.Rate, log: log}
+	gen := &demoFeed{bus: bus.Config{Brokers: bus.Brokers(c.Kafka), Namespace: c.Namespace}, rate: c.Rate, log: log}
 	go gen.run(sctx)
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -158,14 +158,14 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 // demoFeed pushes synthetic member-state feeds into Kafka: mostly new reports, some
 // redeliveries of earlier messages (as a flaky producer would) and a few malformed ones.
 type demoFeed struct {
-	brokers                      []string
+	bus                          bus.Config
 	rate                         int
 	log                          zerolog.Logger
 	sent, redelivered, malformed int
 }
 
 func (d *demoFeed) run(ctx context.Context) {
-	w := bus.NewWriter(bus.Config{Brokers: d.brokers}, "")
+	w := bus.NewWriter(d.bus, "")
 	defer w.Close()
 	gen := synth.New(uint64(time.Now().UnixNano()))
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -187,12 +187,12 @@ func (d *demoFeed) run(ctx context.Context) {
 				d.redelivered++
 			case r < 55:
 				ct := synth.Contributors[rng.IntN(len(synth.Contributors))]
-				msgs = append(msgs, kafka.Message{Topic: bus.FeedTopic(ct.Name), Value: gen.Malformed(rng.IntN(100))})
+				msgs = append(msgs, kafka.Message{Topic: d.bus.FeedTopic(ct.Name), Value: gen.Malformed(rng.IntN(100))})
 				d.malformed++
 			default:
 				ct, in := gen.Next(time.Now())
 				v, _ := json.Marshal(in)
-				m := kafka.Message{Topic: bus.FeedTopic(ct.Name), Value: v}
+				m := kafka.Message{Topic: d.bus.FeedTopic(ct.Name), Value: v}
 				msgs = append(msgs, m)
 				if len(recent) < 1000 {
 					recent = append(recent, m)

@@ -30,6 +30,7 @@ type serveConfig struct {
 	Kafka, ClickHouse, Listen, Identities string
 	Insecure                              bool
 	Partitions                            int
+	Namespace                             string
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -40,6 +41,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Identities, "identities", env("COP_IDENTITIES", ""), "identities file (JSON; see `cop token create`)")
 	fs.BoolVar(&c.Insecure, "insecure-dev", false, "serve without authentication (every caller is an admin); development only")
 	fs.IntVar(&c.Partitions, "partitions", 4, "partitions for topics COP creates")
+	fs.StringVar(&c.Namespace, "namespace", env("COP_NAMESPACE", "cop"), "prefix of every Kafka topic and consumer group")
 	return fs
 }
 
@@ -90,9 +92,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	} else if len(applied) > 0 {
 		log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
 	}
-	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions}
+	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace}
 	if err := retryStart(ctx, log, "create Kafka topics", func() error {
-		return bus.EnsureTopics(ctx, bc, bus.Events, bus.Picture, bus.DeadLetter)
+		return bus.EnsureTopics(ctx, bc, bc.Events(), bc.Picture(), bc.DeadLetter())
 	}); err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	picture := api.NewPicture()
 	missions := access.DefaultMissions()
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, 150*time.Millisecond)
-	gw := &ingest.Gateway{Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
+	gw := &ingest.Gateway{Bus: bc, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
 	defer gw.Writer.Close()
 	srv := &api.Server{
 		Auth: auth, Insecure: c.Insecure, Store: st, Picture: picture, Hub: hub, Missions: missions,
@@ -110,7 +112,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("ClickHouse: %w", err)
 			}
-			if _, err := bus.Partitions(ctx, bc, bus.Events); err != nil {
+			if _, err := bus.Partitions(ctx, bc, bc.Events()); err != nil {
 				return fmt.Errorf("kafka: %w", err)
 			}
 			return nil

@@ -44,7 +44,7 @@ type Correlator struct {
 // memory (backpressure), and nothing is lost.
 func (c *Correlator) Run(ctx context.Context) error {
 	if c.Group == "" {
-		c.Group = "cop-correlate"
+		c.Group = c.Bus.Group("correlate")
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
@@ -61,9 +61,9 @@ func (c *Correlator) Run(ctx context.Context) error {
 	if c.Engine == nil {
 		c.Engine = correlate.New(correlate.DefaultConfig())
 	}
-	r := bus.NewGroupReader(c.Bus, c.Group, bus.Events)
+	r := bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
 	defer r.Close()
-	picture := bus.NewWriter(c.Bus, bus.Picture)
+	picture := bus.NewWriter(c.Bus, c.Bus.Picture())
 	defer picture.Close()
 
 	var (
@@ -163,7 +163,7 @@ type DeadLetterSink struct {
 
 // Run consumes until ctx is done.
 func (d *DeadLetterSink) Run(ctx context.Context) error {
-	r := bus.NewGroupReader(d.Bus, "cop-deadletter", bus.DeadLetter)
+	r := bus.NewGroupReader(d.Bus, d.Bus.Group("deadletter"), d.Bus.DeadLetter())
 	defer r.Close()
 	var buf []kafka.Message
 	var letters []deadletter.Letter

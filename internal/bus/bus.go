@@ -16,28 +16,46 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Topic names of DESIGN.md.
-const (
-	FeedPrefix = "cop.feed."
-	Events     = "cop.events"
-	Picture    = "cop.picture"
-	DeadLetter = "cop.deadletter"
-)
-
-// FeedTopic returns the feed topic of contributor.
-func FeedTopic(contributor string) string { return FeedPrefix + contributor }
-
-// Contributor returns the contributor a feed topic belongs to, or false.
-func Contributor(topic string) (string, bool) {
-	c, ok := strings.CutPrefix(topic, FeedPrefix)
-	return c, ok && c != ""
-}
-
-// Config names the brokers and how many partitions new topics get.
+// Config names the brokers, how many partitions new topics get, and the namespace that
+// prefixes every topic and consumer group: "cop" gives DESIGN.md's cop.feed.<contributor>,
+// cop.events, cop.picture and cop.deadletter. Tests use their own namespace so runs
+// sharing one broker never see each other's traffic.
 type Config struct {
 	Brokers    []string
 	Partitions int
+	Namespace  string
 }
+
+func (c Config) ns() string {
+	if c.Namespace == "" {
+		return "cop"
+	}
+	return c.Namespace
+}
+
+// Events is the topic of normalised events, keyed by primary observable.
+func (c Config) Events() string { return c.ns() + ".events" }
+
+// Picture is the compacted topic of situation deltas, keyed by situation.
+func (c Config) Picture() string { return c.ns() + ".picture" }
+
+// DeadLetter is the topic of rejected messages.
+func (c Config) DeadLetter() string { return c.ns() + ".deadletter" }
+
+// FeedPrefix prefixes every contributor's feed topic.
+func (c Config) FeedPrefix() string { return c.ns() + ".feed." }
+
+// FeedTopic returns the feed topic of contributor.
+func (c Config) FeedTopic(contributor string) string { return c.FeedPrefix() + contributor }
+
+// Contributor returns the contributor a feed topic belongs to, or false.
+func (c Config) Contributor(topic string) (string, bool) {
+	name, ok := strings.CutPrefix(topic, c.FeedPrefix())
+	return name, ok && name != ""
+}
+
+// Group returns the consumer group of a stage ("ingest", "correlate", ...).
+func (c Config) Group(stage string) string { return c.ns() + "-" + stage }
 
 // Brokers splits a comma-separated broker list.
 func Brokers(s string) []string {
@@ -79,7 +97,7 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 	var cfgs []kafka.TopicConfig
 	for _, t := range topics {
 		tc := kafka.TopicConfig{Topic: t, NumPartitions: parts, ReplicationFactor: 1}
-		if t == Picture {
+		if t == cfg.Picture() {
 			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 		}
 		cfgs = append(cfgs, tc)
