@@ -251,7 +251,7 @@ func (e *Engine) prepare(batch []event.Event) {
 		sink += v1 + v2
 		for _, h0 := range e.obsH[off:] {
 			if idx, ok := e.obsIdx.get(fmix(h0 ^ sh)); ok {
-				sink += e.obs[idx].sit + e.obs[idx].contrib
+				sink += e.obs[idx].sit + e.obs[idx].links
 			}
 		}
 	}

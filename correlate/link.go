@@ -8,19 +8,24 @@ import (
 )
 
 // obsRec is one tracked observable: its corroboration and the situation it links.
+// Corroboration is the set of contributors that reported it, each with the highest
+// confidence it reported: the first obsInline contributors (with ids below 255) are kept
+// inline, so a report costs no walk and no extra cache miss; the rest go to a chain.
 type obsRec struct {
-	sit      uint32 // situation node it links (noNode until linked)
-	links    uint32 // how many times it glued otherwise separate observables (hub count)
-	contrib  uint32 // chain of {contributor, confidence} in Engine.links
-	first    uint32 // Unix seconds of the earliest observation
-	last     uint32
-	val      strRef
-	ncontrib uint16
-	typ      event.ObservableType
-	hub      bool
-	cmask    uint32 // contributors with id < 32 that reported it
-	minConf  uint8  // the lowest of its contributors' confidences
+	sit   uint32 // situation node it links (noNode until linked)
+	links uint32 // how many times it glued otherwise separate observables (hub count)
+	first uint32 // Unix seconds of the earliest observation
+	last  uint32
+	val   strRef
+	more  uint32           // chain of further {contributor, confidence} in Engine.links
+	cid   [obsInline]uint8 // contributor id + 1; 0 is a free entry
+	conf  [obsInline]uint8 // its highest confidence, 0–100
+	typ   event.ObservableType
+	hub   bool
 }
+
+// obsInline is how many contributors an observable keeps inline; 5 fills obsRec to 40 bytes.
+const obsInline = 5
 
 // link is an entry of a singly-linked chain in Engine.links: set members of a situation
 // (contributors, countries, sectors, techniques, releasability), an observable's
@@ -233,47 +238,32 @@ func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 }
 
 // corroborate records that contributor ci reported observable idx with confidence conf.
-// A contributor's confidence for an observable is the highest it reported. Popular
-// observables have long contributor chains, so a report that cannot raise anything (a
-// known contributor at or below the lowest confidence) skips the walk.
+// A contributor's confidence for an observable is the highest it reported.
 func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 	ob := &e.obs[idx]
 	ob.first = min(ob.first, sec)
 	ob.last = max(ob.last, sec)
-	var bit uint32
-	if ci < 32 {
-		bit = 1 << ci
-		if ob.cmask&bit != 0 && conf <= uint32(ob.minConf) {
-			return
-		}
-	}
-	if bit == 0 || ob.cmask&bit != 0 {
-		for i := ob.contrib; i != 0; i = e.links[i].next {
-			if l := &e.links[i]; l.item == ci {
-				if conf > l.aux {
-					l.aux = conf
-					e.recomputeMinConf(ob)
-				}
+	if ci < 255 {
+		c := uint8(ci + 1)
+		for k, x := range ob.cid {
+			if x == c {
+				ob.conf[k] = max(ob.conf[k], uint8(conf))
+				return
+			}
+			if x == 0 {
+				ob.cid[k], ob.conf[k] = c, uint8(conf)
 				return
 			}
 		}
 	}
-	h := e.newLink(ci, conf, ob.contrib)
-	ob = &e.obs[idx]
-	ob.contrib = h
-	ob.cmask |= bit
-	if ob.ncontrib == 0 || conf < uint32(ob.minConf) {
-		ob.minConf = uint8(conf)
+	for i := ob.more; i != 0; i = e.links[i].next {
+		if l := &e.links[i]; l.item == ci {
+			l.aux = max(l.aux, conf)
+			return
+		}
 	}
-	ob.ncontrib++
-}
-
-func (e *Engine) recomputeMinConf(ob *obsRec) {
-	m := uint32(255)
-	for i := ob.contrib; i != 0; i = e.links[i].next {
-		m = min(m, e.links[i].aux)
-	}
-	ob.minConf = uint8(m)
+	h := e.newLink(ci, conf, ob.more)
+	e.obs[idx].more = h
 }
 
 // find returns the root of node, halving the path on the way.

@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -85,8 +85,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	for _, b := range e.arena.blocks {
 		writeSlice(s, b)
 	}
-	writeSlice(s, e.obsIdx.keys)
-	writeSlice(s, e.obsIdx.vals)
+	writeSlice(s, e.obsIdx.slots)
 	writeSlice(s, e.obs)
 	writeSlice(s, e.links)
 	writeSlice(s, e.members)
@@ -248,8 +247,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		copy(blk, b)
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
-	e.obsIdx.keys = readSlice[uint64](s)
-	e.obsIdx.vals = readSlice[uint32](s)
+	e.obsIdx.slots = readSlice[slot](s)
 	e.obs = readSlice[obsRec](s)
 	e.links = readSlice[link](s)
 	e.members = readSlice[member](s)
@@ -284,13 +282,13 @@ func (e *Engine) check() error {
 	bad := func(what string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
 	}
-	if len(e.obsIdx.keys) != len(e.obsIdx.vals) || len(e.obsIdx.keys)&(len(e.obsIdx.keys)-1) != 0 || len(e.obsIdx.keys) == 0 {
-		return bad("observable table size %d", len(e.obsIdx.keys))
+	if n := len(e.obsIdx.slots); n&(n-1) != 0 || n == 0 {
+		return bad("observable table size %d", n)
 	}
-	for i, k := range e.obsIdx.keys {
-		if k != 0 {
+	for _, sl := range e.obsIdx.slots {
+		if sl.key != 0 {
 			e.obsIdx.n++
-			if int(e.obsIdx.vals[i]) >= len(e.obs) {
+			if int(sl.val) >= len(e.obs) {
 				return bad("observable index out of range")
 			}
 		}
@@ -305,7 +303,7 @@ func (e *Engine) check() error {
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
 	for _, o := range e.obs {
-		if o.sit != noNode && int(o.sit) >= len(e.parent) || !inLinks(o.contrib) || !ref(o.val) {
+		if o.sit != noNode && int(o.sit) >= len(e.parent) || !inLinks(o.more) || !ref(o.val) {
 			return bad("observable state out of range")
 		}
 	}
