@@ -125,7 +125,7 @@ func (e *Engine) freeLinkEntry(i uint32) {
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) uint32 {
+func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -133,11 +133,10 @@ func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) ui
 
 	e.refs = e.refs[:0]
 	for j, o := range ev.Observables {
-		h0 := obsH[j]
-		k := fmix(h0 ^ sh)
+		k := obsK[j]
 		idx, ok := e.obsIdx.get(k)
 		if !ok {
-			idx = e.newObs(o, h0, k)
+			idx = e.newObs(o, obsH[j], k)
 		}
 		e.corroborate(idx, ci, conf, sec)
 		e.refs = append(e.refs, idx)

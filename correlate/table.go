@@ -97,6 +97,14 @@ func (t *table) get(k uint64) (uint32, bool) {
 	}
 }
 
+// peek loads the home slot of k, so that a later get finds it in cache.
+func (t *table) peek(k uint64) uint64 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	return t.slots[k&uint64(len(t.slots)-1)].key
+}
+
 // put inserts or replaces k.
 func (t *table) put(k uint64, v uint32) {
 	if (t.n+1)*4 > len(t.slots)*3 {
