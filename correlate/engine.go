@@ -35,7 +35,8 @@ type Engine struct {
 	obsIdx table  // observable key → index into obs
 	obs    []obsRec
 
-	links     []link // set and list entries; index 0 is the nil entry
+	cblocks   []contribBlock // observables' further contributors; index 0 is nil
+	links     []link         // set and list entries; index 0 is the nil entry
 	freeLink  uint32
 	members   []member // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
@@ -122,6 +123,7 @@ func New(cfg Config) *Engine {
 	e.fps.init(e.cfg.MaxFingerprints)
 	e.obsIdx.init(e.cfg.ExpectedObservables)
 	e.links = make([]link, 1, 1024)
+	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members = make([]member, 1, 1024)
 	return e
 }

@@ -10,7 +10,8 @@ import (
 // obsRec is one tracked observable: its corroboration and the situation it links.
 // Corroboration is the set of contributors that reported it, each with the highest
 // confidence it reported: the first obsInline contributors (with ids below 255) are kept
-// inline, so a report costs no walk and no extra cache miss; the rest go to a chain.
+// inline, so a report costs no walk and no extra cache miss; the rest go to a chain of
+// contribBlocks, each one half cache line.
 type obsRec struct {
 	sit   uint32 // situation node it links (noNode until linked)
 	links uint32 // how many times it glued otherwise separate observables (hub count)
@@ -26,6 +27,14 @@ type obsRec struct {
 
 // obsInline is how many contributors an observable keeps inline; 5 fills obsRec to 40 bytes.
 const obsInline = 5
+
+// contribBlock holds further contributors of an observable: id + 1 (0 is free) and the
+// highest confidence of each.
+type contribBlock struct {
+	cid  [5]uint32
+	conf [5]uint8
+	next uint32
+}
 
 // link is an entry of a singly-linked chain in Engine.links: set members of a situation
 // (contributors, countries, sectors, techniques, releasability), an observable's
@@ -255,14 +264,28 @@ func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 			}
 		}
 	}
-	for i := ob.more; i != 0; i = e.links[i].next {
-		if l := &e.links[i]; l.item == ci {
-			l.aux = max(l.aux, conf)
-			return
+	last := uint32(0)
+	for i := ob.more; i != 0; i = e.cblocks[i].next {
+		b := &e.cblocks[i]
+		for k, x := range b.cid {
+			if x == ci+1 {
+				b.conf[k] = max(b.conf[k], uint8(conf))
+				return
+			}
+			if x == 0 {
+				b.cid[k], b.conf[k] = ci+1, uint8(conf)
+				return
+			}
 		}
+		last = i
 	}
-	h := e.newLink(ci, conf, ob.more)
-	e.obs[idx].more = h
+	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
+	h := uint32(len(e.cblocks) - 1)
+	if last == 0 {
+		e.obs[idx].more = h
+	} else {
+		e.cblocks[last].next = h
+	}
 }
 
 // find returns the root of node, halving the path on the way.

@@ -87,6 +87,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	}
 	writeSlice(s, e.obsIdx.slots)
 	writeSlice(s, e.obs)
+	writeSlice(s, e.cblocks)
 	writeSlice(s, e.links)
 	writeSlice(s, e.members)
 	writeSlice(s, e.parent)
@@ -249,6 +250,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	}
 	e.obsIdx.slots = readSlice[slot](s)
 	e.obs = readSlice[obsRec](s)
+	e.cblocks = readSlice[contribBlock](s)
 	e.links = readSlice[link](s)
 	e.members = readSlice[member](s)
 	e.parent = readSlice[uint32](s)
@@ -293,7 +295,7 @@ func (e *Engine) check() error {
 			}
 		}
 	}
-	if len(e.links) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
+	if len(e.links) == 0 || len(e.cblocks) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
 		return bad("empty slabs")
 	}
 	inLinks := func(i uint32) bool { return int(i) < len(e.links) }
@@ -303,8 +305,13 @@ func (e *Engine) check() error {
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
 	for _, o := range e.obs {
-		if o.sit != noNode && int(o.sit) >= len(e.parent) || !inLinks(o.more) || !ref(o.val) {
+		if o.sit != noNode && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) {
 			return bad("observable state out of range")
+		}
+	}
+	for _, b := range e.cblocks {
+		if int(b.next) >= len(e.cblocks) {
+			return bad("contributor block out of range")
 		}
 	}
 	for _, l := range e.links {
