@@ -20,6 +20,7 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
+	maxTau     int64 // the longest lifetime: how long a decayed situation is kept
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -102,6 +103,7 @@ type Counters struct {
 	Observables         uint64 // distinct observables tracked
 	HubObservables      uint64 // observables that stopped linking (over K or common)
 	Batches             uint64 // calls to Apply
+	Retired             uint64 // situations forgotten by Tick after decaying to 0 (see Engine.Tick)
 }
 
 const noNode = math.MaxUint32
@@ -140,6 +142,10 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
+	e.maxTau = e.defaultTau
+	for _, t := range e.lifetimeNs {
+		e.maxTau = max(e.maxTau, t)
+	}
 	e.scope("")
 	return e
 }

@@ -217,6 +217,11 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 			continue
 		}
 		r := e.find(ob.sit)
+		if e.nodeData[r] == noNode { // its situation was retired
+			ob.sit = noNode
+			fresh = true
+			continue
+		}
 		seen := false
 		for _, x := range roots {
 			if x == r {
@@ -347,8 +352,13 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
 	d.tlp = max(d.tlp, ev.TLP)
 	if d.events == 1 || better(ev.Severity, at, idh, d.sev, d.bestAt, d.bestIDH) {
 		d.sev, d.bestAt, d.bestIDH, d.kind = ev.Severity, at, idh, ev.Kind
-		d.title = e.arena.add(ev.Title)
-		d.category = e.arena.add(ev.Category)
+		// The arena never frees, so keep what it holds when the text is unchanged.
+		if e.arena.str(d.title) != ev.Title {
+			d.title = e.arena.add(ev.Title)
+		}
+		if e.arena.str(d.category) != ev.Category {
+			d.category = e.arena.add(ev.Category)
+		}
 	}
 	if g := ev.Geo; g != nil && (d.flags&flagGeo == 0 || at < d.geoAt || at == d.geoAt && idh < d.geoIDH) {
 		d.flags |= flagGeo

@@ -325,7 +325,7 @@ func (e *Engine) check() error {
 		}
 	}
 	for i, p := range e.parent {
-		if int(p) >= len(e.parent) || p == uint32(i) && int(e.nodeData[i]) >= len(e.sits) {
+		if int(p) >= len(e.parent) || p == uint32(i) && e.nodeData[i] != noNode && int(e.nodeData[i]) >= len(e.sits) {
 			return bad("situation node out of range")
 		}
 	}
