@@ -20,6 +20,7 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
+	maxTau     int64 // the longest lifetime: how long a decayed situation is kept
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -35,7 +36,8 @@ type Engine struct {
 	obsIdx table  // observable key → index into obs
 	obs    []obsRec
 
-	links     []link // set and list entries; index 0 is the nil entry
+	cblocks   []contribBlock // observables' further contributors; index 0 is nil
+	links     []link         // set and list entries; index 0 is the nil entry
 	freeLink  uint32
 	members   []member // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
@@ -55,8 +57,9 @@ type Engine struct {
 	touched []uint32
 	merged  []mergeRec
 	obsH    []uint64 // observable hashes of the whole batch
+	obsK    []uint64 // their table keys (scoped)
 	pre     []prepared
-	sink    uint32
+	sink    uint64
 	refs    []uint32
 	roots   []uint32
 	geos    []event.Geo
@@ -100,6 +103,7 @@ type Counters struct {
 	Observables         uint64 // distinct observables tracked
 	HubObservables      uint64 // observables that stopped linking (over K or common)
 	Batches             uint64 // calls to Apply
+	Retired             uint64 // situations forgotten by Tick after decaying to 0 (see Engine.Tick)
 }
 
 const noNode = math.MaxUint32
@@ -121,6 +125,7 @@ func New(cfg Config) *Engine {
 	e.fps.init(e.cfg.MaxFingerprints)
 	e.obsIdx.init(e.cfg.ExpectedObservables)
 	e.links = make([]link, 1, 1024)
+	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members = make([]member, 1, 1024)
 	return e
 }
@@ -137,6 +142,10 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
+	e.maxTau = e.defaultTau
+	for _, t := range e.lifetimeNs {
+		e.maxTau = max(e.maxTau, t)
+	}
 	e.scope("")
 	return e
 }
@@ -215,7 +224,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, e.scopeHash[scope], e.obsH[p.off:p.end])
+		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end])
 		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
@@ -231,13 +240,14 @@ type prepared struct {
 	scope    uint16
 }
 
-// prepare hashes the batch and looks up its keys without changing anything. The lookups
-// are independent of each other, so the processor overlaps their cache misses; the main
-// pass then finds the state it needs in cache. This halves Apply's time on large states.
+// prepare hashes the batch and then touches the state it will need without changing
+// anything, in passes of independent loads: the processor overlaps their cache misses,
+// and the main pass finds the state in cache. On large states most of Apply's time is
+// otherwise spent waiting for memory.
 func (e *Engine) prepare(batch []event.Event) {
 	e.pre = e.pre[:0]
 	e.obsH = e.obsH[:0]
-	var sink uint32
+	e.obsK = e.obsK[:0]
 	for i := range batch {
 		ev := &batch[i]
 		scope := e.scope(ev.Exercise)
@@ -245,14 +255,22 @@ func (e *Engine) prepare(batch []event.Event) {
 		off := len(e.obsH)
 		idk := hashString(seedID^sh, ev.ID)
 		fp := e.fingerprint(ev, sh)
-		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
-		v1, _ := e.ids.idx.get(idk)
-		v2, _ := e.fps.idx.get(fp)
-		sink += v1 + v2
 		for _, h0 := range e.obsH[off:] {
-			if idx, ok := e.obsIdx.get(fmix(h0 ^ sh)); ok {
-				sink += e.obs[idx].sit + e.obs[idx].contrib
-			}
+			e.obsK = append(e.obsK, fmix(h0^sh))
+		}
+		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
+	}
+	var sink uint64
+	for i := range e.pre {
+		p := &e.pre[i]
+		sink += e.ids.idx.peek(p.idk) + e.fps.idx.peek(p.fp)
+	}
+	for _, k := range e.obsK {
+		sink += e.obsIdx.peek(k)
+	}
+	for _, k := range e.obsK {
+		if idx, ok := e.obsIdx.get(k); ok {
+			sink += uint64(e.obs[idx].sit)
 		}
 	}
 	e.sink = sink

@@ -8,18 +8,32 @@ import (
 )
 
 // obsRec is one tracked observable: its corroboration and the situation it links.
+// Corroboration is the set of contributors that reported it, each with the highest
+// confidence it reported: the first obsInline contributors (with ids below 255) are kept
+// inline, so a report costs no walk and no extra cache miss; the rest go to a chain of
+// contribBlocks, each one half cache line.
 type obsRec struct {
-	sit      uint32 // situation node it links (noNode until linked)
-	links    uint32 // how many times it glued otherwise separate observables (hub count)
-	contrib  uint32 // chain of {contributor, confidence} in Engine.links
-	first    uint32 // Unix seconds of the earliest observation
-	last     uint32
-	val      strRef
-	ncontrib uint16
-	typ      event.ObservableType
-	hub      bool
-	cmask    uint32 // contributors with id < 32 that reported it
-	minConf  uint8  // the lowest of its contributors' confidences
+	sit   uint32 // situation node it links (noNode until linked)
+	links uint32 // how many times it glued otherwise separate observables (hub count)
+	first uint32 // Unix seconds of the earliest observation
+	last  uint32
+	val   strRef
+	more  uint32           // chain of further {contributor, confidence} in Engine.links
+	cid   [obsInline]uint8 // contributor id + 1; 0 is a free entry
+	conf  [obsInline]uint8 // its highest confidence, 0–100
+	typ   event.ObservableType
+	hub   bool
+}
+
+// obsInline is how many contributors an observable keeps inline; 5 fills obsRec to 40 bytes.
+const obsInline = 5
+
+// contribBlock holds further contributors of an observable: id + 1 (0 is free) and the
+// highest confidence of each.
+type contribBlock struct {
+	cid  [5]uint32
+	conf [5]uint8
+	next uint32
 }
 
 // link is an entry of a singly-linked chain in Engine.links: set members of a situation
@@ -120,7 +134,7 @@ func (e *Engine) freeLinkEntry(i uint32) {
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) uint32 {
+func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -128,11 +142,10 @@ func (e *Engine) add(ev *event.Event, scope uint16, sh uint64, obsH []uint64) ui
 
 	e.refs = e.refs[:0]
 	for j, o := range ev.Observables {
-		h0 := obsH[j]
-		k := fmix(h0 ^ sh)
+		k := obsK[j]
 		idx, ok := e.obsIdx.get(k)
 		if !ok {
-			idx = e.newObs(o, h0, k)
+			idx = e.newObs(o, obsH[j], k)
 		}
 		e.corroborate(idx, ci, conf, sec)
 		e.refs = append(e.refs, idx)
@@ -204,6 +217,11 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 			continue
 		}
 		r := e.find(ob.sit)
+		if e.nodeData[r] == noNode { // its situation was retired
+			ob.sit = noNode
+			fresh = true
+			continue
+		}
 		seen := false
 		for _, x := range roots {
 			if x == r {
@@ -233,47 +251,46 @@ func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 }
 
 // corroborate records that contributor ci reported observable idx with confidence conf.
-// A contributor's confidence for an observable is the highest it reported. Popular
-// observables have long contributor chains, so a report that cannot raise anything (a
-// known contributor at or below the lowest confidence) skips the walk.
+// A contributor's confidence for an observable is the highest it reported.
 func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 	ob := &e.obs[idx]
 	ob.first = min(ob.first, sec)
 	ob.last = max(ob.last, sec)
-	var bit uint32
-	if ci < 32 {
-		bit = 1 << ci
-		if ob.cmask&bit != 0 && conf <= uint32(ob.minConf) {
-			return
-		}
-	}
-	if bit == 0 || ob.cmask&bit != 0 {
-		for i := ob.contrib; i != 0; i = e.links[i].next {
-			if l := &e.links[i]; l.item == ci {
-				if conf > l.aux {
-					l.aux = conf
-					e.recomputeMinConf(ob)
-				}
+	if ci < 255 {
+		c := uint8(ci + 1)
+		for k, x := range ob.cid {
+			if x == c {
+				ob.conf[k] = max(ob.conf[k], uint8(conf))
+				return
+			}
+			if x == 0 {
+				ob.cid[k], ob.conf[k] = c, uint8(conf)
 				return
 			}
 		}
 	}
-	h := e.newLink(ci, conf, ob.contrib)
-	ob = &e.obs[idx]
-	ob.contrib = h
-	ob.cmask |= bit
-	if ob.ncontrib == 0 || conf < uint32(ob.minConf) {
-		ob.minConf = uint8(conf)
+	last := uint32(0)
+	for i := ob.more; i != 0; i = e.cblocks[i].next {
+		b := &e.cblocks[i]
+		for k, x := range b.cid {
+			if x == ci+1 {
+				b.conf[k] = max(b.conf[k], uint8(conf))
+				return
+			}
+			if x == 0 {
+				b.cid[k], b.conf[k] = ci+1, uint8(conf)
+				return
+			}
+		}
+		last = i
 	}
-	ob.ncontrib++
-}
-
-func (e *Engine) recomputeMinConf(ob *obsRec) {
-	m := uint32(255)
-	for i := ob.contrib; i != 0; i = e.links[i].next {
-		m = min(m, e.links[i].aux)
+	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
+	h := uint32(len(e.cblocks) - 1)
+	if last == 0 {
+		e.obs[idx].more = h
+	} else {
+		e.cblocks[last].next = h
 	}
-	ob.minConf = uint8(m)
 }
 
 // find returns the root of node, halving the path on the way.
@@ -335,8 +352,13 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
 	d.tlp = max(d.tlp, ev.TLP)
 	if d.events == 1 || better(ev.Severity, at, idh, d.sev, d.bestAt, d.bestIDH) {
 		d.sev, d.bestAt, d.bestIDH, d.kind = ev.Severity, at, idh, ev.Kind
-		d.title = e.arena.add(ev.Title)
-		d.category = e.arena.add(ev.Category)
+		// The arena never frees, so keep what it holds when the text is unchanged.
+		if e.arena.str(d.title) != ev.Title {
+			d.title = e.arena.add(ev.Title)
+		}
+		if e.arena.str(d.category) != ev.Category {
+			d.category = e.arena.add(ev.Category)
+		}
 	}
 	if g := ev.Geo; g != nil && (d.flags&flagGeo == 0 || at < d.geoAt || at == d.geoAt && idh < d.geoIDH) {
 		d.flags |= flagGeo

@@ -52,7 +52,8 @@ func (e *Engine) plan(d *sitData, now int64) {
 	target := d.score - e.cfg.ScoreThreshold
 	b := e.base(d)
 	if target <= 0 || b <= 0 {
-		d.nextCheck = math.MaxInt64
+		// No report is due any more; look again when it can be retired.
+		d.nextCheck = max(d.last+e.lifetime(d), d.updated+e.maxTau) + 1
 		return
 	}
 	dstar := target / b
@@ -69,6 +70,12 @@ func (e *Engine) plan(d *sitData, now int64) {
 // Tick re-scores the situations for decay at now and returns those whose score moved by
 // more than Config.ScoreThreshold since it was last reported. The slice is reused by the
 // next Tick or Apply. Situations not yet due are skipped with one comparison each.
+//
+// Tick also bounds memory: a situation whose decayed score is 0 and that has not changed
+// for longer than the longest lifetime is retired (Counters.Retired) without a delta, as
+// consumers already hold its last state. Its observables then start a new situation
+// when reported again; a content duplicate of one of its events, still in the dedup
+// window, is stored under the retired id.
 func (e *Engine) Tick(now time.Time) []Delta {
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
@@ -78,6 +85,10 @@ func (e *Engine) Tick(now time.Time) []Delta {
 			continue
 		}
 		s := e.scoreAt(d, nowNs)
+		if s == 0 && nowNs-d.updated > e.maxTau && nowNs-d.last >= e.lifetime(d) {
+			e.retire(d)
+			continue
+		}
 		if math.Abs(s-d.score) <= e.cfg.ScoreThreshold {
 			e.plan(d, nowNs)
 			continue
@@ -128,4 +139,23 @@ func (e *Engine) explain(d *sitData, ex *Explanation) {
 	p = append(p, "h = "...)
 	p = strconv.AppendFloat(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 'f', 1, 64)
 	ex.Text = e.text.end(p)
+}
+
+// retire forgets the live situation d: it frees its chains, members and slot, and marks
+// its node so that observables still pointing at it count as unlinked.
+func (e *Engine) retire(d *sitData) {
+	for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead} {
+		e.freeChain(h)
+	}
+	for m := d.idsHead; m != 0; {
+		next := e.members[m].next
+		e.freeMember(m)
+		m = next
+	}
+	di := e.nodeData[d.node]
+	e.nodeData[d.node] = noNode
+	e.sits[di] = sitData{}
+	e.freeSit = append(e.freeSit, di)
+	e.c.Situations--
+	e.c.Retired++
 }

@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -85,9 +85,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	for _, b := range e.arena.blocks {
 		writeSlice(s, b)
 	}
-	writeSlice(s, e.obsIdx.keys)
-	writeSlice(s, e.obsIdx.vals)
+	writeSlice(s, e.obsIdx.slots)
 	writeSlice(s, e.obs)
+	writeSlice(s, e.cblocks)
 	writeSlice(s, e.links)
 	writeSlice(s, e.members)
 	writeSlice(s, e.parent)
@@ -248,9 +248,9 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		copy(blk, b)
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
-	e.obsIdx.keys = readSlice[uint64](s)
-	e.obsIdx.vals = readSlice[uint32](s)
+	e.obsIdx.slots = readSlice[slot](s)
 	e.obs = readSlice[obsRec](s)
+	e.cblocks = readSlice[contribBlock](s)
 	e.links = readSlice[link](s)
 	e.members = readSlice[member](s)
 	e.parent = readSlice[uint32](s)
@@ -284,18 +284,18 @@ func (e *Engine) check() error {
 	bad := func(what string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
 	}
-	if len(e.obsIdx.keys) != len(e.obsIdx.vals) || len(e.obsIdx.keys)&(len(e.obsIdx.keys)-1) != 0 || len(e.obsIdx.keys) == 0 {
-		return bad("observable table size %d", len(e.obsIdx.keys))
+	if n := len(e.obsIdx.slots); n&(n-1) != 0 || n == 0 {
+		return bad("observable table size %d", n)
 	}
-	for i, k := range e.obsIdx.keys {
-		if k != 0 {
+	for _, sl := range e.obsIdx.slots {
+		if sl.key != 0 {
 			e.obsIdx.n++
-			if int(e.obsIdx.vals[i]) >= len(e.obs) {
+			if int(sl.val) >= len(e.obs) {
 				return bad("observable index out of range")
 			}
 		}
 	}
-	if len(e.links) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
+	if len(e.links) == 0 || len(e.cblocks) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
 		return bad("empty slabs")
 	}
 	inLinks := func(i uint32) bool { return int(i) < len(e.links) }
@@ -305,8 +305,13 @@ func (e *Engine) check() error {
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
 	for _, o := range e.obs {
-		if o.sit != noNode && int(o.sit) >= len(e.parent) || !inLinks(o.contrib) || !ref(o.val) {
+		if o.sit != noNode && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) {
 			return bad("observable state out of range")
+		}
+	}
+	for _, b := range e.cblocks {
+		if int(b.next) >= len(e.cblocks) {
+			return bad("contributor block out of range")
 		}
 	}
 	for _, l := range e.links {
@@ -320,7 +325,7 @@ func (e *Engine) check() error {
 		}
 	}
 	for i, p := range e.parent {
-		if int(p) >= len(e.parent) || p == uint32(i) && int(e.nodeData[i]) >= len(e.sits) {
+		if int(p) >= len(e.parent) || p == uint32(i) && e.nodeData[i] != noNode && int(e.nodeData[i]) >= len(e.sits) {
 			return bad("situation node out of range")
 		}
 	}

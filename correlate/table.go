@@ -51,12 +51,17 @@ func hashString(seed uint64, s string) uint64 {
 // hashU64 folds x into h.
 func hashU64(h, x uint64) uint64 { return mix(h^x^hk0, hk1) }
 
-// table is an open-addressing hash table (linear probing) from a non-zero 64-bit key to a
-// uint32. Deletion shifts entries back, so there are no tombstones.
+// table is an open-addressing hash table (linear probing, power-of-two size, load at most
+// 3/4) from a non-zero 64-bit key to a uint32. A key and its value share a slot, so a
+// lookup costs one cache miss. Deletion shifts entries back, so there are no tombstones.
 type table struct {
-	keys []uint64
-	vals []uint32
-	n    int
+	slots []slot
+	n     int
+}
+
+type slot struct {
+	key uint64
+	val uint32
 }
 
 func tableKey(k uint64) uint64 {
@@ -71,41 +76,50 @@ func (t *table) init(capHint int) {
 	for size*3/4 < capHint {
 		size <<= 1
 	}
-	t.keys = make([]uint64, size)
-	t.vals = make([]uint32, size)
+	t.slots = make([]slot, size)
 	t.n = 0
 }
 
 func (t *table) get(k uint64) (uint32, bool) {
-	if len(t.keys) == 0 {
+	if len(t.slots) == 0 {
 		return 0, false
 	}
 	k = tableKey(k)
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	for i := k & mask; ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case k:
-			return t.vals[i], true
-		case 0:
+		s := &t.slots[i]
+		if s.key == k {
+			return s.val, true
+		}
+		if s.key == 0 {
 			return 0, false
 		}
 	}
 }
 
+// peek loads the home slot of k, so that a later get finds it in cache.
+func (t *table) peek(k uint64) uint64 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	return t.slots[k&uint64(len(t.slots)-1)].key
+}
+
 // put inserts or replaces k.
 func (t *table) put(k uint64, v uint32) {
-	if (t.n+1)*4 > len(t.keys)*3 {
+	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
 	k = tableKey(k)
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	for i := k & mask; ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case k:
-			t.vals[i] = v
+		s := &t.slots[i]
+		if s.key == k {
+			s.val = v
 			return
-		case 0:
-			t.keys[i], t.vals[i] = k, v
+		}
+		if s.key == 0 {
+			*s = slot{k, v}
 			t.n++
 			return
 		}
@@ -113,49 +127,45 @@ func (t *table) put(k uint64, v uint32) {
 }
 
 func (t *table) del(k uint64) bool {
-	if len(t.keys) == 0 {
+	if len(t.slots) == 0 {
 		return false
 	}
 	k = tableKey(k)
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	i := k & mask
-	for ; t.keys[i] != k; i = (i + 1) & mask {
-		if t.keys[i] == 0 {
+	for ; t.slots[i].key != k; i = (i + 1) & mask {
+		if t.slots[i].key == 0 {
 			return false
 		}
 	}
 	// Backward-shift deletion: move later entries of the probe run into the hole.
-	for j := (i + 1) & mask; t.keys[j] != 0; j = (j + 1) & mask {
-		home := t.keys[j] & mask
+	for j := (i + 1) & mask; t.slots[j].key != 0; j = (j + 1) & mask {
+		home := t.slots[j].key & mask
 		// Entry j may move into the hole if the hole lies on its probe path from home.
 		if (j-home)&mask >= (j-i)&mask {
-			t.keys[i], t.vals[i] = t.keys[j], t.vals[j]
+			t.slots[i] = t.slots[j]
 			i = j
 		}
 	}
-	t.keys[i], t.vals[i] = 0, 0
+	t.slots[i] = slot{}
 	t.n--
 	return true
 }
 
 func (t *table) grow() {
-	old, oldv := t.keys, t.vals
-	size := 2 * len(old)
-	if size < 16 {
-		size = 16
-	}
-	t.keys = make([]uint64, size)
-	t.vals = make([]uint32, size)
+	old := t.slots
+	size := max(2*len(old), 16)
+	t.slots = make([]slot, size)
 	mask := uint64(size - 1)
-	for j, k := range old {
-		if k == 0 {
+	for _, s := range old {
+		if s.key == 0 {
 			continue
 		}
-		i := k & mask
-		for t.keys[i] != 0 {
+		i := s.key & mask
+		for t.slots[i].key != 0 {
 			i = (i + 1) & mask
 		}
-		t.keys[i], t.vals[i] = k, oldv[j]
+		t.slots[i] = s
 	}
 }
 
