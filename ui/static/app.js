@@ -31,6 +31,7 @@ function setStatus(kind, text) {
   const s = $("status");
   s.dataset.state = kind;
   s.textContent = text;
+  document.body.classList.toggle("stale", kind === "down");
 }
 
 function touchUpdated() {
@@ -70,7 +71,7 @@ function render() {
   }));
   const s = state.situations.get(state.selected);
   if (s) renderDetail($("detail"), s, c => mapView.countryName(c), closeDetail);
-  else if (state.selected) closeDetail();
+  else if (state.selected || !$("detail").hidden) closeDetail(); // it left the view
 }
 
 function select(id, from) {
@@ -233,7 +234,6 @@ function connect() {
       // Follow a selected situation into the one it merged with.
       if (r.id === state.selected) state.selected = r.merged_into && state.situations.has(r.merged_into) ? r.merged_into : "";
     }
-    if (state.selected && !state.situations.has(state.selected)) state.selected = "";
     document.body.dataset.seq = String(m.seq);
     touchUpdated();
     scheduleRender();

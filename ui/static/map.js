@@ -33,7 +33,7 @@ function unwrapGeometry(g) {
   return g;
 }
 
-const BASE_STYLE = { color: "#3b4b5e", weight: 0.7, fillColor: "#1b2735", fillOpacity: 1 };
+const BASE_STYLE = { color: "#4a5d73", weight: 0.7, fillColor: "#1f2d3d", fillOpacity: 1 };
 
 export class PictureMap {
   constructor(container, onSelect) {
@@ -140,8 +140,9 @@ export class PictureMap {
         b = b ? b.extend(r.getBounds()) : r.getBounds();
       }
       if (b && on && label) {
-        const t = L.tooltip({ permanent: true, direction: "center", className: "mission-label", interactive: false })
-          .setLatLng(b.getCenter()).setContent(m.title || m.name);
+        // Labelled at the area's northern edge so it never hides a marker inside.
+        const t = L.tooltip({ permanent: true, direction: "top", className: "mission-label", interactive: false })
+          .setLatLng([b.getNorth(), b.getCenter().lng]).setContent(m.title || m.name);
         this.missionLayer.addLayer(t);
       }
       if (b && selected && m.name === selected) this.areaBounds = b.pad(0.4);

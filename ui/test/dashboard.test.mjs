@@ -127,6 +127,9 @@ test("a pushed event shows as a marker and a ranked row", { timeout: 120_000 }, 
   await row(page, title2).first().focus();
   await page.keyboard.press("Enter");
   await page.locator(`#detail[data-id="${id2}"]`).waitFor();
+  // The smaller screen of the brief: everything must still fit.
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await shot(page, "1b-1366x768");
   await page.context().close();
 });
 
@@ -191,6 +194,10 @@ test("a EUFOR Althea commander sees only its area and up to its TLP ceiling", { 
   await waitRow(cmd, `${tag} visible`, performance.now());
   assert.equal(await cmd.locator("#list li[data-id]", { hasText: tag }).count(), 1);
   await cmd.context().close();
+  // A situation without a position shades its country; selecting it outlines the country.
+  await row(admin, `${tag} hidden: RED grid`).click();
+  await admin.locator("#detail .tlp-red").first().waitFor();
+  await shot(admin, "3b-admin-country-shading");
   await admin.context().close();
 });
 
