@@ -125,7 +125,7 @@ export class PictureMap {
       const on = !selected || m.name === selected;
       const style = {
         renderer: this.renderer, interactive: false, color: on ? "#5ab0ff" : "#34597e",
-        weight: on ? 2 : 1, dashArray: "6 4", fill: on, fillColor: "#5ab0ff", fillOpacity: on ? 0.06 : 0,
+        weight: on ? 2 : 1, dashArray: "6 4", fill: on && !!selected, fillColor: "#5ab0ff", fillOpacity: 0.07,
       };
       let b = null;
       const feats = this.features.filter(f => m.countries.includes(f.properties.iso));
