@@ -76,7 +76,15 @@ async function shot(page, name) {
 // waitRow waits for a row with text and returns [id, ms since t0].
 async function waitRow(page, text, t0, timeout = 15_000) {
   const r = row(page, text).first();
-  await r.waitFor({ timeout });
+  try {
+    await r.waitFor({ timeout });
+  } catch (err) {
+    // Known server bug: each `cop serve` start mints situation ids from the same sequence, so
+    // a new situation can take the id of an older one from a previous run, and the API's
+    // picture keeps the higher version, dropping the new one.
+    throw new Error(`"${text}" not on screen after ${timeout} ms (if the server log shows it correlated, suspect a ` +
+      `situation id reused across cop serve restarts: correlate.Config.Instance is the same every start)`, { cause: err });
+  }
   const ms = performance.now() - t0;
   return [await r.getAttribute("data-id"), ms];
 }
