@@ -1,30 +1,298 @@
-// Minimal live list until the map dashboard lands: connects to /ws/picture with the token
-// from the URL fragment (#token=...), which never reaches server logs.
-"use strict";
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
-const situations = new Map();
-function render() {
-  const rows = [...situations.values()].sort((a, b) => b.score - a.score).slice(0, 200);
-  const tbody = document.querySelector("#list tbody");
-  tbody.replaceChildren(...rows.map(s => {
-    const tr = document.createElement("tr");
-    for (const v of [s.score.toFixed(1), s.title, s.severity, s.tlp, (s.contributors || []).map(c => c.name).join(", "), s.event_count]) {
-      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
-    }
-    return tr;
-  }));
+// The commander's dashboard: live picture over /ws/picture, a map and a ranked list kept in
+// sync, a detail panel explaining each score. The token comes from the URL fragment
+// (#token=...), which browsers never send, so it stays out of server and proxy logs.
+import { PictureMap } from "./map.js";
+import { SituationList, renderDetail } from "./panels.js";
+import { SECTORS, SEVERITIES, SEVERITY_COLOUR, el, pretty } from "./format.js";
+
+const $ = id => document.getElementById(id);
+const params = new URLSearchParams(location.hash.slice(1));
+const token = params.get("token") || "";
+
+const state = {
+  me: null,
+  missions: [],
+  situations: new Map(),
+  view: { mission: "", min_score: 0, sectors: [], exercise: "" },
+  windowHours: 0,
+  selected: "",
+  ws: null,
+  backoff: 0,
+  retryTimer: 0,
+};
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${(await r.json().catch(() => ({}))).error || r.statusText}`);
+  return r.json();
 }
+
+function setStatus(kind, text) {
+  const s = $("status");
+  s.dataset.state = kind;
+  s.textContent = text;
+  document.body.classList.toggle("stale", kind === "down");
+}
+
+function touchUpdated() {
+  const t = new Date();
+  $("updated").textContent = "updated " + t.toLocaleTimeString([], { hour12: false });
+  $("updated").dataset.at = t.toISOString();
+}
+
+// --- view and filters -----------------------------------------------------------------
+
+function visibleList() {
+  const cut = state.windowHours ? Date.now() - state.windowHours * 3600e3 : 0;
+  const out = [];
+  for (const s of state.situations.values()) {
+    if (cut && Date.parse(s.last_seen || s.updated_at) < cut) continue;
+    out.push(s);
+  }
+  return out.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
+}
+
+let frame = 0;
+function scheduleRender() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => { frame = 0; render(); });
+}
+
+function render() {
+  const list = visibleList();
+  mapView.setSituations(list);
+  listView.render(list, state.selected);
+  const bySev = {};
+  for (const s of list) bySev[s.severity] = (bySev[s.severity] || 0) + 1;
+  const counts = $("counts");
+  counts.replaceChildren(...SEVERITIES.slice().reverse().filter(k => bySev[k]).map(k => {
+    const c = el("span", "count sev-" + k, `${bySev[k]} ${k}`);
+    return c;
+  }));
+  const s = state.situations.get(state.selected);
+  if (s) renderDetail($("detail"), s, c => mapView.countryName(c), closeDetail);
+  else if (state.selected || !$("detail").hidden) closeDetail(); // it left the view
+}
+
+function select(id, from) {
+  const s = state.situations.get(id);
+  if (!s) return;
+  state.selected = id;
+  mapView.select(s, from === "list");
+  listView.render(visibleList(), id);
+  listView.reveal(id);
+  renderDetail($("detail"), s, c => mapView.countryName(c), closeDetail);
+}
+
+function closeDetail() {
+  const d = $("detail");
+  d.hidden = true;
+  const prev = state.selected;
+  state.selected = "";
+  mapView.select(null, false);
+  listView.render(visibleList(), "");
+  if (prev) {
+    const li = document.querySelector(`#list li[data-id="${CSS.escape(prev)}"]`);
+    if (li) li.focus();
+  }
+}
+
+function applyExerciseLook() {
+  const ex = state.view.exercise;
+  document.body.classList.toggle("exercise", !!ex);
+  $("banner").hidden = !ex;
+  $("banner-name").textContent = ex;
+  document.title = (ex ? `[EXERCISE ${ex}] ` : "") + "COP — common operational cyber picture";
+}
+
+function sendView() {
+  applyExerciseLook();
+  mapView.setMissions(state.missions, state.view.mission);
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify({ type: "view", ...state.view }));
+  } else {
+    reconnectNow();
+  }
+}
+
+function fillFilters() {
+  const me = state.me;
+  const ms = $("f-mission");
+  const opts = [];
+  if (me.role !== "commander") opts.push(new Option("All areas", ""));
+  for (const m of state.missions) opts.push(new Option(m.title || m.name, m.name));
+  ms.replaceChildren(...opts);
+  if (me.role === "commander") state.view.mission = state.view.mission || (me.missions || [])[0] || "";
+  ms.value = state.view.mission;
+  ms.addEventListener("change", () => { state.view.mission = ms.value; sendView(); });
+
+  const sc = $("f-score");
+  let t = 0;
+  sc.value = state.view.min_score;
+  $("f-score-out").textContent = sc.value;
+  sc.addEventListener("input", () => {
+    $("f-score-out").textContent = sc.value;
+    clearTimeout(t);
+    t = setTimeout(() => { state.view.min_score = Number(sc.value); sendView(); }, 250);
+  });
+
+  $("f-window").addEventListener("change", e => { state.windowHours = Number(e.target.value); scheduleRender(); });
+
+  const fs = $("f-sectors");
+  for (const sec of SECTORS) {
+    const b = el("button", "sector", pretty(sec));
+    b.type = "button";
+    b.dataset.sector = sec;
+    b.setAttribute("aria-pressed", state.view.sectors.includes(sec) ? "true" : "false");
+    b.addEventListener("click", () => {
+      const on = b.getAttribute("aria-pressed") !== "true";
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+      state.view.sectors = on ? [...state.view.sectors, sec] : state.view.sectors.filter(x => x !== sec);
+      sendView();
+    });
+    fs.appendChild(b);
+  }
+
+  // Exercise: real picture, or one this identity may view; admins may name any.
+  const xs = $("f-exercise");
+  const exercises = me.exercises || [];
+  const xopts = [new Option("Real picture", "")];
+  for (const x of exercises) xopts.push(new Option(`EXERCISE ${x}`, x));
+  if (me.role === "admin") xopts.push(new Option("Other exercise…", "*"));
+  xs.replaceChildren(...xopts);
+  if (xopts.length === 1) $("f-exercise-wrap").hidden = true;
+  const free = $("f-exercise-free");
+  $("f-exercise-list").replaceChildren(...exercises.map(x => new Option(x, x)));
+  xs.value = exercises.includes(state.view.exercise) || !state.view.exercise ? state.view.exercise : "*";
+  free.hidden = xs.value !== "*";
+  if (xs.value === "*") free.value = state.view.exercise;
+  xs.addEventListener("change", () => {
+    free.hidden = xs.value !== "*";
+    if (xs.value === "*") { free.focus(); return; }
+    state.view.exercise = xs.value;
+    sendView();
+  });
+  free.addEventListener("change", () => {
+    state.view.exercise = free.value.trim().toUpperCase();
+    sendView();
+  });
+  $("filters").addEventListener("submit", e => e.preventDefault());
+}
+
+function fillLegend() {
+  const lg = $("legend");
+  for (const k of SEVERITIES.slice().reverse()) {
+    const dot = el("span", "dot");
+    dot.style.background = SEVERITY_COLOUR[k];
+    const item = el("span", "lg-item");
+    item.append(dot, el("span", "", k));
+    lg.append(item);
+  }
+  const area = el("span", "lg-item");
+  area.append(el("span", "lg-area"), el("span", "", "mission area"));
+  const shade = el("span", "lg-item");
+  shade.append(el("span", "lg-shade"), el("span", "", "country hit, no position"));
+  lg.append(area, shade);
+}
+
+// --- live connection ----------------------------------------------------------------
+
+function wsURL() {
+  const q = new URLSearchParams({ access_token: token });
+  if (state.view.exercise) q.set("exercise", state.view.exercise);
+  if (state.view.mission) q.set("mission", state.view.mission);
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/picture?${q}`;
+}
+
+function reconnectNow() {
+  clearTimeout(state.retryTimer);
+  if (state.ws) {
+    state.ws.onclose = null;
+    state.ws.close();
+    state.ws = null;
+  }
+  connect();
+}
+
 function connect() {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/picture?access_token=${encodeURIComponent(token)}`);
-  ws.onopen = () => { document.getElementById("status").textContent = "live"; };
+  setStatus("connecting", "connecting…");
+  const ws = new WebSocket(wsURL());
+  state.ws = ws;
+  ws.onopen = () => {
+    state.backoff = 0;
+    ws.send(JSON.stringify({ type: "view", ...state.view }));
+  };
   ws.onmessage = ev => {
     const m = JSON.parse(ev.data);
-    if (m.type === "snapshot") situations.clear();
-    for (const s of m.situations || []) situations.set(s.id, s);
-    for (const r of m.removed || []) situations.delete(r.id);
-    document.getElementById("status").textContent = `live — ${situations.size} situations, updated ${new Date().toLocaleTimeString()}`;
-    render();
+    if (m.type === "snapshot") {
+      state.situations.clear();
+      setStatus("live", "live");
+    }
+    for (const s of m.situations || []) state.situations.set(s.id, s);
+    for (const r of m.removed || []) {
+      state.situations.delete(r.id);
+      // Follow a selected situation into the one it merged with.
+      if (r.id === state.selected) state.selected = r.merged_into && state.situations.has(r.merged_into) ? r.merged_into : "";
+    }
+    document.body.dataset.seq = String(m.seq);
+    touchUpdated();
+    scheduleRender();
   };
-  ws.onclose = () => { document.getElementById("status").textContent = "disconnected, retrying…"; setTimeout(connect, 2000); };
+  ws.onclose = ev => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    if (ev.code === 1008) {
+      // Policy violation: this view is not allowed; retrying the same view cannot help.
+      setStatus("denied", `view refused: ${ev.reason || "not allowed"}`);
+      return;
+    }
+    // Exponential backoff with jitter: 0.5 s, 1 s, 2 s … up to 15 s.
+    const wait = Math.min(15000, 500 * 2 ** state.backoff) * (0.8 + Math.random() * 0.4);
+    state.backoff = Math.min(state.backoff + 1, 6);
+    const until = Date.now() + wait;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      setStatus("down", `disconnected — retrying in ${left} s`);
+    };
+    tick();
+    const iv = setInterval(tick, 1000);
+    state.retryTimer = setTimeout(() => { clearInterval(iv); connect(); }, wait);
+  };
 }
-connect();
+
+// --- start --------------------------------------------------------------------------
+
+const mapView = new PictureMap($("map"), select);
+const listView = new SituationList($("list"), $("empty"), $("list-count"), select);
+
+document.addEventListener("keydown", e => {
+  if (e.key === "Escape" && !$("detail").hidden) { e.preventDefault(); closeDetail(); }
+});
+
+async function start() {
+  fillLegend();
+  if (!token) {
+    setStatus("denied", "no token: open this page as …/#token=YOUR_TOKEN");
+    return;
+  }
+  try {
+    const [me, missions] = await Promise.all([api("/api/v1/whoami"), api("/api/v1/missions"), mapView.loadBase()]);
+    state.me = me;
+    state.missions = missions.sort((a, b) => a.name.localeCompare(b.name));
+  } catch (err) {
+    setStatus("denied", String(err.message || err));
+    return;
+  }
+  const w = $("who");
+  w.textContent = `${state.me.name} · ${state.me.role} · up to TLP:${state.me.tlp_max}`;
+  // A link may preselect a view: #token=…&exercise=CYDEF-X&mission=EUFOR-ALTHEA.
+  state.view.exercise = (params.get("exercise") || "").toUpperCase();
+  state.view.mission = (params.get("mission") || "").toUpperCase();
+  fillFilters();
+  applyExerciseLook();
+  mapView.setMissions(state.missions, state.view.mission);
+  connect();
+  setInterval(scheduleRender, 30000); // keep "n min ago" and the time window current
+}
+
+start();

@@ -1,0 +1,163 @@
+// The ranked list and the detail panel. Rows are focusable options: Enter or a click selects,
+// arrow keys move between rows, Escape closes the detail panel.
+import { el, tlpBadge, ago, utc, pretty, SEVERITY_COLOUR } from "./format.js";
+
+const MAX_ROWS = 300; // a commander reads the top of the list; the map shows the rest
+
+export class SituationList {
+  constructor(ol, empty, count, onSelect) {
+    this.ol = ol;
+    this.empty = empty;
+    this.count = count;
+    this.onSelect = onSelect;
+    this.rows = new Map();
+    ol.addEventListener("keydown", e => this.key(e));
+    ol.addEventListener("click", e => {
+      const li = e.target.closest("li[data-id]");
+      if (li) this.onSelect(li.dataset.id, "list");
+    });
+  }
+
+  key(e) {
+    const li = e.target.closest("li[data-id]");
+    if (!li) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      this.onSelect(li.dataset.id, "list");
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const next = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+      if (next) next.focus();
+    }
+  }
+
+  render(list, selected) {
+    const focusedId = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : "";
+    const now = Date.now();
+    const rows = list.slice(0, MAX_ROWS).map(s => this.row(s, s.id === selected, now));
+    this.ol.replaceChildren(...rows);
+    this.empty.hidden = list.length > 0;
+    this.count.textContent = list.length > MAX_ROWS ? `top ${MAX_ROWS} of ${list.length}` : String(list.length);
+    if (focusedId) {
+      const li = this.ol.querySelector(`li[data-id="${CSS.escape(focusedId)}"]`);
+      if (li) li.focus({ preventScroll: true });
+    }
+  }
+
+  row(s, isSel, now) {
+    const li = el("li", "row sev-" + s.severity);
+    li.dataset.id = s.id;
+    li.dataset.events = String(s.event_count || 0);
+    li.tabIndex = 0;
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", isSel ? "true" : "false");
+    if (isSel) li.classList.add("selected");
+    const score = el("span", "score", Math.round(s.score));
+    score.title = `score ${s.score.toFixed(1)} — ${s.severity}`;
+    const main = el("div", "row-main");
+    const title = el("div", "row-title", s.title || "(untitled)");
+    title.title = s.title || "";
+    const meta = el("div", "row-meta");
+    for (const sec of (s.sectors || []).slice(0, 3)) meta.appendChild(el("span", "chip", pretty(sec)));
+    const who = (s.contributors || []).map(c => c.name);
+    meta.appendChild(el("span", "who", who.slice(0, 3).join(", ") + (who.length > 3 ? ` +${who.length - 3}` : "")));
+    main.append(title, meta);
+    const right = el("div", "row-right");
+    right.append(tlpBadge(s.tlp), el("span", "ev", `${s.event_count} ev`), el("span", "when", ago(s.last_seen || s.updated_at, now)));
+    li.append(score, main, right);
+    return li;
+  }
+
+  reveal(id) {
+    const li = this.ol.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+    if (li) li.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function factor(name, value, hint) {
+  const row = el("div", "factor");
+  row.append(el("span", "f-name", name));
+  const bar = el("span", "f-bar");
+  const fill = el("span", "f-fill");
+  fill.style.width = `${Math.round(Math.max(0, Math.min(1, value)) * 100)}%`;
+  bar.appendChild(fill);
+  row.append(bar, el("span", "f-val", value.toFixed(2)));
+  if (hint) row.title = hint;
+  return row;
+}
+
+function field(dl, name, value) {
+  if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) return;
+  dl.append(el("dt", "", name));
+  const dd = el("dd");
+  if (value instanceof Node) dd.appendChild(value); else dd.textContent = Array.isArray(value) ? value.join(", ") : String(value);
+  dl.append(dd);
+}
+
+// renderDetail fills panel with everything a commander needs about s, first of all why it
+// scores what it scores.
+export function renderDetail(panel, s, countryName, onClose) {
+  const head = el("div", "d-head");
+  const close = el("button", "d-close", "×");
+  close.type = "button";
+  close.title = "Close (Escape)";
+  close.setAttribute("aria-label", "Close detail");
+  close.addEventListener("click", onClose);
+  const score = el("div", "d-score", Math.round(s.score));
+  score.style.borderColor = SEVERITY_COLOUR[s.severity] || "#888";
+  const ht = el("div", "d-htext");
+  ht.append(el("h3", "d-title", s.title || "(untitled)"));
+  const badges = el("div", "d-badges");
+  const sev = el("span", "sev-badge sev-" + s.severity, s.severity);
+  badges.append(sev, tlpBadge(s.tlp), el("span", "d-kind", [s.kind, s.category].filter(Boolean).join(" · ")));
+  ht.append(badges);
+  head.append(score, ht, close);
+
+  const ex = s.explanation || {};
+  const why = el("section", "d-why");
+  why.append(el("h4", "", "Why this score"));
+  why.append(el("p", "d-formula", `score = 100 × severity × confidence × criticality × decay = ${s.score.toFixed(1)}`));
+  why.append(
+    factor("Severity", ex.severity || 0, `${s.severity}`),
+    factor("Confidence", ex.confidence || 0, `combined over ${ex.corroborations || 0} independent contributor(s)`),
+    factor("Criticality", ex.criticality || 0, "of the sectors hit"),
+    factor("Decay", ex.decay || 0, `age ${(ex.age_hours || 0).toFixed(1)} h`),
+  );
+  const facts = el("p", "d-facts");
+  facts.textContent = `${ex.corroborations || 0} corroboration(s) · age ${(ex.age_hours || 0).toFixed(1)} h · confidence ${Math.round(s.confidence)}%`;
+  why.append(facts);
+  if (ex.text) why.append(el("p", "d-text", ex.text));
+
+  const dl = el("dl", "d-fields");
+  field(dl, "Events", `${s.event_count}`);
+  field(dl, "Contributors", (s.contributors || []).map(c => c.name));
+  field(dl, "Countries", (s.countries || []).map(c => `${countryName(c)} (${c})`));
+  field(dl, "Sectors", (s.sectors || []).map(pretty));
+  field(dl, "Techniques", s.techniques);
+  field(dl, "Position", s.geo ? `${s.geo.lat.toFixed(3)}, ${s.geo.lon.toFixed(3)}` : "");
+  field(dl, "Releasable to", s.releasable_to);
+  field(dl, "First seen", utc(s.first_seen));
+  field(dl, "Last seen", `${utc(s.last_seen)} (${ago(s.last_seen)})`);
+  field(dl, "Exercise", s.exercise);
+  const hist = el("a", "d-hist", "history ↗");
+  hist.href = `/api/v1/situations/${encodeURIComponent(s.id)}`;
+  hist.target = "_blank";
+  hist.rel = "noopener";
+  const idLine = el("span", "mono", s.id + " v" + s.version + " ");
+  idLine.append(hist);
+  field(dl, "Situation", idLine);
+
+  const obs = el("section", "d-obs");
+  obs.append(el("h4", "", `Observables (${(s.observables || []).length})`));
+  const ul = el("ul", "obs");
+  for (const o of s.observables || []) {
+    const li = el("li");
+    li.append(el("span", "o-type", o.type), el("span", "o-val mono", o.value));
+    ul.append(li);
+  }
+  obs.append(ul);
+
+  panel.replaceChildren(head, why, dl, obs);
+  panel.dataset.id = s.id;
+  panel.hidden = false;
+}
