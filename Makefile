@@ -1,0 +1,54 @@
+# COP — the two commands a new user needs are `make demo` and `make test`.
+# Both install what they need (apt, Maven, Go modules, npm) and start the real services
+# on 127.0.0.1 with scripts/services; state lives under .cop/.
+
+SHELL := /bin/bash
+GO ?= go
+FUZZTIME ?= 10s
+SERVICES_ENV = eval "$$(scripts/services env)"
+
+.PHONY: demo test test-unit test-integration test-browser fuzz-short lint bench build services-start services-stop vendor-check
+
+build:
+	$(GO) build -o cop ./cmd/cop
+
+demo: build
+	./cop demo
+
+services-start:
+	scripts/services start
+
+services-stop:
+	scripts/services stop
+
+# test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
+# parser, the vendored UI check and the browser tests in headless Chromium.
+test: lint services-start test-integration fuzz-short vendor-check test-browser
+	@echo "make test: all green"
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+test-integration:
+	$(SERVICES_ENV) && COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/stix
+	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime $(FUZZTIME) ./ingest/stix
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/misp
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/native
+	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime $(FUZZTIME) ./correlate
+
+vendor-check:
+	scripts/vendor-ui --check
+
+test-browser:
+	$(SERVICES_ENV) && ui/test/run.sh
+
+lint:
+	@out="$$(gofmt -l .)"; if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./correlate ./ingest/...
+	$(GO) run ./cmd/cop bench correlate --live 100000,1000000
