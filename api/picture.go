@@ -146,7 +146,7 @@ func (p *Picture) Follow(ctx context.Context, cfg bus.Config, log zerolog.Logger
 func (p *Picture) followPartition(ctx context.Context, cfg bus.Config, part int, log zerolog.Logger, caught chan<- struct{}) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: cfg.Brokers, Topic: cfg.Picture(), Partition: part,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, ReadBatchTimeout: 50 * time.Millisecond,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second,
 		StartOffset: kafka.FirstOffset,
 	})
 	defer r.Close()

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,10 +30,15 @@ func startServe(t *testing.T, ns string) (addr string, st *store.Store, bc bus.C
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	started := make(chan string, 1)
-	log := zerolog.New(io.Discard)
-	if testing.Verbose() {
-		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	}
+	// Keep the server's log; show its tail only when the test fails.
+	logs := &syncBuffer{}
+	log := zerolog.New(logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	t.Cleanup(func() {
+		if t.Failed() {
+			lines := strings.Split(logs.String(), "\n")
+			t.Logf("last server log lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	})
 	go func() {
 		done <- serve(ctx, serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true,
 			Partitions: 4, Namespace: ns}, log, started)
@@ -60,6 +66,23 @@ func startServe(t *testing.T, ns string) (addr string, st *store.Store, bc bus.C
 	}
 	t.Cleanup(func() { st.Close() })
 	return addr, st, bc
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // picture is a websocket client's view of the live picture.

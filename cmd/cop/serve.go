@@ -93,6 +93,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
 	}
 	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace}
+	kafkaLog := log.With().Str("component", "kafka").Logger()
+	bc.ErrorLog = func(format string, args ...any) { kafkaLog.Warn().Msgf(format, args...) }
 	if err := retryStart(ctx, log, "create Kafka topics", func() error {
 		return bus.EnsureTopics(ctx, bc, bc.Events(), bc.Picture(), bc.DeadLetter())
 	}); err != nil {

@@ -24,6 +24,8 @@ type Config struct {
 	Brokers    []string
 	Partitions int
 	Namespace  string
+	// ErrorLog, when set, receives kafka-go's internal errors (group joins, fetches).
+	ErrorLog func(format string, args ...any)
 }
 
 func (c Config) ns() string {
@@ -105,7 +107,36 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("cannot create topics %v: %w", topics, err)
 	}
+	// The controller answers before every broker's metadata has the new topics; a group
+	// reader that starts in that gap is assigned no partitions and stays idle. Wait until
+	// the metadata shows every topic with a leader for each partition.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, t := range topics {
+		for {
+			parts, err := conn.ReadPartitions(t)
+			if err == nil && len(parts) > 0 && leadersKnown(parts) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("topic %s created but not visible in metadata after 30 s: %v", t, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
 	return nil
+}
+
+func leadersKnown(parts []kafka.Partition) bool {
+	for _, p := range parts {
+		if p.Leader.Host == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // ListTopics returns the topic names with prefix, sorted.
@@ -182,8 +213,7 @@ func NewGroupReader(cfg Config, group string, topics ...string) *kafka.Reader {
 		GroupTopics:            topics,
 		MinBytes:               1,
 		MaxBytes:               16 << 20,
-		MaxWait:                100 * time.Millisecond,
-		ReadBatchTimeout:       100 * time.Millisecond,
+		MaxWait:                time.Second, // with MinBytes 1 the broker answers as soon as data arrives; a short MaxWait only adds timeouts
 		StartOffset:            kafka.FirstOffset,
 		CommitInterval:         0, // commits are explicit and synchronous
 		HeartbeatInterval:      time.Second,
@@ -193,6 +223,7 @@ func NewGroupReader(cfg Config, group string, topics ...string) *kafka.Reader {
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 5 * time.Second,
 		QueueCapacity:          1000,
+		ErrorLogger:            errorLogger(cfg),
 	})
 }
 
@@ -218,4 +249,11 @@ func FetchBatch(ctx context.Context, r *kafka.Reader, buf []kafka.Message, max i
 		buf = append(buf, m)
 	}
 	return buf, nil
+}
+
+func errorLogger(cfg Config) kafka.Logger {
+	if cfg.ErrorLog == nil {
+		return nil
+	}
+	return kafka.LoggerFunc(cfg.ErrorLog)
 }
