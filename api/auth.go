@@ -103,7 +103,7 @@ func (s *Server) audit(r *http.Request, id access.Identity, action string, rows 
 	if s.Store == nil {
 		return
 	}
-	row := store.AuditRow{At: time.Now().UTC(), Identity: id.Name, Role: string(id.Role), Action: action,
+	row := store.AuditEntry{At: time.Now().UTC(), Identity: id.Name, Role: string(id.Role), Action: action,
 		Filter: auditFilter(r), Rows: rows, Status: uint16(status)}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()

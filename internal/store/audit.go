@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// AuditRow is one row of cop.audit: who asked what, with what outcome.
-type AuditRow struct {
+// AuditEntry is one row of cop.audit: who asked what, with what outcome.
+type AuditEntry struct {
 	At       time.Time // zero: now
 	Identity string
 	Role     string
@@ -28,24 +28,30 @@ const (
 // one per request. It has no goroutine of its own: a timer armed by the first buffered row.
 type auditLog struct {
 	mu     sync.Mutex
-	rows   []AuditRow  // Lock should be held.
-	timer  *time.Timer // Lock should be held; non-nil while rows wait.
-	closed bool        // Lock should be held.
+	rows   []AuditEntry // Lock should be held.
+	timer  *time.Timer  // Lock should be held; non-nil while rows wait.
+	closed bool         // Lock should be held.
 }
 
-// Audit records row in cop.audit. It returns at once; rows are written in batches within
-// a second, and on Close. It fails only when the batch it triggers cannot be written.
-func (s *Store) Audit(ctx context.Context, row AuditRow) error {
-	if row.At.IsZero() {
-		row.At = time.Now().UTC()
+// Audit records entries in cop.audit. It returns at once; entries are written in batches
+// within a second, and on Close. It fails only when the batch it triggers cannot be written.
+func (s *Store) Audit(ctx context.Context, entries ...AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	for i := range entries {
+		if entries[i].At.IsZero() {
+			entries[i].At = now
+		}
 	}
 	a := &s.audit
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return s.insertAudit(ctx, []AuditRow{row})
+		return s.insertAudit(ctx, entries)
 	}
-	a.rows = append(a.rows, row)
+	a.rows = append(a.rows, entries...)
 	if len(a.rows) >= auditBatch {
 		rows := a.takeLocked()
 		a.mu.Unlock()
@@ -67,7 +73,7 @@ func (s *Store) FlushAudit(ctx context.Context) error {
 }
 
 // takeLocked empties the buffer. Lock should be held.
-func (a *auditLog) takeLocked() []AuditRow {
+func (a *auditLog) takeLocked() []AuditEntry {
 	if a.timer != nil {
 		a.timer.Stop()
 		a.timer = nil
@@ -77,7 +83,7 @@ func (a *auditLog) takeLocked() []AuditRow {
 	return rows
 }
 
-func (s *Store) insertAudit(ctx context.Context, rows []AuditRow) error {
+func (s *Store) insertAudit(ctx context.Context, rows []AuditEntry) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -87,7 +93,7 @@ func (s *Store) insertAudit(ctx context.Context, rows []AuditRow) error {
 	}
 	defer b.Abort()
 	for _, r := range rows {
-		if err := b.Append(r.At.UTC().Truncate(time.Second), r.Identity, r.Role, r.Action, r.Filter, r.Rows, r.Status); err != nil {
+		if err := b.Append(clampTime(r.At), r.Identity, r.Role, r.Action, r.Filter, r.Rows, r.Status); err != nil {
 			return fmt.Errorf("cannot append audit row: %w", err)
 		}
 	}

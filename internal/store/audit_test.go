@@ -9,7 +9,7 @@ import (
 	"github.com/cidcc/cop/internal/store"
 )
 
-func TestAuditRowsReachClickHouseOnFlushAndClose(t *testing.T) {
+func TestAuditEntrysReachClickHouseOnFlushAndClose(t *testing.T) {
 	_, chAddr := itest.Services(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, chAddr)
@@ -21,7 +21,7 @@ func TestAuditRowsReachClickHouseOnFlushAndClose(t *testing.T) {
 	}
 	who := "audit-" + itest.Namespace(t)
 	for i := 0; i < 3; i++ {
-		if err := st.Audit(ctx, store.AuditRow{Identity: who, Role: "analyst", Action: "stats", Filter: "exercise=", Rows: uint64(i), Status: 200}); err != nil {
+		if err := st.Audit(ctx, store.AuditEntry{Identity: who, Role: "analyst", Action: "stats", Filter: "exercise=", Rows: uint64(i), Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
