@@ -18,11 +18,6 @@ import (
 	"github.com/cidcc/cop/internal/store"
 )
 
-// Authenticator turns a bearer token into an identity.
-type Authenticator interface {
-	Authenticate(token string) (access.Identity, bool)
-}
-
 // DevIdentity is the identity every request gets with --insecure-dev.
 var DevIdentity = access.Identity{Name: "dev", Role: access.RoleAdmin, MaxTLP: 5}
 
@@ -42,6 +37,11 @@ type Server struct {
 	Ready func(ctx context.Context) error
 	// Push, when set, serves POST /api/v1/feeds (the HTTP push gateway).
 	Push func(w http.ResponseWriter, r *http.Request, id access.Identity)
+	// PushLimit limits pushes per contributor; nil pushes without limit.
+	PushLimit *RateLimiter
+	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
+	// 0 means 1 MiB.
+	MaxBody int64
 }
 
 // Handler returns the HTTP handler with every route.
@@ -54,21 +54,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.Metrics.WriteTo(w)
-	}, access.RoleAdmin, access.RoleAnalyst))
+	}, access.RoleAdmin))
 	mux.Handle("GET /ws/picture", s.authed(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
-	mux.Handle("GET /api/v1/stats", s.authed(s.stats, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/stats", s.authed(s.stats, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	if s.Push != nil {
-		mux.Handle("POST /api/v1/feeds", s.authed(s.Push, access.RoleContributor))
+		mux.Handle("POST /api/v1/feeds", s.authed(s.PushLimit.limit(s.Push), access.RoleContributor))
 	}
 	if s.UI != nil {
 		files := http.FileServerFS(s.UI)
 		mux.Handle("GET /", files)
 	}
-	return securityHeaders(mux)
+	return securityHeaders(s.limitBodies(mux))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -90,10 +90,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	exercise := strings.ToUpper(r.URL.Query().Get("exercise"))
 	if !id.AllowedExercise(exercise) {
+		s.audit(r, id, "stats", 0, http.StatusForbidden)
 		writeError(w, http.StatusForbidden, "forbidden", "this identity may not view exercise "+exercise)
 		return
 	}
-	sc := store.Scope{Exercise: exercise, MaxTLP: id.MaxTLP}
+	sc := store.Scope{Exercise: exercise, MaxTLP: id.MaxTLP, Viewer: id.Name, Named: id.Recipients()}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
@@ -110,12 +111,14 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, id access.Identit
 	st, err := s.Store.Stats(r.Context(), sc)
 	if err != nil {
 		s.Log.Error().Err(err).Msg("stats query failed")
+		s.audit(r, id, "stats", 0, http.StatusServiceUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
 		return
 	}
 	if id.Role == access.RoleAdmin {
 		st.DeadLetters, _ = s.Store.DeadLetterCount(r.Context())
 	}
+	s.audit(r, id, "stats", st.Events, http.StatusOK)
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -127,56 +130,6 @@ func (s *Server) missions(w http.ResponseWriter, r *http.Request, id access.Iden
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// authed wraps h with authentication and a role check.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request, access.Identity), roles ...access.Role) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var id access.Identity
-		if s.Insecure {
-			id = DevIdentity
-		} else {
-			tok := bearer(r)
-			if tok == "" {
-				writeError(w, http.StatusUnauthorized, "unauthenticated", "missing bearer token")
-				return
-			}
-			var ok bool
-			if id, ok = s.Auth.Authenticate(tok); !ok {
-				writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
-				return
-			}
-		}
-		allowed := false
-		for _, role := range roles {
-			if id.Role == role {
-				allowed = true
-			}
-		}
-		if !allowed {
-			writeError(w, http.StatusForbidden, "forbidden", "role "+string(id.Role)+" may not use this endpoint")
-			return
-		}
-		h(w, r, id)
-	})
-}
-
-// bearer finds the token: the Authorization header, or for browsers' websockets (which
-// cannot set headers) the access_token query parameter or the cop_token cookie.
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-			return strings.TrimSpace(t)
-		}
-		return ""
-	}
-	if t := r.URL.Query().Get("access_token"); t != "" {
-		return t
-	}
-	if c, err := r.Cookie("cop_token"); err == nil {
-		return c.Value
-	}
-	return ""
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -119,7 +120,7 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 				v, _ := json.Marshal(l)
 				outMsgs = append(outMsgs, kafka.Message{Topic: c.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
 				c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
-					Int64("offset", m.Offset).Str("reason", truncate(l.Reason, 300)).Msg("dead letter")
+					Int64("offset", m.Offset).Str("reason", logSafe(l.Reason)).Msg("dead letter")
 			}
 			accepted.Add(uint64(len(res.Events)))
 			rejected.Add(uint64(len(res.Rejected)))
@@ -187,6 +188,37 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// logSafe returns a dead-letter reason fit for the log: every quoted value ("…" or '…')
+// is elided and the rest truncated. Reasons quote payload values (an id, a category, a
+// title), and the payload may be TLP:AMBER+ or of unknown marking; the full reason stays
+// in cop.deadletter, behind access control, for the contributor to read.
+func logSafe(reason string) string {
+	var b strings.Builder
+	b.Grow(len(reason))
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if c != '"' && c != '\'' {
+			b.WriteByte(c)
+			continue
+		}
+		// Skip to the matching close quote, honouring backslash escapes (%q output).
+		j := i + 1
+		for j < len(reason) && reason[j] != c {
+			if reason[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(reason) { // unbalanced: drop the rest, it may be a value
+			b.WriteString(string(c) + "…")
+			break
+		}
+		b.WriteString(string(c) + "…" + string(c))
+		i = j
+	}
+	return truncate(b.String(), 300)
 }
 
 func truncate(s string, n int) string {

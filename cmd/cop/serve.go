@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,11 @@ type serveConfig struct {
 	Insecure                              bool
 	Partitions                            int
 	Namespace                             string
+	// TLS: with TLSCert and TLSKey, TLS 1.3 only; with TLSClientCA, mutual TLS as well.
+	TLSCert, TLSKey, TLSClientCA string
+	// PushRate and PushBurst limit pushes per contributor (requests/s; 0: no limit).
+	PushRate  float64
+	PushBurst int
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -42,6 +48,11 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.Insecure, "insecure-dev", false, "serve without authentication (every caller is an admin); development only")
 	fs.IntVar(&c.Partitions, "partitions", 4, "partitions for topics COP creates")
 	fs.StringVar(&c.Namespace, "namespace", env("COP_NAMESPACE", "cop"), "prefix of every Kafka topic and consumer group")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("COP_TLS_CERT", ""), "TLS certificate (PEM); with --tls-key, serve TLS 1.3 only, post-quantum key exchange preferred")
+	fs.StringVar(&c.TLSKey, "tls-key", env("COP_TLS_KEY", ""), "TLS private key (PEM)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env("COP_TLS_CLIENT_CA", ""), "CA (PEM) for client certificates: a verified certificate's subject CN names its identity")
+	fs.Float64Var(&c.PushRate, "push-rate", 20, "pushes per second each contributor may make (0: unlimited); over it, 429 with Retry-After")
+	fs.IntVar(&c.PushBurst, "push-burst", 40, "pushes a contributor may make at once before --push-rate applies")
 	return fs
 }
 
@@ -56,6 +67,16 @@ func runServe(ctx context.Context, args []string) error {
 // serve runs every stage until ctx is done. When started is not nil it receives the HTTP
 // address once the server listens.
 func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<- string) error {
+	var tlsConfig *tls.Config
+	if c.TLSCert != "" || c.TLSKey != "" || c.TLSClientCA != "" {
+		if c.TLSClientCA != "" && c.Identities == "" {
+			return errors.New("--tls-client-ca needs --identities: a client certificate's CN must name an identity there")
+		}
+		var err error
+		if tlsConfig, err = api.TLSConfig(c.TLSCert, c.TLSKey, c.TLSClientCA); err != nil {
+			return err
+		}
+	}
 	var auth api.Authenticator
 	switch {
 	case c.Identities != "":
@@ -119,7 +140,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			}
 			return nil
 		},
-		Push: func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
+		Push:      func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
+		PushLimit: api.NewRateLimiter(c.PushRate, c.PushBurst),
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -149,6 +171,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", c.Listen, err)
 	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -156,7 +181,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			cancel()
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("kafka", c.Kafka).Str("clickhouse", c.ClickHouse).Msg("COP serving")
+	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsConfig != nil).Bool("mtls", c.TLSClientCA != "").Str("kafka", c.Kafka).Str("clickhouse", c.ClickHouse).Msg("COP serving")
 	if started != nil {
 		started <- ln.Addr().String()
 	}

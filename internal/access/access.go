@@ -85,6 +85,17 @@ func (id *Identity) CanSee(m Marked, exercise string) bool {
 	return len(m.ReleasableTo) == 0 || named
 }
 
+// Recipients are the names that count as naming id in a releasability list: its own name
+// and its missions, upper-case as stored. Query paths pass them to the store (Scope.Named).
+func (id *Identity) Recipients() []string {
+	out := make([]string, 0, 1+len(id.Missions))
+	out = append(out, strings.ToUpper(id.Name))
+	for _, m := range id.Missions {
+		out = append(out, strings.ToUpper(m))
+	}
+	return out
+}
+
 func (id *Identity) named(list []string) bool {
 	for _, r := range list {
 		if strings.EqualFold(r, id.Name) {

@@ -30,7 +30,8 @@ type File struct {
 // set atomically (on SIGHUP).
 type Tokens struct {
 	mu     sync.RWMutex
-	byHash map[string]Identity
+	byHash map[string]Identity // Lock should be held.
+	byName map[string]Identity // Lock should be held.
 }
 
 // NewTokens builds an authenticator from entries.
@@ -60,6 +61,7 @@ func (t *Tokens) Reload(path string) error {
 
 func (t *Tokens) set(entries []Entry) error {
 	m := make(map[string]Identity, len(entries))
+	names := make(map[string]Identity, len(entries))
 	for i, e := range entries {
 		h := strings.ToLower(e.TokenSHA256)
 		if len(h) != 64 {
@@ -82,10 +84,14 @@ func (t *Tokens) set(entries []Entry) error {
 		for j := range e.Exercises {
 			e.Exercises[j] = strings.ToUpper(e.Exercises[j])
 		}
+		if _, dup := names[e.Name]; dup {
+			return fmt.Errorf("identity %s: name used twice", e.Name)
+		}
 		m[h] = e.Identity
+		names[e.Name] = e.Identity
 	}
 	t.mu.Lock()
-	t.byHash = m
+	t.byHash, t.byName = m, names
 	t.mu.Unlock()
 	return nil
 }
@@ -105,6 +111,18 @@ func (t *Tokens) Authenticate(token string) (Identity, bool) {
 		}
 	}
 	return Identity{}, false
+}
+
+// AuthenticateName returns the identity called name. Mutual TLS uses it: the client
+// certificate, verified against the configured CA, names the identity in its subject CN.
+func (t *Tokens) AuthenticateName(name string) (Identity, bool) {
+	if name == "" {
+		return Identity{}, false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	id, ok := t.byName[name]
+	return id, ok
 }
 
 // HashToken returns the hex SHA-256 of a token, as stored in the identities file.

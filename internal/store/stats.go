@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -17,15 +18,40 @@ type Scope struct {
 	MaxTLP event.TLP
 	// Since and Until bound observed_at; zero means unbounded.
 	Since, Until time.Time
+	// Viewer is the caller's identity name (for audit and anonymisation).
+	Viewer string
+	// Named are the names that count as naming the caller in releasable_to: its identity
+	// and its missions (access.Identity.Recipients), upper-case as events store them. A row
+	// with a non-empty releasable_to is visible only if it names one of them, and a RED row
+	// only if it names one of them at all (RED goes to named recipients only).
+	Named []string
 }
 
-func (sc Scope) where() (string, []any) {
-	q := "exercise = ? AND toInt8(tlp) <= ?"
+// marking is the SQL condition of access.Identity.CanSee on columns tlp and releasable_to
+// (exercise is matched apart), so aggregates never count what the rows would not show.
+func (sc Scope) marking(tlp, releasable string) (string, []any) {
 	max := sc.MaxTLP
 	if max == 0 {
 		max = event.TLPClear
 	}
-	args := []any{sc.Exercise, int8(max)}
+	q := "toInt8(" + tlp + ") <= ?"
+	args := []any{int8(max)}
+	if len(sc.Named) == 0 {
+		return q + " AND empty(" + releasable + ") AND toInt8(" + tlp + ") < ?", append(args, int8(event.TLPRed))
+	}
+	named := "hasAny(arrayMap(r -> upper(r), " + releasable + "), ?)"
+	upper := make([]string, len(sc.Named))
+	for i, n := range sc.Named {
+		upper[i] = strings.ToUpper(n)
+	}
+	q += " AND (empty(" + releasable + ") OR " + named + ") AND (toInt8(" + tlp + ") < ? OR " + named + ")"
+	return q, append(args, upper, int8(event.TLPRed), upper)
+}
+
+func (sc Scope) where() (string, []any) {
+	m, margs := sc.marking("tlp", "releasable_to")
+	q := "exercise = ? AND " + m
+	args := append([]any{sc.Exercise}, margs...)
 	if !sc.Since.IsZero() {
 		q += " AND observed_at >= ?"
 		args = append(args, sc.Since.UTC())
@@ -57,9 +83,10 @@ func (s *Store) Stats(ctx context.Context, sc Scope) (Stats, error) {
 		Scan(&st.Events, &st.Duplicates); err != nil {
 		return st, fmt.Errorf("cannot count events: %w", err)
 	}
+	m, margs := sc.marking("t", "rel")
 	if err := s.conn.QueryRow(ctx, `SELECT count() FROM (
-		SELECT id, argMax(removed, version) AS gone, argMax(tlp, version) AS t
-		FROM cop.situations WHERE exercise = ? GROUP BY id) WHERE gone = 0 AND toInt8(t) <= ?`, args[0], args[1]).
+		SELECT id, argMax(removed, version) AS gone, argMax(tlp, version) AS t, argMax(releasable_to, version) AS rel
+		FROM cop.situations WHERE exercise = ? GROUP BY id) WHERE gone = 0 AND `+m, append([]any{sc.Exercise}, margs...)...).
 		Scan(&st.Situations); err != nil {
 		return st, fmt.Errorf("cannot count situations: %w", err)
 	}

@@ -22,6 +22,7 @@ type Store struct {
 	conn driver.Conn
 	// Version is the server's version, e.g. "18.16.1"; migrations use it.
 	Version string
+	audit   auditLog
 }
 
 // Open connects to the ClickHouse server at addr (host:port of the native protocol) and
@@ -54,8 +55,20 @@ func Open(ctx context.Context, addr string) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the connections.
-func (s *Store) Close() error { return s.conn.Close() }
+// Close writes the audit rows still waiting and releases the connections.
+func (s *Store) Close() error {
+	s.audit.mu.Lock()
+	rows := s.audit.takeLocked()
+	s.audit.closed = true
+	s.audit.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := s.insertAudit(ctx, rows)
+	cancel()
+	if cerr := s.conn.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Ping reports whether the server answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/store"
+)
+
+func TestServeRefusesToStartWithoutIdentities(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := serve(ctx, serveConfig{Listen: "127.0.0.1:0", Kafka: "127.0.0.1:1", ClickHouse: "127.0.0.1:1"}, zerolog.Nop(), nil)
+	if err == nil || !strings.Contains(err.Error(), "refusing to serve without authentication") {
+		t.Errorf("serve without identities: %v", err)
+	}
+	err = serve(ctx, serveConfig{Listen: "127.0.0.1:0", TLSClientCA: "ca.pem", Insecure: true}, zerolog.Nop(), nil)
+	if err == nil || !strings.Contains(err.Error(), "--tls-client-ca needs --identities") {
+		t.Errorf("serve with a client CA but no identities: %v", err)
+	}
+	err = serve(ctx, serveConfig{Listen: "127.0.0.1:0", TLSCert: "cert.pem", Insecure: true}, zerolog.Nop(), nil)
+	if err == nil || !strings.Contains(err.Error(), "--tls-key") {
+		t.Errorf("serve with a certificate but no key: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "identities.json")
+	os.WriteFile(bad, []byte(`{"identities": [{"name": "x", "role": "root", "token_sha256": "00"}]}`), 0o600)
+	if err := serve(ctx, serveConfig{Listen: "127.0.0.1:0", Identities: bad}, zerolog.Nop(), nil); err == nil {
+		t.Error("serve started with a broken identities file")
+	}
+}
+
+// syncBuffer collects log output from every goroutine of serve.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// secureServe is `cop serve` with an identities file, in its own namespace.
+type secureServe struct {
+	addr   string
+	st     *store.Store
+	bc     bus.Config
+	tokens map[string]string
+	logs   *syncBuffer
+}
+
+func startSecureServe(t *testing.T, ns string, ids []access.Identity, feeds []string, mod func(*serveConfig)) *secureServe {
+	t.Helper()
+	kafkaAddr, chAddr := itest.Services(t)
+	s := &secureServe{tokens: map[string]string{}, logs: &syncBuffer{}}
+	s.bc = bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: 2, Namespace: ns}
+	var topics []string
+	for _, f := range feeds {
+		topics = append(topics, s.bc.FeedTopic(f))
+	}
+	if err := bus.EnsureTopics(context.Background(), s.bc, topics...); err != nil {
+		t.Fatal(err)
+	}
+	var file access.File
+	for _, id := range ids {
+		tok, hash := access.NewToken()
+		s.tokens[id.Name] = tok
+		file.Identities = append(file.Identities, access.Entry{Identity: id, TokenSHA256: hash})
+	}
+	path := filepath.Join(t.TempDir(), "identities.json")
+	b, _ := json.Marshal(file)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Identities: path, Partitions: 2, Namespace: ns, PushRate: 100, PushBurst: 100}
+	if mod != nil {
+		mod(&c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan string, 1)
+	log := zerolog.New(s.logs).Level(zerolog.DebugLevel)
+	go func() { done <- serve(ctx, c, log, started) }()
+	select {
+	case s.addr = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(90 * time.Second):
+		cancel()
+		t.Fatal("serve did not start in 90 s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop in 30 s after cancel")
+		}
+	})
+	st, err := store.Open(context.Background(), chAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s.st = st
+	return s
+}
+
+func (s *secureServe) push(t *testing.T, token, body string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+s.addr+"/api/v1/feeds?format=native", strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// stored returns the contributors cop.events holds for source ids, by source id.
+func (s *secureServe) stored(t *testing.T, sourceIDs ...string) map[string]string {
+	t.Helper()
+	rows, err := s.st.Conn().Query(context.Background(), `SELECT source_id, contributor FROM cop.events WHERE has(?, source_id)`, sourceIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, c string
+		if err := rows.Scan(&id, &c); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = c
+	}
+	return out
+}
+
+func nativeEvent(id, tlp, title, domain string, extra string) string {
+	return fmt.Sprintf(`{"id": %q, "kind": "incident", "observed_at": %q, "severity": "high", "tlp": %q, "title": %q, "countries": ["BA"],
+		"observables": [{"type": "domain", "value": %q}]%s}`, id, time.Now().UTC().Format(time.RFC3339), tlp, title, domain, extra)
+}
+
+// TestAccessMatrixPushAndKafkaFeed proves who may contribute, and that the contributor is
+// always the authenticated identity (HTTP) or the feed topic (Kafka), never the payload.
+func TestAccessMatrixPushAndKafkaFeed(t *testing.T) {
+	ns := itest.Namespace(t)
+	feedA, feedB := ns+"-feed-a", ns+"-feed-b"
+	s := startSecureServe(t, ns, []access.Identity{
+		{Name: feedA, Role: access.RoleContributor, MaxTLP: event.TLPClear},
+		{Name: feedB, Role: access.RoleContributor, MaxTLP: event.TLPClear},
+		{Name: ns + "-cmdr", Role: access.RoleCommander, MaxTLP: event.TLPRed, Missions: []string{"EUFOR-ALTHEA"}},
+		{Name: ns + "-analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPRed},
+	}, []string{feedA}, func(c *serveConfig) { c.PushRate, c.PushBurst = 0.2, 3 })
+	ok := nativeEvent(ns+"-push-ok", "AMBER", "pushed", ns+"-push.example", "")
+	for _, c := range []struct {
+		rule, who, token string
+		want             int
+	}{
+		{"no_token/deny", "", "", 401},
+		{"bad_token/deny", "", "cop_" + strings.Repeat("1", 64), 401},
+		{"wrong_role_commander/deny", ns + "-cmdr", "", 403},
+		{"wrong_role_analyst/deny", ns + "-analyst", "", 403},
+		{"contributor/allow", feedA, "", 202},
+	} {
+		t.Run("push/"+c.rule, func(t *testing.T) {
+			tok := c.token
+			if c.who != "" {
+				tok = s.tokens[c.who]
+			}
+			if status, body, _ := s.push(t, tok, ok); status != c.want {
+				t.Errorf("status %d, want %d: %s", status, c.want, body)
+			}
+		})
+	}
+	t.Run("push/payload_contributor_field/deny", func(t *testing.T) {
+		status, body, _ := s.push(t, s.tokens[feedA], nativeEvent(ns+"-push-forged", "GREEN", "forged", ns+"-forged.example", `, "contributor": "cert-eu"`))
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "contributor") {
+			t.Errorf("status %d, want 422 naming the contributor field: %s", status, body)
+		}
+	})
+	t.Run("push/rate_limited/deny", func(t *testing.T) {
+		var last int
+		var hdr http.Header
+		for i := 0; i < 4 && last != http.StatusTooManyRequests; i++ {
+			last, _, hdr = s.push(t, s.tokens[feedB], nativeEvent(fmt.Sprintf("%s-rate-%d", ns, i), "GREEN", "rate", ns+"-rate.example", ""))
+		}
+		if last != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+			t.Errorf("fourth push within a second: %d (Retry-After %q), want 429 with Retry-After", last, hdr.Get("Retry-After"))
+		}
+	})
+
+	w := bus.NewWriter(s.bc, "")
+	defer w.Close()
+	hdr := []kafka.Header{{Key: "cop-format", Value: []byte("native")}}
+	if err := w.WriteMessages(context.Background(),
+		kafka.Message{Topic: s.bc.FeedTopic(feedA), Headers: hdr, Value: []byte(nativeEvent(ns+"-kafka-ok", "GREEN", "from topic", ns+"-kafka.example", ""))},
+		kafka.Message{Topic: s.bc.FeedTopic(feedA), Headers: hdr, Value: []byte(nativeEvent(ns+"-kafka-forged", "GREEN", "forged", ns+"-kforged.example", `, "contributor": "cert-eu"`))},
+	); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		got = s.stored(t, ns+"-push-ok", ns+"-kafka-ok")
+		return len(got) == 2, fmt.Sprintf("stored %v", got)
+	})
+	t.Run("push/contributor_from_identity/allow", func(t *testing.T) {
+		if got[ns+"-push-ok"] != feedA {
+			t.Errorf("pushed event stored as %q, want %q", got[ns+"-push-ok"], feedA)
+		}
+	})
+	t.Run("kafka/contributor_from_topic/allow", func(t *testing.T) {
+		if got[ns+"-kafka-ok"] != feedA {
+			t.Errorf("feed event stored as %q, want %q (the topic's)", got[ns+"-kafka-ok"], feedA)
+		}
+	})
+	t.Run("kafka/payload_contributor_field/deny", func(t *testing.T) {
+		itest.Eventually(t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+			var n uint64
+			s.st.Conn().QueryRow(context.Background(), `SELECT count() FROM cop.deadletter WHERE contributor = ? AND position(reason, 'contributor') > 0`, feedA).Scan(&n)
+			return n >= 1, "dead letter for the forged contributor field"
+		})
+		if forged := s.stored(t, ns+"-kafka-forged", ns+"-push-forged"); len(forged) != 0 {
+			t.Errorf("events with a payload contributor were stored: %v", forged)
+		}
+	})
+}
+
+// TestLogsHoldNoTokensNorAmberContent runs serve with AMBER and RED traffic on both push
+// paths, a dead letter quoting AMBER values, and a dashboard-style websocket with the
+// token in its URL, and checks the logs hold none of it.
+func TestLogsHoldNoTokensNorAmberContent(t *testing.T) {
+	ns := itest.Namespace(t)
+	feed := ns + "-feed"
+	s := startSecureServe(t, ns, []access.Identity{
+		{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPClear},
+		{Name: ns + "-admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed},
+	}, []string{feed}, nil)
+	secrets := []string{s.tokens[feed], s.tokens[ns+"-admin"]}
+	amber := func(kind string) (title, domain string) {
+		title, domain = "Operation "+kind+" "+ns, kind+"-"+ns+".example"
+		secrets = append(secrets, title, domain)
+		return
+	}
+	t1, d1 := amber("amberpush")
+	t2, d2 := amber("redpush")
+	t3, d3 := amber("amberkafka")
+	t4, d4 := amber("badcategory")
+	status, body, _ := s.push(t, s.tokens[feed], "["+nativeEvent(ns+"-1", "AMBER", t1, d1, "")+","+
+		nativeEvent(ns+"-2", "RED", t2, d2, `, "releasable_to": ["`+ns+`-admin"]`)+"]")
+	if status != 202 {
+		t.Fatalf("push: %d %s", status, body)
+	}
+	// The dashboard's way: token in the websocket URL.
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+s.addr+"/ws/picture?access_token="+s.tokens[ns+"-admin"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	badCategory := `, "category": "` + t4 + ` ` + d4 + `"`
+	w := bus.NewWriter(s.bc, "")
+	defer w.Close()
+	hdr := []kafka.Header{{Key: "cop-format", Value: []byte("native")}}
+	if err := w.WriteMessages(context.Background(),
+		kafka.Message{Topic: s.bc.FeedTopic(feed), Headers: hdr, Value: []byte(nativeEvent(ns+"-3", "AMBER+STRICT", t3, d3, ""))},
+		kafka.Message{Topic: s.bc.FeedTopic(feed), Headers: hdr, Value: []byte(nativeEvent(ns+"-4", "AMBER", t4, d4, badCategory))},
+	); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		got := s.stored(t, ns+"-1", ns+"-2", ns+"-3")
+		logs := s.logs.String()
+		return len(got) == 3 && strings.Contains(logs, "dead letter"), fmt.Sprintf("stored %d of 3; dead letter logged: %v", len(got), strings.Contains(logs, "dead letter"))
+	})
+	conn.Close()
+	// Unauthenticated and forbidden requests with tokens in URLs log nothing either.
+	http.Get("http://" + s.addr + "/api/v1/stats?access_token=" + s.tokens[feed])
+	logs := s.logs.String()
+	if !strings.Contains(logs, `"reason"`) {
+		t.Fatalf("no dead-letter reason logged; the capture is broken:\n%s", logs)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+	if strings.Contains(logs, "cop_") {
+		t.Error("logs contain something shaped like a token (cop_…)")
+	}
+}
