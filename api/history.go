@@ -317,7 +317,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identi
 
 // situationFilter reads the situations filters of the query string.
 func situationFilter(q url.Values) (f store.SituationFilter, err error) {
-	ef, err := eventFilter(q)
+	eq := url.Values{}
+	for k, v := range q {
+		if k != "sort" && k != "cursor" {
+			eq[k] = v
+		}
+	}
+	ef, err := eventFilter(eq)
 	if err != nil {
 		return f, err
 	}
