@@ -156,6 +156,9 @@ type EventFilter struct {
 	Q            string // case-insensitive substring of the title
 	Situation    string // member of this situation (or of one merged into it)
 	Asc          bool   // oldest first; default newest first
+	// ByStored orders by stored_at (when COP added the event: TAXII's date added) instead
+	// of observed_at, oldest first; Since is then exclusive and on stored_at.
+	ByStored bool
 	After        *Cursor
 	Limit        int // 0: every row (exports)
 }
@@ -163,7 +166,10 @@ type EventFilter struct {
 func (f *EventFilter) where(c Caller) *sqlWhere {
 	w := &sqlWhere{}
 	w.marking(c, "")
-	if !f.Since.IsZero() {
+	switch {
+	case f.ByStored && !f.Since.IsZero():
+		w.add("stored_at > ?", f.Since.UTC())
+	case !f.Since.IsZero():
 		w.add("observed_at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
@@ -197,11 +203,14 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 			f.Situation, c.Exercise, f.Situation)
 	}
 	if f.After != nil {
-		op := "<"
-		if f.Asc {
+		op, col := "<", "observed_at"
+		if f.Asc || f.ByStored {
 			op = ">"
 		}
-		w.add("(observed_at "+op+" ? OR (observed_at = ? AND id "+op+" ?))", f.After.At.UTC(), f.After.At.UTC(), f.After.ID)
+		if f.ByStored {
+			col = "stored_at"
+		}
+		w.add("("+col+" "+op+" ? OR ("+col+" = ? AND id "+op+" ?))", f.After.At.UTC(), f.After.At.UTC(), f.After.ID)
 	}
 	return w
 }
@@ -210,16 +219,24 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 // correlator decided about it.
 type StoredEvent struct {
 	event.Event
-	SituationID string `json:"situation_id,omitempty"`
-	Duplicate   bool   `json:"duplicate,omitempty"`
+	SituationID string    `json:"situation_id,omitempty"`
+	Duplicate   bool      `json:"duplicate,omitempty"`
+	StoredAt    time.Time `json:"-"`
 }
 
-// Cursor returns the keyset position of e.
+// Cursor returns the keyset position of e in observed_at order.
 func (e *StoredEvent) Cursor() Cursor { return Cursor{At: e.ObservedAt, ID: e.ID} }
+
+func (e *StoredEvent) cursor(byStored bool) Cursor {
+	if byStored {
+		return Cursor{At: e.StoredAt, ID: e.ID}
+	}
+	return e.Cursor()
+}
 
 const eventSelect = `SELECT id, contributor, source_id, toString(kind), observed_at, received_at, valid_until,
 	category, techniques, sectors, countries, has_geo, lat, lon, toInt8(severity), confidence, toInt8(tlp),
-	releasable_to, anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate
+	releasable_to, anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at
 	FROM cop.events`
 
 // EachEvent streams the events f selects in c's scope to fn, in observed_at order (then
@@ -227,15 +244,18 @@ const eventSelect = `SELECT id, contributor, source_id, toString(kind), observed
 // are adjacent in that order and skipped. With f.Limit > 0 it stops after Limit events
 // and returns the cursor of the next page, or nil when there is none.
 func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(*StoredEvent) error) (next *Cursor, err error) {
-	dir := "DESC"
-	if f.Asc {
+	dir, col := "DESC", "observed_at"
+	if f.Asc || f.ByStored {
 		dir = "ASC"
+	}
+	if f.ByStored {
+		col = "stored_at"
 	}
 	var last StoredEvent
 	emitted := 0
 	for {
 		w := f.where(c)
-		q := eventSelect + " WHERE " + w.String() + " ORDER BY observed_at " + dir + ", id " + dir
+		q := eventSelect + " WHERE " + w.String() + " ORDER BY " + col + " " + dir + ", id " + dir
 		want := 0
 		if f.Limit > 0 {
 			// One row more than needed says whether a next page exists; a few more absorb
@@ -255,12 +275,12 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 				rows.Close()
 				return nil, err
 			}
-			if e.ID == last.ID && e.ObservedAt.Equal(last.ObservedAt) {
+			if e.ID == last.ID && e.cursor(f.ByStored) == last.cursor(f.ByStored) {
 				continue
 			}
 			if f.Limit > 0 && emitted == f.Limit {
 				rows.Close()
-				cur := last.Cursor()
+				cur := last.cursor(f.ByStored)
 				return &cur, nil
 			}
 			last = e
@@ -278,7 +298,7 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 		if f.Limit == 0 || read < want {
 			return nil, nil
 		}
-		cur := last.Cursor()
+		cur := last.cursor(f.ByStored)
 		f.After = &cur
 	}
 }
@@ -293,7 +313,7 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 	var types, values []string
 	if err := rows.Scan(&e.ID, &e.Contributor, &e.SourceID, &kind, &e.ObservedAt, &e.ReceivedAt, &e.ValidUntil,
 		&e.Category, &e.Techniques, &e.Sectors, &e.Countries, &hasGeo, &lat, &lon, &sev, &e.Confidence, &tlp,
-		&e.ReleasableTo, &anon, &e.Exercise, &e.Title, &e.Summary, &types, &values, &e.SituationID, &dup); err != nil {
+		&e.ReleasableTo, &anon, &e.Exercise, &e.Title, &e.Summary, &types, &values, &e.SituationID, &dup, &e.StoredAt); err != nil {
 		return fmt.Errorf("cannot read event row: %w", err)
 	}
 	e.Kind, _ = event.ParseKind(kind)
@@ -305,7 +325,7 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 	if e.ValidUntil.Unix() <= 0 {
 		e.ValidUntil = time.Time{}
 	}
-	e.ObservedAt, e.ReceivedAt = e.ObservedAt.UTC(), e.ReceivedAt.UTC()
+	e.ObservedAt, e.ReceivedAt, e.StoredAt = e.ObservedAt.UTC(), e.ReceivedAt.UTC(), e.StoredAt.UTC()
 	for i := range values {
 		t, err := event.ParseObservableType(types[i])
 		if err != nil {
@@ -314,4 +334,22 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 		e.Observables = append(e.Observables, event.Observable{Type: t, Value: values[i]})
 	}
 	return nil
+}
+
+// Exercises lists the exercises with stored events, for admins' TAXII collections.
+func (s *Store) Exercises(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT exercise FROM cop.events WHERE exercise != '' ORDER BY exercise")
+	if err != nil {
+		return nil, fmt.Errorf("cannot list exercises: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var x string
+		if err := rows.Scan(&x); err != nil {
+			return nil, fmt.Errorf("cannot list exercises: %w", err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
