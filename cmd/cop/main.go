@@ -31,6 +31,7 @@ func init() {
 		"demo":    {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
 		"migrate": {"create or upgrade the ClickHouse schema", runMigrate, nil},
 		"bench":   {"print the performance tables (bench correlate)", runBench, nil},
+		"query":   {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
 		"token":   {"create an identity token: cop token create --role R --name N", runToken, nil},
 		"version": {"print the version", func(context.Context, []string) error { fmt.Println("cop", version); return nil }, nil},
 	}
