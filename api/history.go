@@ -598,4 +598,5 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/situations/{id}", s.authed(s.situation, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/observables/{value}", s.authed(s.observable, analysts...))
 	s.taxiiRoutes(mux)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 }
