@@ -1,0 +1,588 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/store"
+)
+
+// Page sizes of the history API.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// badRequest is a client error whose message names the parameter and what was expected.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badParam(name, want string) error { return &badRequest{name + ": want " + want} }
+
+// callerFor builds the store's view of id for the exercise the request asks for.
+func callerFor(id access.Identity, q url.Values) (store.Caller, error) {
+	ex := strings.ToUpper(q.Get("exercise"))
+	if !id.AllowedExercise(ex) {
+		return store.Caller{}, errForbiddenExercise
+	}
+	return store.Caller{Name: id.Name, Missions: id.Missions, MaxTLP: id.MaxTLP, Exercise: ex,
+		SeeAnonymised: id.Role == access.RoleAdmin}, nil
+}
+
+var errForbiddenExercise = errors.New("this identity may not view that exercise")
+
+// list reads a comma-separated or repeated parameter.
+func list(q url.Values, name string) []string {
+	var out []string
+	for _, v := range q[name] {
+		for _, x := range strings.Split(v, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+func parseList[T any](q url.Values, name string, parse func(string) (T, error), want string) ([]T, error) {
+	var out []T
+	for _, s := range list(q, name) {
+		v, err := parse(s)
+		if err != nil {
+			return nil, badParam(name, want)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return t, badParam(name, "an RFC 3339 time")
+	}
+	return t, nil
+}
+
+func parseLimit(q url.Values, def int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, badParam("limit", "1 to "+strconv.Itoa(MaxLimit))
+	}
+	return n, nil
+}
+
+func parseCursor(q url.Values) (*store.Cursor, error) {
+	v := q.Get("cursor")
+	if v == "" {
+		return nil, nil
+	}
+	c, err := store.ParseCursor(v)
+	if err != nil {
+		return nil, badParam("cursor", "a cursor from a previous page's next")
+	}
+	return &c, nil
+}
+
+// observableParam normalises an observable value (and optional type) as ingest does, so
+// a look-up for "Evil[.]Example.COM" finds evil.example.com.
+func observableParam(value, typ string) (string, string, error) {
+	if typ != "" {
+		t, err := event.ParseObservableType(typ)
+		if err != nil {
+			return "", "", badParam("observable_type", "one of ipv4, ipv6, cidr, domain, url, email, sha256, sha1, md5, cve, asn")
+		}
+		o, err := event.NewObservable(t, value)
+		if err != nil {
+			return "", "", &badRequest{"observable: " + err.Error()}
+		}
+		return o.Value, o.Type.String(), nil
+	}
+	if o, err := event.GuessObservable(value); err == nil {
+		return o.Value, "", nil
+	}
+	return value, "", nil
+}
+
+// eventFilter reads the events filters of the query string.
+func eventFilter(q url.Values) (f store.EventFilter, err error) {
+	if f.Since, err = parseTime(q, "since"); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseTime(q, "until"); err != nil {
+		return f, err
+	}
+	f.Contributors, f.Countries, f.Sectors, f.Techniques = list(q, "contributor"), upper(list(q, "country")),
+		list(q, "sector"), upper(list(q, "technique"))
+	if f.Kinds, err = parseList(q, "kind", event.ParseKind, "indicator, sighting, incident or report"); err != nil {
+		return f, err
+	}
+	if f.Severities, err = parseList(q, "severity", event.ParseSeverity, "info, low, medium, high or critical"); err != nil {
+		return f, err
+	}
+	if f.TLPs, err = parseList(q, "tlp", event.ParseTLP, "CLEAR, GREEN, AMBER, AMBER+STRICT or RED"); err != nil {
+		return f, err
+	}
+	if v := q.Get("observable"); v != "" {
+		if f.ObsValue, f.ObsType, err = observableParam(v, q.Get("observable_type")); err != nil {
+			return f, err
+		}
+	} else if t := q.Get("observable_type"); t != "" {
+		ot, err := event.ParseObservableType(t)
+		if err != nil {
+			return f, badParam("observable_type", "an observable type")
+		}
+		f.ObsType = ot.String()
+	}
+	f.Q = q.Get("q")
+	switch q.Get("sort") {
+	case "", "-observed_at":
+	case "observed_at":
+		f.Asc = true
+	default:
+		return f, badParam("sort", "observed_at or -observed_at")
+	}
+	if f.After, err = parseCursor(q); err != nil {
+		return f, err
+	}
+	f.Limit, err = parseLimit(q, DefaultLimit)
+	return f, err
+}
+
+func upper(xs []string) []string {
+	for i := range xs {
+		xs[i] = strings.ToUpper(xs[i])
+	}
+	return xs
+}
+
+// redactEvent applies anonymisation for id: the contributor's name becomes the viewer's
+// pseudonym of it, and its own report id (which often embeds its name) is dropped.
+func redactEvent(id access.Identity, e *store.StoredEvent) {
+	if e.Anonymise && id.Role != access.RoleAdmin && e.Contributor != id.Name {
+		e.Contributor = access.Pseudonym(id.Name, e.Contributor)
+		e.SourceID = ""
+	}
+}
+
+// shownName is the name of contributor as id may see it.
+func shownName(id access.Identity, contributor string, anonymise bool) string {
+	if anonymise && id.Role != access.RoleAdmin && contributor != id.Name {
+		return access.Pseudonym(id.Name, contributor)
+	}
+	return contributor
+}
+
+// fail answers err as JSON with the right status and returns that status for the audit.
+func (s *Server) fail(w http.ResponseWriter, err error) int {
+	var br *badRequest
+	switch {
+	case errors.As(err, &br):
+		writeError(w, http.StatusBadRequest, "bad_request", br.msg)
+		return http.StatusBadRequest
+	case errors.Is(err, errForbiddenExercise):
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return http.StatusForbidden
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	s.Log.Error().Err(err).Msg("history query failed")
+	writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
+	return http.StatusServiceUnavailable
+}
+
+// events serves GET /api/v1/events: a page of events, or with ?format=csv|stix the whole
+// filtered range streamed as it is read.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	q := r.URL.Query()
+	format := q.Get("format")
+	action := "events.list"
+	if format != "" && format != "json" {
+		action = "events.export." + format
+	}
+	rows, status := 0, http.StatusOK
+	defer func() { s.audit(r, id, action, uint64(max(rows, 0)), status) }()
+	c, err := callerFor(id, q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	f, err := eventFilter(q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	switch format {
+	case "", "json":
+	case "csv", "stix":
+		if q.Get("limit") == "" {
+			f.Limit = 0
+		}
+		rows, status = s.export(w, r, id, c, f, format)
+		return
+	default:
+		status = s.fail(w, badParam("format", "json, csv or stix"))
+		return
+	}
+	out := []*store.StoredEvent{}
+	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
+		redactEvent(id, e)
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	rows = len(out)
+	writeJSON(w, http.StatusOK, page("events", out, next))
+}
+
+func page(key string, items any, next *store.Cursor) map[string]any {
+	m := map[string]any{key: items}
+	if next != nil {
+		m["next"] = next.String()
+	}
+	return m
+}
+
+// export streams the events of f as CSV or a STIX bundle. Once the first byte is out an
+// error can only cut the stream short; it is logged and audited.
+func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identity, c store.Caller, f store.EventFilter, format string) (int, int) {
+	flush := func() {}
+	if fl, ok := w.(http.Flusher); ok {
+		flush = fl.Flush
+	}
+	rows := 0
+	var err error
+	if format == "csv" {
+		x := newCSVExport(w)
+		_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
+			redactEvent(id, e)
+			rows++
+			return x.write(e)
+		})
+		if cerr := x.close(); err == nil {
+			err = cerr
+		}
+	} else {
+		w.Header().Set("Content-Type", "application/stix+json;version=2.1")
+		w.Header().Set("Content-Disposition", `attachment; filename="cop-events.json"`)
+		x := newSTIXExport(w, flush, id.Name+"|"+r.URL.RawQuery+"|"+time.Now().String())
+		_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
+			redactEvent(id, e)
+			rows++
+			return x.write(e, e.Contributor)
+		})
+		if cerr := x.close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		s.Log.Error().Err(err).Str("format", format).Int("rows", rows).Msg("export cut short")
+		return rows, http.StatusInternalServerError
+	}
+	return rows, http.StatusOK
+}
+
+// situationFilter reads the situations filters of the query string.
+func situationFilter(q url.Values) (f store.SituationFilter, err error) {
+	eq := url.Values{}
+	for k, v := range q {
+		if k != "sort" && k != "cursor" {
+			eq[k] = v
+		}
+	}
+	ef, err := eventFilter(eq)
+	if err != nil {
+		return f, err
+	}
+	f.Since, f.Until, f.Contributors, f.Countries, f.Sectors = ef.Since, ef.Until, ef.Contributors, ef.Countries, ef.Sectors
+	f.Severities, f.TLPs, f.Q, f.Limit = ef.Severities, ef.TLPs, ef.Q, ef.Limit
+	f.Members = store.EventFilter{Kinds: ef.Kinds, Techniques: ef.Techniques, ObsValue: ef.ObsValue, ObsType: ef.ObsType}
+	if v := q.Get("min_score"); v != "" {
+		if f.MinScore, err = strconv.ParseFloat(v, 64); err != nil || f.MinScore < 0 || f.MinScore > 100 {
+			return f, badParam("min_score", "a number from 0 to 100")
+		}
+	}
+	switch q.Get("sort") {
+	case "", "-updated_at", "-observed_at":
+	case "updated_at", "observed_at":
+		f.Asc = true
+	default:
+		return f, badParam("sort", "updated_at or -updated_at")
+	}
+	f.After, err = parseCursor(q)
+	return f, err
+}
+
+// situationKeep returns the checks the store cannot make in SQL: a commander sees only
+// situations in its missions' areas (or the one it names), and a contributor filter
+// matches an anonymised contributor by name only for itself and admins.
+func (s *Server) situationKeep(id access.Identity, q url.Values, f store.SituationFilter) (func(*store.StoredSituation) bool, error) {
+	var missions []access.Mission
+	if m := strings.ToUpper(q.Get("mission")); m != "" {
+		if !id.AllowedMission(m) {
+			return nil, &badRequest{"mission: not one of this identity's missions"}
+		}
+		if ms, ok := s.Missions[m]; ok {
+			missions = append(missions, ms)
+		} else {
+			return nil, badParam("mission", "a known mission")
+		}
+	} else if id.Role == access.RoleCommander {
+		for _, m := range id.Missions {
+			if ms, ok := s.Missions[m]; ok {
+				missions = append(missions, ms)
+			}
+		}
+		if len(missions) == 0 {
+			return func(*store.StoredSituation) bool { return false }, nil
+		}
+	}
+	return func(st *store.StoredSituation) bool {
+		if len(missions) > 0 {
+			covered := false
+			for _, m := range missions {
+				covered = covered || m.Covers(&st.Situation)
+			}
+			if !covered {
+				return false
+			}
+		}
+		if len(f.Contributors) > 0 && id.Role != access.RoleAdmin {
+			named := false
+			for _, c := range st.Contributors {
+				for _, want := range f.Contributors {
+					named = named || c.Name == want && (!c.Anonymise || c.Name == id.Name)
+				}
+			}
+			if !named {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// situations serves GET /api/v1/situations: the latest version of each situation.
+func (s *Server) situations(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	q := r.URL.Query()
+	rows, status := 0, http.StatusOK
+	defer func() { s.audit(r, id, "situations.list", uint64(max(rows, 0)), status) }()
+	c, err := callerFor(id, q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	f, err := situationFilter(q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	keep, err := s.situationKeep(id, q, f)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	out := []situationView{}
+	next, err := s.Store.EachSituation(r.Context(), c, f, func(st *store.StoredSituation) (bool, error) {
+		if !keep(st) {
+			return false, nil
+		}
+		out = append(out, viewOf(id, st))
+		return true, nil
+	})
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	rows = len(out)
+	writeJSON(w, http.StatusOK, page("situations", out, next))
+}
+
+// situationView is a situation as one viewer may see it.
+type situationView struct {
+	store.StoredSituation
+}
+
+func viewOf(id access.Identity, st *store.StoredSituation) situationView {
+	v := situationView{*st}
+	v.Situation = id.Redact(st.Situation)
+	return v
+}
+
+// situation serves GET /api/v1/situations/{id}: its latest version and member events.
+func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	q := r.URL.Query()
+	rows, status := 0, http.StatusOK
+	defer func() { s.audit(r, id, "situations.get", uint64(max(rows, 0)), status) }()
+	c, err := callerFor(id, q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	keep, err := s.situationKeep(id, q, store.SituationFilter{})
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	var found *situationView
+	sid := r.PathValue("id")
+	if _, err := s.Store.EachSituation(r.Context(), c, store.SituationFilter{ID: sid, Limit: 1}, func(st *store.StoredSituation) (bool, error) {
+		if keep(st) {
+			v := viewOf(id, st)
+			found = &v
+		}
+		return true, nil
+	}); err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	if found == nil {
+		// The same answer whether it does not exist or may not be seen.
+		status = http.StatusNotFound
+		writeError(w, status, "not_found", "no situation "+sid+" in this identity's view")
+		return
+	}
+	f := store.EventFilter{Situation: sid, Limit: MaxLimit}
+	if f.After, err = parseCursor(q); err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	events := []*store.StoredEvent{}
+	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
+		redactEvent(id, e)
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	rows = 1 + len(events)
+	body := map[string]any{"situation": found, "events": events}
+	if next != nil {
+		body["next"] = next.String()
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// observable serves GET /api/v1/observables/{value}: every sighting of the value.
+func (s *Server) observable(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	q := r.URL.Query()
+	rows, status := 0, http.StatusOK
+	defer func() { s.audit(r, id, "observables.get", uint64(max(rows, 0)), status) }()
+	c, err := callerFor(id, q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	value, typ, err := observableParam(r.PathValue("value"), q.Get("type"))
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	h, err := s.Store.Observable(r.Context(), c, value, typ)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	for i := range h.Sightings {
+		sg := &h.Sightings[i]
+		sg.Contributor = shownName(id, sg.Contributor, sg.Anonymise)
+	}
+	rows = len(h.Sightings)
+	writeJSON(w, http.StatusOK, h)
+}
+
+// statsOrTrend serves GET /api/v1/stats: the totals as before, or with ?group= trend
+// counts of distinct events (analysts and admins).
+func (s *Server) statsOrTrend(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	if r.URL.Query().Get("group") == "" {
+		s.stats(w, r, id)
+		return
+	}
+	q := r.URL.Query()
+	rows, status := 0, http.StatusOK
+	defer func() { s.audit(r, id, "stats.trend", uint64(max(rows, 0)), status) }()
+	if id.Role != access.RoleAnalyst && id.Role != access.RoleAdmin {
+		status = http.StatusForbidden
+		writeError(w, status, "forbidden", "trends are for analysts")
+		return
+	}
+	c, err := callerFor(id, q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	f, err := eventFilter(q)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	dims := list(q, "group")
+	for _, d := range dims {
+		if !validDim(d) {
+			status = s.fail(w, badParam("group", "one or two of "+strings.Join(store.TrendDims(), ", ")))
+			return
+		}
+	}
+	if len(dims) > 2 {
+		status = s.fail(w, badParam("group", "one or two dimensions"))
+		return
+	}
+	trend, err := s.Store.Trend(r.Context(), c, f, dims)
+	if err != nil {
+		status = s.fail(w, err)
+		return
+	}
+	for i := range trend {
+		for j, d := range dims {
+			if d == "contributor" {
+				trend[i].Key[j] = shownName(id, trend[i].Key[j], trend[i].Anonymise)
+			}
+		}
+	}
+	if trend == nil {
+		trend = []store.TrendRow{}
+	}
+	rows = len(trend)
+	writeJSON(w, http.StatusOK, map[string]any{"group": dims, "rows": trend})
+}
+
+func validDim(d string) bool {
+	for _, x := range store.TrendDims() {
+		if d == x {
+			return true
+		}
+	}
+	return false
+}
+
+// historyRoutes registers the analysts' history API, its OpenAPI description and TAXII.
+func (s *Server) historyRoutes(mux *http.ServeMux) {
+	analysts := []access.Role{access.RoleAnalyst, access.RoleAdmin}
+	mux.Handle("GET /api/v1/events", s.authed(s.events, analysts...))
+	mux.Handle("GET /api/v1/situations", s.authed(s.situations, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/situations/{id}", s.authed(s.situation, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/observables/{value}", s.authed(s.observable, analysts...))
+	s.taxiiRoutes(mux)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
+}

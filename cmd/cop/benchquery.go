@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/store"
+	"github.com/cidcc/cop/internal/synth"
+)
+
+// runBenchQuery is `cop bench query`: load N synthetic events into an exercise of their
+// own (so the real picture and other runs are untouched), then time the analysts' queries.
+func runBenchQuery(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
+	addr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+	n := fs.Int("events", 10_000_000, "synthetic events to load")
+	runs := fs.Int("runs", 50, "runs of each query")
+	batch := fs.Int("batch", 100_000, "events per insert")
+	keep := fs.Bool("keep", false, "keep the loaded exercise (drop it otherwise)")
+	reuse := fs.String("exercise", "", "query an exercise loaded by an earlier --keep run instead of loading")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *addr, newLogger("bench"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	ex := strings.ToUpper(*reuse)
+	var samples []string
+	if ex == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		ex = "BENCH-" + strings.ToUpper(hex.EncodeToString(b[:]))
+		start := time.Now()
+		if samples, err = benchLoad(ctx, st, ex, *n, *batch, now); err != nil {
+			return err
+		}
+		d := time.Since(start)
+		fmt.Printf("loaded %d events into exercise %s in %s (%.0f events/s)\n", *n, ex, d.Round(time.Millisecond), float64(*n)/d.Seconds())
+		if !*keep {
+			defer benchDrop(st, ex)
+		}
+	} else if samples, err = benchSamples(ctx, st, ex); err != nil {
+		return err
+	}
+	var count uint64
+	st.Conn().QueryRow(ctx, "SELECT count() FROM cop.events WHERE exercise = ?", ex).Scan(&count)
+	fmt.Printf("ClickHouse %s, exercise %s: %d event rows, %d runs per query\n\n", st.Version, ex, count, *runs)
+	analyst := store.Caller{Name: "bench-analyst", Missions: []string{"EUFOR-ALTHEA"}, MaxTLP: event.TLPAmber, Exercise: ex}
+	queries := []struct {
+		name string
+		run  func(i int) (int, error)
+	}{
+		{"observable look-up (GET /observables/{v})", func(i int) (int, error) {
+			h, err := st.Observable(ctx, analyst, samples[i%len(samples)], "")
+			return len(h.Sightings), err
+		}},
+		{"events by observable, page of 100", func(i int) (int, error) {
+			return benchList(ctx, st, analyst, store.EventFilter{ObsValue: samples[i%len(samples)], Limit: 100})
+		}},
+		{"filtered list: energy+high, 30 days, page 100", func(i int) (int, error) {
+			return benchList(ctx, st, analyst, store.EventFilter{Sectors: []string{"energy"}, Severities: []event.Severity{event.SeverityHigh},
+				Since: now.AddDate(0, 0, -30), Limit: 100})
+		}},
+		{"filtered list: contributor, all time, page 100", func(i int) (int, error) {
+			return benchList(ctx, st, analyst, store.EventFilter{Contributors: []string{synth.Contributors[i%len(synth.Contributors)].Name}, Limit: 100})
+		}},
+		{"weekly trend by sector, 90 days", func(i int) (int, error) {
+			rows, err := st.Trend(ctx, analyst, store.EventFilter{Since: now.AddDate(0, 0, -90)}, []string{"week", "sector"})
+			return len(rows), err
+		}},
+		{"weekly trend by sector, all time", func(i int) (int, error) {
+			rows, err := st.Trend(ctx, analyst, store.EventFilter{}, []string{"week", "sector"})
+			return len(rows), err
+		}},
+		{"daily trend, country EE, 30 days", func(i int) (int, error) {
+			rows, err := st.Trend(ctx, analyst, store.EventFilter{Countries: []string{"EE"}, Since: now.AddDate(0, 0, -30)}, []string{"day"})
+			return len(rows), err
+		}},
+	}
+	fmt.Printf("%-48s %10s %10s %10s %8s\n", "query", "p50 ms", "p99 ms", "max ms", "rows")
+	for _, q := range queries {
+		var lat []float64
+		rows := 0
+		for i := range *runs {
+			if ctx.Err() != nil {
+				return nil
+			}
+			t := time.Now()
+			r, err := q.run(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.name, err)
+			}
+			lat = append(lat, float64(time.Since(t).Microseconds())/1000)
+			rows = r
+		}
+		slices.Sort(lat)
+		pct := func(p float64) float64 { return lat[int(math.Ceil(p*float64(len(lat))))-1] }
+		fmt.Printf("%-48s %10.1f %10.1f %10.1f %8d\n", q.name, pct(0.5), pct(0.99), lat[len(lat)-1], rows)
+	}
+	return nil
+}
+
+func benchList(ctx context.Context, st *store.Store, c store.Caller, f store.EventFilter) (int, error) {
+	n := 0
+	_, err := st.EachEvent(ctx, c, f, func(*store.StoredEvent) error { n++; return nil })
+	return n, err
+}
+
+// benchLoad writes n synthetic events (observed over the last year) in batches, the
+// generator running ahead of the writer, and returns a sample of observable values.
+func benchLoad(ctx context.Context, st *store.Store, ex string, n, size int, now time.Time) ([]string, error) {
+	ch := make(chan *store.Batch, 2)
+	var samples []string
+	go func() {
+		defer close(ch)
+		g := synth.New(1)
+		g.Spread = 365 * 24 * time.Hour
+		for done := 0; done < n && ctx.Err() == nil; {
+			b := &store.Batch{}
+			for ; len(b.Events) < size && done < n; done++ {
+				c, in := g.Next(now)
+				e := event.Event{ID: event.NewID(c.Name, in.ID), Contributor: c.Name, SourceID: in.ID, Kind: in.Kind,
+					ObservedAt: in.ObservedAt, ReceivedAt: in.ObservedAt.Add(time.Minute), Observables: in.Observables,
+					Category: in.Category, Techniques: in.Techniques, Sectors: in.Sectors, Countries: in.Countries, Geo: in.Geo,
+					Severity: in.Severity, Confidence: uint8(*in.Confidence), TLP: in.TLP, ReleasableTo: in.ReleasableTo,
+					Anonymise: in.Anonymise, Exercise: ex, Title: in.Title, Summary: in.Summary}
+				if done%max(1, n/200) == 0 && len(e.Observables) > 0 {
+					samples = append(samples, e.Observables[0].Value)
+				}
+				b.Events = append(b.Events, e)
+				b.Situations = append(b.Situations, fmt.Sprintf("bench-%d", done/50))
+				b.Duplicate = append(b.Duplicate, false)
+			}
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	for b := range ch {
+		if err := st.Write(ctx, b); err != nil {
+			for range ch {
+			}
+			return nil, err
+		}
+	}
+	return samples, ctx.Err()
+}
+
+// benchSamples picks observable values of an exercise loaded earlier.
+func benchSamples(ctx context.Context, st *store.Store, ex string) ([]string, error) {
+	rows, err := st.Conn().Query(ctx, "SELECT obs_values[1] FROM cop.events WHERE exercise = ? AND notEmpty(obs_values) LIMIT 200", ex)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		rows.Scan(&v)
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("exercise %s has no events", ex)
+	}
+	return out, nil
+}
+
+// benchDrop removes the benchmark's exercise: its monthly partitions of cop.events and a
+// delete mutation on the tables not partitioned by exercise.
+func benchDrop(st *store.Store, ex string) {
+	ctx := context.Background()
+	rows, err := st.Conn().Query(ctx, "SELECT DISTINCT toYYYYMM(observed_at) FROM cop.events WHERE exercise = ?", ex)
+	if err == nil {
+		var months []uint32
+		for rows.Next() {
+			var m uint32
+			rows.Scan(&m)
+			months = append(months, m)
+		}
+		rows.Close()
+		for _, m := range months {
+			// ex is ours ("BENCH-" + hex): safe to inline.
+			st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.events DROP PARTITION (%d, '%s')", m, ex))
+		}
+	}
+	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.observables DELETE WHERE exercise = '%s'", ex))
+	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.situations DROP PARTITION '%s'", ex))
+	fmt.Printf("\ndropped exercise %s\n", ex)
+}
