@@ -63,6 +63,10 @@ type Engine struct {
 	refs    []uint32
 	roots   []uint32
 	geos    []event.Geo
+	liveIDs []string // ids of the touched live situations, as in touched
+	deltas  []Delta
+	applied int64 // processing time of the last Apply
+	pending bool  // Deltas has not rendered the last Apply yet
 	tick    []Delta
 	tickGeo []event.Geo
 	text    textBlock
@@ -71,13 +75,15 @@ type Engine struct {
 
 // Result is what one Apply produced. It is owned by the engine and valid until the next
 // Apply or Tick: its slices are reused. Strings in it stay valid and unchanged forever.
+//
+// The deltas of the batch are not built by Apply: Engine.Deltas materialises them, so a
+// caller that needs no deltas (replaying history to rebuild state) does not pay for them.
 type Result struct {
 	// Events has exactly one entry per input event, in batch order.
 	Events []Stored
-	// Deltas has one entry per situation touched by the batch, with its latest state:
-	// created or updated situations (MergedFrom naming those absorbed in this batch),
-	// then one Removed delta per absorbed situation.
-	Deltas []Delta
+	// Situations is how many situations the batch created, updated or absorbed: the
+	// number of deltas Engine.Deltas returns for it.
+	Situations int
 }
 
 // Stored says how to store one input event.
@@ -197,6 +203,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.c.Batches++
 	nowNs := now.UnixNano()
 	e.res.Events = e.res.Events[:0]
+	e.pending = false
 	e.evNode = e.evNode[:0]
 	e.touched = e.touched[:0]
 	e.merged = e.merged[:0]
@@ -316,45 +323,84 @@ func obsHash(o event.Observable) uint64 {
 	return hashString(seedObs+uint64(o.Type), o.Value)
 }
 
-// finish resolves the batch's situation ids and builds the deltas.
+// finish resolves the batch's situation ids and brings the touched situations to their
+// new version and score; Deltas renders them.
 func (e *Engine) finish(now int64) {
-	for i, n := range e.evNode {
-		if n != noNode {
-			e.res.Events[i].SituationID = e.sitID(e.find(n))
-		}
-	}
-	e.res.Deltas = e.res.Deltas[:0]
+	live := e.touched[:0]
+	e.liveIDs = e.liveIDs[:0]
 	for _, n := range e.touched {
 		if e.parent[n] != n {
 			continue // absorbed later in the batch
 		}
 		d := &e.sits[e.nodeData[n]]
-		d.delta = int32(len(e.res.Deltas))
-		dl := nextDelta(&e.res.Deltas)
 		d.version++
 		d.updated = now
 		e.rescore(d, now)
-		e.render(d, &dl.Situation, &e.geos, len(e.res.Deltas)-1)
+		d.delta = int32(len(live))
+		live = append(live, n)
+		e.liveIDs = append(e.liveIDs, e.sitID(n))
+	}
+	e.touched = live
+	for i, n := range e.evNode {
+		if n == noNode {
+			continue
+		}
+		r := e.find(n)
+		if di := e.nodeData[r]; di != noNode && e.sits[di].epoch == e.epoch {
+			e.res.Events[i].SituationID = e.liveIDs[e.sits[di].delta]
+		} else {
+			e.res.Events[i].SituationID = e.sitID(r)
+		}
+	}
+	e.res.Situations = len(live)
+	for _, m := range e.merged {
+		if m.pre {
+			e.res.Situations++
+		}
+	}
+	e.applied = now
+	e.pending = true
+}
+
+// Deltas returns the deltas of the last Apply: one per situation it touched, with its
+// latest state (created or updated situations, MergedFrom naming those absorbed in the
+// batch), then one Removed delta per absorbed situation. It builds them on the first call
+// after an Apply; later calls return the same slice. The slice is owned by the engine and
+// valid until the next Apply (Tick does not reuse it); strings in it stay valid forever.
+//
+// Call it before Tick: Tick changes situations, so it materialises pending deltas first.
+func (e *Engine) Deltas() []Delta {
+	if !e.pending {
+		return e.deltas
+	}
+	e.pending = false
+	now := e.applied
+	e.deltas = e.deltas[:0]
+	for i, n := range e.touched {
+		d := &e.sits[e.nodeData[n]]
+		dl := nextDelta(&e.deltas)
+		e.render(d, e.liveIDs[i], &dl.Situation, &e.geos, i)
 	}
 	for _, m := range e.merged {
 		if !m.pre {
 			continue
 		}
 		root := e.find(m.node)
+		rdi := e.sits[e.nodeData[root]].delta
 		id := e.sitID(m.node)
-		into := e.sitID(root)
-		rd := &e.res.Deltas[e.sits[e.nodeData[root]].delta]
+		rd := &e.deltas[rdi]
 		rd.MergedFrom = append(rd.MergedFrom, id)
-		dl := nextDelta(&e.res.Deltas)
+		dl := nextDelta(&e.deltas)
 		dl.Removed = true
 		dl.Situation.Contributors = nil // the same JSON whatever the slot held before
-		dl.MergedInto = into
+		dl.MergedInto = e.liveIDs[rdi]
 		dl.Situation.ID = id
 		dl.Situation.Version = m.version + 1
 		dl.Situation.Exercise = e.scopes.names[m.scope]
 		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
 		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
 	}
+	return e.deltas
 }
 
 // nextDelta appends a cleared delta to *ds, keeping the slices of a reused slot.

@@ -8,11 +8,11 @@ import (
 	"github.com/cidcc/cop/internal/event"
 )
 
-// render writes d's current state into s, reusing s's slices. Strings come from the
+// render writes d's current state into s under the public id id, reusing s's slices. Strings come from the
 // arena, the dictionaries or the batch's text block, so rendering does not allocate once
 // the buffers have grown. geos[slot] holds the Geo that s points to.
-func (e *Engine) render(d *sitData, s *Situation, geos *[]event.Geo, slot int) {
-	s.ID = e.sitID(d.node)
+func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, slot int) {
+	s.ID = id
 	s.Version = d.version
 	s.Exercise = e.scopes.names[d.scope]
 	s.Title = e.arena.str(d.title)

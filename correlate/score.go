@@ -77,6 +77,7 @@ func (e *Engine) plan(d *sitData, now int64) {
 // when reported again; a content duplicate of one of its events, still in the dedup
 // window, is stored under the retired id.
 func (e *Engine) Tick(now time.Time) []Delta {
+	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
 	for i := range e.sits {
@@ -98,7 +99,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 		d.score = s
 		e.plan(d, nowNs)
 		dl := nextDelta(&e.tick)
-		e.render(d, &dl.Situation, &e.tickGeo, len(e.tick)-1)
+		e.render(d, e.sitID(d.node), &dl.Situation, &e.tickGeo, len(e.tick)-1)
 	}
 	return e.tick
 }
