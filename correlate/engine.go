@@ -34,17 +34,17 @@ type Engine struct {
 	ids    window // event ids
 	fps    window // content fingerprints → situation node
 	obsIdx table  // observable key → index into obs
-	obs    []obsRec
+	obs    slab[obsRec]
 
 	cblocks   []contribBlock // observables' further contributors; index 0 is nil
-	links     []link         // set and list entries; index 0 is the nil entry
+	links     slab[link]     // set and list entries; index 0 is the nil entry
 	freeLink  uint32
-	members   []member // newest event ids of each situation; index 0 is nil
+	members   slab[member] // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
 
 	parent   []uint32 // union-find over situation nodes
 	nodeData []uint32 // node → index into sits, for roots
-	sits     []sitData
+	sits     slab[sitData]
 	freeSit  []uint32
 
 	seq   uint64 // events added, orders each situation's event ids
@@ -130,9 +130,9 @@ func New(cfg Config) *Engine {
 	e.ids.init(e.cfg.MaxEventIDs)
 	e.fps.init(e.cfg.MaxFingerprints)
 	e.obsIdx.init(e.cfg.ExpectedObservables)
-	e.links = make([]link, 1, 1024)
+	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
-	e.members = make([]member, 1, 1024)
+	e.members.add(member{})
 	return e
 }
 
@@ -277,7 +277,7 @@ func (e *Engine) prepare(batch []event.Event) {
 	}
 	for _, k := range e.obsK {
 		if idx, ok := e.obsIdx.get(k); ok {
-			sink += uint64(e.obs[idx].sit)
+			sink += uint64(e.obs.at(idx).sit)
 		}
 	}
 	e.sink = sink
@@ -332,7 +332,7 @@ func (e *Engine) finish(now int64) {
 		if e.parent[n] != n {
 			continue // absorbed later in the batch
 		}
-		d := &e.sits[e.nodeData[n]]
+		d := e.sits.at(e.nodeData[n])
 		d.version++
 		d.updated = now
 		e.rescore(d, now)
@@ -346,8 +346,8 @@ func (e *Engine) finish(now int64) {
 			continue
 		}
 		r := e.find(n)
-		if di := e.nodeData[r]; di != noNode && e.sits[di].epoch == e.epoch {
-			e.res.Events[i].SituationID = e.liveIDs[e.sits[di].delta]
+		if di := e.nodeData[r]; di != noNode && e.sits.at(di).epoch == e.epoch {
+			e.res.Events[i].SituationID = e.liveIDs[e.sits.at(di).delta]
 		} else {
 			e.res.Events[i].SituationID = e.sitID(r)
 		}
@@ -377,7 +377,7 @@ func (e *Engine) Deltas() []Delta {
 	now := e.applied
 	e.deltas = e.deltas[:0]
 	for i, n := range e.touched {
-		d := &e.sits[e.nodeData[n]]
+		d := e.sits.at(e.nodeData[n])
 		dl := nextDelta(&e.deltas)
 		e.render(d, e.liveIDs[i], &dl.Situation, &e.geos, i)
 	}
@@ -386,7 +386,7 @@ func (e *Engine) Deltas() []Delta {
 			continue
 		}
 		root := e.find(m.node)
-		rdi := e.sits[e.nodeData[root]].delta
+		rdi := e.sits.at(e.nodeData[root]).delta
 		id := e.sitID(m.node)
 		rd := &e.deltas[rdi]
 		rd.MergedFrom = append(rd.MergedFrom, id)

@@ -120,16 +120,15 @@ func unixSec(t time.Time) uint32 {
 
 func (e *Engine) newLink(item, aux, next uint32) uint32 {
 	if i := e.freeLink; i != 0 {
-		e.freeLink = e.links[i].next
-		e.links[i] = link{item, aux, next}
+		e.freeLink = e.links.at(i).next
+		*e.links.at(i) = link{item, aux, next}
 		return i
 	}
-	e.links = append(e.links, link{item, aux, next})
-	return uint32(len(e.links) - 1)
+	return e.links.add(link{item, aux, next})
 }
 
 func (e *Engine) freeLinkEntry(i uint32) {
-	e.links[i] = link{next: e.freeLink}
+	*e.links.at(i) = link{next: e.freeLink}
 	e.freeLink = i
 }
 
@@ -156,7 +155,7 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 		// Every existing observable of the event glues something new to its situation.
 		hubbed := false
 		for _, idx := range e.refs {
-			ob := &e.obs[idx]
+			ob := e.obs.at(idx)
 			if ob.hub || ob.sit == noNode {
 				continue
 			}
@@ -186,9 +185,9 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 			}
 		}
 	}
-	d := &e.sits[e.nodeData[target]]
+	d := e.sits.at(e.nodeData[target])
 	for _, idx := range e.refs {
-		ob := &e.obs[idx]
+		ob := e.obs.at(idx)
 		d.types |= 1 << ob.typ
 		if ob.sit == noNode {
 			ob.sit = target
@@ -208,7 +207,7 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 	roots := e.roots[:0]
 	fresh := false
 	for _, idx := range e.refs {
-		ob := &e.obs[idx]
+		ob := e.obs.at(idx)
 		if ob.hub {
 			continue
 		}
@@ -238,13 +237,12 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 }
 
 func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
-	idx := uint32(len(e.obs))
 	rec := obsRec{sit: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
 	if _, common := e.common[h0]; common {
 		rec.hub = true
 		e.c.HubObservables++
 	}
-	e.obs = append(e.obs, rec)
+	idx := e.obs.add(rec)
 	e.obsIdx.put(k, idx)
 	e.c.Observables++
 	return idx
@@ -253,7 +251,7 @@ func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 // corroborate records that contributor ci reported observable idx with confidence conf.
 // A contributor's confidence for an observable is the highest it reported.
 func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
-	ob := &e.obs[idx]
+	ob := e.obs.at(idx)
 	ob.first = min(ob.first, sec)
 	ob.last = max(ob.last, sec)
 	if ci < 255 {
@@ -287,7 +285,7 @@ func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
 	h := uint32(len(e.cblocks) - 1)
 	if last == 0 {
-		e.obs[idx].more = h
+		e.obs.at(idx).more = h
 	} else {
 		e.cblocks[last].next = h
 	}
@@ -314,10 +312,9 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 	if n := len(e.freeSit); n > 0 {
 		di = e.freeSit[n-1]
 		e.freeSit = e.freeSit[:n-1]
-		e.sits[di] = d
+		*e.sits.at(di) = d
 	} else {
-		di = uint32(len(e.sits))
-		e.sits = append(e.sits, d)
+		di = e.sits.add(d)
 	}
 	e.nodeData = append(e.nodeData, di)
 	e.c.Situations++
@@ -325,7 +322,7 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 }
 
 func (e *Engine) touch(node uint32) {
-	d := &e.sits[e.nodeData[node]]
+	d := e.sits.at(e.nodeData[node])
 	if d.epoch != e.epoch {
 		d.epoch = e.epoch
 		e.touched = append(e.touched, node)
@@ -397,8 +394,8 @@ func (e *Engine) raiseCrit(d *sitData, w uint32) {
 // addContributor merges {ci, aux} into d's contributors and reports whether the
 // confidence inputs changed.
 func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		if l.item != ci {
 			continue
 		}
@@ -413,16 +410,16 @@ func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
 
 func (e *Engine) recomputeConf(d *sitData) {
 	p := 1.0
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
 	}
 	d.conf = 1 - p
 }
 
 func (e *Engine) addWord(head, w uint32) uint32 {
-	for i := head; i != 0; i = e.links[i].next {
-		if e.links[i].item == w {
+	for i := head; i != 0; i = e.links.at(i).next {
+		if e.links.at(i).item == w {
 			return head
 		}
 	}
@@ -430,8 +427,8 @@ func (e *Engine) addWord(head, w uint32) uint32 {
 }
 
 func (e *Engine) hasWord(head, w uint32) bool {
-	for i := head; i != 0; i = e.links[i].next {
-		if e.links[i].item == w {
+	for i := head; i != 0; i = e.links.at(i).next {
+		if e.links.at(i).item == w {
 			return true
 		}
 	}
@@ -464,15 +461,15 @@ func (e *Engine) restrict(d *sitData, names []string) {
 func (e *Engine) filter(head uint32, keep func(uint32) bool) uint32 {
 	var out, prev uint32
 	for i := head; i != 0; {
-		next := e.links[i].next
-		if keep(e.links[i].item) {
+		next := e.links.at(i).next
+		if keep(e.links.at(i).item) {
 			if prev == 0 {
 				out = i
 			} else {
-				e.links[prev].next = i
+				e.links.at(prev).next = i
 			}
 			prev = i
-			e.links[i].next = 0
+			e.links.at(i).next = 0
 		} else {
 			e.freeLinkEntry(i)
 		}
@@ -489,7 +486,7 @@ func (e *Engine) appendObs(d *sitData, idx uint32) {
 	if d.obsTail == 0 {
 		d.obsHead = l
 	} else {
-		e.links[d.obsTail].next = l
+		e.links.at(d.obsTail).next = l
 	}
 	d.obsTail = l
 	d.nobs++
@@ -497,21 +494,20 @@ func (e *Engine) appendObs(d *sitData, idx uint32) {
 
 func (e *Engine) newMember() uint32 {
 	if i := e.freeMembr; i != 0 {
-		e.freeMembr = e.members[i].next
+		e.freeMembr = e.members.at(i).next
 		return i
 	}
-	e.members = append(e.members, member{})
-	return uint32(len(e.members) - 1)
+	return e.members.add(member{})
 }
 
 func (e *Engine) freeMember(i uint32) {
-	e.members[i] = member{next: e.freeMembr}
+	*e.members.at(i) = member{next: e.freeMembr}
 	e.freeMembr = i
 }
 
 func (e *Engine) addMember(d *sitData, id string) {
 	m := e.newMember()
-	mm := &e.members[m]
+	mm := e.members.at(m)
 	mm.seq, mm.next, mm.n = e.seq, 0, uint16(min(len(id), math.MaxUint16))
 	if len(id) <= len(mm.id) {
 		copy(mm.id[:], id)
@@ -522,7 +518,7 @@ func (e *Engine) addMember(d *sitData, id string) {
 	if d.idsTail == 0 {
 		d.idsHead = m
 	} else {
-		e.members[d.idsTail].next = m
+		e.members.at(d.idsTail).next = m
 	}
 	d.idsTail = m
 	d.nids++
@@ -532,7 +528,7 @@ func (e *Engine) addMember(d *sitData, id string) {
 func (e *Engine) trimMembers(d *sitData) {
 	for d.nids > MaxSituationEvents {
 		h := d.idsHead
-		d.idsHead = e.members[h].next
+		d.idsHead = e.members.at(h).next
 		e.freeMember(h)
 		d.nids--
 	}

@@ -37,8 +37,8 @@ func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, 
 	ex.AgeHours = float64(age) / float64(time.Hour)
 	e.explain(d, ex)
 
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		s.Contributors = append(s.Contributors, Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
 	}
 	slices.SortFunc(s.Contributors, compareContributors)
@@ -51,12 +51,12 @@ func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, 
 	case d.flags&flagRelSet != 0:
 		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
 	}
-	for i := d.obsHead; i != 0; i = e.links[i].next {
-		ob := &e.obs[e.links[i].item]
+	for i := d.obsHead; i != 0; i = e.links.at(i).next {
+		ob := e.obs.at(e.links.at(i).item)
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
 	}
-	for i := d.idsHead; i != 0; i = e.members[i].next {
-		m := &e.members[i]
+	for i := d.idsHead; i != 0; i = e.members.at(i).next {
+		m := e.members.at(i)
 		if int(m.n) <= len(m.id) {
 			s.EventIDs = append(s.EventIDs, e.text.str(m.id[:m.n]))
 		} else {
@@ -76,8 +76,8 @@ func compareContributors(a, b Contributor) int { return strings.Compare(a.Name, 
 
 func (e *Engine) appendWords(dst []string, head uint32) []string {
 	n := len(dst)
-	for i := head; i != 0; i = e.links[i].next {
-		dst = append(dst, e.words.names[e.links[i].item])
+	for i := head; i != 0; i = e.links.at(i).next {
+		dst = append(dst, e.words.names[e.links.at(i).item])
 	}
 	slices.Sort(dst[n:])
 	return dst

@@ -80,8 +80,8 @@ func (e *Engine) Tick(now time.Time) []Delta {
 	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
-	for i := range e.sits {
-		d := &e.sits[i]
+	for i := range uint32(e.sits.len()) {
+		d := e.sits.at(i)
 		if d.flags&flagLive == 0 || nowNs < d.nextCheck {
 			continue
 		}
@@ -149,13 +149,13 @@ func (e *Engine) retire(d *sitData) {
 		e.freeChain(h)
 	}
 	for m := d.idsHead; m != 0; {
-		next := e.members[m].next
+		next := e.members.at(m).next
 		e.freeMember(m)
 		m = next
 	}
 	di := e.nodeData[d.node]
 	e.nodeData[d.node] = noNode
-	e.sits[di] = sitData{}
+	*e.sits.at(di) = sitData{}
 	e.freeSit = append(e.freeSit, di)
 	e.c.Situations--
 	e.c.Retired++
