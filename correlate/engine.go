@@ -58,6 +58,7 @@ type Engine struct {
 	merged  []mergeRec
 	obsH    []uint64 // observable hashes of the whole batch
 	obsK    []uint64 // their table keys (scoped)
+	obsI    []uint32 // their indexes in obs when warm found them, else noNode
 	pre     []prepared
 	sink    uint64
 	refs    []uint32
@@ -213,6 +214,9 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 
 	e.prepare(batch)
 	for i := range batch {
+		if i%warmChunk == 0 {
+			e.warm(i, min(i+warmChunk, len(batch)))
+		}
 		ev := &batch[i]
 		e.c.Events++
 		p := e.pre[i]
@@ -231,7 +235,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end])
+		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
 		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
@@ -247,10 +251,7 @@ type prepared struct {
 	scope    uint16
 }
 
-// prepare hashes the batch and then touches the state it will need without changing
-// anything, in passes of independent loads: the processor overlaps their cache misses,
-// and the main pass finds the state in cache. On large states most of Apply's time is
-// otherwise spent waiting for memory.
+// prepare hashes the batch without changing any state.
 func (e *Engine) prepare(batch []event.Event) {
 	e.pre = e.pre[:0]
 	e.obsH = e.obsH[:0]
@@ -267,18 +268,44 @@ func (e *Engine) prepare(batch []event.Event) {
 		}
 		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
 	}
+	e.obsI = e.obsI[:0]
+}
+
+// warmChunk is how many events warm brings into cache at once: enough independent loads
+// to keep the memory system busy, few enough that what they load is still in cache when
+// the events are applied.
+const warmChunk = 256
+
+// warm touches the state that events lo to hi will need, without changing anything, in
+// passes of independent loads: the processor overlaps their cache misses, and applying
+// the events finds the state in cache. On large states most of Apply's time is otherwise
+// spent waiting for memory. It also looks up the events' observables (e.obsI).
+func (e *Engine) warm(lo, hi int) {
 	var sink uint64
-	for i := range e.pre {
+	for i := lo; i < hi; i++ {
 		p := &e.pre[i]
 		sink += e.ids.idx.peek(p.idk) + e.fps.idx.peek(p.fp)
 	}
-	for _, k := range e.obsK {
+	// Dedup entries the events will evict when the windows are full.
+	for _, w := range [...]*window{&e.ids, &e.fps} {
+		if w.n+(hi-lo) > w.max {
+			for k := range min(hi-lo, w.n) {
+				sink += w.idx.peek(w.keys[(w.head+k)%len(w.keys)])
+			}
+		}
+	}
+	off, end := e.pre[lo].off, e.pre[hi-1].end
+	for _, k := range e.obsK[off:end] {
 		sink += e.obsIdx.peek(k)
 	}
-	for _, k := range e.obsK {
-		if idx, ok := e.obsIdx.get(k); ok {
+	for _, k := range e.obsK[off:end] {
+		idx, ok := e.obsIdx.get(k)
+		if !ok {
+			idx = noNode
+		} else {
 			sink += uint64(e.obs.at(idx).sit)
 		}
+		e.obsI = append(e.obsI, idx)
 	}
 	e.sink = sink
 }

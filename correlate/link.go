@@ -133,7 +133,7 @@ func (e *Engine) freeLinkEntry(i uint32) {
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 {
+func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64, obsI []uint32) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -141,10 +141,12 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 
 	e.refs = e.refs[:0]
 	for j, o := range ev.Observables {
-		k := obsK[j]
-		idx, ok := e.obsIdx.get(k)
-		if !ok {
-			idx = e.newObs(o, obsH[j], k)
+		idx := obsI[j]
+		if idx == noNode {
+			var ok bool
+			if idx, ok = e.obsIdx.get(obsK[j]); !ok {
+				idx = e.newObs(o, obsH[j], obsK[j])
+			}
 		}
 		e.corroborate(idx, ci, conf, sec)
 		e.refs = append(e.refs, idx)
