@@ -52,26 +52,27 @@ type Engine struct {
 	c     Counters
 
 	// Per-batch scratch, reused.
-	res     Result
-	evNode  []uint32
-	touched []uint32
-	merged  []mergeRec
-	obsH    []uint64 // observable hashes of the whole batch
-	obsK    []uint64 // their table keys (scoped)
-	obsI    []uint32 // their indexes in obs when warm found them, else noNode
-	pre     []prepared
-	sink    uint64
-	refs    []uint32
-	roots   []uint32
-	geos    []event.Geo
-	liveIDs []string // ids of the touched live situations, as in touched
-	deltas  []Delta
-	applied int64 // processing time of the last Apply
-	pending bool  // Deltas has not rendered the last Apply yet
-	tick    []Delta
-	tickGeo []event.Geo
-	text    textBlock
-	numBuf  [64]byte
+	res       Result
+	evNode    []uint32
+	touched   []uint32
+	merged    []mergeRec
+	obsH      []uint64 // observable hashes of the whole batch
+	obsK      []uint64 // their table keys (scoped)
+	obsI      []uint32 // their indexes in obs when warm found them, else noNode
+	pre       []prepared
+	sink      uint64
+	refs      []uint32
+	roots     []uint32
+	geos      []event.Geo
+	liveIDs   []string  // ids of the touched live situations, as in touched
+	liveDecay []float64 // and their decay factors
+	deltas    []Delta
+	applied   int64 // processing time of the last Apply
+	pending   bool  // Deltas has not rendered the last Apply yet
+	tick      []Delta
+	tickGeo   []event.Geo
+	text      textBlock
+	numBuf    [64]byte
 }
 
 // Result is what one Apply produced. It is owned by the engine and valid until the next
@@ -355,6 +356,7 @@ func obsHash(o event.Observable) uint64 {
 func (e *Engine) finish(now int64) {
 	live := e.touched[:0]
 	e.liveIDs = e.liveIDs[:0]
+	e.liveDecay = e.liveDecay[:0]
 	for _, n := range e.touched {
 		if e.parent[n] != n {
 			continue // absorbed later in the batch
@@ -362,7 +364,7 @@ func (e *Engine) finish(now int64) {
 		d := e.sits.at(e.nodeData[n])
 		d.version++
 		d.updated = now
-		e.rescore(d, now)
+		e.liveDecay = append(e.liveDecay, e.rescore(d, now))
 		d.delta = int32(len(live))
 		live = append(live, n)
 		e.liveIDs = append(e.liveIDs, e.sitID(n))
@@ -406,7 +408,7 @@ func (e *Engine) Deltas() []Delta {
 	for i, n := range e.touched {
 		d := e.sits.at(e.nodeData[n])
 		dl := nextDelta(&e.deltas)
-		e.render(d, e.liveIDs[i], &dl.Situation, &e.geos, i)
+		e.render(d, e.liveIDs[i], e.liveDecay[i], &dl.Situation, &e.geos, i)
 	}
 	for _, m := range e.merged {
 		if !m.pre {

@@ -80,6 +80,9 @@ type sitData struct {
 	geoIDH   uint64
 	lat, lon float64
 
+	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
+	countryBits, sectorBits, techBits uint64
+
 	contribs, countries, sectors, techs, rel uint32 // chains
 	obsHead, obsTail                         uint32
 	idsHead, idsTail                         uint32
@@ -371,14 +374,14 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
 		e.recomputeConf(d)
 	}
 	for _, s := range ev.Countries {
-		d.countries = e.addWord(d.countries, e.word(s))
+		e.addToSet(&d.countryBits, &d.countries, e.word(s))
 	}
 	for _, s := range ev.Techniques {
-		d.techs = e.addWord(d.techs, e.word(s))
+		e.addToSet(&d.techBits, &d.techs, e.word(s))
 	}
 	for _, s := range ev.Sectors {
 		w := e.word(s)
-		d.sectors = e.addWord(d.sectors, w)
+		e.addToSet(&d.sectorBits, &d.sectors, w)
 		e.raiseCrit(d, w)
 	}
 	if len(ev.ReleasableTo) > 0 {
@@ -417,6 +420,15 @@ func (e *Engine) recomputeConf(d *sitData) {
 		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
 	}
 	d.conf = 1 - p
+}
+
+// addToSet adds word w to the set of *bits (words below 64) and chain *head (the others).
+func (e *Engine) addToSet(bits *uint64, head *uint32, w uint32) {
+	if w < 64 {
+		*bits |= 1 << w
+		return
+	}
+	*head = e.addWord(*head, w)
 }
 
 func (e *Engine) addWord(head, w uint32) uint32 {

@@ -37,6 +37,9 @@ func (e *Engine) merge(target, r uint32) {
 	if confChanged {
 		e.recomputeConf(dt)
 	}
+	dt.countryBits |= dr.countryBits
+	dt.sectorBits |= dr.sectorBits
+	dt.techBits |= dr.techBits
 	dt.countries = e.mergeWords(dt.countries, dr.countries)
 	dt.techs = e.mergeWords(dt.techs, dr.techs)
 	dt.sectors = e.mergeWords(dt.sectors, dr.sectors)

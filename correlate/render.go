@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -8,10 +9,10 @@ import (
 	"github.com/cidcc/cop/internal/event"
 )
 
-// render writes d's current state into s under the public id id, reusing s's slices. Strings come from the
-// arena, the dictionaries or the batch's text block, so rendering does not allocate once
-// the buffers have grown. geos[slot] holds the Geo that s points to.
-func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, slot int) {
+// render writes d's current state into s under the public id id, with decay the decay
+// factor at d.updated, reusing s's slices. Strings come from the arena, the dictionaries
+// or the batch's text block, so rendering does not allocate once the buffers have grown. geos[slot] holds the Geo that s points to.
+func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos *[]event.Geo, slot int) {
 	s.ID = id
 	s.Version = d.version
 	s.Exercise = e.scopes.names[d.scope]
@@ -33,7 +34,7 @@ func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, 
 	ex.Confidence = d.conf
 	ex.Corroborations = int(d.ncontr)
 	ex.Criticality = d.crit
-	ex.Decay = e.decay(age, e.lifetime(d))
+	ex.Decay = decay
 	ex.AgeHours = float64(age) / float64(time.Hour)
 	e.explain(d, ex)
 
@@ -42,9 +43,9 @@ func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, 
 		s.Contributors = append(s.Contributors, Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
 	}
 	slices.SortFunc(s.Contributors, compareContributors)
-	s.Countries = e.appendWords(s.Countries, d.countries)
-	s.Sectors = e.appendWords(s.Sectors, d.sectors)
-	s.Techniques = e.appendWords(s.Techniques, d.techs)
+	s.Countries = e.appendSet(s.Countries, d.countryBits, d.countries)
+	s.Sectors = e.appendSet(s.Sectors, d.sectorBits, d.sectors)
+	s.Techniques = e.appendSet(s.Techniques, d.techBits, d.techs)
 	switch {
 	case d.flags&flagRelNone != 0:
 		s.ReleasableTo = append(s.ReleasableTo, NoRelease)
@@ -73,6 +74,17 @@ func (e *Engine) render(d *sitData, id string, s *Situation, geos *[]event.Geo, 
 }
 
 func compareContributors(a, b Contributor) int { return strings.Compare(a.Name, b.Name) }
+
+// appendSet appends the words of a set kept as bits and a chain, sorted.
+func (e *Engine) appendSet(dst []string, set uint64, head uint32) []string {
+	n := len(dst)
+	for ; set != 0; set &= set - 1 {
+		dst = append(dst, e.words.names[bits.TrailingZeros64(set)])
+	}
+	dst = e.appendWords(dst, head)
+	slices.Sort(dst[n:])
+	return dst
+}
 
 func (e *Engine) appendWords(dst []string, head uint32) []string {
 	n := len(dst)

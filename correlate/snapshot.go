@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -384,7 +384,8 @@ func (e *Engine) check() error {
 		}
 		if !inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
 			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
-			d.critWord > uint32(len(e.words.names)) {
+			d.critWord > uint32(len(e.words.names)) ||
+			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
 			return bad("situation out of range")
 		}
 	}
