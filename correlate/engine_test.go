@@ -284,3 +284,23 @@ func TestDecayedIdleSituationIsRetired(t *testing.T) {
 		t.Fatalf("observable of a retired situation: %+v, old id %s", s, old)
 	}
 }
+
+func TestEventIDsComeBackAsGiven(t *testing.T) {
+	f := func(id string) {
+		t.Helper()
+		e := New(DefaultConfig())
+		a := ev("DE", "1", "ipv4:192.0.2.1")
+		a.ID = id
+		s := only(t, apply(e, []event.Event{a}, t0).Deltas)
+		if len(s.EventIDs) != 1 || s.EventIDs[0] != id {
+			t.Fatalf("event ids %q, want [%q]", s.EventIDs, id)
+		}
+	}
+	f(event.NewID("DE", "1"))
+	f("0123456789abcdef0123456789abcdef")
+	f("0123456789ABCDEF0123456789abcdef") // not lowercase hex: kept as given
+	f("0123456789abcdef0123456789abcdeg")
+	f("short")
+	f("exactly-sixteen!")
+	f("a-rather-long-event-identifier-from-some-feed-that-is-over-32")
+}

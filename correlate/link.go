@@ -47,13 +47,20 @@ type link struct {
 
 const anonBit = 1 << 8
 
-// member is one of the newest event ids of a situation, oldest first.
+// member is one of the newest event ids of a situation, oldest first. An id of 32
+// lowercase hex digits (event.NewID) is kept as its 16 bytes; a shorter id as is; a
+// longer one in the arena.
 type member struct {
 	seq  uint64
+	id   [16]byte
 	next uint32
-	n    uint16 // length of the id; over len(id) means id holds an arena ref
-	id   [32]byte
+	n    uint16 // length of a raw id, or memberHex or memberArena
 }
+
+const (
+	memberHex   = 0xffff
+	memberArena = 0xfffe
+)
 
 // sitData is the aggregate state of a live situation.
 type sitData struct {
@@ -522,12 +529,15 @@ func (e *Engine) freeMember(i uint32) {
 func (e *Engine) addMember(d *sitData, id string) {
 	m := e.newMember()
 	mm := e.members.at(m)
-	mm.seq, mm.next, mm.n = e.seq, 0, uint16(min(len(id), math.MaxUint16))
-	if len(id) <= len(mm.id) {
-		copy(mm.id[:], id)
-	} else {
-		r := e.arena.add(id)
-		putRef(mm.id[:], r)
+	mm.seq, mm.next = e.seq, 0
+	switch {
+	case len(id) == 2*len(mm.id) && decodeHex(mm.id[:], id):
+		mm.n = memberHex
+	case len(id) <= len(mm.id):
+		mm.n = uint16(copy(mm.id[:], id))
+	default:
+		mm.n = memberArena
+		putRef(mm.id[:], e.arena.add(id))
 	}
 	if d.idsTail == 0 {
 		d.idsHead = m
@@ -537,6 +547,46 @@ func (e *Engine) addMember(d *sitData, id string) {
 	d.idsTail = m
 	d.nids++
 	e.trimMembers(d)
+}
+
+// decodeHex decodes lowercase hex s into dst (len(s) == 2*len(dst)) and reports whether s
+// was lowercase hex; only then does encoding dst give s back.
+func decodeHex(dst []byte, s string) bool {
+	for i := range dst {
+		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
+		if hi > 15 || lo > 15 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 255
+}
+
+// memberID returns the id m holds, building it in the text block when it is not kept as
+// a string.
+func (e *Engine) memberID(m *member) string {
+	switch m.n {
+	case memberHex:
+		const hexd = "0123456789abcdef"
+		p := e.text.begin(2 * len(m.id))
+		for _, b := range m.id {
+			p = append(p, hexd[b>>4], hexd[b&15])
+		}
+		return e.text.end(p)
+	case memberArena:
+		return e.arena.str(getRef(m.id[:]))
+	}
+	return e.text.str(m.id[:m.n])
 }
 
 func (e *Engine) trimMembers(d *sitData) {

@@ -57,12 +57,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
 	}
 	for i := d.idsHead; i != 0; i = e.members.at(i).next {
-		m := e.members.at(i)
-		if int(m.n) <= len(m.id) {
-			s.EventIDs = append(s.EventIDs, e.text.str(m.id[:m.n]))
-		} else {
-			s.EventIDs = append(s.EventIDs, e.arena.str(getRef(m.id[:])))
-		}
+		s.EventIDs = append(s.EventIDs, e.memberID(e.members.at(i)))
 	}
 	for len(*geos) <= slot {
 		*geos = append(*geos, event.Geo{})

@@ -358,7 +358,8 @@ func (e *Engine) check() error {
 	}
 	for i := range uint32(e.members.len()) {
 		m := e.members.at(i)
-		if !inMembers(m.next) || int(m.n) > len(m.id) && !ref(getRef(m.id[:])) {
+		if !inMembers(m.next) || m.n == memberArena && !ref(getRef(m.id[:])) ||
+			m.n != memberHex && m.n != memberArena && int(m.n) > len(m.id) {
 			return bad("member out of range")
 		}
 	}
