@@ -34,17 +34,17 @@ type Engine struct {
 	ids    window // event ids
 	fps    window // content fingerprints → situation node
 	obsIdx table  // observable key → index into obs
-	obs    []obsRec
+	obs    slab[obsRec]
 
 	cblocks   []contribBlock // observables' further contributors; index 0 is nil
-	links     []link         // set and list entries; index 0 is the nil entry
+	links     slab[link]     // set and list entries; index 0 is the nil entry
 	freeLink  uint32
-	members   []member // newest event ids of each situation; index 0 is nil
+	members   slab[member] // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
 
 	parent   []uint32 // union-find over situation nodes
 	nodeData []uint32 // node → index into sits, for roots
-	sits     []sitData
+	sits     slab[sitData]
 	freeSit  []uint32
 
 	seq   uint64 // events added, orders each situation's event ids
@@ -52,32 +52,40 @@ type Engine struct {
 	c     Counters
 
 	// Per-batch scratch, reused.
-	res     Result
-	evNode  []uint32
-	touched []uint32
-	merged  []mergeRec
-	obsH    []uint64 // observable hashes of the whole batch
-	obsK    []uint64 // their table keys (scoped)
-	pre     []prepared
-	sink    uint64
-	refs    []uint32
-	roots   []uint32
-	geos    []event.Geo
-	tick    []Delta
-	tickGeo []event.Geo
-	text    textBlock
-	numBuf  [64]byte
+	res       Result
+	evNode    []uint32
+	touched   []uint32
+	merged    []mergeRec
+	obsH      []uint64 // observable hashes of the whole batch
+	obsK      []uint64 // their table keys (scoped)
+	obsI      []uint32 // their indexes in obs when warm found them, else noNode
+	pre       []prepared
+	sink      uint64
+	refs      []uint32
+	roots     []uint32
+	geos      []event.Geo
+	liveIDs   []string  // ids of the touched live situations, as in touched
+	liveDecay []float64 // and their decay factors
+	deltas    []Delta
+	applied   int64 // processing time of the last Apply
+	pending   bool  // Deltas has not rendered the last Apply yet
+	tick      []Delta
+	tickGeo   []event.Geo
+	text      textBlock
+	numBuf    [64]byte
 }
 
 // Result is what one Apply produced. It is owned by the engine and valid until the next
 // Apply or Tick: its slices are reused. Strings in it stay valid and unchanged forever.
+//
+// The deltas of the batch are not built by Apply: Engine.Deltas materialises them, so a
+// caller that needs no deltas (replaying history to rebuild state) does not pay for them.
 type Result struct {
 	// Events has exactly one entry per input event, in batch order.
 	Events []Stored
-	// Deltas has one entry per situation touched by the batch, with its latest state:
-	// created or updated situations (MergedFrom naming those absorbed in this batch),
-	// then one Removed delta per absorbed situation.
-	Deltas []Delta
+	// Situations is how many situations the batch created, updated or absorbed: the
+	// number of deltas Engine.Deltas returns for it.
+	Situations int
 }
 
 // Stored says how to store one input event.
@@ -124,9 +132,9 @@ func New(cfg Config) *Engine {
 	e.ids.init(e.cfg.MaxEventIDs)
 	e.fps.init(e.cfg.MaxFingerprints)
 	e.obsIdx.init(e.cfg.ExpectedObservables)
-	e.links = make([]link, 1, 1024)
+	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
-	e.members = make([]member, 1, 1024)
+	e.members.add(member{})
 	return e
 }
 
@@ -197,6 +205,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.c.Batches++
 	nowNs := now.UnixNano()
 	e.res.Events = e.res.Events[:0]
+	e.pending = false
 	e.evNode = e.evNode[:0]
 	e.touched = e.touched[:0]
 	e.merged = e.merged[:0]
@@ -206,6 +215,9 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 
 	e.prepare(batch)
 	for i := range batch {
+		if i%warmChunk == 0 {
+			e.warm(i, min(i+warmChunk, len(batch)))
+		}
 		ev := &batch[i]
 		e.c.Events++
 		p := e.pre[i]
@@ -224,7 +236,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end])
+		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
 		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
@@ -240,10 +252,7 @@ type prepared struct {
 	scope    uint16
 }
 
-// prepare hashes the batch and then touches the state it will need without changing
-// anything, in passes of independent loads: the processor overlaps their cache misses,
-// and the main pass finds the state in cache. On large states most of Apply's time is
-// otherwise spent waiting for memory.
+// prepare hashes the batch without changing any state.
 func (e *Engine) prepare(batch []event.Event) {
 	e.pre = e.pre[:0]
 	e.obsH = e.obsH[:0]
@@ -260,18 +269,44 @@ func (e *Engine) prepare(batch []event.Event) {
 		}
 		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
 	}
+	e.obsI = e.obsI[:0]
+}
+
+// warmChunk is how many events warm brings into cache at once: enough independent loads
+// to keep the memory system busy, few enough that what they load is still in cache when
+// the events are applied.
+const warmChunk = 256
+
+// warm touches the state that events lo to hi will need, without changing anything, in
+// passes of independent loads: the processor overlaps their cache misses, and applying
+// the events finds the state in cache. On large states most of Apply's time is otherwise
+// spent waiting for memory. It also looks up the events' observables (e.obsI).
+func (e *Engine) warm(lo, hi int) {
 	var sink uint64
-	for i := range e.pre {
+	for i := lo; i < hi; i++ {
 		p := &e.pre[i]
 		sink += e.ids.idx.peek(p.idk) + e.fps.idx.peek(p.fp)
 	}
-	for _, k := range e.obsK {
+	// Dedup entries the events will evict when the windows are full.
+	for _, w := range [...]*window{&e.ids, &e.fps} {
+		if w.n+(hi-lo) > w.max {
+			for k := range min(hi-lo, w.n) {
+				sink += w.idx.peek(w.keys[(w.head+k)%len(w.keys)])
+			}
+		}
+	}
+	off, end := e.pre[lo].off, e.pre[hi-1].end
+	for _, k := range e.obsK[off:end] {
 		sink += e.obsIdx.peek(k)
 	}
-	for _, k := range e.obsK {
-		if idx, ok := e.obsIdx.get(k); ok {
-			sink += uint64(e.obs[idx].sit)
+	for _, k := range e.obsK[off:end] {
+		idx, ok := e.obsIdx.get(k)
+		if !ok {
+			idx = noNode
+		} else {
+			sink += uint64(e.obs.at(idx).sit)
 		}
+		e.obsI = append(e.obsI, idx)
 	}
 	e.sink = sink
 }
@@ -316,45 +351,85 @@ func obsHash(o event.Observable) uint64 {
 	return hashString(seedObs+uint64(o.Type), o.Value)
 }
 
-// finish resolves the batch's situation ids and builds the deltas.
+// finish resolves the batch's situation ids and brings the touched situations to their
+// new version and score; Deltas renders them.
 func (e *Engine) finish(now int64) {
-	for i, n := range e.evNode {
-		if n != noNode {
-			e.res.Events[i].SituationID = e.sitID(e.find(n))
-		}
-	}
-	e.res.Deltas = e.res.Deltas[:0]
+	live := e.touched[:0]
+	e.liveIDs = e.liveIDs[:0]
+	e.liveDecay = e.liveDecay[:0]
 	for _, n := range e.touched {
 		if e.parent[n] != n {
 			continue // absorbed later in the batch
 		}
-		d := &e.sits[e.nodeData[n]]
-		d.delta = int32(len(e.res.Deltas))
-		dl := nextDelta(&e.res.Deltas)
+		d := e.sits.at(e.nodeData[n])
 		d.version++
 		d.updated = now
-		e.rescore(d, now)
-		e.render(d, &dl.Situation, &e.geos, len(e.res.Deltas)-1)
+		e.liveDecay = append(e.liveDecay, e.rescore(d, now))
+		d.delta = int32(len(live))
+		live = append(live, n)
+		e.liveIDs = append(e.liveIDs, e.sitID(n))
+	}
+	e.touched = live
+	for i, n := range e.evNode {
+		if n == noNode {
+			continue
+		}
+		r := e.find(n)
+		if di := e.nodeData[r]; di != noNode && e.sits.at(di).epoch == e.epoch {
+			e.res.Events[i].SituationID = e.liveIDs[e.sits.at(di).delta]
+		} else {
+			e.res.Events[i].SituationID = e.sitID(r)
+		}
+	}
+	e.res.Situations = len(live)
+	for _, m := range e.merged {
+		if m.pre {
+			e.res.Situations++
+		}
+	}
+	e.applied = now
+	e.pending = true
+}
+
+// Deltas returns the deltas of the last Apply: one per situation it touched, with its
+// latest state (created or updated situations, MergedFrom naming those absorbed in the
+// batch), then one Removed delta per absorbed situation. It builds them on the first call
+// after an Apply; later calls return the same slice. The slice is owned by the engine and
+// valid until the next Apply (Tick does not reuse it); strings in it stay valid forever.
+//
+// Call it before Tick: Tick changes situations, so it materialises pending deltas first.
+func (e *Engine) Deltas() []Delta {
+	if !e.pending {
+		return e.deltas
+	}
+	e.pending = false
+	now := e.applied
+	e.deltas = e.deltas[:0]
+	for i, n := range e.touched {
+		d := e.sits.at(e.nodeData[n])
+		dl := nextDelta(&e.deltas)
+		e.render(d, e.liveIDs[i], e.liveDecay[i], &dl.Situation, &e.geos, i)
 	}
 	for _, m := range e.merged {
 		if !m.pre {
 			continue
 		}
 		root := e.find(m.node)
+		rdi := e.sits.at(e.nodeData[root]).delta
 		id := e.sitID(m.node)
-		into := e.sitID(root)
-		rd := &e.res.Deltas[e.sits[e.nodeData[root]].delta]
+		rd := &e.deltas[rdi]
 		rd.MergedFrom = append(rd.MergedFrom, id)
-		dl := nextDelta(&e.res.Deltas)
+		dl := nextDelta(&e.deltas)
 		dl.Removed = true
 		dl.Situation.Contributors = nil // the same JSON whatever the slot held before
-		dl.MergedInto = into
+		dl.MergedInto = e.liveIDs[rdi]
 		dl.Situation.ID = id
 		dl.Situation.Version = m.version + 1
 		dl.Situation.Exercise = e.scopes.names[m.scope]
 		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
 		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
 	}
+	return e.deltas
 }
 
 // nextDelta appends a cleared delta to *ds, keeping the slices of a reused slot.

@@ -39,6 +39,22 @@ func ev(c, src string, obs ...string) event.Event {
 	return e
 }
 
+// applied is what one Apply produced with its deltas materialised, as the pipeline sees it.
+type applied struct {
+	Events []Stored
+	Deltas []Delta
+}
+
+// apply runs e.Apply and e.Deltas; the result is valid until the next call on e.
+func apply(e *Engine, batch []event.Event, now time.Time) *applied {
+	r := e.Apply(batch, now)
+	ds := e.Deltas()
+	if len(ds) != r.Situations {
+		panic(fmt.Sprintf("Result.Situations %d, Deltas returned %d", r.Situations, len(ds)))
+	}
+	return &applied{Events: r.Events, Deltas: ds}
+}
+
 // only returns the single non-removed delta of r, failing otherwise.
 func only(t *testing.T, ds []Delta) Situation {
 	t.Helper()
@@ -58,10 +74,10 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestDuplicateFromSameContributorAddsNoConfidence(t *testing.T) {
 	e := New(DefaultConfig())
-	e.Apply([]event.Event{ev("DE", "1", "ipv4:192.0.2.1")}, t0)
+	apply(e, []event.Event{ev("DE", "1", "ipv4:192.0.2.1")}, t0)
 	a := ev("DE", "2", "ipv4:192.0.2.1")
 	a.Title = "other report"
-	s := only(t, e.Apply([]event.Event{a}, t0).Deltas)
+	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
 	if want := 100 * 0.8 * 0.8; !near(s.Confidence, want) {
 		t.Fatalf("confidence %v, want %v", s.Confidence, want)
 	}
@@ -78,7 +94,7 @@ func TestTwoContributorsRaiseConfidenceByNoisyOR(t *testing.T) {
 		e := New(cfg)
 		a, b := ev("DE", "1", "domain:c2.example"), ev("FR", "1", "domain:c2.example")
 		a.Confidence, b.Confidence = confA, confB
-		s := only(t, e.Apply([]event.Event{a, b}, t0).Deltas)
+		s := only(t, apply(e, []event.Event{a, b}, t0).Deltas)
 		if !near(s.Confidence, 100*want) {
 			t.Fatalf("confidence %v, want %v", s.Confidence, 100*want)
 		}
@@ -94,12 +110,12 @@ func TestTwoContributorsRaiseConfidenceByNoisyOR(t *testing.T) {
 func TestRedeliveryIsDroppedAndFlagged(t *testing.T) {
 	e := New(DefaultConfig())
 	a := ev("DE", "1", "ipv4:192.0.2.1")
-	r := e.Apply([]event.Event{a}, t0)
+	r := apply(e, []event.Event{a}, t0)
 	first := r.Events[0].SituationID
 	if first == "" || r.Events[0].Duplicate {
 		t.Fatalf("first delivery stored as %+v", r.Events[0])
 	}
-	r = e.Apply([]event.Event{a, a}, t0.Add(time.Minute))
+	r = apply(e, []event.Event{a, a}, t0.Add(time.Minute))
 	for i, st := range r.Events {
 		if st != (Stored{Duplicate: true}) {
 			t.Fatalf("redelivery %d stored as %+v, want dropped duplicate", i, st)
@@ -120,7 +136,7 @@ func TestResentContentUnderNewIDIsDuplicate(t *testing.T) {
 	b.Title = a.Title
 	c := ev("FR", "1-resent", "ipv4:192.0.2.1") // same content, other contributor: not a duplicate
 	c.Title = a.Title
-	r := e.Apply([]event.Event{a, b, c}, t0)
+	r := apply(e, []event.Event{a, b, c}, t0)
 	if r.Events[0].Duplicate || !r.Events[1].Duplicate || r.Events[2].Duplicate {
 		t.Fatalf("stored %+v, want only the second a duplicate", r.Events)
 	}
@@ -142,8 +158,8 @@ func TestContentDuplicateOutsideWindowIsNew(t *testing.T) {
 	a := ev("DE", "1", "ipv4:192.0.2.1")
 	b := ev("DE", "2", "ipv4:192.0.2.1")
 	b.Title = a.Title
-	e.Apply([]event.Event{a}, t0)
-	r := e.Apply([]event.Event{b}, t0.Add(2*time.Hour))
+	apply(e, []event.Event{a}, t0)
+	r := apply(e, []event.Event{b}, t0.Add(2*time.Hour))
 	if r.Events[0].Duplicate {
 		t.Fatal("re-sent content after the window flagged duplicate")
 	}
@@ -157,13 +173,13 @@ func TestDedupWindowIsBoundedBySize(t *testing.T) {
 	cfg.MaxEventIDs, cfg.MaxFingerprints = 4, 4
 	e := New(cfg)
 	for i := range 10 {
-		e.Apply([]event.Event{ev("DE", fmt.Sprint(i), fmt.Sprintf("ipv4:192.0.2.%d", i))}, t0)
+		apply(e, []event.Event{ev("DE", fmt.Sprint(i), fmt.Sprintf("ipv4:192.0.2.%d", i))}, t0)
 	}
 	if c := e.Counters(); c.EvictedIDs != 6 || c.EvictedFingerprints != 6 {
 		t.Fatalf("counters %+v, want 6 evicted of each", c)
 	}
 	// The oldest id was forgotten, the newest is remembered.
-	r := e.Apply([]event.Event{ev("DE", "0", "ipv4:192.0.2.0"), ev("DE", "9", "ipv4:192.0.2.9")}, t0)
+	r := apply(e, []event.Event{ev("DE", "0", "ipv4:192.0.2.0"), ev("DE", "9", "ipv4:192.0.2.9")}, t0)
 	if r.Events[0].Duplicate || !r.Events[1].Duplicate {
 		t.Fatalf("stored %+v", r.Events)
 	}
@@ -171,12 +187,12 @@ func TestDedupWindowIsBoundedBySize(t *testing.T) {
 
 func TestBridgeEventMergesSituations(t *testing.T) {
 	e := New(DefaultConfig())
-	r := e.Apply([]event.Event{ev("DE", "1", "ipv4:192.0.2.1"), ev("FR", "2", "domain:b.example")}, t0)
+	r := apply(e, []event.Event{ev("DE", "1", "ipv4:192.0.2.1"), ev("FR", "2", "domain:b.example")}, t0)
 	older, younger := r.Events[0].SituationID, r.Events[1].SituationID
 	if older == younger {
 		t.Fatal("unrelated events share a situation")
 	}
-	r = e.Apply([]event.Event{ev("IT", "3", "domain:b.example", "ipv4:192.0.2.1")}, t0)
+	r = apply(e, []event.Event{ev("IT", "3", "domain:b.example", "ipv4:192.0.2.1")}, t0)
 	if r.Events[0].SituationID != older {
 		t.Fatalf("bridge event in %s, want the older %s", r.Events[0].SituationID, older)
 	}
@@ -197,7 +213,7 @@ func TestBridgeEventMergesSituations(t *testing.T) {
 
 func TestMergeWithinOneBatchReportsOnlyPublishedSituations(t *testing.T) {
 	e := New(DefaultConfig())
-	r := e.Apply([]event.Event{
+	r := apply(e, []event.Event{
 		ev("DE", "1", "ipv4:192.0.2.1"), ev("FR", "2", "domain:b.example"),
 		ev("IT", "3", "domain:b.example", "ipv4:192.0.2.1"),
 	}, t0)
@@ -218,14 +234,14 @@ func TestHubObservablesDoNotLink(t *testing.T) {
 	cfg.Common = []event.Observable{{Type: event.ObsIPv4, Value: "8.8.8.8"}}
 	e := New(cfg)
 	// On the common list: never links.
-	r := e.Apply([]event.Event{ev("DE", "1", "ipv4:8.8.8.8", "domain:a.example"), ev("FR", "2", "ipv4:8.8.8.8", "domain:b.example")}, t0)
+	r := apply(e, []event.Event{ev("DE", "1", "ipv4:8.8.8.8", "domain:a.example"), ev("FR", "2", "ipv4:8.8.8.8", "domain:b.example")}, t0)
 	if r.Events[0].SituationID == r.Events[1].SituationID {
 		t.Fatal("common observable linked two events")
 	}
 	// Over K: the resolver glues at most K situations, then stops.
 	ids := map[string]bool{}
 	for i := range 6 {
-		r := e.Apply([]event.Event{ev("DE", fmt.Sprint("h", i), "ipv4:203.0.113.53", fmt.Sprintf("domain:x%d.example", i))}, t0)
+		r := apply(e, []event.Event{ev("DE", fmt.Sprint("h", i), "ipv4:203.0.113.53", fmt.Sprintf("domain:x%d.example", i))}, t0)
 		ids[r.Events[0].SituationID] = true
 	}
 	if len(ids) < 3 {
@@ -238,7 +254,7 @@ func TestHubObservablesDoNotLink(t *testing.T) {
 
 func TestDecayedIdleSituationIsRetired(t *testing.T) {
 	e := New(DefaultConfig())
-	r := e.Apply([]event.Event{ev("DE", "1", "ipv4:192.0.2.1")}, t0)
+	r := apply(e, []event.Event{ev("DE", "1", "ipv4:192.0.2.1")}, t0)
 	old := r.Events[0].SituationID
 	// The IPv4 lifetime (30 days) has passed but not the longest lifetime (730 days).
 	e.Tick(t0.Add(100 * 24 * time.Hour))
@@ -262,9 +278,29 @@ func TestDecayedIdleSituationIsRetired(t *testing.T) {
 	}
 	a := ev("FR", "2", "ipv4:192.0.2.1", "domain:new.example")
 	a.ObservedAt = later
-	r = e.Apply([]event.Event{a}, later)
+	r = apply(e, []event.Event{a}, later)
 	s := only(t, r.Deltas)
 	if s.ID == old || s.EventCount != 1 || len(s.Observables) != 2 {
 		t.Fatalf("observable of a retired situation: %+v, old id %s", s, old)
 	}
+}
+
+func TestEventIDsComeBackAsGiven(t *testing.T) {
+	f := func(id string) {
+		t.Helper()
+		e := New(DefaultConfig())
+		a := ev("DE", "1", "ipv4:192.0.2.1")
+		a.ID = id
+		s := only(t, apply(e, []event.Event{a}, t0).Deltas)
+		if len(s.EventIDs) != 1 || s.EventIDs[0] != id {
+			t.Fatalf("event ids %q, want [%q]", s.EventIDs, id)
+		}
+	}
+	f(event.NewID("DE", "1"))
+	f("0123456789abcdef0123456789abcdef")
+	f("0123456789ABCDEF0123456789abcdef") // not lowercase hex: kept as given
+	f("0123456789abcdef0123456789abcdeg")
+	f("short")
+	f("exactly-sixteen!")
+	f("a-rather-long-event-identifier-from-some-feed-that-is-over-32")
 }

@@ -47,13 +47,20 @@ type link struct {
 
 const anonBit = 1 << 8
 
-// member is one of the newest event ids of a situation, oldest first.
+// member is one of the newest event ids of a situation, oldest first. An id of 32
+// lowercase hex digits (event.NewID) is kept as its 16 bytes; a shorter id as is; a
+// longer one in the arena.
 type member struct {
 	seq  uint64
+	id   [16]byte
 	next uint32
-	n    uint16 // length of the id; over len(id) means id holds an arena ref
-	id   [32]byte
+	n    uint16 // length of a raw id, or memberHex or memberArena
 }
+
+const (
+	memberHex   = 0xffff
+	memberArena = 0xfffe
+)
 
 // sitData is the aggregate state of a live situation.
 type sitData struct {
@@ -79,6 +86,9 @@ type sitData struct {
 	geoAt    int64
 	geoIDH   uint64
 	lat, lon float64
+
+	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
+	countryBits, sectorBits, techBits uint64
 
 	contribs, countries, sectors, techs, rel uint32 // chains
 	obsHead, obsTail                         uint32
@@ -120,21 +130,20 @@ func unixSec(t time.Time) uint32 {
 
 func (e *Engine) newLink(item, aux, next uint32) uint32 {
 	if i := e.freeLink; i != 0 {
-		e.freeLink = e.links[i].next
-		e.links[i] = link{item, aux, next}
+		e.freeLink = e.links.at(i).next
+		*e.links.at(i) = link{item, aux, next}
 		return i
 	}
-	e.links = append(e.links, link{item, aux, next})
-	return uint32(len(e.links) - 1)
+	return e.links.add(link{item, aux, next})
 }
 
 func (e *Engine) freeLinkEntry(i uint32) {
-	e.links[i] = link{next: e.freeLink}
+	*e.links.at(i) = link{next: e.freeLink}
 	e.freeLink = i
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 {
+func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64, obsI []uint32) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -142,10 +151,12 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 
 	e.refs = e.refs[:0]
 	for j, o := range ev.Observables {
-		k := obsK[j]
-		idx, ok := e.obsIdx.get(k)
-		if !ok {
-			idx = e.newObs(o, obsH[j], k)
+		idx := obsI[j]
+		if idx == noNode {
+			var ok bool
+			if idx, ok = e.obsIdx.get(obsK[j]); !ok {
+				idx = e.newObs(o, obsH[j], obsK[j])
+			}
 		}
 		e.corroborate(idx, ci, conf, sec)
 		e.refs = append(e.refs, idx)
@@ -156,7 +167,7 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 		// Every existing observable of the event glues something new to its situation.
 		hubbed := false
 		for _, idx := range e.refs {
-			ob := &e.obs[idx]
+			ob := e.obs.at(idx)
 			if ob.hub || ob.sit == noNode {
 				continue
 			}
@@ -186,9 +197,9 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64) uint32 
 			}
 		}
 	}
-	d := &e.sits[e.nodeData[target]]
+	d := e.sits.at(e.nodeData[target])
 	for _, idx := range e.refs {
-		ob := &e.obs[idx]
+		ob := e.obs.at(idx)
 		d.types |= 1 << ob.typ
 		if ob.sit == noNode {
 			ob.sit = target
@@ -208,7 +219,7 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 	roots := e.roots[:0]
 	fresh := false
 	for _, idx := range e.refs {
-		ob := &e.obs[idx]
+		ob := e.obs.at(idx)
 		if ob.hub {
 			continue
 		}
@@ -238,13 +249,12 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 }
 
 func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
-	idx := uint32(len(e.obs))
 	rec := obsRec{sit: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
 	if _, common := e.common[h0]; common {
 		rec.hub = true
 		e.c.HubObservables++
 	}
-	e.obs = append(e.obs, rec)
+	idx := e.obs.add(rec)
 	e.obsIdx.put(k, idx)
 	e.c.Observables++
 	return idx
@@ -253,7 +263,7 @@ func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 // corroborate records that contributor ci reported observable idx with confidence conf.
 // A contributor's confidence for an observable is the highest it reported.
 func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
-	ob := &e.obs[idx]
+	ob := e.obs.at(idx)
 	ob.first = min(ob.first, sec)
 	ob.last = max(ob.last, sec)
 	if ci < 255 {
@@ -287,7 +297,7 @@ func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
 	h := uint32(len(e.cblocks) - 1)
 	if last == 0 {
-		e.obs[idx].more = h
+		e.obs.at(idx).more = h
 	} else {
 		e.cblocks[last].next = h
 	}
@@ -314,10 +324,9 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 	if n := len(e.freeSit); n > 0 {
 		di = e.freeSit[n-1]
 		e.freeSit = e.freeSit[:n-1]
-		e.sits[di] = d
+		*e.sits.at(di) = d
 	} else {
-		di = uint32(len(e.sits))
-		e.sits = append(e.sits, d)
+		di = e.sits.add(d)
 	}
 	e.nodeData = append(e.nodeData, di)
 	e.c.Situations++
@@ -325,7 +334,7 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 }
 
 func (e *Engine) touch(node uint32) {
-	d := &e.sits[e.nodeData[node]]
+	d := e.sits.at(e.nodeData[node])
 	if d.epoch != e.epoch {
 		d.epoch = e.epoch
 		e.touched = append(e.touched, node)
@@ -372,14 +381,14 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
 		e.recomputeConf(d)
 	}
 	for _, s := range ev.Countries {
-		d.countries = e.addWord(d.countries, e.word(s))
+		e.addToSet(&d.countryBits, &d.countries, e.word(s))
 	}
 	for _, s := range ev.Techniques {
-		d.techs = e.addWord(d.techs, e.word(s))
+		e.addToSet(&d.techBits, &d.techs, e.word(s))
 	}
 	for _, s := range ev.Sectors {
 		w := e.word(s)
-		d.sectors = e.addWord(d.sectors, w)
+		e.addToSet(&d.sectorBits, &d.sectors, w)
 		e.raiseCrit(d, w)
 	}
 	if len(ev.ReleasableTo) > 0 {
@@ -397,8 +406,8 @@ func (e *Engine) raiseCrit(d *sitData, w uint32) {
 // addContributor merges {ci, aux} into d's contributors and reports whether the
 // confidence inputs changed.
 func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		if l.item != ci {
 			continue
 		}
@@ -413,16 +422,25 @@ func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
 
 func (e *Engine) recomputeConf(d *sitData) {
 	p := 1.0
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
 	}
 	d.conf = 1 - p
 }
 
+// addToSet adds word w to the set of *bits (words below 64) and chain *head (the others).
+func (e *Engine) addToSet(bits *uint64, head *uint32, w uint32) {
+	if w < 64 {
+		*bits |= 1 << w
+		return
+	}
+	*head = e.addWord(*head, w)
+}
+
 func (e *Engine) addWord(head, w uint32) uint32 {
-	for i := head; i != 0; i = e.links[i].next {
-		if e.links[i].item == w {
+	for i := head; i != 0; i = e.links.at(i).next {
+		if e.links.at(i).item == w {
 			return head
 		}
 	}
@@ -430,8 +448,8 @@ func (e *Engine) addWord(head, w uint32) uint32 {
 }
 
 func (e *Engine) hasWord(head, w uint32) bool {
-	for i := head; i != 0; i = e.links[i].next {
-		if e.links[i].item == w {
+	for i := head; i != 0; i = e.links.at(i).next {
+		if e.links.at(i).item == w {
 			return true
 		}
 	}
@@ -464,15 +482,15 @@ func (e *Engine) restrict(d *sitData, names []string) {
 func (e *Engine) filter(head uint32, keep func(uint32) bool) uint32 {
 	var out, prev uint32
 	for i := head; i != 0; {
-		next := e.links[i].next
-		if keep(e.links[i].item) {
+		next := e.links.at(i).next
+		if keep(e.links.at(i).item) {
 			if prev == 0 {
 				out = i
 			} else {
-				e.links[prev].next = i
+				e.links.at(prev).next = i
 			}
 			prev = i
-			e.links[i].next = 0
+			e.links.at(i).next = 0
 		} else {
 			e.freeLinkEntry(i)
 		}
@@ -489,7 +507,7 @@ func (e *Engine) appendObs(d *sitData, idx uint32) {
 	if d.obsTail == 0 {
 		d.obsHead = l
 	} else {
-		e.links[d.obsTail].next = l
+		e.links.at(d.obsTail).next = l
 	}
 	d.obsTail = l
 	d.nobs++
@@ -497,42 +515,84 @@ func (e *Engine) appendObs(d *sitData, idx uint32) {
 
 func (e *Engine) newMember() uint32 {
 	if i := e.freeMembr; i != 0 {
-		e.freeMembr = e.members[i].next
+		e.freeMembr = e.members.at(i).next
 		return i
 	}
-	e.members = append(e.members, member{})
-	return uint32(len(e.members) - 1)
+	return e.members.add(member{})
 }
 
 func (e *Engine) freeMember(i uint32) {
-	e.members[i] = member{next: e.freeMembr}
+	*e.members.at(i) = member{next: e.freeMembr}
 	e.freeMembr = i
 }
 
 func (e *Engine) addMember(d *sitData, id string) {
 	m := e.newMember()
-	mm := &e.members[m]
-	mm.seq, mm.next, mm.n = e.seq, 0, uint16(min(len(id), math.MaxUint16))
-	if len(id) <= len(mm.id) {
-		copy(mm.id[:], id)
-	} else {
-		r := e.arena.add(id)
-		putRef(mm.id[:], r)
+	mm := e.members.at(m)
+	mm.seq, mm.next = e.seq, 0
+	switch {
+	case len(id) == 2*len(mm.id) && decodeHex(mm.id[:], id):
+		mm.n = memberHex
+	case len(id) <= len(mm.id):
+		mm.n = uint16(copy(mm.id[:], id))
+	default:
+		mm.n = memberArena
+		putRef(mm.id[:], e.arena.add(id))
 	}
 	if d.idsTail == 0 {
 		d.idsHead = m
 	} else {
-		e.members[d.idsTail].next = m
+		e.members.at(d.idsTail).next = m
 	}
 	d.idsTail = m
 	d.nids++
 	e.trimMembers(d)
 }
 
+// decodeHex decodes lowercase hex s into dst (len(s) == 2*len(dst)) and reports whether s
+// was lowercase hex; only then does encoding dst give s back.
+func decodeHex(dst []byte, s string) bool {
+	for i := range dst {
+		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
+		if hi > 15 || lo > 15 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 255
+}
+
+// memberID returns the id m holds, building it in the text block when it is not kept as
+// a string.
+func (e *Engine) memberID(m *member) string {
+	switch m.n {
+	case memberHex:
+		const hexd = "0123456789abcdef"
+		p := e.text.begin(2 * len(m.id))
+		for _, b := range m.id {
+			p = append(p, hexd[b>>4], hexd[b&15])
+		}
+		return e.text.end(p)
+	case memberArena:
+		return e.arena.str(getRef(m.id[:]))
+	}
+	return e.text.str(m.id[:m.n])
+}
+
 func (e *Engine) trimMembers(d *sitData) {
 	for d.nids > MaxSituationEvents {
 		h := d.idsHead
-		d.idsHead = e.members[h].next
+		d.idsHead = e.members.at(h).next
 		e.freeMember(h)
 		d.nids--
 	}

@@ -3,8 +3,8 @@ package correlate
 // merge folds situation r into target (the older one), which survives.
 func (e *Engine) merge(target, r uint32) {
 	ri := e.nodeData[r]
-	dr := e.sits[ri] // a copy: ri is freed below
-	dt := &e.sits[e.nodeData[target]]
+	dr := *e.sits.at(ri) // a copy: ri is freed below
+	dt := e.sits.at(e.nodeData[target])
 	e.parent[r] = target
 	e.nodeData[r] = noNode
 	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
@@ -27,8 +27,8 @@ func (e *Engine) merge(target, r uint32) {
 
 	confChanged := false
 	for i := dr.contribs; i != 0; {
-		next := e.links[i].next
-		if e.addContributor(dt, e.links[i].item, e.links[i].aux) {
+		next := e.links.at(i).next
+		if e.addContributor(dt, e.links.at(i).item, e.links.at(i).aux) {
 			confChanged = true
 		}
 		e.freeLinkEntry(i)
@@ -37,6 +37,9 @@ func (e *Engine) merge(target, r uint32) {
 	if confChanged {
 		e.recomputeConf(dt)
 	}
+	dt.countryBits |= dr.countryBits
+	dt.sectorBits |= dr.sectorBits
+	dt.techBits |= dr.techBits
 	dt.countries = e.mergeWords(dt.countries, dr.countries)
 	dt.techs = e.mergeWords(dt.techs, dr.techs)
 	dt.sectors = e.mergeWords(dt.sectors, dr.sectors)
@@ -60,13 +63,13 @@ func (e *Engine) merge(target, r uint32) {
 	}
 
 	for i := dr.obsHead; i != 0; {
-		next := e.links[i].next
+		next := e.links.at(i).next
 		if dt.nobs < MaxSituationObservables {
-			e.links[i].next = 0
+			e.links.at(i).next = 0
 			if dt.obsTail == 0 {
 				dt.obsHead = i
 			} else {
-				e.links[dt.obsTail].next = i
+				e.links.at(dt.obsTail).next = i
 			}
 			dt.obsTail = i
 			dt.nobs++
@@ -77,7 +80,7 @@ func (e *Engine) merge(target, r uint32) {
 	}
 	e.mergeMembers(dt, &dr)
 
-	e.sits[ri] = sitData{}
+	*e.sits.at(ri) = sitData{}
 	e.freeSit = append(e.freeSit, ri)
 	e.c.Situations--
 	e.c.Merges++
@@ -86,11 +89,11 @@ func (e *Engine) merge(target, r uint32) {
 // mergeWords moves the entries of chain from into chain into, dropping those it has.
 func (e *Engine) mergeWords(into, from uint32) uint32 {
 	for i := from; i != 0; {
-		next := e.links[i].next
-		if e.hasWord(into, e.links[i].item) {
+		next := e.links.at(i).next
+		if e.hasWord(into, e.links.at(i).item) {
 			e.freeLinkEntry(i)
 		} else {
-			e.links[i].next = into
+			e.links.at(i).next = into
 			into = i
 		}
 		i = next
@@ -100,7 +103,7 @@ func (e *Engine) mergeWords(into, from uint32) uint32 {
 
 func (e *Engine) freeChain(head uint32) {
 	for i := head; i != 0; {
-		next := e.links[i].next
+		next := e.links.at(i).next
 		e.freeLinkEntry(i)
 		i = next
 	}
@@ -112,16 +115,16 @@ func (e *Engine) mergeMembers(dt, dr *sitData) {
 	var head, tail uint32
 	for a != 0 || b != 0 {
 		var m uint32
-		if b == 0 || a != 0 && e.members[a].seq < e.members[b].seq {
-			m, a = a, e.members[a].next
+		if b == 0 || a != 0 && e.members.at(a).seq < e.members.at(b).seq {
+			m, a = a, e.members.at(a).next
 		} else {
-			m, b = b, e.members[b].next
+			m, b = b, e.members.at(b).next
 		}
-		e.members[m].next = 0
+		e.members.at(m).next = 0
 		if tail == 0 {
 			head = m
 		} else {
-			e.members[tail].next = m
+			e.members.at(tail).next = m
 		}
 		tail = m
 	}

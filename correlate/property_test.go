@@ -25,7 +25,7 @@ func newPicture() *picture {
 	return &picture{eventSit: map[string]string{}, into: map[string]string{}, score: map[string]float64{}}
 }
 
-func (p *picture) apply(batch []event.Event, r *Result) {
+func (p *picture) apply(batch []event.Event, r *applied) {
 	for i, st := range r.Events {
 		if st.SituationID != "" && !st.Duplicate {
 			p.eventSit[batch[i].ID] = st.SituationID
@@ -98,7 +98,7 @@ func runOrder(t *testing.T, evs []event.Event, rng *rand.Rand) []string {
 	p := newPicture()
 	for len(evs) > 0 {
 		k := 1 + rng.IntN(len(evs))
-		p.apply(evs[:k], e.Apply(evs[:k], t0))
+		p.apply(evs[:k], apply(e, evs[:k], t0))
 		evs = evs[k:]
 	}
 	return p.canonical()
@@ -143,13 +143,13 @@ func TestFeedingABatchTwiceChangesNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	evs := propertyEvents(rng, 50)
 	e := New(DefaultConfig())
-	e.Apply(evs, t0)
+	apply(e, evs, t0)
 	before := e.Counters()
 	var snap1, snap2 bytes.Buffer
 	if err := e.Snapshot(&snap1); err != nil {
 		t.Fatal(err)
 	}
-	r := e.Apply(evs, t0)
+	r := apply(e, evs, t0)
 	if len(r.Deltas) != 0 || len(r.Events) != len(evs) {
 		t.Fatalf("second feed: %d deltas, %d stored", len(r.Deltas), len(r.Events))
 	}
@@ -173,7 +173,7 @@ func TestFeedingABatchTwiceChangesNothing(t *testing.T) {
 	// situations are unchanged by their rendering.
 	a, _ := Restore(&snap1, DefaultConfig())
 	b, _ := Restore(&snap2, DefaultConfig())
-	ta, tb := resultJSON(t, &Result{Deltas: a.Tick(t0.Add(400 * 24 * time.Hour))}), resultJSON(t, &Result{Deltas: b.Tick(t0.Add(400 * 24 * time.Hour))})
+	ta, tb := resultJSON(t, &applied{Deltas: a.Tick(t0.Add(400 * 24 * time.Hour))}), resultJSON(t, &applied{Deltas: b.Tick(t0.Add(400 * 24 * time.Hour))})
 	if ta != tb {
 		t.Fatal("situations differ after feeding a batch twice")
 	}
@@ -226,7 +226,7 @@ func FuzzEngine(f *testing.F) {
 				batch[i] = x
 			}
 			now = now.Add(time.Duration(next()) * time.Minute)
-			r := e.Apply(batch, now)
+			r := apply(e, batch, now)
 			checkResult(t, e, batch, r.Events, r.Deltas)
 			if next()%4 == 0 {
 				ds := e.Tick(now.Add(time.Duration(next()) * 24 * time.Hour))

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -8,11 +9,11 @@ import (
 	"github.com/cidcc/cop/internal/event"
 )
 
-// render writes d's current state into s, reusing s's slices. Strings come from the
-// arena, the dictionaries or the batch's text block, so rendering does not allocate once
-// the buffers have grown. geos[slot] holds the Geo that s points to.
-func (e *Engine) render(d *sitData, s *Situation, geos *[]event.Geo, slot int) {
-	s.ID = e.sitID(d.node)
+// render writes d's current state into s under the public id id, with decay the decay
+// factor at d.updated, reusing s's slices. Strings come from the arena, the dictionaries
+// or the batch's text block, so rendering does not allocate once the buffers have grown. geos[slot] holds the Geo that s points to.
+func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos *[]event.Geo, slot int) {
+	s.ID = id
 	s.Version = d.version
 	s.Exercise = e.scopes.names[d.scope]
 	s.Title = e.arena.str(d.title)
@@ -33,35 +34,30 @@ func (e *Engine) render(d *sitData, s *Situation, geos *[]event.Geo, slot int) {
 	ex.Confidence = d.conf
 	ex.Corroborations = int(d.ncontr)
 	ex.Criticality = d.crit
-	ex.Decay = e.decay(age, e.lifetime(d))
+	ex.Decay = decay
 	ex.AgeHours = float64(age) / float64(time.Hour)
 	e.explain(d, ex)
 
-	for i := d.contribs; i != 0; i = e.links[i].next {
-		l := &e.links[i]
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		l := e.links.at(i)
 		s.Contributors = append(s.Contributors, Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
 	}
 	slices.SortFunc(s.Contributors, compareContributors)
-	s.Countries = e.appendWords(s.Countries, d.countries)
-	s.Sectors = e.appendWords(s.Sectors, d.sectors)
-	s.Techniques = e.appendWords(s.Techniques, d.techs)
+	s.Countries = e.appendSet(s.Countries, d.countryBits, d.countries)
+	s.Sectors = e.appendSet(s.Sectors, d.sectorBits, d.sectors)
+	s.Techniques = e.appendSet(s.Techniques, d.techBits, d.techs)
 	switch {
 	case d.flags&flagRelNone != 0:
 		s.ReleasableTo = append(s.ReleasableTo, NoRelease)
 	case d.flags&flagRelSet != 0:
 		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
 	}
-	for i := d.obsHead; i != 0; i = e.links[i].next {
-		ob := &e.obs[e.links[i].item]
+	for i := d.obsHead; i != 0; i = e.links.at(i).next {
+		ob := e.obs.at(e.links.at(i).item)
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
 	}
-	for i := d.idsHead; i != 0; i = e.members[i].next {
-		m := &e.members[i]
-		if int(m.n) <= len(m.id) {
-			s.EventIDs = append(s.EventIDs, e.text.str(m.id[:m.n]))
-		} else {
-			s.EventIDs = append(s.EventIDs, e.arena.str(getRef(m.id[:])))
-		}
+	for i := d.idsHead; i != 0; i = e.members.at(i).next {
+		s.EventIDs = append(s.EventIDs, e.memberID(e.members.at(i)))
 	}
 	for len(*geos) <= slot {
 		*geos = append(*geos, event.Geo{})
@@ -74,10 +70,21 @@ func (e *Engine) render(d *sitData, s *Situation, geos *[]event.Geo, slot int) {
 
 func compareContributors(a, b Contributor) int { return strings.Compare(a.Name, b.Name) }
 
+// appendSet appends the words of a set kept as bits and a chain, sorted.
+func (e *Engine) appendSet(dst []string, set uint64, head uint32) []string {
+	n := len(dst)
+	for ; set != 0; set &= set - 1 {
+		dst = append(dst, e.words.names[bits.TrailingZeros64(set)])
+	}
+	dst = e.appendWords(dst, head)
+	slices.Sort(dst[n:])
+	return dst
+}
+
 func (e *Engine) appendWords(dst []string, head uint32) []string {
 	n := len(dst)
-	for i := head; i != 0; i = e.links[i].next {
-		dst = append(dst, e.words.names[e.links[i].item])
+	for i := head; i != 0; i = e.links.at(i).next {
+		dst = append(dst, e.words.names[e.links.at(i).item])
 	}
 	slices.Sort(dst[n:])
 	return dst

@@ -21,7 +21,7 @@ func TestMarkingsAreCarried(t *testing.T) {
 	b.Countries, b.Sectors, b.Geo = []string{"BA", "EE"}, []string{"energy"}, &event.Geo{Lat: 43.8, Lon: 18.4}
 	c := ev("DE", "3", "ipv4:192.0.2.1")
 	c.Severity, c.Title, c.Kind, c.Category = event.SeverityCritical, "worst", event.KindIncident, "availability/ddos"
-	s := only(t, e.Apply([]event.Event{a, b, c}, t0).Deltas)
+	s := only(t, apply(e, []event.Event{a, b, c}, t0).Deltas)
 	if s.TLP != event.TLPAmber {
 		t.Errorf("TLP %s, want AMBER", s.TLP)
 	}
@@ -47,7 +47,7 @@ func TestMarkingsAreCarried(t *testing.T) {
 	// Disjoint releasability: nobody may receive it.
 	d := ev("IT", "4", "ipv4:192.0.2.1")
 	d.ReleasableTo = []string{"EUCAP"}
-	s = only(t, e.Apply([]event.Event{d}, t0).Deltas)
+	s = only(t, apply(e, []event.Event{d}, t0).Deltas)
 	if !slices.Equal(s.ReleasableTo, []string{NoRelease}) || s.Version != 2 {
 		t.Errorf("releasable %v version %d, want [%s] 2", s.ReleasableTo, s.Version, NoRelease)
 	}
@@ -57,7 +57,7 @@ func TestTitleTieGoesToEarliest(t *testing.T) {
 	e := New(DefaultConfig())
 	a, b := ev("DE", "1", "ipv4:192.0.2.1"), ev("FR", "2", "ipv4:192.0.2.1")
 	b.ObservedAt = t0.Add(-time.Hour)
-	s := only(t, e.Apply([]event.Event{a, b}, t0).Deltas)
+	s := only(t, apply(e, []event.Event{a, b}, t0).Deltas)
 	if s.Title != b.Title || !s.FirstSeen.Equal(b.ObservedAt) || !s.LastSeen.Equal(a.ObservedAt) {
 		t.Fatalf("title %q first %v last %v", s.Title, s.FirstSeen, s.LastSeen)
 	}
@@ -66,13 +66,13 @@ func TestTitleTieGoesToEarliest(t *testing.T) {
 func TestExerciseNeverTouchesTheRealPicture(t *testing.T) {
 	e := New(DefaultConfig())
 	real := ev("DE", "1", "ipv4:192.0.2.1")
-	r := e.Apply([]event.Event{real}, t0)
+	r := apply(e, []event.Event{real}, t0)
 	realID := r.Events[0].SituationID
 	x := ev("DE", "1", "ipv4:192.0.2.1") // same id and content, but in an exercise
 	x.Exercise = "CYDEF-X-2026"
 	y := ev("FR", "2", "ipv4:192.0.2.1")
 	y.Exercise = "CYDEF-X-2026"
-	r = e.Apply([]event.Event{x, y}, t0)
+	r = apply(e, []event.Event{x, y}, t0)
 	if r.Events[0].Duplicate || r.Events[0].SituationID == realID || r.Events[1].SituationID != r.Events[0].SituationID {
 		t.Fatalf("exercise events %+v (real situation %s)", r.Events, realID)
 	}
@@ -81,7 +81,7 @@ func TestExerciseNeverTouchesTheRealPicture(t *testing.T) {
 		t.Fatalf("exercise situation %+v", s)
 	}
 	z := ev("IT", "3", "ipv4:192.0.2.1")
-	s = only(t, e.Apply([]event.Event{z}, t0).Deltas)
+	s = only(t, apply(e, []event.Event{z}, t0).Deltas)
 	if s.ID != realID || s.Exercise != "" || s.EventCount != 2 || s.Explanation.Corroborations != 2 {
 		t.Fatalf("real situation %+v", s)
 	}
@@ -92,7 +92,7 @@ func TestDecayLowersScoreWithAge(t *testing.T) {
 	e := New(cfg)
 	a := ev("DE", "1", "ipv4:192.0.2.1")
 	a.Sectors = []string{"energy"}
-	s := only(t, e.Apply([]event.Event{a}, t0).Deltas)
+	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
 	want := 100 * 0.8 * 0.64 * 1.0
 	if !near(s.Score, want) || s.Explanation.Decay != 1 {
 		t.Fatalf("fresh score %v, want %v", s.Score, want)
@@ -115,7 +115,7 @@ func TestTickReturnsOnlyChangedScores(t *testing.T) {
 	old := ev("DE", "1", "ipv4:192.0.2.1")
 	old.ObservedAt = t0.Add(-20 * 24 * time.Hour)
 	fresh := ev("FR", "2", "sha256:"+string(bytes.Repeat([]byte("a"), 64)))
-	r := e.Apply([]event.Event{old, fresh}, t0)
+	r := apply(e, []event.Event{old, fresh}, t0)
 	if len(r.Deltas) != 2 {
 		t.Fatalf("deltas %d", len(r.Deltas))
 	}
@@ -136,7 +136,7 @@ func TestScoreExplanationMultipliesUp(t *testing.T) {
 	a := ev("DE", "1", "domain:c2.example")
 	a.ObservedAt = t0.Add(-45 * 24 * time.Hour)
 	a.Sectors = []string{"health"}
-	s := only(t, e.Apply([]event.Event{a}, t0).Deltas)
+	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
 	x := s.Explanation
 	if !near(s.Score, 100*x.Severity*x.Confidence*x.Criticality*x.Decay) || x.Decay <= 0 || x.Decay >= 1 || x.AgeHours != 45*24 {
 		t.Fatalf("score %v explanation %+v", s.Score, x)
@@ -147,7 +147,7 @@ func TestScoreExplanationMultipliesUp(t *testing.T) {
 }
 
 // resultJSON captures a Result before the engine reuses its buffers.
-func resultJSON(t testing.TB, r *Result) string {
+func resultJSON(t testing.TB, r *applied) string {
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +161,10 @@ func TestSnapshotRestoreResumesExactly(t *testing.T) {
 	g := NewGen(7, 3000)
 	a := New(cfg)
 	for !g.Prefilled() {
-		a.Apply(g.Prefill(100), g.Time())
+		apply(a, g.Prefill(100), g.Time())
 	}
 	for range 20 {
-		a.Apply(g.Batch(100), g.Time())
+		apply(a, g.Batch(100), g.Time())
 	}
 	a.Tick(g.Time())
 	var buf bytes.Buffer
@@ -182,7 +182,7 @@ func TestSnapshotRestoreResumesExactly(t *testing.T) {
 	for i := range 30 {
 		batch := g.Batch(100)
 		now := g.Time()
-		ra, rb := resultJSON(t, a.Apply(batch, now)), resultJSON(t, b.Apply(batch, now))
+		ra, rb := resultJSON(t, apply(a, batch, now)), resultJSON(t, apply(b, batch, now))
 		if ra != rb {
 			t.Fatalf("batch %d differs after restore:\n%.2000s\n%.2000s", i, ra, rb)
 		}

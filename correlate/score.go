@@ -36,14 +36,19 @@ func (e *Engine) decay(age, tau int64) float64 {
 	return max(0, 1-math.Pow(float64(age)/float64(tau), 1/e.cfg.DecaySpeed))
 }
 
-func (e *Engine) scoreAt(d *sitData, now int64) float64 {
-	return e.base(d) * e.decay(now-d.last, e.lifetime(d))
+// scoreAt returns d's score at now and its decay factor.
+func (e *Engine) scoreAt(d *sitData, now int64) (score, decay float64) {
+	decay = e.decay(now-d.last, e.lifetime(d))
+	return e.base(d) * decay, decay
 }
 
-// rescore sets d's reported score at now and when Tick must look at it again.
-func (e *Engine) rescore(d *sitData, now int64) {
-	d.score = e.scoreAt(d, now)
+// rescore sets d's reported score at now and when Tick must look at it again, and returns
+// the decay factor.
+func (e *Engine) rescore(d *sitData, now int64) float64 {
+	var decay float64
+	d.score, decay = e.scoreAt(d, now)
 	e.plan(d, now)
+	return decay
 }
 
 // plan computes the earliest time the decayed score can fall more than the threshold
@@ -77,14 +82,15 @@ func (e *Engine) plan(d *sitData, now int64) {
 // when reported again; a content duplicate of one of its events, still in the dedup
 // window, is stored under the retired id.
 func (e *Engine) Tick(now time.Time) []Delta {
+	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
-	for i := range e.sits {
-		d := &e.sits[i]
+	for i := range uint32(e.sits.len()) {
+		d := e.sits.at(i)
 		if d.flags&flagLive == 0 || nowNs < d.nextCheck {
 			continue
 		}
-		s := e.scoreAt(d, nowNs)
+		s, decay := e.scoreAt(d, nowNs)
 		if s == 0 && nowNs-d.updated > e.maxTau && nowNs-d.last >= e.lifetime(d) {
 			e.retire(d)
 			continue
@@ -98,7 +104,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 		d.score = s
 		e.plan(d, nowNs)
 		dl := nextDelta(&e.tick)
-		e.render(d, &dl.Situation, &e.tickGeo, len(e.tick)-1)
+		e.render(d, e.sitID(d.node), decay, &dl.Situation, &e.tickGeo, len(e.tick)-1)
 	}
 	return e.tick
 }
@@ -148,13 +154,13 @@ func (e *Engine) retire(d *sitData) {
 		e.freeChain(h)
 	}
 	for m := d.idsHead; m != 0; {
-		next := e.members[m].next
+		next := e.members.at(m).next
 		e.freeMember(m)
 		m = next
 	}
 	di := e.nodeData[d.node]
 	e.nodeData[d.node] = noNode
-	e.sits[di] = sitData{}
+	*e.sits.at(di) = sitData{}
 	e.freeSit = append(e.freeSit, di)
 	e.c.Situations--
 	e.c.Retired++

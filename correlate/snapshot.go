@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -61,6 +61,18 @@ func writeSlice[T any](s *snapWriter, xs []T) {
 	}
 }
 
+// writeSlab writes a slab in writeSlice's format.
+func writeSlab[T any](s *snapWriter, xs *slab[T]) {
+	var zero T
+	s.u64(uint64(xs.n))
+	s.u64(uint64(unsafe.Sizeof(zero)))
+	for p, left := 0, xs.n; left > 0; p++ {
+		page := xs.pages[p][:min(left, slabPageSize)]
+		s.write(unsafe.Slice((*byte)(unsafe.Pointer(&page[0])), len(page)*int(unsafe.Sizeof(zero))))
+		left -= len(page)
+	}
+}
+
 // Snapshot writes the engine's whole state to w, so that Restore resumes exactly where
 // it stopped: the same input then yields the same output.
 func (e *Engine) Snapshot(w io.Writer) error {
@@ -86,13 +98,13 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		writeSlice(s, b)
 	}
 	writeSlice(s, e.obsIdx.slots)
-	writeSlice(s, e.obs)
+	writeSlab(s, &e.obs)
 	writeSlice(s, e.cblocks)
-	writeSlice(s, e.links)
-	writeSlice(s, e.members)
+	writeSlab(s, &e.links)
+	writeSlab(s, &e.members)
 	writeSlice(s, e.parent)
 	writeSlice(s, e.nodeData)
-	writeSlice(s, e.sits)
+	writeSlab(s, &e.sits)
 	writeSlice(s, e.freeSit)
 	for _, win := range []*window{&e.ids, &e.fps} {
 		s.u64(uint64(win.n))
@@ -165,6 +177,29 @@ func (s *snapReader) str() string {
 }
 
 func readSlice[T any](s *snapReader) []T { return readSliceN[T](s, maxSnapshotLen) }
+
+// readSlab reads a slab written by writeSlab a page at a time, so a damaged length cannot
+// make it allocate much more than the input holds.
+func readSlab[T any](s *snapReader, xs *slab[T]) {
+	var zero T
+	n := s.count(maxSnapshotLen)
+	size := s.u64()
+	if s.err != nil {
+		return
+	}
+	if size != uint64(unsafe.Sizeof(zero)) {
+		s.err = fmt.Errorf("%w: element size %d, this engine has %d", ErrSnapshotVersion, size, unsafe.Sizeof(zero))
+		return
+	}
+	*xs = slab[T]{}
+	for xs.n < n && s.err == nil {
+		page := make([]T, slabPageSize)
+		k := min(n-xs.n, slabPageSize)
+		s.read(unsafe.Slice((*byte)(unsafe.Pointer(&page[0])), k*int(size)))
+		xs.pages = append(xs.pages, page)
+		xs.n += k
+	}
+}
 
 // readSliceN reads a slab written by writeSlice, allocating as the data arrives so a
 // damaged length cannot make it allocate more than the input holds.
@@ -249,13 +284,13 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
 	e.obsIdx.slots = readSlice[slot](s)
-	e.obs = readSlice[obsRec](s)
+	readSlab(s, &e.obs)
 	e.cblocks = readSlice[contribBlock](s)
-	e.links = readSlice[link](s)
-	e.members = readSlice[member](s)
+	readSlab(s, &e.links)
+	readSlab(s, &e.members)
 	e.parent = readSlice[uint32](s)
 	e.nodeData = readSlice[uint32](s)
-	e.sits = readSlice[sitData](s)
+	readSlab(s, &e.sits)
 	e.freeSit = readSlice[uint32](s)
 	for _, win := range []*window{&e.ids, &e.fps} {
 		n := s.count(maxSnapshotLen)
@@ -290,21 +325,22 @@ func (e *Engine) check() error {
 	for _, sl := range e.obsIdx.slots {
 		if sl.key != 0 {
 			e.obsIdx.n++
-			if int(sl.val) >= len(e.obs) {
+			if int(sl.val) >= e.obs.len() {
 				return bad("observable index out of range")
 			}
 		}
 	}
-	if len(e.links) == 0 || len(e.cblocks) == 0 || len(e.members) == 0 || len(e.parent) != len(e.nodeData) {
+	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) {
 		return bad("empty slabs")
 	}
-	inLinks := func(i uint32) bool { return int(i) < len(e.links) }
-	inMembers := func(i uint32) bool { return int(i) < len(e.members) }
+	inLinks := func(i uint32) bool { return int(i) < e.links.len() }
+	inMembers := func(i uint32) bool { return int(i) < e.members.len() }
 	ref := func(r strRef) bool {
 		b := int(r.off >> arenaBlockBits)
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
-	for _, o := range e.obs {
+	for i := range uint32(e.obs.len()) {
+		o := e.obs.at(i)
 		if o.sit != noNode && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) {
 			return bad("observable state out of range")
 		}
@@ -314,27 +350,31 @@ func (e *Engine) check() error {
 			return bad("contributor block out of range")
 		}
 	}
-	for _, l := range e.links {
+	for i := range uint32(e.links.len()) {
+		l := e.links.at(i)
 		if !inLinks(l.next) {
 			return bad("link out of range")
 		}
 	}
-	for _, m := range e.members {
-		if !inMembers(m.next) || int(m.n) > len(m.id) && !ref(getRef(m.id[:])) {
+	for i := range uint32(e.members.len()) {
+		m := e.members.at(i)
+		if !inMembers(m.next) || m.n == memberArena && !ref(getRef(m.id[:])) ||
+			m.n != memberHex && m.n != memberArena && int(m.n) > len(m.id) {
 			return bad("member out of range")
 		}
 	}
 	for i, p := range e.parent {
-		if int(p) >= len(e.parent) || p == uint32(i) && e.nodeData[i] != noNode && int(e.nodeData[i]) >= len(e.sits) {
+		if int(p) >= len(e.parent) || p == uint32(i) && e.nodeData[i] != noNode && int(e.nodeData[i]) >= e.sits.len() {
 			return bad("situation node out of range")
 		}
 	}
 	for _, f := range e.freeSit {
-		if int(f) >= len(e.sits) {
+		if int(f) >= e.sits.len() {
 			return bad("free situation out of range")
 		}
 	}
-	for _, d := range e.sits {
+	for i := range uint32(e.sits.len()) {
+		d := e.sits.at(i)
 		if d.flags&flagLive == 0 {
 			continue
 		}
@@ -345,7 +385,8 @@ func (e *Engine) check() error {
 		}
 		if !inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
 			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
-			d.critWord > uint32(len(e.words.names)) {
+			d.critWord > uint32(len(e.words.names)) ||
+			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
 			return bad("situation out of range")
 		}
 	}

@@ -114,7 +114,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 					dups.Inc()
 				}
 			}
-			sb.Deltas = append(sb.Deltas, res.Deltas...)
+			sb.Deltas = append(sb.Deltas, c.Engine.Deltas()...)
 			events.Add(uint64(len(batch)))
 		}
 		if now := time.Now(); now.After(nextTick) {
