@@ -25,7 +25,9 @@ async function ready(deadline) {
 export async function startServer() {
   const out = openSync(`${dir}/serve.log`, "a");
   const child = spawn(env.COP_BIN, ["serve", "--identities", env.COP_IDENTITIES_FILE, "--listen", `127.0.0.1:${port}`,
-    "--kafka", env.COP_KAFKA, "--clickhouse", env.COP_CLICKHOUSE], { stdio: ["ignore", out, out], detached: true });
+    "--kafka", env.COP_KAFKA, "--clickhouse", env.COP_CLICKHOUSE,
+    // A namespace of its own: the picture holds only this run's situations, not the demo's.
+    "--namespace", `ui${env.COP_TEST_RUN}`], { stdio: ["ignore", out, out], detached: true });
   child.unref();
   writeFileSync(pidFile, String(child.pid));
   const t0 = Date.now();
