@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -44,47 +45,66 @@ type Input struct {
 
 // Parse turns doc into events stamped with src. Each rejected object yields one error
 // naming its position and id; a document that is not JSON yields (nil, []error{err}).
+// Arrays are decoded element by element from one stream: no second pass over the bytes.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 	doc = bytes.TrimSpace(doc)
-	var raws []json.RawMessage
 	switch {
 	case len(doc) > 0 && doc[0] == '[':
-		if err := json.Unmarshal(doc, &raws); err != nil {
-			return nil, []error{fmt.Errorf("%w: %v", ErrNotNative, err)}
-		}
+		return parseArray(doc, src)
 	case len(doc) > 0 && doc[0] == '{':
 		var wrap struct {
-			Events []json.RawMessage `json:"events"`
+			Events json.RawMessage `json:"events"`
 		}
-		if bytes.Contains(doc, []byte(`"events"`)) && json.Unmarshal(doc, &wrap) == nil && wrap.Events != nil {
-			raws = wrap.Events
-		} else {
-			raws = []json.RawMessage{doc}
+		if bytes.Contains(doc, []byte(`"events"`)) && json.Unmarshal(doc, &wrap) == nil && len(wrap.Events) > 0 && wrap.Events[0] == '[' {
+			return parseArray(wrap.Events, src)
 		}
-	default:
-		return nil, []error{ErrNotNative}
+		e, err := parseOne(json.NewDecoder(bytes.NewReader(doc)), src)
+		if err != nil {
+			return nil, []error{fmt.Errorf("event 0: %w", err)}
+		}
+		return []event.Event{e}, nil
 	}
-	if len(raws) > MaxEvents {
-		return nil, []error{fmt.Errorf("%d events in one document, at most %d", len(raws), MaxEvents)}
+	return nil, []error{ErrNotNative}
+}
+
+func parseArray(doc []byte, src event.Source) ([]event.Event, []error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if _, err := dec.Token(); err != nil { // the opening '['
+		return nil, []error{fmt.Errorf("%w: %v", ErrNotNative, err)}
 	}
-	events := make([]event.Event, 0, len(raws))
+	events := make([]event.Event, 0, min(len(doc)/256+1, 4096))
 	var errs []error
-	for i, raw := range raws {
-		e, err := parseOne(raw, src)
+	for i := 0; dec.More(); i++ {
+		if i == MaxEvents {
+			return nil, []error{fmt.Errorf("more than %d events in one document", MaxEvents)}
+		}
+		e, err := parseOne(dec, src)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("event %d: %w", i, err))
+			var se *json.SyntaxError
+			if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return events, errs // the rest of the stream cannot be read
+			}
 			continue
 		}
 		events = append(events, e)
 	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		errs = append(errs, fmt.Errorf("%w: %v", ErrNotNative, err))
+	}
 	return events, errs
 }
 
-func parseOne(raw []byte, src event.Source) (event.Event, error) {
+// parseOne decodes the next value of dec. A value with a type error or an unknown field is
+// consumed whole, so the stream goes on with the next one.
+func parseOne(dec *json.Decoder, src event.Source) (event.Event, error) {
 	var in Input
-	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return event.Event{}, err
+		}
 		return event.Event{}, &event.FieldError{Field: jsonField(err), Reason: err.Error()}
 	}
 	e := event.Event{
