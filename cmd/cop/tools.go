@@ -34,6 +34,9 @@ func runMigrate(ctx context.Context, args []string) error {
 }
 
 func runBench(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "ws" {
+		return runBenchWS(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "correlate" {
 		return errors.New("usage: cop bench correlate [--events N] [--live 100000,1000000,10000000]")
 	}
