@@ -455,7 +455,6 @@ var errBenchStopped = errors.New("server going away")
 // read follows the picture: snapshot, the view message if any and its snapshot, then
 // deltas until the connection ends. It parses only what it measures.
 func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyHist) {
-	var buf bytes.Buffer
 	wantSnapshots := 1
 	if viewMsg != nil {
 		wantSnapshots = 2
@@ -470,33 +469,46 @@ func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyH
 			c.conn.Close()
 			return
 		}
+		buf := benchBuffers.Get().(*bytes.Buffer)
 		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
+		_, err = buf.ReadFrom(r)
+		now := time.Now()
+		c.handle(buf.Bytes(), now, viewMsg, wantSnapshots, ready, hist)
+		benchBuffers.Put(buf)
+		if err == nil {
+			err = c.err
+		}
+		if err != nil {
 			c.err = err
 			c.conn.Close()
 			return
 		}
-		now := time.Now()
-		b := buf.Bytes()
-		if bytes.HasPrefix(b, []byte(`{"type":"snapshot"`)) {
-			c.snapshots++
-			if c.snapshots == 1 && viewMsg != nil {
-				if err := c.conn.WriteMessage(websocket.TextMessage, viewMsg); err != nil {
-					c.err = err
-					return
-				}
+	}
+}
+
+// benchBuffers hold one message while it is parsed: a client keeps no buffer between
+// messages, so the client side adds little to the memory measured per connection.
+var benchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist *latencyHist) {
+	if bytes.HasPrefix(b, []byte(`{"type":"snapshot"`)) {
+		c.snapshots++
+		if c.snapshots == 1 && viewMsg != nil {
+			if err := c.conn.WriteMessage(websocket.TextMessage, viewMsg); err != nil {
+				c.err = err
+				return
 			}
-			if c.snapshots == wantSnapshots {
-				ready <- struct{}{}
-			}
-			continue
 		}
-		c.messages++
-		c.recv = append(c.recv, benchRecv{seq: jsonUint(b, `"seq":`), at: now.UnixNano()})
-		c.sits += uint64(scanUpdatedAt(b, now, hist))
-		if i := bytes.Index(b, []byte(`"removed":[`)); i >= 0 {
-			c.removals += uint64(bytes.Count(b[i:], []byte(`{"id":`)))
+		if c.snapshots == wantSnapshots {
+			ready <- struct{}{}
 		}
+		return
+	}
+	c.messages++
+	c.recv = append(c.recv, benchRecv{seq: jsonUint(b, `"seq":`), at: now.UnixNano()})
+	c.sits += uint64(scanUpdatedAt(b, now, hist))
+	if i := bytes.Index(b, []byte(`"removed":[`)); i >= 0 {
+		c.removals += uint64(bytes.Count(b[i:], []byte(`{"id":`)))
 	}
 }
 
