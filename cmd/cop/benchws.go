@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -41,6 +44,9 @@ type wsBenchConfig struct {
 	Every    time.Duration // the hub's broadcast interval (cop serve uses 150 ms)
 	Pool     int           // situations per view, updated in turn
 	Dialers  int           // clients connecting at once
+	// Split runs the clients in a child process; chosen when this one may not open two
+	// file descriptors per client.
+	Split bool
 
 	CPUProfile, MemProfile string
 	Progress               io.Writer // nil: quiet
@@ -64,6 +70,7 @@ type wsBenchResult struct {
 	ServerGoroutines  float64 // goroutines per connection started by the server
 	CPUConnect        float64 // CPU seconds while connecting
 	CPUDrive          float64 // CPU seconds while driving
+	ClientCPU         float64 // CPU seconds of the client process, with Split
 }
 
 type latencySummary struct{ P50, P99, Max time.Duration }
@@ -166,14 +173,23 @@ func runBenchWS(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Every, "every", 150*time.Millisecond, "hub broadcast interval (cop serve: 150ms)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the drive phase to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile after connecting to this file")
+	fs.BoolVar(&cfg.Split, "split", false, "run the clients in a child process (chosen anyway when the file-descriptor limit is too low)")
+	clientsFor := fs.String("clients-for", "", "internal: run only the clients, against this address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if cfg.Clients <= 0 || cfg.Rate <= 0 || cfg.Views <= 0 || cfg.Duration <= 0 || cfg.Every <= 0 {
 		return errors.New("--clients, --rate, --views, --duration and --every must be positive")
 	}
-	if err := raiseFileLimit(2*cfg.Clients + 256); err != nil {
-		return err
+	if *clientsFor != "" {
+		return runBenchClients(ctx, *clientsFor, cfg)
+	}
+	if err := raiseFileLimit(2*cfg.Clients + 64); err != nil {
+		fmt.Fprintf(os.Stderr, "bench ws: %v; the clients run in a child process\n", err)
+		cfg.Split = true
+		if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+			return err
+		}
 	}
 	r, err := benchWS(ctx, cfg)
 	if err != nil {
@@ -187,8 +203,12 @@ func printWSBench(w io.Writer, cfg wsBenchConfig, r wsBenchResult) {
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) }
 	fmt.Fprintf(w, "cop bench ws: %d clients, %d views, %d situation updates/s per view, hub broadcast every %v, %.1f s driven.\n",
 		r.Clients, r.Views, cfg.Rate, cfg.Every, r.Seconds)
-	fmt.Fprintf(w, "Clients run in the same process on the same %d CPUs (GOMAXPROCS %d) over loopback: latency, CPU and memory include both ends.\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if cfg.Split {
+		fmt.Fprintf(w, "Clients run in a child process on the same %d CPUs over loopback (one process may not open 2 descriptors per client here):\n"+
+			"memory is the server process's alone; CPU is the server process's, the client process used %.1f s.\n", runtime.NumCPU(), r.ClientCPU)
+	} else {
+		fmt.Fprintf(w, "Clients run in the same process on the same %d CPUs over loopback: latency, CPU and memory include both ends.\n", runtime.NumCPU())
+	}
 	fmt.Fprintln(w, "e2e latency = client receive − situation UpdatedAt (includes up to one broadcast interval of coalescing);")
 	fmt.Fprintln(w, "fan-out latency = client receive − first receive of the same broadcast by any client.")
 	fmt.Fprintf(w, "%8s %6s %11s %10s %10s %22s %22s %6s %5s %11s %11s %11s %14s %9s\n",
@@ -201,7 +221,7 @@ func printWSBench(w io.Writer, cfg wsBenchConfig, r wsBenchResult) {
 		ms(r.E2E.P50)+"/"+ms(r.E2E.P99)+"/"+ms(r.E2E.Max), ms(r.Fanout.P50)+"/"+ms(r.Fanout.P99)+"/"+ms(r.Fanout.Max),
 		r.Drops, r.Lost, kb(r.HeapPerConn+r.StackPerConn), kb(r.RSSPerConn), kb(r.ServerHeapPerConn),
 		fmt.Sprintf("%.1f (%.1f)", r.CPUDrive, r.CPUConnect), r.CPUDrive/sec)
-	fmt.Fprintf(w, "heap+stk/c: heap in use %s + goroutine stacks %s per connection, both ends; server/c: heap allocated by the server side (sampled profile) + %.1f server goroutines' stacks.\n",
+	fmt.Fprintf(w, "heap+stk/c: heap in use %s + goroutine stacks %s per connection; server/c: heap allocated by the server side (sampled profile) + %.1f server goroutines' stacks.\n",
 		kb(r.HeapPerConn), kb(r.StackPerConn), r.ServerGoroutines)
 	if r.NoDelta > 0 {
 		fmt.Fprintf(w, "%d client(s) received no delta.\n", r.NoDelta)
@@ -306,61 +326,14 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	defer func() { runtime.MemProfileRate = prevRate }()
 	before := memNow()
 	cpu0 := cpuSeconds()
-	base := "ws://" + ln.Addr().String() + "/ws/picture?"
-	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
-		HandshakeTimeout: 20 * time.Second}
-	clients := make([]*benchClient, cfg.Clients)
-	var wg sync.WaitGroup
-	var connectErr atomic.Pointer[error]
-	ready := make(chan struct{}, cfg.Clients)
-	hist := newLatencyHist()
-	next := atomic.Int64{}
-	var dialWG sync.WaitGroup
-	for range cfg.Dialers {
-		dialWG.Add(1)
-		go func() {
-			defer dialWG.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Clients || connectErr.Load() != nil || ctx.Err() != nil {
-					return
-				}
-				v := i % len(views)
-				conn, _, err := dialer.DialContext(ctx, base+views[v].query.Encode(), nil)
-				if err != nil {
-					err = fmt.Errorf("cannot connect client %d: %w", i, err)
-					connectErr.CompareAndSwap(nil, &err)
-					return
-				}
-				c := &benchClient{conn: conn, view: v, recv: make([]benchRecv, 0, int(cfg.Duration.Seconds()*1e9/float64(cfg.Every))+16)}
-				clients[i] = c
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c.read(views[c.view].msg, ready, hist)
-				}()
-			}
-		}()
+	var fleet clientFleet
+	if cfg.Split {
+		fleet, err = startChildClients(ctx, ln.Addr().String(), cfg)
+	} else {
+		fleet, err = dialBenchClients(ctx, ln.Addr().String(), cfg, progress)
 	}
-	dialWG.Wait()
-	if p := connectErr.Load(); p != nil {
-		return res, *p
-	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	deadline := time.After(time.Duration(cfg.Clients)*5*time.Millisecond + 30*time.Second)
-	for n := 0; n < cfg.Clients; n++ {
-		select {
-		case <-ready:
-		case <-deadline:
-			return res, fmt.Errorf("only %d of %d clients got their snapshot", n, cfg.Clients)
-		case <-ctx.Done():
-			return res, ctx.Err()
-		}
-		if (n+1)%1000 == 0 {
-			progress("bench ws: %d clients connected with their snapshot", n+1)
-		}
+	if err != nil {
+		return res, err
 	}
 	res.CPUConnect = cpuSeconds() - cpu0
 	after := memNow()
@@ -419,20 +392,112 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	res.CPUDrive = cpuSeconds() - cpu1
 	res.Drops = reg.Counter("cop_ws_dropped_total", "").Load()
 	stopHub()
-	wg.Wait()
-	for _, c := range clients {
-		if !errors.Is(c.err, errBenchStopped) {
-			res.Lost++
+	cs, err := fleet.finish()
+	if err != nil {
+		return res, err
+	}
+	res.Messages, res.Situations, res.Removals = cs.Messages, cs.Situations, cs.Removals
+	res.E2E, res.Fanout, res.Lost, res.NoDelta, res.ClientCPU = cs.E2E, cs.Fanout, cs.Lost, cs.NoDelta, cs.CPU
+	return res, nil
+}
+
+// clientFleet is the clients of one run, in this process or in a child.
+type clientFleet interface {
+	// finish waits until every client's connection has ended (the hub closes them when it
+	// stops) and sums up what they received.
+	finish() (clientSummary, error)
+}
+
+// clientSummary is what the clients measured; a child process prints it as JSON.
+type clientSummary struct {
+	Messages, Situations, Removals uint64
+	E2E, Fanout                    latencySummary
+	Lost, NoDelta                  int
+	CPU                            float64 // CPU seconds of the child process; 0 in process
+}
+
+// benchClients are the clients of one run in this process.
+type benchClients struct {
+	clients []*benchClient
+	wg      sync.WaitGroup
+	hist    *latencyHist
+}
+
+// dialBenchClients connects cfg.Clients clients to addr and returns once each has the
+// snapshot of its view.
+func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progress func(string, ...any)) (*benchClients, error) {
+	views := benchViews(cfg.Views)
+	base := "ws://" + addr + "/ws/picture?"
+	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
+		HandshakeTimeout: 20 * time.Second}
+	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: newLatencyHist()}
+	clients := bc.clients
+	var connectErr atomic.Pointer[error]
+	ready := make(chan struct{}, cfg.Clients)
+	next := atomic.Int64{}
+	var dialWG sync.WaitGroup
+	for range cfg.Dialers {
+		dialWG.Add(1)
+		go func() {
+			defer dialWG.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Clients || connectErr.Load() != nil || ctx.Err() != nil {
+					return
+				}
+				v := i % len(views)
+				conn, _, err := dialer.DialContext(ctx, base+views[v].query.Encode(), nil)
+				if err != nil {
+					err = fmt.Errorf("cannot connect client %d: %w", i, err)
+					connectErr.CompareAndSwap(nil, &err)
+					return
+				}
+				c := &benchClient{conn: conn, view: v, recv: make([]benchRecv, 0, int(cfg.Duration.Seconds()*1e9/float64(cfg.Every))+16)}
+				clients[i] = c
+				bc.wg.Add(1)
+				go func() {
+					defer bc.wg.Done()
+					c.read(views[c.view].msg, ready, bc.hist)
+				}()
+			}
+		}()
+	}
+	dialWG.Wait()
+	if p := connectErr.Load(); p != nil {
+		return nil, *p
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	deadline := time.After(time.Duration(cfg.Clients)*5*time.Millisecond + 30*time.Second)
+	for n := 0; n < cfg.Clients; n++ {
+		select {
+		case <-ready:
+		case <-deadline:
+			return nil, fmt.Errorf("only %d of %d clients got their snapshot", n, cfg.Clients)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if (n+1)%1000 == 0 {
+			progress("bench ws: %d clients connected with their snapshot", n+1)
 		}
 	}
+	return bc, nil
+}
 
+func (bc *benchClients) finish() (clientSummary, error) {
+	bc.wg.Wait()
+	var cs clientSummary
 	first := map[uint64]int64{}
-	for _, c := range clients {
-		res.Messages += c.messages
-		res.Situations += c.sits
-		res.Removals += c.removals
+	for _, c := range bc.clients {
+		if !errors.Is(c.err, errBenchStopped) {
+			cs.Lost++
+		}
+		cs.Messages += c.messages
+		cs.Situations += c.sits
+		cs.Removals += c.removals
 		if c.messages == 0 {
-			res.NoDelta++
+			cs.NoDelta++
 		}
 		for _, r := range c.recv {
 			if f, ok := first[r.seq]; !ok || r.at < f {
@@ -441,13 +506,78 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 		}
 	}
 	fh := newLatencyHist()
-	for _, c := range clients {
+	for _, c := range bc.clients {
 		for _, r := range c.recv {
 			fh.add(time.Duration(r.at - first[r.seq]))
 		}
 	}
-	res.E2E, res.Fanout = hist.summary(), fh.summary()
-	return res, nil
+	cs.E2E, cs.Fanout = bc.hist.summary(), fh.summary()
+	return cs, nil
+}
+
+// childClients are the clients of one run in a child process (`cop bench ws --clients-for
+// ADDR`), used when this process may not open two descriptors per client.
+type childClients struct {
+	cmd *exec.Cmd
+	out *bufio.Reader
+}
+
+func startChildClients(ctx context.Context, addr string, cfg wsBenchConfig) (*childClients, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find this executable to start the clients: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", "ws", "--clients-for", addr, "--clients", strconv.Itoa(cfg.Clients),
+		"--views", strconv.Itoa(cfg.Views), "--duration", cfg.Duration.String(), "--every", cfg.Every.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start the client process: %w", err)
+	}
+	cc := &childClients{cmd: cmd, out: bufio.NewReader(out)}
+	line, err := cc.out.ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("client process did not get ready (%q): %v", line, err)
+	}
+	return cc, nil
+}
+
+func (cc *childClients) finish() (clientSummary, error) {
+	var cs clientSummary
+	err := json.NewDecoder(cc.out).Decode(&cs)
+	if werr := cc.cmd.Wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return cs, fmt.Errorf("cannot read the client process's results: %w", err)
+	}
+	return cs, nil
+}
+
+// runBenchClients is the child side: connect, say "ready", print the summary as JSON when
+// the server has closed every connection.
+func runBenchClients(ctx context.Context, addr string, cfg wsBenchConfig) error {
+	if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+		return err
+	}
+	bc, err := dialBenchClients(ctx, addr, cfg, func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, format+"\n", a...)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	cs, err := bc.finish()
+	if err != nil {
+		return err
+	}
+	cs.CPU = cpuSeconds()
+	return json.NewEncoder(os.Stdout).Encode(cs)
 }
 
 var errBenchStopped = errors.New("server going away")
