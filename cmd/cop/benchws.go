@@ -277,9 +277,6 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	if cfg.Pool == 0 {
 		cfg.Pool = 32
 	}
-	if cfg.Dialers == 0 {
-		cfg.Dialers = 32
-	}
 	progress := func(format string, a ...any) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, format+"\n", a...)
@@ -426,6 +423,9 @@ type benchClients struct {
 // dialBenchClients connects cfg.Clients clients to addr and returns once each has the
 // snapshot of its view.
 func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progress func(string, ...any)) (*benchClients, error) {
+	if cfg.Dialers == 0 {
+		cfg.Dialers = 32
+	}
 	views := benchViews(cfg.Views)
 	base := "ws://" + addr + "/ws/picture?"
 	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
