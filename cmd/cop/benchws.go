@@ -249,7 +249,7 @@ func raiseFileLimit(need int) error {
 		return fmt.Errorf("cannot raise the file-descriptor limit: %w", err)
 	}
 	if lim.Cur < uint64(need) {
-		return fmt.Errorf("the file-descriptor limit is %d, %d clients need about %d (2 per client); lower --clients or raise the hard limit", lim.Cur, (need-256)/2, need)
+		return fmt.Errorf("the file-descriptor limit is %d, below the %d needed", lim.Cur, need)
 	}
 	return nil
 }
