@@ -66,6 +66,7 @@ type client struct {
 
 	mu   sync.Mutex
 	view access.View // Lock should be held.
+	key  string      // scopeKey(id, view), kept with view; Lock should be held.
 }
 
 func (c *client) close(code int, reason string) {
@@ -122,9 +123,8 @@ func (h *Hub) broadcast() {
 	shared := map[string]*websocket.PreparedMessage{}
 	for _, c := range clients {
 		c.mu.Lock()
-		v := c.view
+		v, key := c.view, c.key
 		c.mu.Unlock()
-		key := scopeKey(&c.id, v)
 		pm, ok := shared[key]
 		if !ok {
 			msg := Message{Type: "delta", Seq: seq, Exercise: v.Exercise, Situations: []correlate.Situation{}}
@@ -207,9 +207,14 @@ func (h *Hub) snapshot(c *client) {
 	h.enqueue(c, prepare(&msg, h.log))
 }
 
+// upgrader keeps little per connection (cop bench ws measures it): the hub writes only
+// prepared messages, which gorilla writes straight to the socket, so a write buffer is taken
+// from the pool only for the rare other write instead of 4 KB held by every client; reads
+// are small view messages.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
+	ReadBufferSize:  512,
 	WriteBufferSize: 4096,
+	WriteBufferPool: &sync.Pool{},
 	CheckOrigin:     sameOrigin,
 }
 
@@ -239,21 +244,27 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 		return // the upgrader already answered
 	}
 	conn.SetReadLimit(maxClientMessage)
-	c := &client{id: id, conn: conn, queue: make(chan *websocket.PreparedMessage, clientQueue), done: make(chan struct{}), view: v}
+	c := &client{id: id, conn: conn, queue: make(chan *websocket.PreparedMessage, clientQueue), done: make(chan struct{}),
+		view: v, key: scopeKey(&id, v)}
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.connected.Set(float64(len(h.clients)))
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.clients, c)
-		h.connected.Set(float64(len(h.clients)))
-		h.mu.Unlock()
-		c.close(websocket.CloseNormalClosure, "")
-	}()
 	go h.writeLoop(c)
 	h.snapshot(c)
-	h.readLoop(c)
+	// Read on a goroutine of our own and return: net/http then lets go of the connection's
+	// request, its 4 KB read and write buffers and this handler's deep stack, which it
+	// would otherwise keep for the life of every websocket.
+	go func() {
+		defer func() {
+			h.mu.Lock()
+			delete(h.clients, c)
+			h.connected.Set(float64(len(h.clients)))
+			h.mu.Unlock()
+			c.close(websocket.CloseNormalClosure, "")
+		}()
+		h.readLoop(c)
+	}()
 }
 
 func (h *Hub) writeLoop(c *client) {
@@ -306,7 +317,7 @@ func (h *Hub) readLoop(c *client) {
 			return
 		}
 		c.mu.Lock()
-		c.view = v
+		c.view, c.key = v, scopeKey(&c.id, v)
 		c.mu.Unlock()
 		h.snapshot(c)
 	}

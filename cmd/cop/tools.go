@@ -34,11 +34,16 @@ func runMigrate(ctx context.Context, args []string) error {
 }
 
 func runBench(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "query" {
-		return runBenchQuery(ctx, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "query":
+			return runBenchQuery(ctx, args[1:])
+		case "ws":
+			return runBenchWS(ctx, args[1:])
+		}
 	}
 	if len(args) == 0 || args[0] != "correlate" {
-		return errors.New("usage: cop bench correlate [--events N] [--live 100000,1000000,10000000]")
+		return errors.New("usage: cop bench correlate|query|ws [flags]; cop bench <name> -h for its flags")
 	}
 	fs := flag.NewFlagSet("bench correlate", flag.ContinueOnError)
 	events := fs.Int("events", 2_000_000, "events applied per measurement")

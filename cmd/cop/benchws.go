@@ -1,0 +1,823 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/cidcc/cop/api"
+	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/metrics"
+)
+
+// wsBenchConfig is one run of `cop bench ws`.
+type wsBenchConfig struct {
+	Clients  int
+	Rate     int           // situation updates per second that each view (so each client) sees
+	Duration time.Duration // how long the picture is driven after every client has its snapshot
+	Views    int           // distinct views; clients are spread over them round-robin
+	Every    time.Duration // the hub's broadcast interval (cop serve uses 150 ms)
+	Pool     int           // situations per view, updated in turn
+	Dialers  int           // clients connecting at once
+	// Split runs the clients in a child process; chosen when this one may not open two
+	// file descriptors per client.
+	Split bool
+
+	CPUProfile, MemProfile string
+	Progress               io.Writer // nil: quiet
+}
+
+// wsBenchResult is what one run measured.
+type wsBenchResult struct {
+	Clients, Views    int
+	Seconds           float64 // drive phase, wall clock
+	Messages          uint64  // websocket delta messages received by all clients
+	Situations        uint64  // situation updates received by all clients
+	Removals          uint64  // removal notices received by all clients
+	E2E, Fanout       latencySummary
+	Drops             uint64 // clients the hub dropped for falling behind
+	Lost              int    // clients whose connection ended before the run did, for any reason
+	NoDelta           int    // clients that received no delta
+	HeapPerConn       float64
+	StackPerConn      float64
+	RSSPerConn        float64
+	ServerHeapPerConn float64 // heap in use allocated on the server side of the connection
+	ServerGoroutines  float64 // goroutines per connection started by the server
+	CPUConnect        float64 // CPU seconds while connecting
+	CPUDrive          float64 // CPU seconds while driving
+	ClientCPU         float64 // CPU seconds of the client process, with Split
+}
+
+type latencySummary struct{ P50, P99, Max time.Duration }
+
+// benchView is one of the views the clients take: by query parameter on connect, or by a
+// view message after the first snapshot (min_score cannot be given on the URL).
+type benchView struct {
+	query url.Values
+	msg   []byte // nil: no view message
+	// What the view's own situations look like.
+	exercise, country string
+}
+
+// benchViews returns n views, each seeing exactly its own group of situations: real-picture
+// views by mission (a country no other mission covers), optionally with a minimum score;
+// exercise views whole or with a minimum score. Real-picture views do receive removal
+// notices for the other real-picture groups: the hub tells a view about every changed
+// situation of its exercise that it cannot see.
+func benchViews(n int) []benchView {
+	ms := access.DefaultMissions()
+	var missions []string
+	countries := map[string]int{}
+	for _, m := range ms {
+		for _, c := range m.Countries {
+			countries[c]++
+		}
+	}
+	names := make([]string, 0, len(ms))
+	for name := range ms {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	own := map[string]string{}
+	for _, name := range names {
+		for _, c := range ms[name].Countries {
+			if countries[c] == 1 {
+				own[name] = c
+				missions = append(missions, name)
+				break
+			}
+		}
+	}
+	views := make([]benchView, 0, n)
+	nextMission := 0
+	for i := range n {
+		kind := i % 4
+		if kind < 2 && nextMission == len(missions) {
+			kind += 2 // no mission left with a country of its own
+		}
+		var v benchView
+		switch kind {
+		case 0:
+			m := missions[nextMission]
+			nextMission++
+			v = benchView{query: url.Values{"mission": {m}}, country: own[m]}
+		case 1:
+			m := missions[nextMission]
+			nextMission++
+			v = benchView{query: url.Values{"mission": {m}}, country: own[m],
+				msg: fmt.Appendf(nil, `{"type":"view","mission":%q,"min_score":50}`, m)}
+		case 2:
+			ex := fmt.Sprintf("BENCH-EX%02d", i)
+			v = benchView{query: url.Values{"exercise": {ex}}, exercise: ex, country: "FR"}
+		case 3:
+			ex := fmt.Sprintf("BENCH-EX%02d", i)
+			v = benchView{query: url.Values{"exercise": {ex}}, exercise: ex, country: "FR",
+				msg: fmt.Appendf(nil, `{"type":"view","exercise":%q,"min_score":50}`, ex)}
+		}
+		views = append(views, v)
+	}
+	return views
+}
+
+func benchSituation(view, i int, v benchView) correlate.Situation {
+	now := time.Now()
+	return correlate.Situation{
+		ID: fmt.Sprintf("bench-v%02d-s%03d", view, i), Version: 1, Exercise: v.exercise,
+		Title: fmt.Sprintf("Synthetic intrusion set %d against %s", i, v.country),
+		Kind:  event.KindIndicator, Category: "intrusion", Severity: event.SeverityHigh,
+		Confidence: 80, Score: float64(60 + i%40),
+		Explanation: correlate.Explanation{Severity: 0.75, Confidence: 0.8, Corroborations: 2, Criticality: 1, Decay: 1,
+			Text: "high severity × 80% confidence from 2 contributors × criticality 1.0 × decay 1.0"},
+		Contributors: []correlate.Contributor{{Name: "cert-a"}, {Name: "cert-b", Anonymise: true}},
+		Countries:    []string{v.country}, Sectors: []string{"energy"}, Techniques: []string{"T1566", "T1071"},
+		TLP: event.TLPGreen,
+		Observables: []event.Observable{{Type: 1, Value: fmt.Sprintf("198.51.100.%d", i%250)},
+			{Type: 1, Value: fmt.Sprintf("203.0.113.%d", i%250)}},
+		EventCount: 3, EventIDs: []string{fmt.Sprintf("ev-%d-1", i), fmt.Sprintf("ev-%d-2", i), fmt.Sprintf("ev-%d-3", i)},
+		FirstSeen: now, LastSeen: now, UpdatedAt: now,
+	}
+}
+
+func runBenchWS(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench ws", flag.ContinueOnError)
+	cfg := wsBenchConfig{Progress: os.Stderr}
+	fs.IntVar(&cfg.Clients, "clients", 10_000, "websocket clients")
+	fs.IntVar(&cfg.Rate, "rate", 10, "situation updates per second each client's view sees")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to drive the picture")
+	fs.IntVar(&cfg.Views, "views", 8, "distinct views the clients take")
+	fs.DurationVar(&cfg.Every, "every", 150*time.Millisecond, "hub broadcast interval (cop serve: 150ms)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the drive phase to this file")
+	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile after connecting to this file")
+	fs.BoolVar(&cfg.Split, "split", false, "run the clients in a child process (chosen anyway when the file-descriptor limit is too low)")
+	clientsFor := fs.String("clients-for", "", "internal: run only the clients, against this address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Clients <= 0 || cfg.Rate <= 0 || cfg.Views <= 0 || cfg.Duration <= 0 || cfg.Every <= 0 {
+		return errors.New("--clients, --rate, --views, --duration and --every must be positive")
+	}
+	if *clientsFor != "" {
+		return runBenchClients(ctx, *clientsFor, cfg)
+	}
+	if err := raiseFileLimit(2*cfg.Clients + 64); err != nil {
+		fmt.Fprintf(os.Stderr, "bench ws: %v; the clients run in a child process\n", err)
+		cfg.Split = true
+		if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+			return err
+		}
+	}
+	r, err := benchWS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	printWSBench(os.Stdout, cfg, r)
+	return nil
+}
+
+func printWSBench(w io.Writer, cfg wsBenchConfig, r wsBenchResult) {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) }
+	fmt.Fprintf(w, "cop bench ws: %d clients, %d views, %d situation updates/s per view, hub broadcast every %v, %.1f s driven.\n",
+		r.Clients, r.Views, cfg.Rate, cfg.Every, r.Seconds)
+	if cfg.Split {
+		fmt.Fprintf(w, "Clients run in a child process on the same %d CPUs over loopback (one process may not open 2 descriptors per client here):\n"+
+			"memory is the server process's alone; CPU is the server process's, the client process used %.1f s.\n", runtime.NumCPU(), r.ClientCPU)
+	} else {
+		fmt.Fprintf(w, "Clients run in the same process on the same %d CPUs over loopback: latency, CPU and memory include both ends.\n", runtime.NumCPU())
+	}
+	fmt.Fprintln(w, "e2e latency = client receive − situation UpdatedAt (includes up to one broadcast interval of coalescing);")
+	fmt.Fprintln(w, "fan-out latency = client receive − first receive of the same broadcast by any client.")
+	fmt.Fprintf(w, "%8s %6s %11s %10s %10s %22s %22s %6s %5s %11s %11s %11s %14s %9s\n",
+		"clients", "views", "messages/s", "deltas/s/c", "removals/s/c", "e2e p50/p99/max ms", "fan-out p50/p99/max ms",
+		"drops", "lost", "heap+stk/c", "RSS/c", "server/c", "CPU s (conn)", "CPU/wall")
+	sec := r.Seconds
+	n := float64(r.Clients)
+	fmt.Fprintf(w, "%8d %6d %11.0f %10.2f %10.2f %22s %22s %6d %5d %11s %11s %11s %14s %9.2f\n",
+		r.Clients, r.Views, float64(r.Messages)/sec, float64(r.Situations)/sec/n, float64(r.Removals)/sec/n,
+		ms(r.E2E.P50)+"/"+ms(r.E2E.P99)+"/"+ms(r.E2E.Max), ms(r.Fanout.P50)+"/"+ms(r.Fanout.P99)+"/"+ms(r.Fanout.Max),
+		r.Drops, r.Lost, kb(r.HeapPerConn+r.StackPerConn), kb(r.RSSPerConn), kb(r.ServerHeapPerConn),
+		fmt.Sprintf("%.1f (%.1f)", r.CPUDrive, r.CPUConnect), r.CPUDrive/sec)
+	fmt.Fprintf(w, "heap+stk/c: heap in use %s + goroutine stacks %s per connection; server/c: heap allocated by the server side (sampled profile) + %.1f server goroutines' stacks.\n",
+		kb(r.HeapPerConn), kb(r.StackPerConn), r.ServerGoroutines)
+	if r.NoDelta > 0 {
+		fmt.Fprintf(w, "%d client(s) received no delta.\n", r.NoDelta)
+	}
+}
+
+func kb(b float64) string { return strconv.FormatFloat(b/1024, 'f', 1, 64) + " KB" }
+
+// raiseFileLimit lifts RLIMIT_NOFILE to at least need when it can (root may raise the hard
+// limit too), and says how far it got when it cannot.
+func raiseFileLimit(need int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("cannot read the file-descriptor limit: %w", err)
+	}
+	if lim.Cur >= uint64(need) {
+		return nil
+	}
+	want := max(lim.Max, uint64(need))
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}); err == nil {
+		return nil
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("cannot raise the file-descriptor limit: %w", err)
+	}
+	if lim.Cur < uint64(need) {
+		return fmt.Errorf("the file-descriptor limit is %d, below the %d needed", lim.Cur, need)
+	}
+	return nil
+}
+
+// benchClient is one websocket client; its counters are written by its own goroutine only
+// and read after it ended.
+type benchClient struct {
+	conn      *websocket.Conn
+	view      int
+	snapshots int
+	messages  uint64
+	sits      uint64
+	removals  uint64
+	recv      []benchRecv // delta messages: which broadcast, when
+	err       error       // why the connection ended
+}
+
+type benchRecv struct {
+	seq uint64
+	at  int64
+}
+
+// benchWS runs the hub with cfg.Clients loopback clients and measures what they receive.
+func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
+	if cfg.Pool == 0 {
+		cfg.Pool = 32
+	}
+	progress := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", a...)
+		}
+	}
+	res := wsBenchResult{Clients: cfg.Clients, Views: cfg.Views}
+	views := benchViews(cfg.Views)
+
+	// The picture starts with every view's situations so snapshots are realistic.
+	pic := api.NewPicture()
+	sits := make([]correlate.Situation, 0, cfg.Views*cfg.Pool)
+	for v := range views {
+		for i := range cfg.Pool {
+			sits = append(sits, benchSituation(v, i, views[v]))
+		}
+	}
+	init := make([]correlate.Delta, len(sits))
+	for i := range sits {
+		init[i] = correlate.Delta{Situation: sits[i]}
+	}
+	pic.Apply(init)
+
+	reg := &metrics.Registry{}
+	log := zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)
+	missions := access.DefaultMissions()
+	hub := api.NewHub(pic, missions, log, reg, cfg.Every)
+	srv := &api.Server{Insecure: true, Picture: pic, Hub: hub, Missions: missions, Metrics: reg, Log: log}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, fmt.Errorf("cannot listen on loopback: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	go hs.Serve(ln)
+	defer hs.Close()
+	stop := make(chan struct{})
+	hubDone := make(chan struct{})
+	go func() { hub.Run(stop); close(hubDone) }()
+	stopHub := sync.OnceFunc(func() { close(stop); <-hubDone })
+	defer stopHub()
+
+	// Baseline memory, then connect.
+	prevRate := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	defer func() { runtime.MemProfileRate = prevRate }()
+	before := memNow()
+	cpu0 := cpuSeconds()
+	var fleet clientFleet
+	if cfg.Split {
+		fleet, err = startChildClients(ctx, ln.Addr().String(), cfg)
+	} else {
+		fleet, err = dialBenchClients(ctx, ln.Addr().String(), cfg, progress)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.CPUConnect = cpuSeconds() - cpu0
+	after := memNow()
+	res.HeapPerConn = float64(int64(after.heap)-int64(before.heap)) / float64(cfg.Clients)
+	res.StackPerConn = float64(int64(after.stack)-int64(before.stack)) / float64(cfg.Clients)
+	res.RSSPerConn = float64(after.rss-before.rss) / float64(cfg.Clients)
+	serverHeap, serverG := serverSideMemory(after.goroutines - before.goroutines)
+	res.ServerHeapPerConn = (serverHeap + serverG*float64(after.stack-before.stack)/float64(after.goroutines-before.goroutines)) / float64(cfg.Clients)
+	res.ServerGoroutines = serverG / float64(cfg.Clients)
+	if cfg.MemProfile != "" {
+		if err := writeHeapProfile(cfg.MemProfile); err != nil {
+			return res, err
+		}
+	}
+	runtime.MemProfileRate = prevRate
+
+	// Drive: every view's group gets cfg.Rate updates a second, spread evenly.
+	progress("bench ws: driving %d updates/s for %v", cfg.Rate*cfg.Views, cfg.Duration)
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return res, fmt.Errorf("cannot create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, fmt.Errorf("cannot start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu1 := cpuSeconds()
+	start := time.Now()
+	total := float64(cfg.Rate * cfg.Views)
+	done := 0
+	batch := make([]correlate.Delta, 0, 256)
+	tick := time.NewTicker(5 * time.Millisecond)
+	for now := range tick.C {
+		el := now.Sub(start)
+		if el >= cfg.Duration || ctx.Err() != nil {
+			break
+		}
+		due := int(el.Seconds() * total)
+		batch = batch[:0]
+		for ; done < due; done++ {
+			s := &sits[done%len(sits)] // view-major order: consecutive updates go to different views
+			s.Version++
+			s.UpdatedAt = time.Now()
+			s.LastSeen = s.UpdatedAt
+			batch = append(batch, correlate.Delta{Situation: *s})
+		}
+		pic.Apply(batch)
+	}
+	tick.Stop()
+	// Let the last broadcast arrive before stopping.
+	time.Sleep(cfg.Every + 100*time.Millisecond)
+	res.Seconds = time.Since(start).Seconds()
+	res.CPUDrive = cpuSeconds() - cpu1
+	res.Drops = reg.Counter("cop_ws_dropped_total", "").Load()
+	stopHub()
+	cs, err := fleet.finish()
+	if err != nil {
+		return res, err
+	}
+	res.Messages, res.Situations, res.Removals = cs.Messages, cs.Situations, cs.Removals
+	res.E2E, res.Fanout, res.Lost, res.NoDelta, res.ClientCPU = cs.E2E, cs.Fanout, cs.Lost, cs.NoDelta, cs.CPU
+	return res, nil
+}
+
+// clientFleet is the clients of one run, in this process or in a child.
+type clientFleet interface {
+	// finish waits until every client's connection has ended (the hub closes them when it
+	// stops) and sums up what they received.
+	finish() (clientSummary, error)
+}
+
+// clientSummary is what the clients measured; a child process prints it as JSON.
+type clientSummary struct {
+	Messages, Situations, Removals uint64
+	E2E, Fanout                    latencySummary
+	Lost, NoDelta                  int
+	CPU                            float64 // CPU seconds of the child process; 0 in process
+}
+
+// benchClients are the clients of one run in this process.
+type benchClients struct {
+	clients []*benchClient
+	wg      sync.WaitGroup
+	hist    *latencyHist
+}
+
+// dialBenchClients connects cfg.Clients clients to addr and returns once each has the
+// snapshot of its view.
+func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progress func(string, ...any)) (*benchClients, error) {
+	if cfg.Dialers == 0 {
+		cfg.Dialers = 32
+	}
+	views := benchViews(cfg.Views)
+	base := "ws://" + addr + "/ws/picture?"
+	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
+		HandshakeTimeout: 20 * time.Second}
+	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: newLatencyHist()}
+	clients := bc.clients
+	var connectErr atomic.Pointer[error]
+	ready := make(chan struct{}, cfg.Clients)
+	next := atomic.Int64{}
+	var dialWG sync.WaitGroup
+	for range cfg.Dialers {
+		dialWG.Add(1)
+		go func() {
+			defer dialWG.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Clients || connectErr.Load() != nil || ctx.Err() != nil {
+					return
+				}
+				v := i % len(views)
+				conn, _, err := dialer.DialContext(ctx, base+views[v].query.Encode(), nil)
+				if err != nil {
+					err = fmt.Errorf("cannot connect client %d: %w", i, err)
+					connectErr.CompareAndSwap(nil, &err)
+					return
+				}
+				c := &benchClient{conn: conn, view: v, recv: make([]benchRecv, 0, int(cfg.Duration.Seconds()*1e9/float64(cfg.Every))+16)}
+				clients[i] = c
+				bc.wg.Add(1)
+				go func() {
+					defer bc.wg.Done()
+					c.read(views[c.view].msg, ready, bc.hist)
+				}()
+			}
+		}()
+	}
+	dialWG.Wait()
+	if p := connectErr.Load(); p != nil {
+		return nil, *p
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	deadline := time.After(time.Duration(cfg.Clients)*5*time.Millisecond + 30*time.Second)
+	for n := 0; n < cfg.Clients; n++ {
+		select {
+		case <-ready:
+		case <-deadline:
+			return nil, fmt.Errorf("only %d of %d clients got their snapshot", n, cfg.Clients)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if (n+1)%1000 == 0 {
+			progress("bench ws: %d clients connected with their snapshot", n+1)
+		}
+	}
+	return bc, nil
+}
+
+func (bc *benchClients) finish() (clientSummary, error) {
+	bc.wg.Wait()
+	var cs clientSummary
+	first := map[uint64]int64{}
+	for _, c := range bc.clients {
+		if !errors.Is(c.err, errBenchStopped) {
+			cs.Lost++
+		}
+		cs.Messages += c.messages
+		cs.Situations += c.sits
+		cs.Removals += c.removals
+		if c.messages == 0 {
+			cs.NoDelta++
+		}
+		for _, r := range c.recv {
+			if f, ok := first[r.seq]; !ok || r.at < f {
+				first[r.seq] = r.at
+			}
+		}
+	}
+	fh := newLatencyHist()
+	for _, c := range bc.clients {
+		for _, r := range c.recv {
+			fh.add(time.Duration(r.at - first[r.seq]))
+		}
+	}
+	cs.E2E, cs.Fanout = bc.hist.summary(), fh.summary()
+	return cs, nil
+}
+
+// childClients are the clients of one run in a child process (`cop bench ws --clients-for
+// ADDR`), used when this process may not open two descriptors per client.
+type childClients struct {
+	cmd *exec.Cmd
+	out *bufio.Reader
+}
+
+func startChildClients(ctx context.Context, addr string, cfg wsBenchConfig) (*childClients, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find this executable to start the clients: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", "ws", "--clients-for", addr, "--clients", strconv.Itoa(cfg.Clients),
+		"--views", strconv.Itoa(cfg.Views), "--duration", cfg.Duration.String(), "--every", cfg.Every.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start the client process: %w", err)
+	}
+	cc := &childClients{cmd: cmd, out: bufio.NewReader(out)}
+	line, err := cc.out.ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("client process did not get ready (%q): %v", line, err)
+	}
+	return cc, nil
+}
+
+func (cc *childClients) finish() (clientSummary, error) {
+	var cs clientSummary
+	err := json.NewDecoder(cc.out).Decode(&cs)
+	if werr := cc.cmd.Wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return cs, fmt.Errorf("cannot read the client process's results: %w", err)
+	}
+	return cs, nil
+}
+
+// runBenchClients is the child side: connect, say "ready", print the summary as JSON when
+// the server has closed every connection.
+func runBenchClients(ctx context.Context, addr string, cfg wsBenchConfig) error {
+	if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+		return err
+	}
+	bc, err := dialBenchClients(ctx, addr, cfg, func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, format+"\n", a...)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	cs, err := bc.finish()
+	if err != nil {
+		return err
+	}
+	cs.CPU = cpuSeconds()
+	return json.NewEncoder(os.Stdout).Encode(cs)
+}
+
+var errBenchStopped = errors.New("server going away")
+
+// read follows the picture: snapshot, the view message if any and its snapshot, then
+// deltas until the connection ends. It parses only what it measures.
+func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyHist) {
+	wantSnapshots := 1
+	if viewMsg != nil {
+		wantSnapshots = 2
+	}
+	for {
+		_, r, err := c.conn.NextReader()
+		if err != nil {
+			if websocket.IsCloseError(err, websocket.CloseGoingAway) {
+				err = errBenchStopped
+			}
+			c.err = err
+			c.conn.Close()
+			return
+		}
+		buf := benchBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		now := time.Now()
+		c.handle(buf.Bytes(), now, viewMsg, wantSnapshots, ready, hist)
+		benchBuffers.Put(buf)
+		if err == nil {
+			err = c.err
+		}
+		if err != nil {
+			c.err = err
+			c.conn.Close()
+			return
+		}
+	}
+}
+
+// benchBuffers hold one message while it is parsed: a client keeps no buffer between
+// messages, so the client side adds little to the memory measured per connection.
+var benchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist *latencyHist) {
+	if bytes.HasPrefix(b, []byte(`{"type":"snapshot"`)) {
+		c.snapshots++
+		if c.snapshots == 1 && viewMsg != nil {
+			if err := c.conn.WriteMessage(websocket.TextMessage, viewMsg); err != nil {
+				c.err = err
+				return
+			}
+		}
+		if c.snapshots == wantSnapshots {
+			ready <- struct{}{}
+		}
+		return
+	}
+	c.messages++
+	c.recv = append(c.recv, benchRecv{seq: jsonUint(b, `"seq":`), at: now.UnixNano()})
+	c.sits += uint64(scanUpdatedAt(b, now, hist))
+	if i := bytes.Index(b, []byte(`"removed":[`)); i >= 0 {
+		c.removals += uint64(bytes.Count(b[i:], []byte(`{"id":`)))
+	}
+}
+
+// scanUpdatedAt records now − updated_at of every situation in b and returns how many.
+// A `"updated_at":"` cannot occur inside a JSON string, whose quotes are escaped.
+func scanUpdatedAt(b []byte, now time.Time, hist *latencyHist) int {
+	key := []byte(`"updated_at":"`)
+	n := 0
+	for {
+		i := bytes.Index(b, key)
+		if i < 0 {
+			return n
+		}
+		b = b[i+len(key):]
+		j := bytes.IndexByte(b, '"')
+		if j < 0 {
+			return n
+		}
+		if t, err := time.Parse(time.RFC3339Nano, string(b[:j])); err == nil {
+			hist.add(now.Sub(t))
+			n++
+		}
+		b = b[j:]
+	}
+}
+
+func jsonUint(b []byte, key string) uint64 {
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	var n uint64
+	for _, ch := range b[i+len(key):] {
+		if ch < '0' || ch > '9' {
+			break
+		}
+		n = n*10 + uint64(ch-'0')
+	}
+	return n
+}
+
+// latencyHist counts latencies in 50 µs buckets up to 10 s, safe for concurrent use.
+type latencyHist struct {
+	buckets []atomic.Uint64
+	max     atomic.Int64
+}
+
+const latencyBucket = 50 * time.Microsecond
+
+func newLatencyHist() *latencyHist {
+	return &latencyHist{buckets: make([]atomic.Uint64, int(10*time.Second/latencyBucket)+1)}
+}
+
+func (h *latencyHist) add(d time.Duration) {
+	d = max(d, 0)
+	i := min(int(d/latencyBucket), len(h.buckets)-1)
+	h.buckets[i].Add(1)
+	for {
+		m := h.max.Load()
+		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (h *latencyHist) summary() latencySummary {
+	var total uint64
+	for i := range h.buckets {
+		total += h.buckets[i].Load()
+	}
+	if total == 0 {
+		return latencySummary{}
+	}
+	at := func(q float64) time.Duration {
+		want := uint64(math.Ceil(q * float64(total)))
+		var n uint64
+		for i := range h.buckets {
+			if n += h.buckets[i].Load(); n >= want {
+				return time.Duration(i+1) * latencyBucket
+			}
+		}
+		return time.Duration(h.max.Load())
+	}
+	return latencySummary{P50: at(0.50), P99: at(0.99), Max: time.Duration(h.max.Load())}
+}
+
+type memSample struct {
+	heap, stack uint64
+	rss         int64
+	goroutines  int
+}
+
+func memNow() memSample {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memSample{heap: ms.HeapInuse, stack: ms.StackInuse, rss: vmRSS(), goroutines: runtime.NumGoroutine()}
+}
+
+// vmRSS returns the resident set size from /proc/self/status, 0 where there is none.
+func vmRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n << 10
+			}
+		}
+	}
+	return 0
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// serverSideMemory splits the sampled heap profile: bytes in use that were allocated on a
+// stack through net/http's server or the api package (the server's half of each
+// connection), and how many of the new goroutines are the server's (those not running the
+// bench client's read loop).
+func serverSideMemory(newGoroutines int) (heap, goroutines float64) {
+	runtime.GC()
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, false)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, false); ok {
+			recs = recs[:n]
+			break
+		}
+	}
+	rate := float64(runtime.MemProfileRate)
+	for _, r := range recs {
+		if r.InUseObjects() == 0 {
+			continue
+		}
+		server := false
+		frames := runtime.CallersFrames(r.Stack())
+		for {
+			f, more := frames.Next()
+			if strings.Contains(f.Function, "net/http.(*conn)") || strings.Contains(f.Function, "cop/api.") ||
+				strings.Contains(f.Function, "net/http.(*Server)") {
+				server = true
+				break
+			}
+			if !more {
+				break
+			}
+		}
+		if !server {
+			continue
+		}
+		// Undo the sampling as pprof does: each sampled object stood for 1/(1−e^(−size/rate)).
+		size := float64(r.InUseBytes()) / float64(r.InUseObjects())
+		heap += float64(r.InUseBytes()) / (1 - math.Exp(-size/rate))
+	}
+	clientG := 0
+	buf := make([]byte, 64<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	clientG = bytes.Count(buf, []byte("(*benchClient).read"))
+	return heap, float64(newGoroutines - clientG)
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cannot create heap profile: %w", err)
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}
