@@ -385,7 +385,7 @@ func (f *feed) waitExact(t *testing.T, st *store.Store, wait time.Duration, want
 	if err := st.Conn().Exec(ctx, `OPTIMIZE TABLE cop.events FINAL`); err != nil {
 		t.Logf("OPTIMIZE TABLE cop.events FINAL: %v", err)
 	}
-	var dup uint64
+	var dup int64
 	a, b, d := f.names[0], f.names[1], f.names[2]
 	if err := st.Conn().QueryRow(ctx, `SELECT count() - uniqExact(id) FROM cop.events WHERE contributor IN (?, ?, ?)`, a, b, d).Scan(&dup); err != nil {
 		t.Fatal(err)

@@ -32,8 +32,8 @@ func TestFaultKill9DuringStreamLosesAndDoublesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	sent := make(chan error, 1)
-	go func() { sent <- f.send(ctx, t, msgs, 2000, 150*time.Millisecond) }()
-	for i := 1; i <= 3; i++ {
+	go func() { sent <- f.send(ctx, t, msgs, 1000, 150*time.Millisecond) }()
+	for i := 1; i <= envInt("COP_FAULT_KILLS", 3); i++ {
 		time.Sleep(time.Duration(2000+rand.IntN(4000)) * time.Millisecond)
 		cur, _ := f.counts(ctx, st)
 		c.kill()

@@ -39,8 +39,9 @@ type Correlator struct {
 	TickEvery time.Duration
 
 	// StatePath, when set, is the state file (engine snapshot + the committed offsets it
-	// corresponds to; see state.go). Run restores the engine from it and re-applies the
-	// events committed after it; it writes it after a commit every SnapshotEvery or
+	// corresponds to; see state.go), next to its journal (StatePath+".journal", see
+	// journal.go). Run restores the engine from it and re-applies the journaled batches
+	// after it exactly as they were; it writes it after a commit every SnapshotEvery or
 	// SnapshotBatches batches, whichever first (defaults 30 s and 1000), and on a clean
 	// stop. Empty: the engine starts empty and is never saved (tests only).
 	StatePath       string
@@ -121,11 +122,19 @@ func (c *Correlator) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	var jr *journal
+	if c.StatePath != "" {
+		var err error
+		if jr, err = openJournal(c.StatePath + ".journal"); err != nil {
+			return err
+		}
+		defer jr.Close()
+	}
 	var (
 		lastSnap  = time.Now()
 		sinceSnap = 0
 		dirty     = false // the engine holds events not in the state file
-		ahead     = false // the engine holds events not yet committed: never snapshot then
+		ahead     = false // the engine holds events not yet stored: never snapshot then
 	)
 	// snapshot writes the state file; never while the engine is ahead of the commits, or
 	// a restart would take the uncommitted (maybe unstored) events for redeliveries.
@@ -139,6 +148,10 @@ func (c *Correlator) Run(ctx context.Context) error {
 			// Not fatal: the previous state file plus a longer replay is still correct.
 			c.Log.Error().Err(err).Str("path", c.StatePath).Msg("cannot write engine state; keeping the previous one")
 			return
+		}
+		if err := jr.reset(); err != nil {
+			// The records left are all before the new state file's offsets: skipped.
+			c.Log.Error().Err(err).Msg("cannot empty the journal")
 		}
 		snaps.Inc()
 		snapSecs.Set(time.Since(t).Seconds())
@@ -191,9 +204,20 @@ func (c *Correlator) Run(ctx context.Context) error {
 			total += l
 		}
 		lag.Set(float64(total))
+		now := time.Now().UTC()
+		tick := now.After(nextTick) && ctx.Err() == nil
+		if jr != nil && (len(msgs) > 0 || tick) {
+			rec := journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}
+			if tick {
+				rec.Tick = now.UnixNano()
+			}
+			if err := retry(wctx, c.Log, retries, "append to the journal", func() error { return jr.append(&rec) }); err != nil {
+				return c.stopped(ctx, err)
+			}
+		}
 		sb.Reset()
 		if len(batch) > 0 {
-			res := c.Engine.Apply(batch, time.Now().UTC())
+			res := c.Engine.Apply(batch, now)
 			ahead, dirty = true, true
 			sb.Events = batch
 			for _, st := range res.Events {
@@ -206,8 +230,8 @@ func (c *Correlator) Run(ctx context.Context) error {
 			sb.Deltas = append(sb.Deltas, res.Deltas...)
 			events.Add(uint64(len(batch)))
 		}
-		if now := time.Now(); now.After(nextTick) && ctx.Err() == nil {
-			sb.Deltas = append(sb.Deltas, c.Engine.Tick(now.UTC())...)
+		if tick {
+			sb.Deltas = append(sb.Deltas, c.Engine.Tick(now)...)
 			nextTick = now.Add(c.TickEvery)
 			ahead, dirty = true, true
 		}
@@ -219,6 +243,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 				return c.stopped(ctx, err)
 			}
 		}
+		ahead = false
 		if len(msgs) > 0 {
 			if err := retry(wctx, c.Log, retries, "commit cop.events offsets", func() error { return r.CommitMessages(wctx, msgs...) }); err != nil {
 				return c.stopped(ctx, err)
@@ -231,9 +256,6 @@ func (c *Correlator) Run(ctx context.Context) error {
 			batches.Inc()
 			batchSecs.Set(time.Since(start).Seconds())
 			sinceSnap++
-		}
-		if len(msgs) > 0 || len(sb.Deltas) > 0 {
-			ahead = false
 		}
 		if sinceSnap >= c.SnapshotBatches || (dirty && time.Since(lastSnap) >= c.SnapshotEvery) {
 			snapshot()
@@ -285,17 +307,23 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 	}); err != nil {
 		return nil, err
 	}
+	recs, err := readJournal(c.StatePath + ".journal")
+	if err != nil {
+		return nil, err
+	}
+	if len(to) > 0 && len(from) == 0 && len(recs) == 0 {
+		c.Log.Warn().Msg("the group committed offsets but there is neither state file nor journal: the engine starts empty and earlier situations are not continued")
+	}
 	t := time.Now()
 	var n int
-	if err := retry(ctx, c.Log, retries, "re-apply committed events", func() error {
+	if err := retry(ctx, c.Log, retries, "re-apply the journal", func() error {
 		var err error
-		n, err = c.catchUp(ctx, from, to)
-		if err != nil {
-			// Start over from the state file: part of the range is already applied.
+		if n, err = c.replayJournal(ctx, recs, from, to); err != nil {
+			// Start over: part of the journal is applied already.
 			if e, hdr, rerr := readState(c.StatePath, c.engineConfig()); rerr == nil && hdr.Topic == c.Bus.Events() {
-				c.Engine, from = e, hdr.Offsets
+				c.Engine = e
 			} else {
-				c.Engine, from = correlate.New(c.engineConfig()), map[int]int64{}
+				c.Engine = correlate.New(c.engineConfig())
 			}
 		}
 		return err

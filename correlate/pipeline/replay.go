@@ -10,6 +10,7 @@ import (
 
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/store"
 )
 
 // committedOffsets returns the consumer group's committed offset (the next offset to
@@ -39,62 +40,121 @@ func committedOffsets(ctx context.Context, cfg bus.Config, group, topic string) 
 	return out, nil
 }
 
-// catchUp brings a restored engine up to the group's committed offsets: it re-reads
-// cop.events from the snapshot's offsets (from; a partition absent there from its first
-// offset) up to the committed offsets (to) and applies those events to the engine
-// WITHOUT storing or publishing them. Everything before a committed offset was stored
-// and published before it was committed, so only the engine's memory of it is missing.
-// It returns how many messages it re-applied.
-func (c *Correlator) catchUp(ctx context.Context, from, to map[int]int64) (int, error) {
-	total := 0
-	var batch []event.Event
-	apply := func() {
-		if len(batch) > 0 {
-			c.Engine.Apply(batch, time.Now().UTC())
-			batch = batch[:0]
-		}
-	}
-	for p, end := range to {
-		start, ok := from[p]
-		if ok && start >= end {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: c.Bus.Brokers, Topic: c.Bus.Events(), Partition: p,
+// partitionReaders reads cop.events messages by offset, one reader per partition kept
+// open while offsets follow each other.
+type partitionReaders struct {
+	c    *Correlator
+	rs   map[int]*kafka.Reader
+	next map[int]int64
+}
+
+func (pr *partitionReaders) read(ctx context.Context, p int, offset int64) (kafka.Message, error) {
+	r := pr.rs[p]
+	if r == nil {
+		r = kafka.NewReader(kafka.ReaderConfig{
+			Brokers: pr.c.Bus.Brokers, Topic: pr.c.Bus.Events(), Partition: p,
 			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond,
 		})
-		if !ok {
-			start = kafka.FirstOffset
+		pr.rs[p], pr.next[p] = r, -1
+	}
+	if pr.next[p] != offset {
+		if err := r.SetOffset(offset); err != nil {
+			return kafka.Message{}, fmt.Errorf("cannot seek %s/%d to %d: %w", pr.c.Bus.Events(), p, offset, err)
 		}
-		if err := r.SetOffset(start); err != nil {
-			r.Close()
-			return total, fmt.Errorf("cannot seek %s/%d to %d: %w", c.Bus.Events(), p, start, err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	m, err := r.FetchMessage(fctx)
+	cancel()
+	if err != nil {
+		return m, fmt.Errorf("cannot re-read %s/%d@%d: %w", pr.c.Bus.Events(), p, offset, err)
+	}
+	if m.Offset != offset {
+		return m, fmt.Errorf("cannot re-read %s/%d@%d: got offset %d (deleted by retention?)", pr.c.Bus.Events(), p, offset, m.Offset)
+	}
+	pr.next[p] = offset + 1
+	return m, nil
+}
+
+func (pr *partitionReaders) Close() {
+	for _, r := range pr.rs {
+		r.Close()
+	}
+}
+
+// replayJournal re-applies the journaled batches after the snapshot (from) exactly as
+// they were applied before: same messages, same order, same times. Batches the group
+// committed (below to) were stored and published then; only the engine's memory of them
+// was lost. A batch not committed yet (the crash came between its journal record and its
+// commit) may or may not have been stored: it is stored and published again (the tables
+// fold the identical rows), and the group redelivers it as known ids. It returns the
+// messages re-applied and whether the engine now holds uncommitted batches.
+func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, from, to map[int]int64) (int, error) {
+	pr := &partitionReaders{c: c, rs: map[int]*kafka.Reader{}, next: map[int]int64{}}
+	defer pr.Close()
+	total := 0
+	var batch []event.Event
+	var sb store.Batch
+	for _, rec := range recs {
+		if len(rec.Runs) > 0 && before(rec.Runs, from) {
+			continue // in the snapshot already
 		}
-		for {
-			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			m, err := r.FetchMessage(fctx)
-			cancel()
-			if err != nil {
-				r.Close()
-				return total, fmt.Errorf("cannot re-read %s/%d up to offset %d: %w", c.Bus.Events(), p, end, err)
-			}
-			if m.Offset >= end {
-				break // only possible when the first offset is already past end
-			}
-			total++
-			var e event.Event
-			if err := json.Unmarshal(m.Value, &e); err == nil && e.ID != "" {
-				batch = append(batch, e)
-				if len(batch) >= c.MaxBatch {
-					apply()
+		committed := before(rec.Runs, to)
+		batch = batch[:0]
+		for _, run := range rec.Runs {
+			for o := run[1]; o < run[1]+run[2]; o++ {
+				m, err := pr.read(ctx, run[0], int64(o))
+				if err != nil {
+					return total, err
+				}
+				total++
+				var e event.Event
+				if err := json.Unmarshal(m.Value, &e); err == nil && e.ID != "" {
+					batch = append(batch, e)
 				}
 			}
-			if m.Offset >= end-1 {
-				break
+		}
+		sb.Reset()
+		if len(batch) > 0 {
+			res := c.Engine.Apply(batch, time.Unix(0, rec.Now).UTC())
+			if !committed {
+				sb.Events = batch
+				for _, st := range res.Events {
+					sb.Situations = append(sb.Situations, st.SituationID)
+					sb.Duplicate = append(sb.Duplicate, st.Duplicate)
+				}
+				sb.Deltas = append(sb.Deltas, res.Deltas...)
 			}
 		}
-		r.Close()
-		apply() // a partition's events before the next partition's: keeps per-key order
+		if rec.Tick != 0 {
+			ds := c.Engine.Tick(time.Unix(0, rec.Tick).UTC())
+			if !committed {
+				sb.Deltas = append(sb.Deltas, ds...)
+			}
+		}
+		if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
+			c.Log.Info().Int("events", len(sb.Events)).Int("deltas", len(sb.Deltas)).Msg("storing again a batch journaled but not committed before the stop")
+			if err := c.Store.Write(ctx, &sb); err != nil {
+				return total, err
+			}
+			w := bus.NewWriter(c.Bus, c.Bus.Picture())
+			err := publish(ctx, w, sb.Deltas)
+			w.Close()
+			if err != nil {
+				return total, err
+			}
+		}
 	}
 	return total, nil
+}
+
+// before reports whether every run ends at or before offsets (a partition absent from
+// offsets has nothing before).
+func before(runs [][3]int, offsets map[int]int64) bool {
+	for _, r := range runs {
+		o, ok := offsets[r[0]]
+		if !ok || int64(r[1]+r[2]) > o {
+			return false
+		}
+	}
+	return true
 }
