@@ -333,7 +333,9 @@ func (c counts) String() string {
 // msgs in one pass: what a run without faults stores.
 func (f *feed) cleanEventCount(t *testing.T, msgs []kafka.Message) int64 {
 	t.Helper()
-	e := correlate.New(correlate.DefaultConfig())
+	cfg := correlate.DefaultConfig()
+	cfg.Instance = f.ns
+	e := correlate.New(cfg)
 	last := map[string]correlate.Delta{}
 	var batch []event.Event
 	for i, m := range msgs {

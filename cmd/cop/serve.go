@@ -171,7 +171,14 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		}()
 	}
 	run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
-	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(correlate.DefaultConfig()),
+	// Situation ids are minted from the engine instance: namespaces sharing one ClickHouse
+	// (tests, exercises run apart) must not mint the same ids, or their situations fold
+	// into each other's rows. The default namespace keeps the historical ids.
+	ecfg := correlate.DefaultConfig()
+	if c.Namespace != "" && c.Namespace != "cop" {
+		ecfg.Instance = c.Namespace
+	}
+	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
 		Log: log.With().Str("component", "correlate").Logger(), Metrics: reg,
 		StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
 	run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
