@@ -400,3 +400,34 @@ func (f *feed) waitExact(t *testing.T, st *store.Store, wait time.Duration, want
 	}
 	return last
 }
+
+// lag is the correlator group's lag on cop.events: messages not committed yet.
+func (f *feed) lag(t *testing.T, ctx context.Context) int64 {
+	t.Helper()
+	parts, err := bus.Partitions(ctx, f.bc, f.bc.Events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(f.bc.Brokers...), Timeout: 10 * time.Second}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[f.bc.Events()] = append(req.Topics[f.bc.Events()], kafka.LastOffsetOf(p))
+	}
+	lo, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	of, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: f.bc.Group("correlate"), Topics: map[string][]int{f.bc.Events(): parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[int]int64{}
+	for _, p := range of.Topics[f.bc.Events()] {
+		committed[p.Partition] = max(0, p.CommittedOffset)
+	}
+	var lag int64
+	for _, p := range lo.Topics[f.bc.Events()] {
+		lag += p.LastOffset - committed[p.Partition]
+	}
+	return lag
+}

@@ -67,3 +67,82 @@ func TestFaultKill9DuringStreamLosesAndDoublesNothing(t *testing.T) {
 	}
 	t.Logf("after a clean restart: replayed %v, applied %v", replayed, applied)
 }
+
+// TestFaultKafkaRestartMidStreamLosesNothing stops the Kafka broker mid-stream and starts
+// it again: /readyz must say not ready meanwhile, and every event must be stored once.
+func TestFaultKafkaRestartMidStreamLosesNothing(t *testing.T) {
+	faults(t)
+	ns, dir := itest.Namespace(t), t.TempDir()
+	st := faultStore(t)
+	f := newFeed(t, ns, 9002)
+	n := envInt("COP_FAULT_EVENTS_OUTAGE", 30000)
+	msgs := f.valid(t, n)
+	c := serveChild(t, ns, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	sent := make(chan error, 1)
+	go func() { sent <- f.send(ctx, t, msgs, 1000, 200*time.Millisecond) }()
+	time.Sleep(2 * time.Second)
+	services(t, "stop", "kafka")
+	down := time.Now()
+	itest.Eventually(t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+		code := c.ready()
+		return code != 200, "/readyz answers " + strconv.Itoa(code) + " with Kafka down"
+	})
+	time.Sleep(5 * time.Second)
+	services(t, "start", "kafka")
+	itest.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
+		code := c.ready()
+		return code == 200, "/readyz answers " + strconv.Itoa(code) + " after Kafka is back"
+	})
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitExact(t, st, 5*time.Minute, n, 0)
+	t.Logf("Kafka down %s in total; %s; recovered %s after the broker stopped", "~5s+restart", got, time.Since(down).Round(time.Millisecond))
+}
+
+// TestFaultClickHouseOutageBackpressuresAndDrains stops ClickHouse for 20 s
+// (COP_FAULT_CH_DOWN) mid-stream: the correlator holds its batch and retries, so Kafka lag
+// grows instead of memory; /readyz says not ready; afterwards the lag drains and every
+// event is stored once.
+func TestFaultClickHouseOutageBackpressuresAndDrains(t *testing.T) {
+	faults(t)
+	ns, dir := itest.Namespace(t), t.TempDir()
+	st := faultStore(t)
+	f := newFeed(t, ns, 9003)
+	n := envInt("COP_FAULT_EVENTS_OUTAGE", 30000)
+	msgs := f.valid(t, n)
+	c := serveChild(t, ns, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := f.send(ctx, t, msgs[:n/3], 1000, 0); err != nil {
+		t.Fatal(err)
+	}
+	services(t, "stop", "clickhouse")
+	down := time.Now()
+	t.Cleanup(func() { services(t, "start", "clickhouse") }) // idempotent
+	itest.Eventually(t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+		code := c.ready()
+		return code != 200, "/readyz answers " + strconv.Itoa(code) + " with ClickHouse down"
+	})
+	if err := f.send(ctx, t, msgs[n/3:], 1000, 0); err != nil {
+		t.Fatal(err)
+	}
+	lagDown := f.lag(t, ctx)
+	time.Sleep(time.Duration(envInt("COP_FAULT_CH_DOWN", 20))*time.Second - time.Since(down))
+	lagLate := f.lag(t, ctx)
+	rss := c.rssKB()
+	services(t, "start", "clickhouse")
+	up := time.Now()
+	if lagLate <= 0 {
+		t.Errorf("cop.events lag while ClickHouse is down: %d then %d; want it to grow (backpressure)", lagDown, lagLate)
+	}
+	got := f.waitExact(t, st, 5*time.Minute, n, 0)
+	itest.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+		l := f.lag(t, ctx)
+		return l == 0, "lag " + strconv.FormatInt(l, 10)
+	})
+	t.Logf("ClickHouse down %s: cop.events lag %d then %d, RSS %d kB; %s; drained %s after ClickHouse came back",
+		up.Sub(down).Round(time.Second), lagDown, lagLate, rss, got, time.Since(up).Round(time.Millisecond))
+}
