@@ -290,7 +290,8 @@ func (f *feed) send(ctx context.Context, t *testing.T, msgs []kafka.Message, chu
 			if ctx.Err() != nil {
 				return err
 			}
-			t.Logf("producer: %v; retrying", err)
+			msg := err.Error()
+			t.Logf("producer: %s; retrying", msg[:min(len(msg), 200)])
 			time.Sleep(time.Second)
 		}
 		if pause > 0 {
