@@ -7,7 +7,7 @@ GO ?= go
 FUZZTIME ?= 10s
 SERVICES_ENV = eval "$$(scripts/services env)"
 
-.PHONY: demo test test-unit test-integration test-browser fuzz-short lint bench build services-start services-stop vendor-check
+.PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check
 
 build:
 	$(GO) build -o cop ./cmd/cop
@@ -23,7 +23,7 @@ services-stop:
 
 # test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
 # parser, the vendored UI check and the browser tests in headless Chromium.
-test: lint services-start test-integration fuzz-short vendor-check test-browser
+test: lint services-start test-integration fuzz-short vendor-check test-browser test-faults
 	@echo "make test: all green"
 
 test-unit:
@@ -31,6 +31,11 @@ test-unit:
 
 test-integration:
 	$(SERVICES_ENV) && COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+# test-faults: kill -9, Kafka and ClickHouse outages, hostile input (cmd/cop/fault_*_test.go).
+# They stop and start the shared services, so they run last and alone, never in ./... .
+test-faults: services-start
+	$(SERVICES_ENV) && COP_FAULTS=1 COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -p 1 -run 'Fault' -timeout 15m ./cmd/cop/
 
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/stix

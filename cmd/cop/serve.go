@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,10 @@ type serveConfig struct {
 	// PushRate and PushBurst limit pushes per contributor (requests/s; 0: no limit).
 	PushRate  float64
 	PushBurst int
+	// State is the correlator's state file ("": none, the engine starts empty);
+	// SnapshotEvery how often it is written.
+	State         string
+	SnapshotEvery time.Duration
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -53,6 +58,8 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env("COP_TLS_CLIENT_CA", ""), "CA (PEM) for client certificates: a verified certificate's subject CN names its identity")
 	fs.Float64Var(&c.PushRate, "push-rate", 20, "pushes per second each contributor may make (0: unlimited); over it, 429 with Retry-After")
 	fs.IntVar(&c.PushBurst, "push-burst", 40, "pushes a contributor may make at once before --push-rate applies")
+	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
+	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
 	return fs
 }
 
@@ -60,6 +67,12 @@ func runServe(ctx context.Context, args []string) error {
 	var c serveConfig
 	if err := serveFlags(&c).Parse(args); err != nil {
 		return err
+	}
+	switch c.State {
+	case "":
+		c.State = filepath.Join(".cop", "state", c.Namespace+"-correlate.snap")
+	case "off":
+		c.State = ""
 	}
 	return serve(ctx, c, newLogger("serve"), nil)
 }
@@ -158,8 +171,16 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		}()
 	}
 	run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
-	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(correlate.DefaultConfig()),
-		Log: log.With().Str("component", "correlate").Logger(), Metrics: reg}).Run)
+	// Situation ids are minted from the engine instance: namespaces sharing one ClickHouse
+	// (tests, exercises run apart) must not mint the same ids, or their situations fold
+	// into each other's rows. The default namespace keeps the historical ids.
+	ecfg := correlate.DefaultConfig()
+	if c.Namespace != "" && c.Namespace != "cop" {
+		ecfg.Instance = c.Namespace
+	}
+	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
+		Log: log.With().Str("component", "correlate").Logger(), Metrics: reg,
+		StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
 	run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
 	run("picture", func(ctx context.Context) error {
 		return picture.Follow(ctx, bc, log.With().Str("component", "picture").Logger())

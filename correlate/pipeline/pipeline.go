@@ -37,11 +37,28 @@ type Correlator struct {
 	Linger   time.Duration
 	// TickEvery is how often decay is re-scored (default 10 s).
 	TickEvery time.Duration
+
+	// StatePath, when set, is the state file (engine snapshot + the committed offsets it
+	// corresponds to; see state.go), next to its journal (StatePath+".journal", see
+	// journal.go). Run restores the engine from it and re-applies the journaled batches
+	// after it exactly as they were; it writes it after a commit every SnapshotEvery or
+	// SnapshotBatches batches, whichever first (defaults 30 s and 1000), and on a clean
+	// stop. Empty: the engine starts empty and is never saved (tests only).
+	StatePath       string
+	SnapshotEvery   time.Duration
+	SnapshotBatches int
+	// EngineConfig is the configuration a restored engine gets (default
+	// correlate.DefaultConfig()).
+	EngineConfig *correlate.Config
+	// DrainTimeout bounds how long a stop waits for the in-flight batch to be stored and
+	// committed (default 15 s); past it the batch stays uncommitted and is redelivered.
+	DrainTimeout time.Duration
 }
 
 // Run consumes until ctx is done. A ClickHouse or Kafka failure is retried with backoff
 // while the batch is held: the offsets stay uncommitted, so Kafka lag grows instead of
-// memory (backpressure), and nothing is lost.
+// memory (backpressure), and nothing is lost. When ctx ends, the batch in flight is still
+// stored and committed, and a final snapshot is written, so a restart replays nothing.
 func (c *Correlator) Run(ctx context.Context) error {
 	if c.Group == "" {
 		c.Group = c.Bus.Group("correlate")
@@ -55,57 +72,153 @@ func (c *Correlator) Run(ctx context.Context) error {
 	if c.TickEvery == 0 {
 		c.TickEvery = 10 * time.Second
 	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 30 * time.Second
+	}
+	if c.SnapshotBatches == 0 {
+		c.SnapshotBatches = 1000
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 15 * time.Second
+	}
 	if c.Metrics == nil {
 		c.Metrics = &metrics.Registry{}
 	}
 	if c.Engine == nil {
-		c.Engine = correlate.New(correlate.DefaultConfig())
+		c.Engine = correlate.New(c.engineConfig())
 	}
-	r := bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
-	defer r.Close()
-	picture := bus.NewWriter(c.Bus, c.Bus.Picture())
-	defer picture.Close()
-
 	var (
 		events    = c.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
+		replayed  = c.Metrics.Counter(`cop_correlate_replayed_total`, "cop.events messages re-applied at start to bring the restored engine up to the committed offsets.")
 		dups      = c.Metrics.Counter(`cop_duplicates_total`, "Events recognised as duplicates (redelivery or re-sent content).")
 		bad       = c.Metrics.Counter(`cop_correlate_undecodable_total`, "cop.events messages that could not be decoded.")
 		batches   = c.Metrics.Counter(`cop_correlate_batches_total`, "Batches stored and committed.")
 		retries   = c.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
+		snaps     = c.Metrics.Counter(`cop_correlate_snapshots_total`, "Engine state files written.")
 		batchSecs = c.Metrics.Gauge(`cop_correlate_batch_seconds`, "Duration of the last batch from fetch to commit.")
+		lag       = c.Metrics.Gauge(`cop_correlate_lag`, "Messages on cop.events behind the newest, as of the last batch (summed over the partitions it held).")
+		snapSecs  = c.Metrics.Gauge(`cop_correlate_snapshot_seconds`, "Duration of the last state file write.")
 		buf       []kafka.Message
 		batch     []event.Event
 		sb        store.Batch
 		nextTick  = time.Now().Add(c.TickEvery)
+		committed map[int]int64 // next offset per partition, as committed
+		partLag   = map[int]int64{}
 	)
+
+	// Work on the batch in flight uses wctx: it survives ctx's end by DrainTimeout, so a
+	// stop still stores and commits what was fetched.
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(c.DrainTimeout, wcancel) })
+	defer stopDrain()
+
+	if c.StatePath != "" {
+		var err error
+		if committed, err = c.restore(ctx, retries, replayed); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	var jr *journal
+	if c.StatePath != "" {
+		var err error
+		if jr, err = openJournal(c.StatePath + ".journal"); err != nil {
+			return err
+		}
+		defer jr.Close()
+	}
+	var (
+		lastSnap  = time.Now()
+		sinceSnap = 0
+		dirty     = false // the engine holds events not in the state file
+		ahead     = false // the engine holds events not yet stored: never snapshot then
+	)
+	// snapshot writes the state file; never while the engine is ahead of the commits, or
+	// a restart would take the uncommitted (maybe unstored) events for redeliveries.
+	snapshot := func() {
+		if c.StatePath == "" || ahead || !dirty {
+			return
+		}
+		t := time.Now()
+		size, err := writeState(c.StatePath, c.Engine, c.Bus.Events(), committed)
+		if err != nil {
+			// Not fatal: the previous state file plus a longer replay is still correct.
+			c.Log.Error().Err(err).Str("path", c.StatePath).Msg("cannot write engine state; keeping the previous one")
+			return
+		}
+		if err := jr.reset(); err != nil {
+			// The records left are all before the new state file's offsets: skipped.
+			c.Log.Error().Err(err).Msg("cannot empty the journal")
+		}
+		snaps.Inc()
+		snapSecs.Set(time.Since(t).Seconds())
+		c.Log.Debug().Str("path", c.StatePath).Int64("bytes", size).Dur("took", time.Since(t)).Msg("engine state written")
+		lastSnap, sinceSnap, dirty = time.Now(), 0, false
+	}
+
+	r := bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
+	picture := bus.NewWriter(c.Bus, c.Bus.Picture())
+	defer r.Close()
+	defer picture.Close()
+	if committed == nil {
+		committed = map[int]int64{}
+	}
+
 	for {
+		if ctx.Err() != nil {
+			snapshot()
+			return nil
+		}
 		fctx, cancel := context.WithTimeout(ctx, c.TickEvery)
 		msgs, err := bus.FetchBatch(fctx, r, buf, c.MaxBatch, c.Linger)
 		cancel()
 		buf = msgs
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil && len(msgs) == 0 && !errors.Is(err, context.DeadlineExceeded) {
-			c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
-			sleep(ctx, time.Second)
-			continue
+		if len(msgs) == 0 {
+			if ctx.Err() == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
+				sleep(ctx, time.Second)
+				continue
+			}
 		}
 		start := time.Now()
 		batch = batch[:0]
 		for i := range msgs {
+			m := &msgs[i]
+			if m.HighWaterMark > 0 {
+				partLag[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
+			}
 			var e event.Event
-			if err := json.Unmarshal(msgs[i].Value, &e); err != nil || e.ID == "" {
+			if err := json.Unmarshal(m.Value, &e); err != nil || e.ID == "" {
 				bad.Inc()
-				c.Log.Error().Err(err).Str("topic", msgs[i].Topic).Int("partition", msgs[i].Partition).
-					Int64("offset", msgs[i].Offset).Msg("cannot decode event; skipped")
+				c.Log.Error().Err(err).Str("topic", m.Topic).Int("partition", m.Partition).
+					Int64("offset", m.Offset).Msg("cannot decode event; skipped")
 				continue
 			}
 			batch = append(batch, e)
 		}
+		var total int64
+		for _, l := range partLag {
+			total += l
+		}
+		lag.Set(float64(total))
+		now := time.Now().UTC()
+		tick := now.After(nextTick) && ctx.Err() == nil
+		if jr != nil && (len(msgs) > 0 || tick) {
+			rec := journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}
+			if tick {
+				rec.Tick = now.UnixNano()
+			}
+			if err := retry(wctx, c.Log, retries, "append to the journal", func() error { return jr.append(&rec) }); err != nil {
+				return c.stopped(ctx, err)
+			}
+		}
 		sb.Reset()
 		if len(batch) > 0 {
-			res := c.Engine.Apply(batch, time.Now().UTC())
+			res := c.Engine.Apply(batch, now)
+			ahead, dirty = true, true
 			sb.Events = batch
 			for _, st := range res.Events {
 				sb.Situations = append(sb.Situations, st.SituationID)
@@ -117,26 +230,109 @@ func (c *Correlator) Run(ctx context.Context) error {
 			sb.Deltas = append(sb.Deltas, c.Engine.Deltas()...)
 			events.Add(uint64(len(batch)))
 		}
-		if now := time.Now(); now.After(nextTick) {
-			sb.Deltas = append(sb.Deltas, c.Engine.Tick(now.UTC())...)
+		if tick {
+			sb.Deltas = append(sb.Deltas, c.Engine.Tick(now)...)
 			nextTick = now.Add(c.TickEvery)
+			ahead, dirty = true, true
 		}
 		if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
-			if err := retry(ctx, c.Log, retries, "store batch", func() error { return c.Store.Write(ctx, &sb) }); err != nil {
-				return err
+			if err := retry(wctx, c.Log, retries, "store batch", func() error { return c.Store.Write(wctx, &sb) }); err != nil {
+				return c.stopped(ctx, err)
 			}
-			if err := retry(ctx, c.Log, retries, "publish picture", func() error { return publish(ctx, picture, sb.Deltas) }); err != nil {
-				return err
+			if err := retry(wctx, c.Log, retries, "publish picture", func() error { return publish(wctx, picture, sb.Deltas) }); err != nil {
+				return c.stopped(ctx, err)
 			}
 		}
+		ahead = false
 		if len(msgs) > 0 {
-			if err := retry(ctx, c.Log, retries, "commit cop.events offsets", func() error { return r.CommitMessages(ctx, msgs...) }); err != nil {
-				return err
+			if err := retry(wctx, c.Log, retries, "commit cop.events offsets", func() error { return r.CommitMessages(wctx, msgs...) }); err != nil {
+				return c.stopped(ctx, err)
+			}
+			for i := range msgs {
+				if o := msgs[i].Offset + 1; o > committed[msgs[i].Partition] {
+					committed[msgs[i].Partition] = o
+				}
 			}
 			batches.Inc()
 			batchSecs.Set(time.Since(start).Seconds())
+			sinceSnap++
+		}
+		if sinceSnap >= c.SnapshotBatches || (dirty && time.Since(lastSnap) >= c.SnapshotEvery) {
+			snapshot()
 		}
 	}
+}
+
+// stopped turns the error of a batch that could not be finished into Run's result: after
+// a stop (the drain timed out) it is not an error, the batch is simply redelivered.
+func (c *Correlator) stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		c.Log.Warn().Err(err).Msg("stopped before the batch in flight was committed; it will be redelivered")
+		return nil
+	}
+	return err
+}
+
+func (c *Correlator) engineConfig() correlate.Config {
+	if c.EngineConfig != nil {
+		return *c.EngineConfig
+	}
+	return correlate.DefaultConfig()
+}
+
+// restore loads the state file (if any) into c.Engine and re-applies what the group
+// committed after it. It returns the committed offsets the engine now corresponds to.
+func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Counter) (map[int]int64, error) {
+	from := map[int]int64{}
+	e, hdr, err := readState(c.StatePath, c.engineConfig())
+	switch {
+	case err == nil && hdr.Topic != c.Bus.Events():
+		c.Log.Error().Str("path", c.StatePath).Str("topic", hdr.Topic).Msg("state file is for another topic; rebuilding the engine from cop.events")
+	case err == nil:
+		c.Engine, from = e, hdr.Offsets
+		if from == nil {
+			from = map[int]int64{}
+		}
+		c.Log.Info().Str("path", c.StatePath).Time("written_at", hdr.WrittenAt).Msg("engine restored from state file")
+	case isNotExist(err):
+		c.Log.Info().Str("path", c.StatePath).Msg("no state file; rebuilding the engine from what the group committed")
+	default:
+		c.Log.Error().Err(err).Msg("state file unusable; rebuilding the engine from cop.events")
+	}
+	var to map[int]int64
+	if err := retry(ctx, c.Log, retries, "fetch committed cop.events offsets", func() error {
+		var err error
+		to, err = committedOffsets(ctx, c.Bus, c.Group, c.Bus.Events())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	recs, err := readJournal(c.StatePath + ".journal")
+	if err != nil {
+		return nil, err
+	}
+	if len(to) > 0 && len(from) == 0 && len(recs) == 0 {
+		c.Log.Warn().Msg("the group committed offsets but there is neither state file nor journal: the engine starts empty and earlier situations are not continued")
+	}
+	t := time.Now()
+	var n int
+	if err := retry(ctx, c.Log, retries, "re-apply the journal", func() error {
+		var err error
+		if n, err = c.replayJournal(ctx, recs, from, to); err != nil {
+			// Start over: part of the journal is applied already.
+			if e, hdr, rerr := readState(c.StatePath, c.engineConfig()); rerr == nil && hdr.Topic == c.Bus.Events() {
+				c.Engine = e
+			} else {
+				c.Engine = correlate.New(c.engineConfig())
+			}
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	replayed.Add(uint64(n))
+	c.Log.Info().Int("replayed", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
+	return to, nil
 }
 
 func publish(ctx context.Context, w *kafka.Writer, deltas []correlate.Delta) error {
