@@ -345,8 +345,8 @@ func (f *feed) cleanEventCount(t *testing.T, msgs []kafka.Message) int64 {
 		batch = append(batch, res.Events...)
 	}
 	for i := 0; i < len(batch); i += 5000 {
-		r := e.Apply(batch[i:min(i+5000, len(batch))], time.Now().UTC())
-		for _, d := range r.Deltas {
+		e.Apply(batch[i:min(i+5000, len(batch))], time.Now().UTC())
+		for _, d := range e.Deltas() {
 			last[d.Situation.ID] = d
 		}
 	}

@@ -171,13 +171,12 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		}()
 	}
 	run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
-	// Situation ids are minted from the engine instance: namespaces sharing one ClickHouse
-	// (tests, exercises run apart) must not mint the same ids, or their situations fold
-	// into each other's rows. The default namespace keeps the historical ids.
+	// Situation ids are minted from the engine instance, so it must never repeat: not
+	// across namespaces sharing one ClickHouse, not across restarts that start from an
+	// empty engine (cop.picture still holds the old situations). A restored engine takes
+	// the instance recorded in its state file instead.
 	ecfg := correlate.DefaultConfig()
-	if c.Namespace != "" && c.Namespace != "cop" {
-		ecfg.Instance = c.Namespace
-	}
+	ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
 	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
 		Log: log.With().Str("component", "correlate").Logger(), Metrics: reg,
 		StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)

@@ -116,13 +116,16 @@ func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, fr
 		sb.Reset()
 		if len(batch) > 0 {
 			res := c.Engine.Apply(batch, time.Unix(0, rec.Now).UTC())
+			// Materialise the deltas as the live run did: building them marks situations
+			// as published, which later merges depend on.
+			deltas := c.Engine.Deltas()
 			if !committed {
 				sb.Events = batch
 				for _, st := range res.Events {
 					sb.Situations = append(sb.Situations, st.SituationID)
 					sb.Duplicate = append(sb.Duplicate, st.Duplicate)
 				}
-				sb.Deltas = append(sb.Deltas, res.Deltas...)
+				sb.Deltas = append(sb.Deltas, deltas...)
 			}
 		}
 		if rec.Tick != 0 {

@@ -27,15 +27,18 @@ const stateMagic = "COPSTATE1\n"
 
 // stateHeader is the JSON line after the magic.
 type stateHeader struct {
-	Topic     string        `json:"topic"`
-	Offsets   map[int]int64 `json:"offsets"`
-	WrittenAt time.Time     `json:"written_at"`
+	Topic   string        `json:"topic"`
+	Offsets map[int]int64 `json:"offsets"`
+	// Instance is the engine's correlate.Config.Instance, which situation ids are minted
+	// from: a restored engine must keep it, a fresh one must not reuse it.
+	Instance  string    `json:"instance"`
+	WrittenAt time.Time `json:"written_at"`
 }
 
 // writeState writes the engine state and offsets to path atomically: a temporary file
 // in the same directory, fsync, rename, fsync of the directory. A crash at any point
 // leaves either the old state file or the new one, never a torn one.
-func writeState(path string, e *correlate.Engine, topic string, offsets map[int]int64) (int64, error) {
+func writeState(path string, e *correlate.Engine, instance, topic string, offsets map[int]int64) (int64, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("cannot create state directory %s: %w", dir, err)
@@ -53,7 +56,7 @@ func writeState(path string, e *correlate.Engine, topic string, offsets map[int]
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	hdr, err := json.Marshal(stateHeader{Topic: topic, Offsets: offsets, WrittenAt: time.Now().UTC()})
+	hdr, err := json.Marshal(stateHeader{Topic: topic, Offsets: offsets, Instance: instance, WrittenAt: time.Now().UTC()})
 	if err != nil {
 		return 0, fmt.Errorf("BUG: cannot encode state header: %w", err)
 	}
@@ -105,6 +108,7 @@ func readState(path string, cfg correlate.Config) (*correlate.Engine, stateHeade
 	if err := json.Unmarshal(line, &hdr); err != nil {
 		return nil, hdr, fmt.Errorf("cannot decode state header of %s: %w", path, err)
 	}
+	cfg.Instance = hdr.Instance
 	e, err := correlate.Restore(r, cfg)
 	if err != nil {
 		return nil, hdr, fmt.Errorf("cannot restore engine from %s: %w", path, err)
