@@ -5,7 +5,8 @@
 SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 10s
-SERVICES_ENV = eval "$$(scripts/services env)"
+# Tests use their own ClickHouse database, so the demo never shows test data.
+SERVICES_ENV = eval "$$(scripts/services env)" && export COP_CH_DATABASE=$${COP_CH_DATABASE:-cop_test}
 
 .PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check
 

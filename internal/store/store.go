@@ -41,7 +41,7 @@ func Open(ctx context.Context, addr string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", addr, err)
 	}
-	s := &Store{conn: conn}
+	s := &Store{conn: dbConn{Conn: conn, db: DatabaseName()}}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {

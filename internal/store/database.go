@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"io"
+	"os"
+	"regexp"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// DatabaseName is the ClickHouse database this process uses: COP_CH_DATABASE, or "cop".
+// `make test` sets cop_test so tests never write into the database the demo shows.
+func DatabaseName() string {
+	if db := os.Getenv("COP_CH_DATABASE"); db != "" && validDatabase.MatchString(db) {
+		return db
+	}
+	return Database
+}
+
+var (
+	validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	// copTable matches the database part of COP's qualified table names and of CREATE
+	// DATABASE, the only places the SQL names the database.
+	copTable = regexp.MustCompile(`\bcop\.(events|observables|situations|deadletter|audit|schema_migrations)\b|(DATABASE IF NOT EXISTS) cop\b`)
+)
+
+// dbConn rewrites COP's SQL, written against database "cop", to the configured database,
+// so no query site has to carry the name.
+type dbConn struct {
+	driver.Conn
+	db string
+}
+
+func (c dbConn) sql(q string) string {
+	if c.db == Database {
+		return q
+	}
+	return copTable.ReplaceAllStringFunc(q, func(m string) string {
+		sm := copTable.FindStringSubmatch(m)
+		if sm[2] != "" {
+			return sm[2] + " " + c.db
+		}
+		return c.db + "." + sm[1]
+	})
+}
+
+func (c dbConn) Select(ctx context.Context, dest any, q string, args ...any) error {
+	return c.Conn.Select(ctx, dest, c.sql(q), args...)
+}
+
+func (c dbConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
+	return c.Conn.Query(ctx, c.sql(q), args...)
+}
+
+func (c dbConn) QueryRow(ctx context.Context, q string, args ...any) driver.Row {
+	return c.Conn.QueryRow(ctx, c.sql(q), args...)
+}
+
+func (c dbConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	return c.Conn.PrepareBatch(ctx, c.sql(q), opts...)
+}
+
+func (c dbConn) Exec(ctx context.Context, q string, args ...any) error {
+	return c.Conn.Exec(ctx, c.sql(q), args...)
+}
+
+func (c dbConn) QueryFormat(ctx context.Context, format, q string, args ...any) (io.ReadCloser, error) {
+	return c.Conn.QueryFormat(ctx, format, c.sql(q), args...)
+}
+
+func (c dbConn) InsertFormat(ctx context.Context, format, q string, data io.Reader) error {
+	return c.Conn.InsertFormat(ctx, format, c.sql(q), data)
+}
+
+func (c dbConn) AsyncInsert(ctx context.Context, q string, wait bool, args ...any) error {
+	return c.Conn.AsyncInsert(ctx, c.sql(q), wait, args...)
+}

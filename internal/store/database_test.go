@@ -1,0 +1,21 @@
+package store
+
+import "testing"
+
+func TestDatabaseRewriteTouchesOnlyTableNamesAndCreateDatabase(t *testing.T) {
+	c := dbConn{db: "cop_test"}
+	f := func(in, want string) {
+		t.Helper()
+		if got := c.sql(in); got != want {
+			t.Fatalf("sql(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("SELECT count() FROM cop.events WHERE title = 'cop.feed'", "SELECT count() FROM cop_test.events WHERE title = 'cop.feed'")
+	f("CREATE DATABASE IF NOT EXISTS cop", "CREATE DATABASE IF NOT EXISTS cop_test")
+	f("INSERT INTO cop.schema_migrations (version)", "INSERT INTO cop_test.schema_migrations (version)")
+	f("SELECT * FROM cop.situations s JOIN cop.observables o", "SELECT * FROM cop_test.situations s JOIN cop_test.observables o")
+	f("SELECT 1 FROM copy.events", "SELECT 1 FROM copy.events")
+	if (dbConn{db: Database}).sql("cop.events") != "cop.events" {
+		t.Fatal("default database rewritten")
+	}
+}
