@@ -110,12 +110,13 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 	connected := time.Now()
 	t.Logf("%d clients connected (%d never read); cop_ws_clients=%v", total, stalled, c.metric("cop_ws_clients"))
 
-	// A steady stream: 100 events every 100 ms for secs seconds.
+	// A steady stream of about 1,000 events a second for secs seconds (200 per write, 100 ms
+	// apart; a write itself takes about 100 ms).
 	msgs := f.valid(t, secs*1000)
 	peak := 0
 	start.Store(time.Now().UnixNano())
 	sent := make(chan error, 1)
-	go func() { sent <- f.send(ctx, t, msgs, 100, 100*time.Millisecond) }()
+	go func() { sent <- f.send(ctx, t, msgs, 200, 100*time.Millisecond) }()
 	var goneAt time.Duration
 	for done := false; !done; {
 		select {
@@ -166,14 +167,14 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 		t.Errorf("%d of %d readers received no delta in some 10 s window of the stream", starved, len(readers))
 	}
 	lat := hist.summary()
-	if lat.P99 > 5*time.Second {
-		t.Errorf("p99 receive latency %s; want < 5 s", lat.P99)
+	if bound := time.Duration(envInt("COP_FAULT_WS_P99_MS", 5000)) * time.Millisecond; lat.P99 > bound {
+		t.Errorf("p99 receive latency %s; want < %s (COP_FAULT_WS_P99_MS)", lat.P99, bound)
 	}
 	if peak > rssMax {
 		t.Errorf("peak RSS %d MB; bound %d MB", peak>>10, rssMax>>10)
 	}
 	t.Logf("%d events streamed in %s; %d readers, each got >= %d deltas; latency vs updated_at p50 %s p99 %s max %s; "+
-		"%d non-readers gone %s after connecting (cop_ws_dropped_total=%v, the rest closed on write timeout); peak RSS %d MB (bound %d MB)",
+		"%d non-readers gone %s after connecting (cop_ws_dropped_total=%v queue-full drops; the others closed on the 5 s write timeout or pong timeout); peak RSS %d MB (bound %d MB)",
 		len(msgs), streamed.Round(time.Millisecond), len(readers), minDeltas, lat.P50, lat.P99, lat.Max,
 		stalled, goneAt.Round(time.Millisecond), dropped, peak>>10, rssMax>>10)
 }
