@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cidcc/cop/ingest/misp"
 	"github.com/cidcc/cop/ingest/native"
@@ -69,6 +70,19 @@ func Sniff(doc []byte) Format {
 func Parse(f Format, doc []byte, src event.Source) (Format, []event.Event, []error) {
 	if f == "" {
 		f = Sniff(doc)
+	}
+	// encoding/json would silently turn invalid UTF-8 into U+FFFD: the event stored would
+	// not be the one sent. Refuse the document instead; the dead letter keeps the bytes.
+	if !utf8.Valid(doc) {
+		bad := 0
+		for bad < len(doc) {
+			r, n := utf8.DecodeRune(doc[bad:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			bad += n
+		}
+		return f, nil, []error{fmt.Errorf("document is not valid UTF-8 (first bad byte at offset %d)", bad)}
 	}
 	var evs []event.Event
 	var errs []error

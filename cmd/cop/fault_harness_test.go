@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,9 +105,13 @@ func serveChild(t *testing.T, ns, dir string, extra ...string) *child {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--insecure-dev", "--listen", addr, "--namespace", ns, "--kafka", kafkaAddr,
+	args := []string{"serve", "--insecure-dev"}
+	if slices.Contains(extra, "--identities") {
+		args = args[:1] // authenticated: the identities file names the callers
+	}
+	args = append(append(args, "--listen", addr, "--namespace", ns, "--kafka", kafkaAddr,
 		"--clickhouse", chAddr, "--state", filepath.Join(dir, ns+"-correlate.snap"), "--snapshot-every", "2s",
-		"--push-rate", "0"}, extra...)
+		"--push-rate", "0"), extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
