@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -277,6 +279,12 @@ func (h *Hub) writeLoop(c *client) {
 		case pm := <-c.queue:
 			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.conn.WritePreparedMessage(pm); err != nil {
+				// A write that times out is a client that stopped reading: dropped for
+				// falling behind, like one whose queue filled.
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					h.dropped.Inc()
+				}
 				c.close(websocket.CloseAbnormalClosure, "write failed")
 				return
 			}
