@@ -236,7 +236,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
+		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
 		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
@@ -291,7 +291,7 @@ func (e *Engine) warm(lo, hi int) {
 	for _, w := range [...]*window{&e.ids, &e.fps} {
 		if w.n+(hi-lo) > w.max {
 			for k := range min(hi-lo, w.n) {
-				sink += w.idx.peek(w.keys[(w.head+k)%len(w.keys)])
+				sink += w.idx.peek(w.keys[w.slot(k)])
 			}
 		}
 	}
