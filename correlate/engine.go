@@ -275,7 +275,7 @@ func (e *Engine) prepare(batch []event.Event) {
 // warmChunk is how many events warm brings into cache at once: enough independent loads
 // to keep the memory system busy, few enough that what they load is still in cache when
 // the events are applied.
-const warmChunk = 256
+const warmChunk = 64
 
 // warm touches the state that events lo to hi will need, without changing anything, in
 // passes of independent loads: the processor overlaps their cache misses, and applying
