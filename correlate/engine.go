@@ -308,6 +308,34 @@ func (e *Engine) warm(lo, hi int) {
 		}
 		e.obsI = append(e.obsI, idx)
 	}
+	// The situation of each event's first linked observable, its newest member and first
+	// contributor: one dependent chain per event, but the events' chains overlap.
+	for i := lo; i < hi; i++ {
+		p := &e.pre[i]
+		for _, idx := range e.obsI[p.off:p.end] {
+			if idx == noNode {
+				continue
+			}
+			n := e.obs.at(idx).sit
+			if n == noNode {
+				continue
+			}
+			for e.parent[n] != n { // no path halving: warm changes nothing
+				n = e.parent[n]
+			}
+			if di := e.nodeData[n]; di != noNode {
+				d := e.sits.at(di)
+				sink += uint64(d.epoch) + uint64(d.events) + uint64(d.conf)
+				if d.idsTail != 0 {
+					sink += e.members.at(d.idsTail).seq
+				}
+				if d.contribs != 0 {
+					sink += uint64(e.links.at(d.contribs).item)
+				}
+			}
+			break
+		}
+	}
 	e.sink = sink
 }
 
