@@ -77,6 +77,7 @@ func (t *table) init(capHint int) {
 		size <<= 1
 	}
 	t.slots = make([]slot, size)
+	adviseHuge(t.slots)
 	t.n = 0
 }
 
@@ -156,6 +157,7 @@ func (t *table) grow() {
 	old := t.slots
 	size := max(2*len(old), 16)
 	t.slots = make([]slot, size)
+	adviseHuge(t.slots)
 	mask := uint64(size - 1)
 	for _, s := range old {
 		if s.key == 0 {
