@@ -236,7 +236,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
+		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
 		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
@@ -275,7 +275,7 @@ func (e *Engine) prepare(batch []event.Event) {
 // warmChunk is how many events warm brings into cache at once: enough independent loads
 // to keep the memory system busy, few enough that what they load is still in cache when
 // the events are applied.
-const warmChunk = 256
+const warmChunk = 64
 
 // warm touches the state that events lo to hi will need, without changing anything, in
 // passes of independent loads: the processor overlaps their cache misses, and applying
@@ -291,7 +291,7 @@ func (e *Engine) warm(lo, hi int) {
 	for _, w := range [...]*window{&e.ids, &e.fps} {
 		if w.n+(hi-lo) > w.max {
 			for k := range min(hi-lo, w.n) {
-				sink += w.idx.peek(w.keys[(w.head+k)%len(w.keys)])
+				sink += w.idx.peek(w.keys[w.slot(k)])
 			}
 		}
 	}
@@ -307,6 +307,34 @@ func (e *Engine) warm(lo, hi int) {
 			sink += uint64(e.obs.at(idx).sit)
 		}
 		e.obsI = append(e.obsI, idx)
+	}
+	// The situation of each event's first linked observable, its newest member and first
+	// contributor: one dependent chain per event, but the events' chains overlap.
+	for i := lo; i < hi; i++ {
+		p := &e.pre[i]
+		for _, idx := range e.obsI[p.off:p.end] {
+			if idx == noNode {
+				continue
+			}
+			n := e.obs.at(idx).sit
+			if n == noNode {
+				continue
+			}
+			for e.parent[n] != n { // no path halving: warm changes nothing
+				n = e.parent[n]
+			}
+			if di := e.nodeData[n]; di != noNode {
+				d := e.sits.at(di)
+				sink += uint64(d.epoch) + uint64(d.events) + uint64(d.conf)
+				if d.idsTail != 0 {
+					sink += e.members.at(d.idsTail).seq
+				}
+				if d.contribs != 0 {
+					sink += uint64(e.links.at(d.contribs).item)
+				}
+			}
+			break
+		}
 	}
 	e.sink = sink
 }

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/hex"
 	"math"
 	"time"
 
@@ -143,7 +144,8 @@ func (e *Engine) freeLinkEntry(i uint32) {
 }
 
 // add links a new (non-duplicate) event and returns its situation node.
-func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64, obsI []uint32) uint32 {
+// idk is the event id's dedup key, hashString(seedID^scopeHash, ev.ID).
+func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uint64, obsI []uint32) uint32 {
 	e.seq++
 	ci := e.contributor(ev.Contributor)
 	conf := uint32(min(ev.Confidence, 100))
@@ -208,7 +210,11 @@ func (e *Engine) add(ev *event.Event, scope uint16, obsH, obsK []uint64, obsI []
 			ob.sit = target
 		}
 	}
-	e.addEvent(d, ev, ci, conf)
+	idh := idk // hashString(seedID, ev.ID) when the scope hash is 0
+	if e.scopeHash[scope] != 0 {
+		idh = hashString(seedID, ev.ID)
+	}
+	e.addEvent(d, ev, ci, conf, idh)
 	e.touch(target)
 	return target
 }
@@ -352,9 +358,9 @@ func better(sev event.Severity, at int64, idh uint64, bsev event.Severity, bat i
 }
 
 // addEvent folds one event into its situation's aggregates.
-func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32) {
+// idh is hashString(seedID, ev.ID).
+func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint64) {
 	at := ev.ObservedAt.UnixNano()
-	idh := hashString(seedID, ev.ID)
 	d.events++
 	d.first = min(d.first, at)
 	d.last = max(d.last, at)
@@ -562,26 +568,29 @@ func decodeHex(dst []byte, s string) bool {
 	return true
 }
 
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
+func unhex(c byte) byte { return unhexTab[c] }
+
+// unhexTab maps a lowercase hex digit to its value and every other byte to 255.
+var unhexTab = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 255
 	}
-	return 255
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // memberID returns the id m holds, building it in the text block when it is not kept as
 // a string.
 func (e *Engine) memberID(m *member) string {
 	switch m.n {
 	case memberHex:
-		const hexd = "0123456789abcdef"
-		p := e.text.begin(2 * len(m.id))
-		for _, b := range m.id {
-			p = append(p, hexd[b>>4], hexd[b&15])
-		}
+		p := e.text.begin(2 * len(m.id))[:2*len(m.id)]
+		hex.Encode(p, m.id[:])
 		return e.text.end(p)
 	case memberArena:
 		return e.arena.str(getRef(m.id[:]))

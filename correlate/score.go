@@ -121,9 +121,9 @@ func (e *Engine) explain(d *sitData, ex *Explanation) {
 	p := e.text.begin(256 + len(sector))
 	p = append(p, severityWords[sev]...)
 	p = append(p, " severity "...)
-	p = strconv.AppendFloat(p, ex.Severity, 'f', 2, 64)
+	p = appendFixed(p, ex.Severity, 2)
 	p = append(p, " × confidence "...)
-	p = strconv.AppendFloat(p, ex.Confidence, 'f', 2, 64)
+	p = appendFixed(p, ex.Confidence, 2)
 	p = append(p, " from "...)
 	p = strconv.AppendInt(p, int64(ex.Corroborations), 10)
 	if ex.Corroborations == 1 {
@@ -132,18 +132,18 @@ func (e *Engine) explain(d *sitData, ex *Explanation) {
 		p = append(p, " contributors"...)
 	}
 	p = append(p, " × criticality "...)
-	p = strconv.AppendFloat(p, ex.Criticality, 'f', 2, 64)
+	p = appendFixed(p, ex.Criticality, 2)
 	if sector != "" {
 		p = append(p, " ("...)
 		p = append(p, sector...)
 		p = append(p, ')')
 	}
 	p = append(p, " × decay "...)
-	p = strconv.AppendFloat(p, ex.Decay, 'f', 2, 64)
+	p = appendFixed(p, ex.Decay, 2)
 	p = append(p, " at "...)
-	p = strconv.AppendFloat(p, ex.AgeHours, 'f', 0, 64)
+	p = appendFixed(p, ex.AgeHours, 0)
 	p = append(p, "h = "...)
-	p = strconv.AppendFloat(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 'f', 1, 64)
+	p = appendFixed(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 1)
 	ex.Text = e.text.end(p)
 }
 
@@ -164,4 +164,36 @@ func (e *Engine) retire(d *sitData) {
 	e.freeSit = append(e.freeSit, di)
 	e.c.Situations--
 	e.c.Retired++
+}
+
+var fixedScale = [...]float64{1, 10, 100}
+
+// appendFixed appends v formatted as strconv.AppendFloat(p, v, 'f', prec, 64) does, for
+// prec 0 to 2, without its general (and slower) algorithm when the result cannot differ:
+// v non-negative and small enough that v×10^prec is within 1e-6 of its exact value, and
+// not within 1e-6 of a rounding tie. Other values go to strconv.
+func appendFixed(p []byte, v float64, prec int) []byte {
+	x := v * fixedScale[prec]
+	if !(x >= 0 && x < 1e9) || math.Signbit(v) {
+		return strconv.AppendFloat(p, v, 'f', prec, 64)
+	}
+	fl := math.Floor(x)
+	fr := x - fl
+	if math.Abs(fr-0.5) < 1e-6 {
+		return strconv.AppendFloat(p, v, 'f', prec, 64)
+	}
+	n := uint64(fl)
+	if fr > 0.5 {
+		n++
+	}
+	scale := uint64(fixedScale[prec])
+	p = strconv.AppendUint(p, n/scale, 10)
+	if prec > 0 {
+		p = append(p, '.')
+		f := n % scale
+		for s := scale / 10; s > 0; s /= 10 {
+			p = append(p, byte('0'+f/s%10))
+		}
+	}
+	return p
 }

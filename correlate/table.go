@@ -77,6 +77,7 @@ func (t *table) init(capHint int) {
 		size <<= 1
 	}
 	t.slots = make([]slot, size)
+	adviseHuge(t.slots)
 	t.n = 0
 }
 
@@ -156,6 +157,7 @@ func (t *table) grow() {
 	old := t.slots
 	size := max(2*len(old), 16)
 	t.slots = make([]slot, size)
+	adviseHuge(t.slots)
 	mask := uint64(size - 1)
 	for _, s := range old {
 		if s.key == 0 {
@@ -200,7 +202,7 @@ func (w *window) expire(cutoff int64) uint64 {
 
 func (w *window) pop() {
 	w.idx.del(w.keys[w.head])
-	w.head = (w.head + 1) % len(w.keys)
+	w.head = w.slot(1)
 	w.n--
 }
 
@@ -215,11 +217,21 @@ func (w *window) add(k uint64, v uint32, at int64) uint64 {
 			ev++
 		}
 	}
-	i := (w.head + w.n) % len(w.keys)
+	i := w.slot(w.n)
 	w.keys[i], w.at[i] = k, at
 	w.n++
 	w.idx.put(k, v)
 	return ev
+}
+
+// slot returns the ring index of the k-th oldest entry, 0 <= k <= len(w.keys), without
+// a division.
+func (w *window) slot(k int) int {
+	i := w.head + k
+	if i >= len(w.keys) {
+		i -= len(w.keys)
+	}
+	return i
 }
 
 func (w *window) resize(size int) {

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package correlate
+
+func adviseHuge[T any](s []T) {}
