@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cidcc/cop/internal/jsondepth"
 	"strconv"
 	"strings"
 
@@ -134,8 +135,8 @@ func decode(doc []byte) ([]*mispEvent, error) {
 	if doc[0] != '{' && doc[0] != '[' {
 		return nil, fmt.Errorf("%w: want a JSON object {\"Event\": …} or a list of them", ErrNotMISP)
 	}
-	if err := checkDepth(doc); err != nil {
-		return nil, err
+	if jsondepth.Exceeds(doc, MaxDepth) {
+		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
 	}
 	var ws []wrapper
 	if doc[0] == '[' {
@@ -205,36 +206,6 @@ func isManifest(doc []byte) bool {
 		}
 	}
 	return true
-}
-
-// checkDepth rejects JSON nested deeper than MaxDepth without decoding it.
-func checkDepth(doc []byte) error {
-	depth := 0
-	inString := false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > MaxDepth {
-				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
 }
 
 func atoi(s flexString) (int, bool) {

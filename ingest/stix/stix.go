@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cidcc/cop/internal/jsondepth"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -134,7 +135,8 @@ func decode(doc []byte) (*bundle, []error, error) {
 	if doc[0] != '{' {
 		return nil, nil, fmt.Errorf("%w: want a JSON object with \"type\": \"bundle\"", ErrNotSTIX)
 	}
-	if err := checkDepth(doc); err != nil {
+	if jsondepth.Exceeds(doc, MaxDepth) {
+		err := fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
 		return nil, nil, err
 	}
 	var head struct {
@@ -197,36 +199,6 @@ func decode(doc []byte) (*bundle, []error, error) {
 		return nil, nil, ErrUnsupportedVersion
 	}
 	return b, errs, nil
-}
-
-// checkDepth rejects JSON nested deeper than MaxDepth without decoding it.
-func checkDepth(doc []byte) error {
-	depth := 0
-	inString := false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > MaxDepth {
-				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
 }
 
 // parseTime reads a STIX timestamp (RFC 3339, UTC, optional fraction).
