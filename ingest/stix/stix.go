@@ -136,8 +136,7 @@ func decode(doc []byte) (*bundle, []error, error) {
 		return nil, nil, fmt.Errorf("%w: want a JSON object with \"type\": \"bundle\"", ErrNotSTIX)
 	}
 	if jsondepth.Exceeds(doc, MaxDepth) {
-		err := fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
 	}
 	var head struct {
 		Type        string            `json:"type"`
