@@ -181,9 +181,14 @@ func normaliseDomain(v string) (string, error) {
 	if v == "" || len(v) > 253 {
 		return "", fmt.Errorf("not a domain name")
 	}
-	ascii, err := domainProfile.ToASCII(v)
-	if err != nil {
-		return "", fmt.Errorf("not a domain name: %v", err)
+	ascii := v
+	if !isPlainHostname(v) {
+		// Only names with non-ASCII letters (or odd characters) need the IDNA mapping;
+		// checked below either way.
+		var err error
+		if ascii, err = domainProfile.ToASCII(v); err != nil {
+			return "", fmt.Errorf("not a domain name: %v", err)
+		}
 	}
 	for _, label := range strings.Split(ascii, ".") {
 		if label == "" || len(label) > 63 {
@@ -197,6 +202,18 @@ func normaliseDomain(v string) (string, error) {
 		}
 	}
 	return ascii, nil
+}
+
+// isPlainHostname reports whether v is already lower-case ASCII letters, digits, '-', '_'
+// and '.', which IDNA maps to itself.
+func isPlainHostname(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return !strings.Contains(v, "xn--")
 }
 
 func normaliseURL(v string) (string, error) {
