@@ -107,7 +107,8 @@ var (
 
 // Refang undoes defanged notation ("hxxp://evil[.]example", "user[@]example[.]org").
 func Refang(s string) string {
-	if !strings.ContainsAny(s, "[({ xX") {
+	if !strings.ContainsAny(s, "[({ ") && !strings.Contains(s, "xxp") && !strings.Contains(s, "XXP") &&
+		!strings.Contains(s, "XXp") && !strings.Contains(s, "fxp") {
 		return s
 	}
 	return refangSchemes.Replace(refangMarks.Replace(s))
