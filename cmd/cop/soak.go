@@ -47,7 +47,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rand.Read(b[:])
 	ns := "soak" + hex.EncodeToString(b[:])
 	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true, Partitions: 4,
-		Namespace: ns, State: "off"}
+		Namespace: ns} // no State: the soak measures a fresh engine and leaves no state file
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan string, 1)
