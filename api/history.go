@@ -207,6 +207,17 @@ func (s *Server) fail(w http.ResponseWriter, err error) int {
 	return http.StatusServiceUnavailable
 }
 
+// eventPage reads one page of events as id may see them.
+func (s *Server) eventPage(r *http.Request, id access.Identity, c store.Caller, f store.EventFilter) ([]*store.StoredEvent, *store.Cursor, error) {
+	out := []*store.StoredEvent{}
+	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
+		redactEvent(id, e)
+		out = append(out, e)
+		return nil
+	})
+	return out, next, err
+}
+
 // events serves GET /api/v1/events: a page of events, or with ?format=csv|stix the whole
 // filtered range streamed as it is read.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identity) {
@@ -240,12 +251,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identi
 		status = s.fail(w, badParam("format", "json, csv or stix"))
 		return
 	}
-	out := []*store.StoredEvent{}
-	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
-		redactEvent(id, e)
-		out = append(out, e)
-		return nil
-	})
+	out, next, err := s.eventPage(r, id, c, f)
 	if err != nil {
 		status = s.fail(w, err)
 		return
@@ -466,12 +472,7 @@ func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Ide
 		status = s.fail(w, err)
 		return
 	}
-	events := []*store.StoredEvent{}
-	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
-		redactEvent(id, e)
-		events = append(events, e)
-		return nil
-	})
+	events, next, err := s.eventPage(r, id, c, f)
 	if err != nil {
 		status = s.fail(w, err)
 		return

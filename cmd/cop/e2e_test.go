@@ -26,22 +26,27 @@ func startServe(t *testing.T, ns string) (addr string, st *store.Store, bc bus.C
 	t.Helper()
 	kafkaAddr, chAddr := itest.Services(t)
 	bc = bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: 4, Namespace: ns}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan string, 1)
 	// Keep the server's log; show its tail only when the test fails.
 	logs := &syncBuffer{}
-	log := zerolog.New(logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	t.Cleanup(func() {
 		if t.Failed() {
 			lines := strings.Split(logs.String(), "\n")
 			t.Logf("last server log lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 		}
 	})
-	go func() {
-		done <- serve(ctx, serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true,
-			Partitions: 4, Namespace: ns}, log, started)
-	}()
+	log := zerolog.New(logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	addr, st = runTestServe(t, serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true,
+		Partitions: 4, Namespace: ns}, log)
+	return addr, st, bc
+}
+
+// runTestServe runs serve(c) until the test ends and opens the store it writes to.
+func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string, st *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan string, 1)
+	go func() { done <- serve(ctx, c, log, started) }()
 	select {
 	case addr = <-started:
 	case err := <-done:
@@ -59,12 +64,12 @@ func startServe(t *testing.T, ns string) (addr string, st *store.Store, bc bus.C
 			t.Error("serve did not stop in 30 s after cancel")
 		}
 	})
-	st, err := store.Open(context.Background(), chAddr)
+	st, err := store.Open(context.Background(), c.ClickHouse)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return addr, st, bc
+	return addr, st
 }
 
 // picture is a websocket client's view of the live picture.
@@ -225,3 +230,4 @@ func TestPipelineEndToEnd(t *testing.T) {
 	_, sits := pic.totalEvents()
 	t.Logf("9,000 events in %d situations; %d websocket messages", sits, pic.messages)
 }
+

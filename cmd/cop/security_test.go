@@ -101,34 +101,7 @@ func startSecureServe(t *testing.T, ns string, ids []access.Identity, feeds []st
 	if mod != nil {
 		mod(&c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	log := zerolog.New(s.logs).Level(zerolog.DebugLevel)
-	go func() { done <- serve(ctx, c, log, started) }()
-	select {
-	case s.addr = <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(90 * time.Second):
-		cancel()
-		t.Fatal("serve did not start in 90 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop in 30 s after cancel")
-		}
-	})
-	st, err := store.Open(context.Background(), chAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s.st = st
+	s.addr, s.st = runTestServe(t, c, zerolog.New(s.logs).Level(zerolog.DebugLevel))
 	return s
 }
 

@@ -43,7 +43,7 @@ func (f *tagFacts) add(name string) {
 	case ns == "misp-galaxy" && strings.HasPrefix(pred, "mitre-"):
 		// "Spearphishing Attachment - T1566.001"
 		if i := strings.LastIndex(value, " - "); i >= 0 {
-			if id := strings.ToUpper(strings.TrimSpace(value[i+3:])); isTechnique(id) {
+			if id := strings.ToUpper(strings.TrimSpace(value[i+3:])); event.IsTechnique(id) {
 				f.techniques = append(f.techniques, id)
 			}
 		}
@@ -166,19 +166,4 @@ func countryCode(s string) string {
 		return u
 	}
 	return countryNames[strings.ToLower(s)]
-}
-
-// isTechnique reports whether s is an ATT&CK technique id (T1566 or T1566.001), the form
-// event.Validate accepts; anything else (tactics "TA0001", typos) is dropped rather than
-// let it reject the whole event.
-func isTechnique(s string) bool {
-	if len(s) != 5 && len(s) != 9 || s[0] != 'T' || len(s) == 9 && s[5] != '.' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if i != 5 && (s[i] < '0' || s[i] > '9') {
-			return false
-		}
-	}
-	return true
 }

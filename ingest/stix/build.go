@@ -309,7 +309,7 @@ func (b *bundle) addPlace(f *facts, t *object) {
 
 func (f *facts) addTechniques(ap *object) {
 	for _, r := range ap.ExternalReferences {
-		if strings.HasPrefix(r.SourceName, "mitre-") && isTechnique(strings.ToUpper(r.ExternalID)) {
+		if strings.HasPrefix(r.SourceName, "mitre-") && event.IsTechnique(strings.ToUpper(r.ExternalID)) {
 			f.techniques = append(f.techniques, strings.ToUpper(r.ExternalID))
 		}
 	}

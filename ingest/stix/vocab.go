@@ -131,18 +131,3 @@ func countryCode(s string) string {
 	}
 	return ""
 }
-
-// isTechnique reports whether s is an ATT&CK technique id (T1566 or T1566.001), the form
-// event.Validate accepts; anything else (tactics "TA0001", typos) is dropped rather than
-// let it reject the whole event.
-func isTechnique(s string) bool {
-	if len(s) != 5 && len(s) != 9 || s[0] != 'T' || len(s) == 9 && s[5] != '.' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if i != 5 && (s[i] < '0' || s[i] > '9') {
-			return false
-		}
-	}
-	return true
-}

@@ -73,25 +73,20 @@ func Brokers(s string) []string {
 // EnsureTopics creates the topics that do not exist yet. cop.picture is compacted: it
 // holds the latest delta per situation, so an API instance rebuilds the picture from it.
 func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
-	if len(cfg.Brokers) == 0 {
-		return errors.New("no Kafka brokers configured (set COP_KAFKA)")
-	}
 	parts := cfg.Partitions
 	if parts <= 0 {
 		parts = 4
 	}
-	var d kafka.Dialer
-	d.Timeout = 10 * time.Second
-	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	conn, err := dial(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+		return err
 	}
 	defer conn.Close()
 	ctrl, err := conn.Controller()
 	if err != nil {
 		return fmt.Errorf("cannot find the Kafka controller: %w", err)
 	}
-	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	cc, err := (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 	if err != nil {
 		return fmt.Errorf("cannot reach the Kafka controller: %w", err)
 	}
@@ -141,11 +136,9 @@ func leadersKnown(parts []kafka.Partition) bool {
 
 // ListTopics returns the topic names with prefix, sorted.
 func ListTopics(ctx context.Context, cfg Config, prefix string) ([]string, error) {
-	var d kafka.Dialer
-	d.Timeout = 10 * time.Second
-	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	conn, err := dial(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+		return nil, err
 	}
 	defer conn.Close()
 	parts, err := conn.ReadPartitions()
@@ -166,11 +159,9 @@ func ListTopics(ctx context.Context, cfg Config, prefix string) ([]string, error
 
 // Partitions returns the partition ids of topic.
 func Partitions(ctx context.Context, cfg Config, topic string) ([]int, error) {
-	var d kafka.Dialer
-	d.Timeout = 10 * time.Second
-	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	conn, err := dial(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+		return nil, err
 	}
 	defer conn.Close()
 	parts, err := conn.ReadPartitions(topic)
@@ -256,4 +247,17 @@ func errorLogger(cfg Config) kafka.Logger {
 		return nil
 	}
 	return kafka.LoggerFunc(cfg.ErrorLog)
+}
+
+// dial connects to the first broker for metadata and admin requests.
+func dial(ctx context.Context, cfg Config) (*kafka.Conn, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("no Kafka brokers configured (set COP_KAFKA)")
+	}
+	d := kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
+	}
+	return conn, nil
 }

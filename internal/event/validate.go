@@ -69,7 +69,7 @@ func (e *Event) Validate() error {
 			bad("category", "%q is not a Reference Security Incident Taxonomy class/type such as malicious-code/c2-server", e.Category)
 		}
 	}
-	e.Techniques = cleanList(e.Techniques, strings.ToUpper, isTechnique, "techniques", "a MITRE ATT&CK id such as T1566 or T1566.001", bad)
+	e.Techniques = cleanList(e.Techniques, strings.ToUpper, IsTechnique, "techniques", "a MITRE ATT&CK id such as T1566 or T1566.001", bad)
 	e.Sectors = cleanList(e.Sectors, strings.ToLower, IsSector, "sectors", "a NIS2 sector such as energy or submarine-cable", bad)
 	e.Countries = cleanList(e.Countries, strings.ToUpper, IsCountry, "countries", "an ISO 3166-1 alpha-2 code such as EE", bad)
 	e.ReleasableTo = cleanList(e.ReleasableTo, strings.ToUpper, isName, "releasable_to", "an organisation or mission name", bad)
@@ -147,7 +147,9 @@ func cleanList(xs []string, fold func(string) string, ok func(string) bool, fiel
 	return out
 }
 
-func isTechnique(s string) bool {
+// IsTechnique reports whether s is a MITRE ATT&CK technique id (T1566 or T1566.001), the
+// form Validate accepts; parsers use it to drop tactics and typos before validation.
+func IsTechnique(s string) bool {
 	// T1234 or T1234.001
 	if len(s) != 5 && len(s) != 9 || s[0] != 'T' {
 		return false

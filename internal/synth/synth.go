@@ -45,7 +45,6 @@ type campaign struct {
 	sectors   []string
 	countries []string
 	technique []string
-	obs       []event.Observable
 	index     int
 	slug      string
 }
@@ -60,11 +59,6 @@ var places = map[string][2]float64{
 	"YE": {12.79, 45.02}, "LY": {32.89, 13.19}, "IQ": {33.31, 44.36}, "IE": {53.35, -6.26}, "PT": {38.72, -9.14},
 }
 
-func ip4(rng *rand.Rand) string {
-	nets := []string{"192.0.2", "198.51.100", "203.0.113"}
-	return fmt.Sprintf("%s.%d", nets[rng.IntN(3)], 1+rng.IntN(254))
-}
-
 func hexs(rng *rand.Rand, n int) string {
 	const digits = "0123456789abcdef"
 	b := make([]byte, n)
@@ -74,37 +68,27 @@ func hexs(rng *rand.Rand, n int) string {
 	return string(b)
 }
 
-func newCampaigns(rng *rand.Rand) []campaign {
-	mk := func(title, cat string, kind event.Kind, sev event.Severity, sectors, countries, tech []string, nIP, nDom, nHash int) campaign {
-		c := campaign{title: title, category: cat, kind: kind, severity: sev, sectors: sectors, countries: countries, technique: tech}
-		for range nIP {
-			c.obs = append(c.obs, event.Observable{Type: event.ObsIPv4, Value: ip4(rng)})
-		}
-		for i := range nDom {
-			c.obs = append(c.obs, event.Observable{Type: event.ObsDomain, Value: fmt.Sprintf("%s%d.%s.example", []string{"upd", "cdn", "mail", "sso", "vpn"}[rng.IntN(5)], i, hexs(rng, 6))})
-		}
-		for range nHash {
-			c.obs = append(c.obs, event.Observable{Type: event.ObsSHA256, Value: hexs(rng, 64)})
-		}
-		return c
+func newCampaigns() []campaign {
+	mk := func(title, cat string, kind event.Kind, sev event.Severity, sectors, countries, tech []string) campaign {
+		return campaign{title: title, category: cat, kind: kind, severity: sev, sectors: sectors, countries: countries, technique: tech}
 	}
 	return []campaign{
 		mk("C2 infrastructure targeting Baltic energy operators", "malicious-code/c2-server", event.KindIndicator, event.SeverityHigh,
-			[]string{"energy"}, []string{"EE", "LV", "LT", "FI"}, []string{"T1071.001", "T1573"}, 4, 2, 2),
+			[]string{"energy"}, []string{"EE", "LV", "LT", "FI"}, []string{"T1071.001", "T1573"}),
 		mk("DDoS against Baltic Sea submarine cable operators' portals", "availability/ddos", event.KindIncident, event.SeverityHigh,
-			[]string{"submarine-cable", "telecom"}, []string{"SE", "DK", "FI", "EE", "DE"}, []string{"T1498"}, 6, 1, 0),
+			[]string{"submarine-cable", "telecom"}, []string{"SE", "DK", "FI", "EE", "DE"}, []string{"T1498"}),
 		mk("Spearphishing wave against ministries of defence", "fraud/phishing", event.KindIncident, event.SeverityMedium,
-			[]string{"defence", "public-administration"}, []string{"FR", "DE", "PL", "IT", "ES", "NL"}, []string{"T1566.001", "T1204.002"}, 2, 4, 3),
+			[]string{"defence", "public-administration"}, []string{"FR", "DE", "PL", "IT", "ES", "NL"}, []string{"T1566.001", "T1204.002"}),
 		mk("Wiper on grid SCADA engineering workstations", "intrusions/system-compromise", event.KindIncident, event.SeverityCritical,
-			[]string{"energy"}, []string{"UA", "MD", "RO", "PL"}, []string{"T1485", "T1561.002"}, 2, 1, 3),
+			[]string{"energy"}, []string{"UA", "MD", "RO", "PL"}, []string{"T1485", "T1561.002"}),
 		mk("Ransomware on hospital networks", "malicious-code/infected-system", event.KindIncident, event.SeverityHigh,
-			[]string{"health"}, []string{"IE", "IT", "DE", "FR"}, []string{"T1486", "T1021.001"}, 3, 2, 2),
+			[]string{"health"}, []string{"IE", "IT", "DE", "FR"}, []string{"T1486", "T1021.001"}),
 		mk("Scanning of VPN concentrators (CVE exploitation)", "intrusion-attempts/exploit", event.KindSighting, event.SeverityMedium,
-			[]string{"digital-infrastructure", "public-administration"}, []string{"NL", "BA", "XK", "GR", "CY"}, []string{"T1190"}, 8, 0, 0),
+			[]string{"digital-infrastructure", "public-administration"}, []string{"NL", "BA", "XK", "GR", "CY"}, []string{"T1190"}),
 		mk("AIS spoofing and maritime comms jamming support servers", "availability/sabotage", event.KindIncident, event.SeverityHigh,
-			[]string{"transport", "telecom"}, []string{"SO", "DJ", "YE", "MT", "LY"}, []string{"T1565"}, 3, 2, 0),
+			[]string{"transport", "telecom"}, []string{"SO", "DJ", "YE", "MT", "LY"}, []string{"T1565"}),
 		mk("Credential harvesting against mission staff webmail", "fraud/phishing", event.KindIndicator, event.SeverityMedium,
-			[]string{"defence"}, []string{"GE", "AM", "IQ", "BA", "UA"}, []string{"T1566.002", "T1078"}, 2, 5, 0),
+			[]string{"defence"}, []string{"GE", "AM", "IQ", "BA", "UA"}, []string{"T1566.002", "T1078"}),
 	}
 }
 
@@ -133,7 +117,7 @@ type Generator struct {
 // New returns a generator for seed.
 func New(seed uint64) *Generator {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	cs := newCampaigns(rng)
+	cs := newCampaigns()
 	for i := range cs {
 		cs[i].index = i
 		cs[i].slug = strings.ToLower(strings.Fields(cs[i].title)[0])
