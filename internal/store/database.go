@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -36,6 +37,24 @@ func (c dbConn) sql(q string) string {
 	if c.db == Database {
 		return q
 	}
+	// Rewrite outside string literals only: a literal such as 'cop.events' in a filter is
+	// data, not a table name.
+	var b strings.Builder
+	for q != "" {
+		i := strings.IndexByte(q, '\'')
+		if i < 0 {
+			b.WriteString(c.rewrite(q))
+			break
+		}
+		b.WriteString(c.rewrite(q[:i]))
+		end := literalEnd(q, i)
+		b.WriteString(q[i:end])
+		q = q[end:]
+	}
+	return b.String()
+}
+
+func (c dbConn) rewrite(q string) string {
 	return copTable.ReplaceAllStringFunc(q, func(m string) string {
 		sm := copTable.FindStringSubmatch(m)
 		if sm[2] != "" {
@@ -43,6 +62,24 @@ func (c dbConn) sql(q string) string {
 		}
 		return c.db + "." + sm[1]
 	})
+}
+
+// literalEnd returns the index just past the string literal opening at q[start]; it
+// honours backslash escapes and doubled quotes, and runs to the end if unterminated.
+func literalEnd(q string, start int) int {
+	for i := start + 1; i < len(q); i++ {
+		switch q[i] {
+		case '\\':
+			i++
+		case '\'':
+			if i+1 < len(q) && q[i+1] == '\'' {
+				i++
+				continue
+			}
+			return i + 1
+		}
+	}
+	return len(q)
 }
 
 func (c dbConn) Select(ctx context.Context, dest any, q string, args ...any) error {

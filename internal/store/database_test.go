@@ -15,6 +15,9 @@ func TestDatabaseRewriteTouchesOnlyTableNamesAndCreateDatabase(t *testing.T) {
 	f("INSERT INTO cop.schema_migrations (version)", "INSERT INTO cop_test.schema_migrations (version)")
 	f("SELECT * FROM cop.situations s JOIN cop.observables o", "SELECT * FROM cop_test.situations s JOIN cop_test.observables o")
 	f("SELECT 1 FROM copy.events", "SELECT 1 FROM copy.events")
+	f("SELECT 1 FROM cop.deadletter WHERE reason = 'bad cop.events message' AND source = 'it''s cop.audit'",
+		"SELECT 1 FROM cop_test.deadletter WHERE reason = 'bad cop.events message' AND source = 'it''s cop.audit'")
+	f(`SELECT 'a\'cop.events' FROM cop.events`, `SELECT 'a\'cop.events' FROM cop_test.events`)
 	if (dbConn{db: Database}).sql("cop.events") != "cop.events" {
 		t.Fatal("default database rewritten")
 	}
