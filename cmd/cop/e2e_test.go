@@ -231,3 +231,23 @@ func TestPipelineEndToEnd(t *testing.T) {
 	t.Logf("9,000 events in %d situations; %d websocket messages", sits, pic.messages)
 }
 
+// TestUndecodableEventGoesToTheDeadLetter: a message on cop.events that is not an event
+// (ingest never writes one, but a misconfigured producer could) is kept in the dead letter
+// with where it came from, never skipped.
+func TestUndecodableEventGoesToTheDeadLetter(t *testing.T) {
+	ns := itest.Namespace(t)
+	_, st, bc := startServe(t, ns)
+	w := bus.NewWriter(bc, bc.Events())
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), kafka.Message{Value: []byte("not an event " + ns)}); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		var n uint64
+		if err := st.Conn().QueryRow(context.Background(), `SELECT count() FROM cop.deadletter WHERE position(source, ?) = 7
+			AND position(reason, 'undecodable cop.events message') = 1`, bc.Events()).Scan(&n); err != nil {
+			return false, err.Error()
+		}
+		return n == 1, fmt.Sprintf("%d dead letters from %s", n, bc.Events())
+	})
+}

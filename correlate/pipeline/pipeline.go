@@ -161,8 +161,11 @@ func (c *Correlator) Run(ctx context.Context) error {
 
 	r := bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
 	picture := bus.NewWriter(c.Bus, c.Bus.Picture())
+	dead := bus.NewWriter(c.Bus, c.Bus.DeadLetter())
 	defer r.Close()
 	defer picture.Close()
+	defer dead.Close()
+	var letters []deadletter.Letter
 	if committed == nil {
 		committed = map[int]int64{}
 	}
@@ -192,9 +195,17 @@ func (c *Correlator) Run(ctx context.Context) error {
 			}
 			var e event.Event
 			if err := json.Unmarshal(m.Value, &e); err != nil || e.ID == "" {
+				// Nothing vanishes: a message ingest should never have produced goes to
+				// the dead letter like any other bad input.
 				bad.Inc()
-				c.Log.Error().Err(err).Str("topic", m.Topic).Int("partition", m.Partition).
-					Int64("offset", m.Offset).Msg("cannot decode event; skipped")
+				reason := "undecodable cop.events message: event without id"
+				if err != nil {
+					reason = "undecodable cop.events message: " + err.Error()
+				}
+				c.Log.Error().Str("topic", m.Topic).Int("partition", m.Partition).
+					Int64("offset", m.Offset).Msg("cannot decode event; sent to the dead letter")
+				letters = append(letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
+					"event", reason, m.Value, 0, time.Now().UTC()))
 				continue
 			}
 			batch = append(batch, e)
@@ -242,6 +253,12 @@ func (c *Correlator) Run(ctx context.Context) error {
 			if err := retry(wctx, c.Log, retries, "publish picture", func() error { return publish(wctx, picture, sb.Deltas) }); err != nil {
 				return c.stopped(ctx, err)
 			}
+		}
+		if len(letters) > 0 {
+			if err := retry(wctx, c.Log, retries, "dead-letter undecodable events", func() error { return writeLetters(wctx, dead, letters) }); err != nil {
+				return c.stopped(ctx, err)
+			}
+			letters = letters[:0]
 		}
 		ahead = false
 		if len(msgs) > 0 {
@@ -333,6 +350,18 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 	replayed.Add(uint64(n))
 	c.Log.Info().Int("replayed", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
 	return to, nil
+}
+
+func writeLetters(ctx context.Context, w *kafka.Writer, letters []deadletter.Letter) error {
+	msgs := make([]kafka.Message, len(letters))
+	for i, l := range letters {
+		v, err := json.Marshal(l)
+		if err != nil {
+			return fmt.Errorf("BUG: cannot encode dead letter: %w", err)
+		}
+		msgs[i] = kafka.Message{Value: v}
+	}
+	return w.WriteMessages(ctx, msgs...)
 }
 
 func publish(ctx context.Context, w *kafka.Writer, deltas []correlate.Delta) error {
