@@ -8,6 +8,7 @@ package synth
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,8 @@ type Generator struct {
 	rng       *rand.Rand
 	campaigns []campaign
 	seq       map[string]int
-	// Start and Spread place observed_at: within Spread before the generation time.
+	run       string // from the seed: generators with different seeds never repeat an id
+	// Spread place observed_at: within Spread before the generation time.
 	Spread time.Duration
 }
 
@@ -122,7 +124,8 @@ func New(seed uint64) *Generator {
 		cs[i].index = i
 		cs[i].slug = strings.ToLower(strings.Fields(cs[i].title)[0])
 	}
-	return &Generator{rng: rng, campaigns: cs, seq: map[string]int{}, Spread: 6 * time.Hour, WaveEvery: 400}
+	return &Generator{rng: rng, campaigns: cs, seq: map[string]int{}, run: strconv.FormatUint(seed%(1<<32), 36),
+		Spread: 6 * time.Hour, WaveEvery: 400}
 }
 
 // Next returns the contributor and the native input of a new, distinct report observed
@@ -139,7 +142,7 @@ func (g *Generator) For(c Contributor, now time.Time) native.Input {
 	cp := &g.campaigns[rng.IntN(len(g.campaigns))]
 	country := cp.countries[rng.IntN(len(cp.countries))]
 	in := native.Input{
-		ID:         fmt.Sprintf("%s-%d-%06d", c.Name, now.Year(), g.seq[c.Name]),
+		ID:         fmt.Sprintf("%s-%d-%s-%06d", c.Name, now.Year(), g.run, g.seq[c.Name]),
 		Kind:       cp.kind,
 		ObservedAt: now.Add(-time.Duration(rng.Int64N(int64(g.Spread)))).Truncate(time.Second).UTC(),
 		Category:   cp.category,
