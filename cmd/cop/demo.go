@@ -25,8 +25,9 @@ import (
 
 type demoConfig struct {
 	serveConfig
-	Rate  int
-	State string
+	Rate int
+	// Dir holds the demo's state: kfake data, tokens, the correlator's state file.
+	Dir string
 }
 
 func demoFlags(c *demoConfig) *flag.FlagSet {
@@ -35,7 +36,7 @@ func demoFlags(c *demoConfig) *flag.FlagSet {
 	fs.StringVar(&c.ClickHouse, "clickhouse", os.Getenv("COP_CLICKHOUSE"), "ClickHouse native address; empty starts it with scripts/services")
 	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
 	fs.IntVar(&c.Rate, "rate", 200, "synthetic events per second")
-	fs.StringVar(&c.State, "state", ".cop", "state directory")
+	fs.StringVar(&c.Dir, "state", ".cop", "state directory")
 	return fs
 }
 
@@ -46,7 +47,7 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	c.Partitions, c.Namespace = 4, "cop"
 	log := newLogger("demo")
-	if err := os.MkdirAll(filepath.Join(c.State, "demo"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(c.Dir, "demo"), 0o700); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
 	}
 	if c.ClickHouse == "" {
@@ -56,13 +57,16 @@ func runDemo(ctx context.Context, args []string) error {
 		c.ClickHouse = "127.0.0.1:19000"
 	}
 	if c.Kafka == "" {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(c.State, "kfake")),
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(c.Dir, "kfake")),
 			kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
 		if err != nil {
 			return fmt.Errorf("cannot start the embedded Kafka-protocol broker: %w", err)
 		}
 		defer cluster.Close()
 		c.Kafka = strings.Join(cluster.ListenAddrs(), ",")
+		// The embedded broker keeps its data in Dir, so the correlator keeps its state there
+		// too: a restarted demo resumes the picture instead of starting an empty engine.
+		c.State = filepath.Join(c.Dir, "state", "kfake-"+c.Namespace+"-correlate.snap")
 		log.Info().Str("kafka", c.Kafka).Msg("embedded Kafka-protocol broker (franz-go kfake) started; " +
 			"for real Apache Kafka run `scripts/services start kafka` and set COP_KAFKA=127.0.0.1:19092")
 	}
@@ -87,7 +91,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "\n  COP demo is running.\n\n  Dashboard (admin view):      http://%s/#token=%s\n", addr, tokens["admin"])
 	fmt.Fprintf(os.Stderr, "  Commander EUFOR Althea:      http://%s/#token=%s\n", addr, tokens["cdr-althea"])
 	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
-	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.State, "demo", "tokens.txt"))
+	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.Dir, "demo", "tokens.txt"))
 
 	gen := &demoFeed{bus: bus.Config{Brokers: bus.Brokers(c.Kafka), Namespace: c.Namespace}, rate: c.Rate, log: log}
 	go gen.run(sctx)
@@ -140,7 +144,7 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 		add(access.Identity{Name: ct.Name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
 	}
 	b, _ := json.MarshalIndent(f, "", "  ")
-	path := filepath.Join(c.State, "demo", "identities.json")
+	path := filepath.Join(c.Dir, "demo", "identities.json")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("cannot write %s: %w", path, err)
 	}
@@ -148,7 +152,7 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	for _, e := range f.Identities {
 		fmt.Fprintf(&lines, "%-14s %-12s %s\n", e.Name, e.Role, tokens[e.Name])
 	}
-	if err := os.WriteFile(filepath.Join(c.State, "demo", "tokens.txt"), []byte(lines.String()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.Dir, "demo", "tokens.txt"), []byte(lines.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("cannot write tokens file: %w", err)
 	}
 	c.Identities = path
