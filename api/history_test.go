@@ -121,7 +121,7 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 		sit("S-A", event.TLPGreen, nil, 70, fr, pl),
 		sit("S-RED", event.TLPRed, []string{"EUFOR-ALTHEA"}, 90, fr),
 		sit("S-ELSEWHERE", event.TLPGreen, nil, 20, fr),
-	}}
+	}, StoredAt: time.Now()}
 	old := b.Deltas[0]
 	old.Situation.Version, old.Situation.Title = 1, "stale version"
 	b.Deltas = append(b.Deltas, old)

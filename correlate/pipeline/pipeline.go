@@ -227,6 +227,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 			}
 		}
 		sb.Reset()
+		sb.StoredAt = now
 		if len(batch) > 0 {
 			res := c.Engine.Apply(batch, now)
 			ahead, dirty = true, true

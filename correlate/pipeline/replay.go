@@ -114,6 +114,7 @@ func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, fr
 			}
 		}
 		sb.Reset()
+		sb.StoredAt = time.Unix(0, rec.Now).UTC()
 		if len(batch) > 0 {
 			res := c.Engine.Apply(batch, time.Unix(0, rec.Now).UTC())
 			// Materialise the deltas as the live run did: building them marks situations

@@ -18,18 +18,26 @@ type Batch struct {
 	Situations []string // situation id per event; "" for a dropped redelivery (not stored)
 	Duplicate  []bool
 	Deltas     []correlate.Delta
+	// StoredAt is when COP added the events (TAXII's date added): the correlator's batch
+	// time, which its journal keeps, so a batch stored again after a crash writes rows
+	// identical to the first ones and they fold. Zero means now.
+	StoredAt time.Time
 }
 
 // Reset empties b for reuse, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Events, b.Situations, b.Duplicate, b.Deltas = b.Events[:0], b.Situations[:0], b.Duplicate[:0], b.Deltas[:0]
+	b.StoredAt = time.Time{}
 }
 
 // Write stores b: events, their observables, then situations. It returns only when
 // ClickHouse has accepted every table's rows, so the caller may commit its offsets then.
 // Replaying the same batch is harmless (the tables fold rows with the same key).
 func (s *Store) Write(ctx context.Context, b *Batch) error {
-	now := time.Now().UTC()
+	now := b.StoredAt.UTC()
+	if b.StoredAt.IsZero() {
+		now = time.Now().UTC()
+	}
 	if err := s.writeEvents(ctx, b, now); err != nil {
 		return err
 	}
