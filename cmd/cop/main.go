@@ -27,15 +27,18 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"serve":    {"run every stage (ingest, correlate, api) in one process", runServe, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
-		"demo":     {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
-		"migrate":  {"create or upgrade the ClickHouse schema", runMigrate, nil},
-		"bench":    {"print the performance tables: bench correlate|query|ws|soak", runBench, nil},
-		"push":     {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
-		"validate": {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
-		"query":    {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
-		"token":    {"create an identity token: cop token create --role R --name N", runToken, nil},
-		"version":  {"print the version", func(context.Context, []string) error { fmt.Println("cop", version); return nil }, nil},
+		"serve":     {"run every stage (ingest, correlate, api) in one process", runServe, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
+		"ingest":    {"run the ingest stage only: feed topics to cop.events (serve's flags)", func(ctx context.Context, a []string) error { return runStages(ctx, "ingest", "ingest", a) }, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
+		"correlate": {"run the correlate stage only; --replica i/n for one of several (serve's flags)", func(ctx context.Context, a []string) error { return runStages(ctx, "correlate", "correlate", a) }, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
+		"api":       {"run the API, gateway and dashboard only (serve's flags)", func(ctx context.Context, a []string) error { return runStages(ctx, "api", "api", a) }, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
+		"demo":      {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
+		"migrate":   {"create or upgrade the ClickHouse schema", runMigrate, nil},
+		"bench":     {"print the performance tables: bench correlate|query|ws|soak", runBench, nil},
+		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
+		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
+		"query":     {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
+		"token":     {"create an identity token: cop token create --role R --name N", runToken, nil},
+		"version":   {"print the version", func(context.Context, []string) error { fmt.Println("cop", version); return nil }, nil},
 	}
 }
 

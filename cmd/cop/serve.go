@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,7 +44,16 @@ type serveConfig struct {
 	// SnapshotEvery how often it is written.
 	State         string
 	SnapshotEvery time.Duration
+	// Stages is what this process runs (see stageNames); Replica, "i/n", makes its
+	// correlate stage replica i of n (correlate/pipeline's Sequencer and Replica) instead
+	// of the one correlator.
+	Stages  string
+	Replica string
 }
+
+// stageNames are the stages a process can run; serve runs them all, `cop ingest`,
+// `cop correlate` and `cop api` one each.
+var stageNames = []string{"ingest", "correlate", "api"}
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -60,71 +71,85 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.PushBurst, "push-burst", 40, "pushes a contributor may make at once before --push-rate applies")
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
+	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
+	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
 	return fs
 }
 
-func runServe(ctx context.Context, args []string) error {
+func runServe(ctx context.Context, args []string) error { return runStages(ctx, "serve", "", args) }
+
+// runStages runs serve restricted to stage (all when ""): `cop ingest|correlate|api`.
+func runStages(ctx context.Context, name, stage string, args []string) error {
 	var c serveConfig
 	if err := serveFlags(&c).Parse(args); err != nil {
 		return err
 	}
+	if stage != "" {
+		c.Stages = stage
+	}
 	switch c.State {
 	case "":
-		c.State = filepath.Join(".cop", "state", c.Namespace+"-correlate.snap")
+		suffix := ""
+		if c.Replica != "" {
+			suffix = "-" + strings.ReplaceAll(c.Replica, "/", "-of-")
+		}
+		c.State = filepath.Join(".cop", "state", c.Namespace+"-correlate"+suffix+".snap")
 	case "off":
 		c.State = ""
 	}
-	return serve(ctx, c, newLogger("serve"), nil)
+	return serve(ctx, c, newLogger(name), nil)
+}
+
+// stages parses --stages ("" is every stage) and --replica.
+func (c serveConfig) stages() (set map[string]bool, index, count int, err error) {
+	set = map[string]bool{}
+	list := c.Stages
+	if list == "" {
+		list = strings.Join(stageNames, ",")
+	}
+	for s := range strings.SplitSeq(list, ",") {
+		if s = strings.TrimSpace(s); !slices.Contains(stageNames, s) {
+			return nil, 0, 0, fmt.Errorf("--stages: unknown stage %q (want any of %s)", s, strings.Join(stageNames, ","))
+		}
+		set[s] = true
+	}
+	if c.Replica != "" {
+		if _, err := fmt.Sscanf(c.Replica, "%d/%d", &index, &count); err != nil || count < 1 || index < 0 || index >= count {
+			return nil, 0, 0, fmt.Errorf("--replica %q: want i/n with 0 <= i < n", c.Replica)
+		}
+	}
+	return set, index, count, nil
 }
 
 // serve runs every stage until ctx is done. When started is not nil it receives the HTTP
 // address once the server listens.
 func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<- string) error {
-	var tlsConfig *tls.Config
-	if c.TLSCert != "" || c.TLSKey != "" || c.TLSClientCA != "" {
-		if c.TLSClientCA != "" && c.Identities == "" {
-			return errors.New("--tls-client-ca needs --identities: a client certificate's CN must name an identity there")
-		}
-		var err error
-		if tlsConfig, err = api.TLSConfig(c.TLSCert, c.TLSKey, c.TLSClientCA); err != nil {
-			return err
-		}
-	}
-	var auth api.Authenticator
-	switch {
-	case c.Identities != "":
-		tokens, err := access.LoadTokens(c.Identities)
-		if err != nil {
-			return err
-		}
-		auth = tokens
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for range hup {
-				if err := tokens.Reload(c.Identities); err != nil {
-					log.Error().Err(err).Msg("identities not reloaded")
-				} else {
-					log.Info().Msg("identities reloaded")
-				}
-			}
-		}()
-	case !c.Insecure:
-		return errors.New("no identities file (--identities or COP_IDENTITIES): refusing to serve without authentication; use --insecure-dev for development only")
-	default:
-		log.Warn().Msg("--insecure-dev: every caller is an admin; never use this outside development")
-	}
-
-	st, err := openStore(ctx, c.ClickHouse, log)
+	stages, index, count, err := c.stages()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if applied, err := st.Migrate(ctx); err != nil {
-		return err
-	} else if len(applied) > 0 {
-		log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
+	var tlsConfig *tls.Config
+	var auth api.Authenticator
+	if stages["api"] {
+		if tlsConfig, err = serveTLS(c); err != nil {
+			return err
+		}
+		if auth, err = serveAuth(c, log); err != nil {
+			return err
+		}
+	}
+
+	var st *store.Store
+	if stages["api"] || stages["correlate"] {
+		if st, err = openStore(ctx, c.ClickHouse, log); err != nil {
+			return err
+		}
+		defer st.Close()
+		if applied, err := st.Migrate(ctx); err != nil {
+			return err
+		} else if len(applied) > 0 {
+			log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
+		}
 	}
 	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace}
 	kafkaLog := log.With().Str("component", "kafka").Logger()
@@ -136,6 +161,48 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	}
 
 	reg := &metrics.Registry{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				log.Error().Err(err).Str("stage", name).Msg("stage stopped")
+				cancel()
+			}
+		}()
+	}
+	if stages["ingest"] {
+		run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
+	}
+	if stages["correlate"] {
+		clog := log.With().Str("component", "correlate").Logger()
+		if count > 0 {
+			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg}).Run)
+			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index, Count: count,
+				StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
+		} else {
+			// Situation ids are minted from the engine instance, so it must never repeat:
+			// not across namespaces sharing one ClickHouse, not across restarts that start
+			// from an empty engine (cop.picture still holds the old situations). A restored
+			// engine takes the instance recorded in its state file instead.
+			ecfg := correlate.DefaultConfig()
+			ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
+			run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
+				Log: clog, Metrics: reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
+		}
+		run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
+	}
+	if !stages["api"] {
+		log.Info().Str("stages", c.Stages).Str("replica", c.Replica).Str("kafka", c.Kafka).Msg("COP running")
+		<-ctx.Done()
+		log.Info().Msg("shutting down: draining in-flight batches")
+		wg.Wait()
+		return nil
+	}
+
 	picture := api.NewPicture()
 	missions := access.DefaultMissions()
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, 150*time.Millisecond)
@@ -156,31 +223,6 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		Push:      func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		PushLimit: api.NewRateLimiter(c.PushRate, c.PushBurst),
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	run := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
-				log.Error().Err(err).Str("stage", name).Msg("stage stopped")
-				cancel()
-			}
-		}()
-	}
-	run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
-	// Situation ids are minted from the engine instance, so it must never repeat: not
-	// across namespaces sharing one ClickHouse, not across restarts that start from an
-	// empty engine (cop.picture still holds the old situations). A restored engine takes
-	// the instance recorded in its state file instead.
-	ecfg := correlate.DefaultConfig()
-	ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
-	run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
-		Log: log.With().Str("component", "correlate").Logger(), Metrics: reg,
-		StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
-	run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
 	run("picture", func(ctx context.Context) error {
 		return picture.Follow(ctx, bc, log.With().Str("component", "picture").Logger())
 	})
@@ -201,7 +243,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			cancel()
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsConfig != nil).Bool("mtls", c.TLSClientCA != "").Str("kafka", c.Kafka).Str("clickhouse", c.ClickHouse).Msg("COP serving")
+	log.Info().Str("listen", ln.Addr().String()).Str("stages", c.Stages).Bool("tls", tlsConfig != nil).Bool("mtls", c.TLSClientCA != "").Str("kafka", c.Kafka).Str("clickhouse", c.ClickHouse).Msg("COP serving")
 	if started != nil {
 		started <- ln.Addr().String()
 	}
@@ -213,6 +255,46 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	hs.Shutdown(sctx)
 	wg.Wait()
 	return nil
+}
+
+// serveTLS returns the TLS configuration the flags ask for, or nil for plain HTTP.
+func serveTLS(c serveConfig) (*tls.Config, error) {
+	if c.TLSCert == "" && c.TLSKey == "" && c.TLSClientCA == "" {
+		return nil, nil
+	}
+	if c.TLSClientCA != "" && c.Identities == "" {
+		return nil, errors.New("--tls-client-ca needs --identities: a client certificate's CN must name an identity there")
+	}
+	return api.TLSConfig(c.TLSCert, c.TLSKey, c.TLSClientCA)
+}
+
+// serveAuth loads the identities (reloaded on SIGHUP), or refuses to serve without them
+// unless --insecure-dev.
+func serveAuth(c serveConfig, log zerolog.Logger) (api.Authenticator, error) {
+	switch {
+	case c.Identities != "":
+		tokens, err := access.LoadTokens(c.Identities)
+		if err != nil {
+			return nil, err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				if err := tokens.Reload(c.Identities); err != nil {
+					log.Error().Err(err).Msg("identities not reloaded")
+				} else {
+					log.Info().Msg("identities reloaded")
+				}
+			}
+		}()
+		return tokens, nil
+	case !c.Insecure:
+		return nil, errors.New("no identities file (--identities or COP_IDENTITIES): refusing to serve without authentication; use --insecure-dev for development only")
+	default:
+		log.Warn().Msg("--insecure-dev: every caller is an admin; never use this outside development")
+		return nil, nil
+	}
 }
 
 func openStore(ctx context.Context, addr string, log zerolog.Logger) (*store.Store, error) {

@@ -43,33 +43,37 @@ func committedOffsets(ctx context.Context, cfg bus.Config, group, topic string) 
 // partitionReaders reads cop.events messages by offset, one reader per partition kept
 // open while offsets follow each other.
 type partitionReaders struct {
-	c    *Correlator
+	bus  bus.Config
 	rs   map[int]*kafka.Reader
 	next map[int]int64
+}
+
+func newPartitionReaders(bc bus.Config) *partitionReaders {
+	return &partitionReaders{bus: bc, rs: map[int]*kafka.Reader{}, next: map[int]int64{}}
 }
 
 func (pr *partitionReaders) read(ctx context.Context, p int, offset int64) (kafka.Message, error) {
 	r := pr.rs[p]
 	if r == nil {
 		r = kafka.NewReader(kafka.ReaderConfig{
-			Brokers: pr.c.Bus.Brokers, Topic: pr.c.Bus.Events(), Partition: p,
+			Brokers: pr.bus.Brokers, Topic: pr.bus.Events(), Partition: p,
 			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond,
 		})
 		pr.rs[p], pr.next[p] = r, -1
 	}
 	if pr.next[p] != offset {
 		if err := r.SetOffset(offset); err != nil {
-			return kafka.Message{}, fmt.Errorf("cannot seek %s/%d to %d: %w", pr.c.Bus.Events(), p, offset, err)
+			return kafka.Message{}, fmt.Errorf("cannot seek %s/%d to %d: %w", pr.bus.Events(), p, offset, err)
 		}
 	}
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	m, err := r.FetchMessage(fctx)
 	cancel()
 	if err != nil {
-		return m, fmt.Errorf("cannot re-read %s/%d@%d: %w", pr.c.Bus.Events(), p, offset, err)
+		return m, fmt.Errorf("cannot re-read %s/%d@%d: %w", pr.bus.Events(), p, offset, err)
 	}
 	if m.Offset != offset {
-		return m, fmt.Errorf("cannot re-read %s/%d@%d: got offset %d (deleted by retention?)", pr.c.Bus.Events(), p, offset, m.Offset)
+		return m, fmt.Errorf("cannot re-read %s/%d@%d: got offset %d (deleted by retention?)", pr.bus.Events(), p, offset, m.Offset)
 	}
 	pr.next[p] = offset + 1
 	return m, nil
@@ -89,7 +93,7 @@ func (pr *partitionReaders) Close() {
 // fold the identical rows), and the group redelivers it as known ids. It returns the
 // messages re-applied and whether the engine now holds uncommitted batches.
 func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, from, to map[int]int64) (int, error) {
-	pr := &partitionReaders{c: c, rs: map[int]*kafka.Reader{}, next: map[int]int64{}}
+	pr := newPartitionReaders(c.Bus)
 	defer pr.Close()
 	total := 0
 	var batch []event.Event

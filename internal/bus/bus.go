@@ -41,6 +41,12 @@ func (c Config) Events() string { return c.ns() + ".events" }
 // Picture is the compacted topic of situation deltas, keyed by situation.
 func (c Config) Picture() string { return c.ns() + ".picture" }
 
+// Sequence is the one-partition topic of correlation batches when several correlator
+// replicas run (correlate/pipeline's Sequencer and Replica): which cop.events offsets
+// each batch holds, in order, and its time. It is kept forever: a new replica rebuilds
+// its engine from it.
+func (c Config) Sequence() string { return c.ns() + ".sequence" }
+
 // DeadLetter is the topic of rejected messages.
 func (c Config) DeadLetter() string { return c.ns() + ".deadletter" }
 
@@ -94,8 +100,13 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 	var cfgs []kafka.TopicConfig
 	for _, t := range topics {
 		tc := kafka.TopicConfig{Topic: t, NumPartitions: parts, ReplicationFactor: 1}
-		if t == cfg.Picture() {
+		switch t {
+		case cfg.Picture():
 			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		case cfg.Sequence():
+			// One total order, kept forever (offsets only: small).
+			tc.NumPartitions = 1
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "-1"}}
 		}
 		cfgs = append(cfgs, tc)
 	}

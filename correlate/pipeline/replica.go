@@ -1,0 +1,411 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/deadletter"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/store"
+)
+
+// Correlation on several instances: Sequencers and Replicas.
+//
+// Linking and corroboration are global: two events that share an observable belong to one
+// situation whichever partition of cop.events they landed on, and a situation's score
+// depends on all its members. Splitting the engine's state by partition would split
+// situations; a distributed union-find would need a consensus protocol of its own. The
+// engine, though, is cheap next to what surrounds it (decoding, ClickHouse inserts,
+// publishing), and it is deterministic: the same batches in the same order at the same
+// times give the same state, situation ids included (the journal relies on this already).
+//
+// So a Sequencer fixes one order: it consumes cop.events in a consumer group and appends
+// each batch's offsets and time to cop.sequence, a one-partition topic, before committing.
+// Any number of Sequencers may run (the group splits cop.events between them; the one
+// partition of cop.sequence orders what they append), so every correlator process runs one.
+// Every Replica applies the whole sequence to its own engine — identical on every replica —
+// but stores only the events of the cop.events partitions it owns (partition mod Count) and
+// stores and publishes only the situations it owns (a hash of the id mod Count). The picture
+// is the one a single correlator would give; ClickHouse inserts, dead letters and picture
+// publishing are split Count ways.
+//
+// A batch sequenced twice (a Sequencer stopped between its append and its commit) holds
+// redeliveries the second time: the engine drops them by id, so nothing counts twice.
+
+// sequenceRecord is one batch on cop.sequence: a journal record plus the epoch that seeds
+// the situation ids of an engine that starts on it (every replica starting empty starts on
+// the first record, so they all mint the same ids).
+type sequenceRecord struct {
+	journalRecord
+	Epoch string `json:"epoch"`
+}
+
+// Sequencer orders cop.events into cop.sequence.
+type Sequencer struct {
+	Bus     bus.Config
+	Log     zerolog.Logger
+	Metrics *metrics.Registry
+	// MaxBatch, Linger and TickEvery as for Correlator (defaults 5000, 50 ms, 10 s).
+	MaxBatch  int
+	Linger    time.Duration
+	TickEvery time.Duration
+}
+
+// Run sequences until ctx is done.
+func (s *Sequencer) Run(ctx context.Context) error {
+	if s.MaxBatch == 0 {
+		s.MaxBatch = 5000
+	}
+	if s.Linger == 0 {
+		s.Linger = 50 * time.Millisecond
+	}
+	if s.TickEvery == 0 {
+		s.TickEvery = 10 * time.Second
+	}
+	if s.Metrics == nil {
+		s.Metrics = &metrics.Registry{}
+	}
+	sequenced := s.Metrics.Counter(`cop_sequence_records_total`, "Batches appended to cop.sequence.")
+	retries := s.Metrics.Counter(`cop_sequence_retries_total`, "Retries of a cop.sequence append or a cop.events commit.")
+	if err := retry(ctx, s.Log, retries, "create cop.sequence", func() error { return bus.EnsureTopics(ctx, s.Bus, s.Bus.Sequence()) }); err != nil {
+		return nil
+	}
+	epoch := fmt.Sprintf("%s-seq-%d-%d", s.Bus.Namespace, os.Getpid(), time.Now().UnixNano())
+	r := bus.NewGroupReader(s.Bus, s.Bus.Group("sequence"), s.Bus.Events())
+	w := bus.NewWriter(s.Bus, s.Bus.Sequence())
+	defer r.Close()
+	defer w.Close()
+	nextTick := time.Now().Add(s.TickEvery)
+	var buf []kafka.Message
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, s.TickEvery)
+		msgs, err := bus.FetchBatch(fctx, r, buf, s.MaxBatch, s.Linger)
+		cancel()
+		buf = msgs
+		if len(msgs) == 0 && err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			s.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
+			sleep(ctx, time.Second)
+			continue
+		}
+		now := time.Now().UTC()
+		tick := now.After(nextTick) && ctx.Err() == nil
+		if len(msgs) == 0 && !tick {
+			continue
+		}
+		rec := sequenceRecord{journalRecord: journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}, Epoch: epoch}
+		if tick {
+			rec.Tick = now.UnixNano()
+			nextTick = now.Add(s.TickEvery)
+		}
+		v, err := json.Marshal(&rec)
+		if err != nil {
+			return fmt.Errorf("BUG: cannot encode sequence record: %w", err)
+		}
+		// What was fetched is appended and committed even when ctx ends meanwhile.
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		err = retry(wctx, s.Log, retries, "append to cop.sequence", func() error { return w.WriteMessages(wctx, kafka.Message{Value: v}) })
+		if err == nil && len(msgs) > 0 {
+			err = retry(wctx, s.Log, retries, "commit cop.events offsets", func() error { return r.CommitMessages(wctx, msgs...) })
+		}
+		wcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // not committed: sequenced again after the restart
+			}
+			return err
+		}
+		sequenced.Inc()
+	}
+	return nil
+}
+
+// Replica is correlator Index of Count: it applies cop.sequence to its engine and stores
+// and publishes its share.
+type Replica struct {
+	Bus          bus.Config
+	Store        *store.Store
+	Log          zerolog.Logger
+	Metrics      *metrics.Registry
+	Index, Count int
+	// StatePath, SnapshotEvery and EngineConfig as for Correlator; the state file's
+	// offset is this replica's next cop.sequence offset.
+	StatePath     string
+	SnapshotEvery time.Duration
+	EngineConfig  *correlate.Config
+	// Engine is nil until the replica restored it or met its first record.
+	Engine *correlate.Engine
+
+	instance string
+	pr       *partitionReaders
+	batch    []event.Event
+	parts    []int
+	sb       store.Batch
+	picture  *kafka.Writer
+	dead     *kafka.Writer
+	events   *metrics.Counter
+	retries  *metrics.Counter
+}
+
+// OwnsPartition reports whether the replica stores the events of cop.events partition p.
+func (r *Replica) OwnsPartition(p int) bool { return p%r.Count == r.Index }
+
+// OwnsSituation reports whether the replica stores and publishes situation id.
+func (r *Replica) OwnsSituation(id string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32()%uint32(r.Count)) == r.Index
+}
+
+// Run applies cop.sequence until ctx is done. On start it restores the state file and
+// re-applies, without storing, the records between it and its committed offset; then it
+// applies, stores, publishes and commits record by record.
+func (r *Replica) Run(ctx context.Context) error {
+	if r.Count < 1 || r.Index < 0 || r.Index >= r.Count {
+		return fmt.Errorf("replica %d of %d: want 0 <= index < count", r.Index, r.Count)
+	}
+	if r.SnapshotEvery == 0 {
+		r.SnapshotEvery = 30 * time.Second
+	}
+	if r.Metrics == nil {
+		r.Metrics = &metrics.Registry{}
+	}
+	r.events = r.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
+	r.retries = r.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
+	lag := r.Metrics.Gauge(`cop_correlate_lag`, "Records on cop.sequence behind the newest, as of the last one applied.")
+	seq := r.Bus.Sequence()
+	group := r.Bus.Group(fmt.Sprintf("correlate-%d-of-%d", r.Index, r.Count))
+	r.pr = newPartitionReaders(r.Bus)
+	defer r.pr.Close()
+	r.picture = bus.NewWriter(r.Bus, r.Bus.Picture())
+	r.dead = bus.NewWriter(r.Bus, r.Bus.DeadLetter())
+	defer r.picture.Close()
+	defer r.dead.Close()
+
+	var from int64
+	if r.StatePath != "" {
+		e, hdr, err := readState(r.StatePath, r.engineConfig())
+		switch {
+		case err == nil && hdr.Topic == seq:
+			r.Engine, r.instance, from = e, hdr.Instance, hdr.Offsets[0]
+			r.Log.Info().Str("path", r.StatePath).Int64("offset", from).Msg("engine restored from state file")
+		case err == nil:
+			r.Log.Error().Str("path", r.StatePath).Str("topic", hdr.Topic).Msg("state file is for another topic; rebuilding the engine from cop.sequence")
+		case !isNotExist(err):
+			r.Log.Error().Err(err).Msg("state file unusable; rebuilding the engine from cop.sequence")
+		}
+	}
+	var to int64
+	if err := retry(ctx, r.Log, r.retries, "fetch committed cop.sequence offset", func() error {
+		if err := bus.EnsureTopics(ctx, r.Bus, seq); err != nil {
+			return err
+		}
+		offs, err := committedOffsets(ctx, r.Bus, group, seq)
+		to = offs[0]
+		return err
+	}); err != nil {
+		return nil
+	}
+	if from > to {
+		// Never written so: a state file is written only after its offset is committed.
+		r.Log.Error().Int64("state", from).Int64("committed", to).Msg("state file ahead of the committed offset; rebuilding the engine from cop.sequence")
+		r.Engine, from = nil, 0
+	}
+	if err := r.catchUp(ctx, from, to); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(15*time.Second, wcancel) })
+	defer stopDrain()
+	gr := bus.NewGroupReader(r.Bus, group, seq)
+	defer gr.Close()
+	committed, dirty, lastSnap := to, false, time.Now()
+	snapshot := func() {
+		if r.StatePath == "" || !dirty || r.Engine == nil {
+			return
+		}
+		if _, err := writeState(r.StatePath, r.Engine, r.instance, seq, map[int]int64{0: committed}); err != nil {
+			r.Log.Error().Err(err).Str("path", r.StatePath).Msg("cannot write engine state; keeping the previous one")
+			return
+		}
+		dirty, lastSnap = false, time.Now()
+	}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		m, err := gr.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				snapshot()
+				return nil
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				r.Log.Warn().Err(err).Msg("cannot fetch from cop.sequence; retrying")
+				sleep(ctx, time.Second)
+			}
+			if time.Since(lastSnap) >= r.SnapshotEvery {
+				snapshot()
+			}
+			continue
+		}
+		if m.HighWaterMark > 0 {
+			lag.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
+		}
+		if err := r.apply(wctx, m, true); err != nil {
+			return r.stopped(ctx, err)
+		}
+		if err := retry(wctx, r.Log, r.retries, "commit cop.sequence offset", func() error { return gr.CommitMessages(wctx, m) }); err != nil {
+			return r.stopped(ctx, err)
+		}
+		committed, dirty = m.Offset+1, true
+		if time.Since(lastSnap) >= r.SnapshotEvery {
+			snapshot()
+		}
+	}
+}
+
+func (r *Replica) stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		r.Log.Warn().Err(err).Msg("stopped before the record in flight was committed; it will be applied again")
+		return nil
+	}
+	return err
+}
+
+func (r *Replica) engineConfig() correlate.Config {
+	if r.EngineConfig != nil {
+		return *r.EngineConfig
+	}
+	return correlate.DefaultConfig()
+}
+
+// catchUp re-applies records [from, to) without storing: this replica stored its share
+// of them before it stopped.
+func (r *Replica) catchUp(ctx context.Context, from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	t := time.Now()
+	cr := kafka.NewReader(kafka.ReaderConfig{Brokers: r.Bus.Brokers, Topic: r.Bus.Sequence(), Partition: 0,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond})
+	defer cr.Close()
+	if err := cr.SetOffset(from); err != nil {
+		return fmt.Errorf("cannot seek cop.sequence to %d: %w", from, err)
+	}
+	for o := from; o < to; o++ {
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		m, err := cr.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cannot re-read cop.sequence@%d: %w", o, err)
+		}
+		if m.Offset != o {
+			return fmt.Errorf("cannot re-read cop.sequence@%d: got offset %d", o, m.Offset)
+		}
+		if err := r.apply(ctx, m, false); err != nil {
+			return err
+		}
+	}
+	r.Log.Info().Int64("records", to-from).Dur("took", time.Since(t)).Msg("engine up to the committed offset")
+	return nil
+}
+
+// apply applies one cop.sequence record to the engine; with store, it then stores and
+// publishes this replica's share and dead-letters its undecodable events.
+func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) error {
+	var rec sequenceRecord
+	if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Now == 0 {
+		// Only Sequencers write cop.sequence: a record they did not write is a fault of
+		// the deployment, and skipping it would make this replica diverge from the others.
+		return fmt.Errorf("cop.sequence@%d is not a sequence record: %v", m.Offset, err)
+	}
+	if r.Engine == nil {
+		cfg := r.engineConfig()
+		cfg.Instance = rec.Epoch
+		r.Engine, r.instance = correlate.New(cfg), rec.Epoch
+	}
+	r.batch, r.parts = r.batch[:0], r.parts[:0]
+	var letters []deadletter.Letter
+	for _, run := range rec.Runs {
+		for o := run[1]; o < run[1]+run[2]; o++ {
+			msg, err := r.pr.read(ctx, run[0], int64(o))
+			if err != nil {
+				return err
+			}
+			var e event.Event
+			if err := json.Unmarshal(msg.Value, &e); err != nil || e.ID == "" {
+				if storeIt && r.OwnsPartition(run[0]) {
+					reason := "undecodable cop.events message: event without id"
+					if err != nil {
+						reason = "undecodable cop.events message: " + err.Error()
+					}
+					letters = append(letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", msg.Topic, msg.Partition, msg.Offset),
+						"event", reason, msg.Value, 0, time.Now().UTC()))
+				}
+				continue
+			}
+			r.batch, r.parts = append(r.batch, e), append(r.parts, run[0])
+		}
+	}
+	sb := &r.sb
+	sb.Reset()
+	sb.StoredAt = time.Unix(0, rec.Now).UTC()
+	if len(r.batch) > 0 {
+		res := r.Engine.Apply(r.batch, sb.StoredAt)
+		// Always materialise the deltas: building them marks situations as published,
+		// which later merges depend on, so every replica must do it alike.
+		deltas := r.Engine.Deltas()
+		r.events.Add(uint64(len(r.batch)))
+		sb.Events = r.batch
+		for i, st := range res.Events {
+			sit := st.SituationID
+			if !r.OwnsPartition(r.parts[i]) {
+				sit = "" // stored by its partition's owner
+			}
+			sb.Situations = append(sb.Situations, sit)
+			sb.Duplicate = append(sb.Duplicate, st.Duplicate)
+		}
+		sb.Deltas = r.owned(sb.Deltas, deltas)
+	}
+	if rec.Tick != 0 {
+		sb.Deltas = r.owned(sb.Deltas, r.Engine.Tick(time.Unix(0, rec.Tick).UTC()))
+	}
+	if !storeIt {
+		return nil
+	}
+	if err := retry(ctx, r.Log, r.retries, "store batch", func() error { return r.Store.Write(ctx, sb) }); err != nil {
+		return err
+	}
+	if err := retry(ctx, r.Log, r.retries, "publish picture", func() error { return publish(ctx, r.picture, sb.Deltas) }); err != nil {
+		return err
+	}
+	if len(letters) > 0 {
+		return retry(ctx, r.Log, r.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, r.dead, letters) })
+	}
+	return nil
+}
+
+// owned appends to dst the deltas of situations this replica owns.
+func (r *Replica) owned(dst, deltas []correlate.Delta) []correlate.Delta {
+	for i := range deltas {
+		if r.OwnsSituation(deltas[i].Situation.ID) {
+			dst = append(dst, deltas[i])
+		}
+	}
+	return dst
+}
