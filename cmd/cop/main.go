@@ -33,7 +33,7 @@ func init() {
 		"api":       {"run the API, gateway and dashboard only (serve's flags)", func(ctx context.Context, a []string) error { return runStages(ctx, "api", "api", a) }, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
 		"demo":      {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
 		"migrate":   {"create or upgrade the ClickHouse schema", runMigrate, nil},
-		"bench":     {"print the performance tables: bench correlate|query|ws|soak", runBench, nil},
+		"bench":     {"print the performance tables: bench correlate|query|ws|soak|e2e", runBench, nil},
 		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
 		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
 		"query":     {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},

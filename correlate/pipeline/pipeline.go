@@ -248,10 +248,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 			ahead, dirty = true, true
 		}
 		if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
-			if err := retry(wctx, c.Log, retries, "store batch", func() error { return c.Store.Write(wctx, &sb) }); err != nil {
-				return c.stopped(ctx, err)
-			}
-			if err := retry(wctx, c.Log, retries, "publish picture", func() error { return publish(wctx, picture, sb.Deltas) }); err != nil {
+			if err := storeAndPublish(wctx, c.Log, retries, c.Store, picture, &sb); err != nil {
 				return c.stopped(ctx, err)
 			}
 		}
@@ -351,6 +348,21 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 	replayed.Add(uint64(n))
 	c.Log.Info().Int("replayed", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
 	return to, nil
+}
+
+// storeAndPublish stores b in ClickHouse and publishes its deltas on cop.picture at once,
+// each retried until it succeeds or ctx ends. The picture may show a delta a moment
+// before ClickHouse holds it; the offsets are committed only after both.
+func storeAndPublish(ctx context.Context, log zerolog.Logger, retries *metrics.Counter, st *store.Store, picture *kafka.Writer, b *store.Batch) error {
+	var stored error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stored = retry(ctx, log, retries, "store batch", func() error { return st.Write(ctx, b) })
+	}()
+	published := retry(ctx, log, retries, "publish picture", func() error { return publish(ctx, picture, b.Deltas) })
+	<-done
+	return errors.Join(stored, published)
 }
 
 func writeLetters(ctx context.Context, w *kafka.Writer, letters []deadletter.Letter) error {

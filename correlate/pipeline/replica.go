@@ -388,10 +388,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 	if !storeIt {
 		return nil
 	}
-	if err := retry(ctx, r.Log, r.retries, "store batch", func() error { return r.Store.Write(ctx, sb) }); err != nil {
-		return err
-	}
-	if err := retry(ctx, r.Log, r.retries, "publish picture", func() error { return publish(ctx, r.picture, sb.Deltas) }); err != nil {
+	if err := storeAndPublish(ctx, r.Log, r.retries, r.Store, r.picture, sb); err != nil {
 		return err
 	}
 	if len(letters) > 0 {

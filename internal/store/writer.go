@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cidcc/cop/correlate"
@@ -30,21 +32,31 @@ func (b *Batch) Reset() {
 	b.StoredAt = time.Time{}
 }
 
-// Write stores b: events, their observables, then situations. It returns only when
-// ClickHouse has accepted every table's rows, so the caller may commit its offsets then.
-// Replaying the same batch is harmless (the tables fold rows with the same key).
+// Write stores b: events, their observables and situations, the three inserts at once
+// (ClickHouse takes them on separate connections). It returns only when ClickHouse has
+// accepted every table's rows, so the caller may commit its offsets then. Replaying the
+// same batch is harmless (the tables fold rows with the same key).
 func (s *Store) Write(ctx context.Context, b *Batch) error {
 	now := b.StoredAt.UTC()
 	if b.StoredAt.IsZero() {
 		now = time.Now().UTC()
 	}
-	if err := s.writeEvents(ctx, b, now); err != nil {
-		return err
+	return parallel(
+		func() error { return s.writeEvents(ctx, b, now) },
+		func() error { return s.writeObservables(ctx, b, now) },
+		func() error { return s.writeSituations(ctx, b.Deltas) },
+	)
+}
+
+// parallel runs fs at once and returns the first error of them (in order).
+func parallel(fs ...func() error) error {
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f() })
 	}
-	if err := s.writeObservables(ctx, b, now); err != nil {
-		return err
-	}
-	return s.writeSituations(ctx, b.Deltas)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 const eventColumns = `id, contributor, source_id, kind, observed_at, received_at, valid_until, category,
