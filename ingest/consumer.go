@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -76,62 +78,121 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 	in := c.Metrics.Counter(`cop_ingest_messages_total`, "Feed messages read.")
 	accepted := c.Metrics.Counter(`cop_ingest_events_total`, "Events accepted by ingest.")
 	rejected := c.Metrics.Counter(`cop_deadletters_total`, "Messages or objects sent to the dead letter.")
+	// Two batches are in hand at most: one being written and committed while the next is
+	// fetched and parsed. Its offsets are committed only after that write, and the next
+	// batch's write starts only after that commit, so commits stay in order.
 	var (
-		buf     []kafka.Message
-		outMsgs []kafka.Message
-		next    = time.Now().Add(c.Rescan)
+		bufs     [2][]kafka.Message
+		outs     [2][]kafka.Message
+		cur      int
+		inflight chan error
+		next     = time.Now().Add(c.Rescan)
 	)
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
+	defer wait()
 	for {
 		if time.Now().After(next) {
 			now, err := bus.ListTopics(ctx, c.Bus, c.Bus.FeedPrefix())
 			if err == nil && !slices.Equal(now, topics) {
-				return errTopicsChanged
+				return errors.Join(errTopicsChanged, wait())
 			}
 			next = time.Now().Add(c.Rescan)
 		}
 		fctx, cancel := context.WithTimeout(ctx, c.Rescan)
-		msgs, err := bus.FetchBatch(fctx, r, buf, 2000, 20*time.Millisecond)
+		msgs, err := bus.FetchBatch(fctx, r, bufs[cur], 5000, 20*time.Millisecond)
 		cancel()
-		buf = msgs
+		bufs[cur] = msgs
 		if err != nil && len(msgs) == 0 {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return errors.Join(ctx.Err(), wait())
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				continue
 			}
-			return fmt.Errorf("cannot fetch feed messages: %w", err)
+			return errors.Join(fmt.Errorf("cannot fetch feed messages: %w", err), wait())
 		}
-		outMsgs = outMsgs[:0]
-		now := time.Now().UTC()
-		for i := range msgs {
-			m := &msgs[i]
-			in.Inc()
-			res := c.accept(m, now)
-			for j := range res.Events {
-				e := &res.Events[j]
-				v, err := json.Marshal(e)
-				if err != nil {
-					return fmt.Errorf("BUG: cannot encode event %s: %w", e.ID, err)
-				}
-				outMsgs = append(outMsgs, kafka.Message{Topic: c.Bus.Events(), Key: EventKey(e), Value: v})
-			}
-			for _, l := range res.Rejected {
-				v, _ := json.Marshal(l)
-				outMsgs = append(outMsgs, kafka.Message{Topic: c.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
-				c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
-					Int64("offset", m.Offset).Str("reason", logSafe(l.Reason)).Msg("dead letter")
-			}
-			accepted.Add(uint64(len(res.Events)))
-			rejected.Add(uint64(len(res.Rejected)))
+		outMsgs, nAcc, nRej, err := c.convert(msgs, outs[cur][:0])
+		outs[cur] = outMsgs
+		if err != nil {
+			return errors.Join(err, wait())
 		}
-		if err := writeAll(ctx, out, outMsgs); err != nil {
+		in.Add(uint64(len(msgs)))
+		accepted.Add(nAcc)
+		rejected.Add(nRej)
+		if err := wait(); err != nil {
 			return err
 		}
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
-			return fmt.Errorf("cannot commit feed offsets: %w", err)
-		}
+		inflight = make(chan error, 1)
+		go func(msgs, outMsgs []kafka.Message) {
+			if err := writeAll(ctx, out, outMsgs); err != nil {
+				inflight <- err
+				return
+			}
+			if err := r.CommitMessages(ctx, msgs...); err != nil {
+				inflight <- fmt.Errorf("cannot commit feed offsets: %w", err)
+				return
+			}
+			inflight <- nil
+		}(msgs, outMsgs)
+		cur = 1 - cur
 	}
+}
+
+// convert turns feed messages into cop.events and cop.deadletter messages, appended to
+// dst in the order of msgs. Parsing is spread over the cores: one contiguous share of
+// msgs each.
+func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka.Message, accepted, rejected uint64, err error) {
+	now := time.Now().UTC()
+	shares := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/200))
+	parts := make([][]kafka.Message, shares)
+	counts := make([][2]uint64, shares)
+	errs := make([]error, shares)
+	var wg sync.WaitGroup
+	for k := range shares {
+		lo, hi := k*len(msgs)/shares, (k+1)*len(msgs)/shares
+		wg.Go(func() {
+			var out []kafka.Message
+			for i := lo; i < hi; i++ {
+				m := &msgs[i]
+				res := c.accept(m, now)
+				for j := range res.Events {
+					e := &res.Events[j]
+					v, err := json.Marshal(e)
+					if err != nil {
+						errs[k] = fmt.Errorf("BUG: cannot encode event %s: %w", e.ID, err)
+						return
+					}
+					out = append(out, kafka.Message{Topic: c.Bus.Events(), Key: EventKey(e), Value: v})
+				}
+				for _, l := range res.Rejected {
+					v, _ := json.Marshal(l)
+					out = append(out, kafka.Message{Topic: c.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
+					c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
+						Int64("offset", m.Offset).Str("reason", logSafe(l.Reason)).Msg("dead letter")
+				}
+				counts[k][0] += uint64(len(res.Events))
+				counts[k][1] += uint64(len(res.Rejected))
+			}
+			parts[k] = out
+		})
+	}
+	wg.Wait()
+	for k := range shares {
+		if errs[k] != nil {
+			return dst, 0, 0, errs[k]
+		}
+		dst = append(dst, parts[k]...)
+		accepted += counts[k][0]
+		rejected += counts[k][1]
+	}
+	return dst, accepted, rejected, nil
 }
 
 func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
