@@ -29,7 +29,7 @@ func init() {
 	commands = map[string]command{
 		"serve":    {"run every stage (ingest, correlate, api) in one process", runServe, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
 		"demo":     {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
-		"migrate":  {"create or upgrade the ClickHouse schema", runMigrate, nil},
+		"migrate":  {"create or upgrade the ClickHouse schema: cop migrate [--cluster NAME [--print]]", runMigrate, nil},
 		"bench":    {"print the performance tables: bench correlate|query|ws|soak", runBench, nil},
 		"push":     {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
 		"validate": {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
