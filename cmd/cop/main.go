@@ -33,6 +33,8 @@ func init() {
 		"bench":    {"print the performance tables: bench correlate|query|ws|soak", runBench, nil},
 		"push":     {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
 		"validate": {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
+		"replay":   {"re-inject stored feeds as exercise traffic: cop replay --from T1 --to T2 --speed 60x --exercise NAME", runReplay, nil},
+		"exercise": {"write a scripted exercise campaign: cop exercise gen --scenario energy-cables --seed N --out PATH|--push", runExercise, nil},
 		"query":    {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
 		"token":    {"create an identity token: cop token create --role R --name N", runToken, nil},
 		"version":  {"print the version", func(context.Context, []string) error { fmt.Println("cop", version); return nil }, nil},
