@@ -127,10 +127,14 @@ func TestClusterSchemaAppliesToSingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() }) // after the drop below: cleanups run last-in first-out
 	db := "zz_cluster_" + itest.Namespace(t)
 	conn := st.Conn()
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() {
+		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
+			t.Errorf("cannot drop scratch database %s: %v", db, err)
+		}
+	})
 
 	var clusters uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = ?", rehearsalCluster).Scan(&clusters); err != nil {
