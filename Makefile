@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # Tests use their own ClickHouse database, so the demo never shows test data.
 SERVICES_ENV = eval "$$(scripts/services env)" && export COP_CH_DATABASE=$${COP_CH_DATABASE:-cop_test}
 
-.PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check
+.PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
 
 build:
 	$(GO) build -o cop ./cmd/cop
@@ -24,7 +24,7 @@ services-stop:
 
 # test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
 # parser, the vendored UI check and the browser tests in headless Chromium.
-test: lint services-start test-integration fuzz-short vendor-check test-browser test-faults
+test: lint deploy-check services-start test-integration fuzz-short vendor-check test-browser test-faults
 	@echo "make test: all green"
 
 test-unit:
@@ -47,6 +47,11 @@ fuzz-short:
 
 vendor-check:
 	scripts/vendor-ui --check
+
+# deploy-check: the compose file and Kubernetes manifests against their schemas, with no
+# Docker engine or cluster (deploy/README.md says what is and is not checked).
+deploy-check:
+	deploy/validate
 
 test-browser:
 	$(SERVICES_ENV) && ui/test/run.sh

@@ -80,9 +80,12 @@ type picture struct {
 	messages   int
 }
 
-func followPicture(t *testing.T, addr string) *picture {
+func followPicture(t *testing.T, addr string) *picture { return followView(t, addr, "") }
+
+// followView follows the picture of view query (e.g. "exercise=CYDEF-X"; "" is the real one).
+func followView(t *testing.T, addr, query string) *picture {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/picture", nil)
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/picture?"+query, nil)
 	if err != nil {
 		t.Fatalf("cannot connect to /ws/picture: %v", err)
 	}

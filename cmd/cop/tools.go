@@ -12,12 +12,30 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/store"
 )
 
 func runMigrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	addr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+	cluster := fs.String("cluster", "", "lay the schema over this ClickHouse cluster: Replicated*MergeTree locals + Distributed tables, ON CLUSTER")
+	print := fs.Bool("print", false, "print the SQL instead of applying it (with --cluster: deploy/clickhouse/schema.sql)")
+	database := fs.String("database", store.DatabaseName(), "database (COP_CH_DATABASE)")
+	major := fs.Int("major", 0, "with --print: target server major version (0: a current release, every migration)")
+	plain := fs.Bool("plain", false, "with --cluster: no ON CLUSTER and no Replicated engines, for one server without ClickHouse Keeper (a rehearsal)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	spec := store.ClusterSpec{Name: *cluster, Database: *database, Major: *major, Plain: *plain}
+	if *print {
+		if *cluster == "" {
+			return errors.New("--print needs --cluster NAME")
+		}
+		sql, err := store.ClusterSQL(spec)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.WriteString(sql)
 		return err
 	}
 	st, err := openStore(ctx, *addr, newLogger("migrate"))
@@ -25,7 +43,12 @@ func runMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	applied, err := st.Migrate(ctx)
+	var applied []string
+	if *cluster != "" {
+		applied, err = st.MigrateCluster(ctx, spec)
+	} else {
+		applied, err = st.Migrate(ctx)
+	}
 	if err != nil {
 		return err
 	}
