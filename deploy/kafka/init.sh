@@ -27,6 +27,8 @@ acl() { "$bin/kafka-acls.sh" --bootstrap-server "$BS" --command-config "$CFG" --
 topic "$NS.events" "${EVENTS_PARTITIONS:-12}"
 topic "$NS.picture" "${PICTURE_PARTITIONS:-6}" --config cleanup.policy=compact
 topic "$NS.deadletter" 3
+# The correlators' one order (README, "Scaling out"): one partition, kept forever.
+topic "$NS.sequence" 1 --config retention.ms=-1
 for c in ${CONTRIBUTORS:?set CONTRIBUTORS to the contributors\' names}; do
 	topic "$NS.feed.$c" "${FEED_PARTITIONS:-6}"
 	# A contributor writes its own feed and nothing else (no read, no other topic).
@@ -38,7 +40,7 @@ cop_acls() {
 	# traffic under the contributors' names, from inside the cluster.
 	acl --allow-principal "$1" --operation Read --operation Write --operation Describe --topic "$NS.feed." --resource-pattern-type prefixed
 	acl --allow-principal "$1" --operation Read --operation Write --operation Describe \
-		--topic "$NS.events" --topic "$NS.picture" --topic "$NS.deadletter"
+		--topic "$NS.events" --topic "$NS.picture" --topic "$NS.deadletter" --topic "$NS.sequence"
 	acl --allow-principal "$1" --operation Read --group "$NS-" --resource-pattern-type prefixed
 	acl --allow-principal "$1" --operation Describe --operation DescribeConfigs --cluster
 }
