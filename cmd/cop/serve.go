@@ -180,8 +180,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	if stages["correlate"] {
 		clog := log.With().Str("component", "correlate").Logger()
 		if count > 0 {
-			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg}).Run)
-			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index, Count: count,
+			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg, Count: count}).Run)
+			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index,
 				StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
 		} else {
 			// Situation ids are minted from the engine instance, so it must never repeat:

@@ -42,6 +42,14 @@ import (
 //
 // A batch sequenced twice (a Sequencer stopped between its append and its commit) holds
 // redeliveries the second time: the engine drops them by id, so nothing counts twice.
+//
+// Each record carries the replica count its Sequencer was started with, and a record's
+// share is decided by its own count. So replicas may join or leave while the stream runs:
+// restart the processes one by one with the new count (and start the new ones); every
+// record is still stored by exactly one replica, whichever count it carries. A new replica
+// reads cop.sequence from the start: it stores only its share of the records that count it.
+// A replica no longer counted must not stop before it has applied the last record that
+// counted it (its lag on cop.sequence is 0 after the others restarted).
 
 // sequenceRecord is one batch on cop.sequence: a journal record plus the epoch that seeds
 // the situation ids of an engine that starts on it (every replica starting empty starts on
@@ -49,6 +57,7 @@ import (
 type sequenceRecord struct {
 	journalRecord
 	Epoch string `json:"epoch"`
+	Count int    `json:"count"` // replicas sharing this record's output
 }
 
 // Sequencer orders cop.events into cop.sequence.
@@ -56,6 +65,8 @@ type Sequencer struct {
 	Bus     bus.Config
 	Log     zerolog.Logger
 	Metrics *metrics.Registry
+	// Count is the number of replicas that share the output of the records it appends.
+	Count int
 	// MaxBatch, Linger and TickEvery as for Correlator (defaults 5000, 50 ms, 10 s).
 	MaxBatch  int
 	Linger    time.Duration
@@ -64,6 +75,9 @@ type Sequencer struct {
 
 // Run sequences until ctx is done.
 func (s *Sequencer) Run(ctx context.Context) error {
+	if s.Count < 1 {
+		return fmt.Errorf("sequencer for %d replicas: want at least 1", s.Count)
+	}
 	if s.MaxBatch == 0 {
 		s.MaxBatch = 5000
 	}
@@ -103,7 +117,7 @@ func (s *Sequencer) Run(ctx context.Context) error {
 		if len(msgs) == 0 && !tick {
 			continue
 		}
-		rec := sequenceRecord{journalRecord: journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}, Epoch: epoch}
+		rec := sequenceRecord{journalRecord: journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}, Epoch: epoch, Count: s.Count}
 		if tick {
 			rec.Tick = now.UnixNano()
 			nextTick = now.Add(s.TickEvery)
@@ -130,14 +144,14 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	return nil
 }
 
-// Replica is correlator Index of Count: it applies cop.sequence to its engine and stores
-// and publishes its share.
+// Replica is correlator number Index (from 0): it applies cop.sequence to its engine and
+// stores and publishes its share of each record.
 type Replica struct {
-	Bus          bus.Config
-	Store        *store.Store
-	Log          zerolog.Logger
-	Metrics      *metrics.Registry
-	Index, Count int
+	Bus     bus.Config
+	Store   *store.Store
+	Log     zerolog.Logger
+	Metrics *metrics.Registry
+	Index   int
 	// StatePath, SnapshotEvery and EngineConfig as for Correlator; the state file's
 	// offset is this replica's next cop.sequence offset.
 	StatePath     string
@@ -157,22 +171,23 @@ type Replica struct {
 	retries  *metrics.Counter
 }
 
-// OwnsPartition reports whether the replica stores the events of cop.events partition p.
-func (r *Replica) OwnsPartition(p int) bool { return p%r.Count == r.Index }
+// ownsPartition reports whether replica index of count stores the events of cop.events
+// partition p.
+func ownsPartition(index, count, p int) bool { return p%count == index }
 
-// OwnsSituation reports whether the replica stores and publishes situation id.
-func (r *Replica) OwnsSituation(id string) bool {
+// ownsSituation reports whether replica index of count stores and publishes situation id.
+func ownsSituation(index, count int, id string) bool {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return int(h.Sum32()%uint32(r.Count)) == r.Index
+	return int(h.Sum32()%uint32(count)) == index
 }
 
 // Run applies cop.sequence until ctx is done. On start it restores the state file and
 // re-applies, without storing, the records between it and its committed offset; then it
 // applies, stores, publishes and commits record by record.
 func (r *Replica) Run(ctx context.Context) error {
-	if r.Count < 1 || r.Index < 0 || r.Index >= r.Count {
-		return fmt.Errorf("replica %d of %d: want 0 <= index < count", r.Index, r.Count)
+	if r.Index < 0 {
+		return fmt.Errorf("replica %d: want an index from 0", r.Index)
 	}
 	if r.SnapshotEvery == 0 {
 		r.SnapshotEvery = 30 * time.Second
@@ -184,7 +199,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.retries = r.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
 	lag := r.Metrics.Gauge(`cop_correlate_lag`, "Records on cop.sequence behind the newest, as of the last one applied.")
 	seq := r.Bus.Sequence()
-	group := r.Bus.Group(fmt.Sprintf("correlate-%d-of-%d", r.Index, r.Count))
+	group := r.Bus.Group(fmt.Sprintf("correlate-%d", r.Index))
 	r.pr = newPartitionReaders(r.Bus)
 	defer r.pr.Close()
 	r.picture = bus.NewWriter(r.Bus, r.Bus.Picture())
@@ -334,6 +349,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 		// the deployment, and skipping it would make this replica diverge from the others.
 		return fmt.Errorf("cop.sequence@%d is not a sequence record: %v", m.Offset, err)
 	}
+	count := max(rec.Count, 1)
 	if r.Engine == nil {
 		cfg := r.engineConfig()
 		cfg.Instance = rec.Epoch
@@ -349,7 +365,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 			}
 			var e event.Event
 			if err := json.Unmarshal(msg.Value, &e); err != nil || e.ID == "" {
-				if storeIt && r.OwnsPartition(run[0]) {
+				if storeIt && ownsPartition(r.Index, count, run[0]) {
 					reason := "undecodable cop.events message: event without id"
 					if err != nil {
 						reason = "undecodable cop.events message: " + err.Error()
@@ -374,16 +390,16 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 		sb.Events = r.batch
 		for i, st := range res.Events {
 			sit := st.SituationID
-			if !r.OwnsPartition(r.parts[i]) {
+			if !ownsPartition(r.Index, count, r.parts[i]) {
 				sit = "" // stored by its partition's owner
 			}
 			sb.Situations = append(sb.Situations, sit)
 			sb.Duplicate = append(sb.Duplicate, st.Duplicate)
 		}
-		sb.Deltas = r.owned(sb.Deltas, deltas)
+		sb.Deltas = r.owned(sb.Deltas, deltas, count)
 	}
 	if rec.Tick != 0 {
-		sb.Deltas = r.owned(sb.Deltas, r.Engine.Tick(time.Unix(0, rec.Tick).UTC()))
+		sb.Deltas = r.owned(sb.Deltas, r.Engine.Tick(time.Unix(0, rec.Tick).UTC()), count)
 	}
 	if !storeIt {
 		return nil
@@ -397,10 +413,10 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 	return nil
 }
 
-// owned appends to dst the deltas of situations this replica owns.
-func (r *Replica) owned(dst, deltas []correlate.Delta) []correlate.Delta {
+// owned appends to dst the deltas of situations this replica owns among count.
+func (r *Replica) owned(dst, deltas []correlate.Delta, count int) []correlate.Delta {
 	for i := range deltas {
-		if r.OwnsSituation(deltas[i].Situation.ID) {
+		if ownsSituation(r.Index, count, deltas[i].Situation.ID) {
 			dst = append(dst, deltas[i])
 		}
 	}

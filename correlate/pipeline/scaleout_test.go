@@ -23,11 +23,13 @@ import (
 	"github.com/cidcc/cop/internal/store"
 )
 
-// TestThreeReplicasGiveTheSinglePicture feeds the same stream to one Correlator and to
-// three Replicas (each with its Sequencer, as `cop correlate --replica i/3` runs them), one
-// of which stops mid-stream and comes back, and compares what both stored in ClickHouse:
-// the same situations (member events) with the same scores, every event stored once.
-func TestThreeReplicasGiveTheSinglePicture(t *testing.T) {
+// TestReplicasGiveTheSinglePicture feeds the same stream to one Correlator and to
+// correlator replicas (each with its Sequencer, as `cop correlate --replica i/n` runs them)
+// that change while the stream runs: two replicas for the first third; then a third joins
+// and the first two restart counting three; then one leaves and comes back from its state
+// file. It compares what both stored in ClickHouse: the same situations (member events)
+// with the same scores, every event stored once.
+func TestReplicasGiveTheSinglePicture(t *testing.T) {
 	kafkaAddr, ch := itest.Services(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -41,48 +43,44 @@ func TestThreeReplicasGiveTheSinglePicture(t *testing.T) {
 	}
 	ns := itest.Namespace(t)
 	single := bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: 4, Namespace: ns + "-one"}
-	multi := bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: 4, Namespace: ns + "-three"}
+	multi := bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: 4, Namespace: ns + "-many"}
 	for _, bc := range []bus.Config{single, multi} {
 		if err := bus.EnsureTopics(ctx, bc, bc.Events(), bc.Picture(), bc.DeadLetter()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	exOne, exThree := strings.ToUpper("SCALE-1-"+ns), strings.ToUpper("SCALE-3-"+ns)
-	stream := scaleStream(2000, time.Now().UTC().Truncate(time.Second))
+	exOne, exMany := strings.ToUpper("SCALE-1-"+ns), strings.ToUpper("SCALE-N-"+ns)
+	stream := scaleStream(3000, time.Now().UTC().Truncate(time.Second))
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 
 	var wg sync.WaitGroup
-	run := func(ctx context.Context, f func(context.Context) error) {
+	defer wg.Wait()
+	defer cancel()
+	run := func(ctx context.Context, f func(context.Context) error) <-chan struct{} {
+		done := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(done)
 			if err := f(ctx); err != nil {
 				t.Errorf("stage stopped: %v", err)
 			}
 		}()
+		return done
 	}
-	defer wg.Wait()
-	defer cancel()
 	cfg := correlate.DefaultConfig()
 	cfg.Instance = "one-" + ns
 	run(ctx, (&Correlator{Bus: single, Store: st, Engine: correlate.New(cfg), Log: log}).Run)
 	dir := t.TempDir()
-	replica := func(i int) (*Replica, *Sequencer) {
-		return &Replica{Bus: multi, Store: st, Log: log, Index: i, Count: 3,
-				StatePath: filepath.Join(dir, fmt.Sprintf("r%d.snap", i)), SnapshotEvery: time.Second},
-			&Sequencer{Bus: multi, Log: log}
+	stops := map[int]func(){}
+	start := func(i, count int) {
+		rctx, stop := context.WithCancel(ctx)
+		r := &Replica{Bus: multi, Store: st, Log: log, Index: i,
+			StatePath: filepath.Join(dir, fmt.Sprintf("r%d.snap", i)), SnapshotEvery: time.Second}
+		rd := run(rctx, r.Run)
+		sd := run(rctx, (&Sequencer{Bus: multi, Log: log, Count: count}).Run)
+		stops[i] = func() { stop(); <-rd; <-sd }
 	}
-	var stopOne context.CancelFunc
-	for i := range 3 {
-		r, s := replica(i)
-		rctx := ctx
-		if i == 1 {
-			rctx, stopOne = context.WithCancel(ctx)
-		}
-		run(rctx, r.Run)
-		run(rctx, s.Run)
-	}
-
 	feed := func(bc bus.Config, ex, prefix string, evs []event.Event) {
 		t.Helper()
 		w := bus.NewWriter(bc, bc.Events())
@@ -97,34 +95,41 @@ func TestThreeReplicasGiveTheSinglePicture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	half := len(stream) / 2
-	feed(single, exOne, "a-", stream[:half])
-	feed(multi, exThree, "b-", stream[:half])
-	time.Sleep(2 * time.Second)
-	stopOne() // replica 1 leaves mid-stream ...
-	feed(single, exOne, "a-", stream[half:])
-	feed(multi, exThree, "b-", stream[half:])
-	time.Sleep(2 * time.Second)
-	r, s := replica(1) // ... and comes back from its state file
-	run(ctx, r.Run)
-	run(ctx, s.Run)
+	third := len(stream) / 3
+	phase := func(evs []event.Event) {
+		feed(single, exOne, "a-", evs)
+		feed(multi, exMany, "b-", evs)
+		time.Sleep(2 * time.Second)
+	}
+	start(0, 2)
+	start(1, 2)
+	phase(stream[:third])
+	start(2, 3) // a third replica joins ...
+	for i := range 2 {
+		stops[i]() // ... and the others restart counting it
+		start(i, 3)
+	}
+	phase(stream[third : 2*third])
+	stops[1]() // replica 1 leaves ...
+	phase(stream[2*third:])
+	start(1, 3) // ... and comes back from its state file
 
 	want := map[string]bool{}
 	for _, e := range stream {
 		want[e.ID] = true
 	}
-	var one, three []string
+	var one, many []string
 	itest.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
 		var msg string
 		one, msg = storedPicture(t, st, exOne, "a-", len(want))
 		if msg != "" {
 			return false, "one correlator: " + msg
 		}
-		three, msg = storedPicture(t, st, exThree, "b-", len(want))
+		many, msg = storedPicture(t, st, exMany, "b-", len(want))
 		if msg != "" {
-			return false, "three replicas: " + msg
+			return false, "replicas: " + msg
 		}
-		if d := pictureDiff(one, three); d != "" {
+		if d := pictureDiff(one, many); d != "" {
 			return false, d
 		}
 		return true, ""
@@ -138,15 +143,15 @@ func TestThreeReplicasGiveTheSinglePicture(t *testing.T) {
 	if linked < 100 {
 		t.Fatalf("only %d situations of several events: the stream does not exercise linking", linked)
 	}
-	// Each replica stores only its partitions' events: one row per event, not three.
+	// Each replica stores only its share: one row per event, not one per replica.
 	var rows, ids uint64
-	if err := st.Conn().QueryRow(ctx, `SELECT count(), uniqExact(id) FROM cop.events WHERE exercise = ?`, exThree).Scan(&rows, &ids); err != nil {
+	if err := st.Conn().QueryRow(ctx, `SELECT count(), uniqExact(id) FROM cop.events WHERE exercise = ?`, exMany).Scan(&rows, &ids); err != nil {
 		t.Fatal(err)
 	}
 	if rows != ids {
-		t.Errorf("three replicas stored %d rows for %d events", rows, ids)
+		t.Errorf("the replicas stored %d rows for %d events", rows, ids)
 	}
-	t.Logf("%d events, %d situations (%d linking several events), identical with one correlator and with three replicas", len(want), len(one), linked)
+	t.Logf("%d events, %d situations (%d linking several events), identical with one correlator and with replicas joining and leaving", len(want), len(one), linked)
 }
 
 // scaleStream returns n events over a small observable universe, from several
