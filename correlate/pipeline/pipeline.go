@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -98,7 +100,6 @@ func (c *Correlator) Run(ctx context.Context) error {
 		batchSecs = c.Metrics.Gauge(`cop_correlate_batch_seconds`, "Duration of the last batch from fetch to commit.")
 		lag       = c.Metrics.Gauge(`cop_correlate_lag`, "Messages on cop.events behind the newest, as of the last batch (summed over the partitions it held).")
 		snapSecs  = c.Metrics.Gauge(`cop_correlate_snapshot_seconds`, "Duration of the last state file write.")
-		buf       []kafka.Message
 		batch     []event.Event
 		sb        store.Batch
 		nextTick  = time.Now().Add(c.TickEvery)
@@ -170,45 +171,34 @@ func (c *Correlator) Run(ctx context.Context) error {
 		committed = map[int]int64{}
 	}
 
+	// The next batch is fetched and decoded while this one is applied and stored.
+	fch := make(chan *fetched)
+	pctx, pcancel := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() { defer close(pdone); c.prefetch(pctx, r, fch, bad) }()
+	defer func() { pcancel(); <-pdone }()
+	wake := time.NewTimer(c.TickEvery)
+	defer wake.Stop()
 	for {
 		if ctx.Err() != nil {
 			snapshot()
 			return nil
 		}
-		fctx, cancel := context.WithTimeout(ctx, c.TickEvery)
-		msgs, err := bus.FetchBatch(fctx, r, buf, c.MaxBatch, c.Linger)
-		cancel()
-		buf = msgs
-		if len(msgs) == 0 {
-			if ctx.Err() == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
-				sleep(ctx, time.Second)
-				continue
-			}
+		var msgs []kafka.Message
+		wake.Reset(max(0, time.Until(nextTick)))
+		select {
+		case f := <-fch:
+			msgs, batch, letters = f.msgs, f.events, append(letters, f.letters...)
+		case <-wake.C:
+			batch = nil
+		case <-ctx.Done():
+			continue
 		}
 		start := time.Now()
-		batch = batch[:0]
 		for i := range msgs {
-			m := &msgs[i]
-			if m.HighWaterMark > 0 {
+			if m := &msgs[i]; m.HighWaterMark > 0 {
 				partLag[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
 			}
-			var e event.Event
-			if err := json.Unmarshal(m.Value, &e); err != nil || e.ID == "" {
-				// Nothing vanishes: a message ingest should never have produced goes to
-				// the dead letter like any other bad input.
-				bad.Inc()
-				reason := "undecodable cop.events message: event without id"
-				if err != nil {
-					reason = "undecodable cop.events message: " + err.Error()
-				}
-				c.Log.Error().Str("topic", m.Topic).Int("partition", m.Partition).
-					Int64("offset", m.Offset).Msg("cannot decode event; sent to the dead letter")
-				letters = append(letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
-					"event", reason, m.Value, 0, time.Now().UTC()))
-				continue
-			}
-			batch = append(batch, e)
 		}
 		var total int64
 		for _, l := range partLag {
@@ -276,6 +266,73 @@ func (c *Correlator) Run(ctx context.Context) error {
 			snapshot()
 		}
 	}
+}
+
+// fetched is a batch of cop.events messages and what they decode to.
+type fetched struct {
+	msgs    []kafka.Message
+	events  []event.Event
+	letters []deadletter.Letter
+}
+
+// prefetch fetches and decodes batches and hands them to out, one at a time, until ctx
+// ends. What it fetched but could not hand over is not committed: it is redelivered.
+func (c *Correlator) prefetch(ctx context.Context, r *kafka.Reader, out chan<- *fetched, bad *metrics.Counter) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, c.TickEvery)
+		msgs, err := bus.FetchBatch(fctx, r, nil, c.MaxBatch, c.Linger)
+		cancel()
+		if len(msgs) == 0 {
+			if ctx.Err() == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		f := c.decode(msgs, bad)
+		select {
+		case out <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// decode decodes msgs on every core, keeping their order. A message that is not an event
+// becomes a dead letter: ingest never produces one, but nothing vanishes.
+func (c *Correlator) decode(msgs []kafka.Message, bad *metrics.Counter) *fetched {
+	evs := make([]event.Event, len(msgs))
+	ok := make([]bool, len(msgs))
+	shares := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/500))
+	var wg sync.WaitGroup
+	for k := range shares {
+		lo, hi := k*len(msgs)/shares, (k+1)*len(msgs)/shares
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				ok[i] = json.Unmarshal(msgs[i].Value, &evs[i]) == nil && evs[i].ID != ""
+			}
+		})
+	}
+	wg.Wait()
+	f := &fetched{msgs: msgs, events: evs[:0]}
+	for i := range msgs {
+		if ok[i] {
+			f.events = append(f.events, evs[i])
+			continue
+		}
+		m := &msgs[i]
+		bad.Inc()
+		reason := "undecodable cop.events message: event without id"
+		var e event.Event
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			reason = "undecodable cop.events message: " + err.Error()
+		}
+		c.Log.Error().Str("topic", m.Topic).Int("partition", m.Partition).
+			Int64("offset", m.Offset).Msg("cannot decode event; sent to the dead letter")
+		f.letters = append(f.letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
+			"event", reason, m.Value, 0, time.Now().UTC()))
+	}
+	return f
 }
 
 // stopped turns the error of a batch that could not be finished into Run's result: after
