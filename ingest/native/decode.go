@@ -102,13 +102,36 @@ func fieldOf(key []byte) int {
 }
 
 type decoder struct {
-	doc  []byte
-	pos  int
-	src  event.Source
-	buf  []byte             // unescaped string, valid until the next string
-	strs []string           // list being read
-	obs  []event.Observable // observables being read
+	doc []byte
+	pos int
+	src event.Source
+	buf []byte             // unescaped string, valid until the next string
+	obs []event.Observable // observables being read
+
+	// The strings of the event being read go into one string, allocated once the event
+	// is read (place); an event does not keep another's bytes alive.
+	chars   []byte
+	refs    []textRef
+	listLen [numLists]int // entries of each list; -1 when absent or null
+	geos    []event.Geo   // slab for the events' Geo, so that is no allocation each
 }
+
+// textRef says which string of the event chars[off:off+n] is: slot is the field number
+// (fID, ...) and idx the entry of a list or the observable.
+type textRef struct {
+	slot   uint8
+	idx    int
+	off, n int
+}
+
+// The string lists of Input, in the order of their listLen.
+const (
+	listTechniques = iota
+	listSectors
+	listCountries
+	listReleasableTo
+	numLists
+)
 
 // parseFast is Parse by the hand-written decoder; ok is false when the document must go to
 // encoding/json instead. doc is already trimmed.
@@ -150,9 +173,12 @@ func (d *decoder) single() ([]event.Event, []error, bool) {
 // false when the document must go to encoding/json.
 func (d *decoder) element() (e event.Event, err error, ok bool) {
 	start := d.pos
+	d.chars, d.refs = d.chars[:0], d.refs[:0]
+	d.listLen = [numLists]int{-1, -1, -1, -1}
 	conf, hasConf, st := d.object(&e)
 	switch st {
 	case decoded:
+		d.place(&e)
 		return e, finish(&e, d.src, conf, hasConf), true
 	case odd:
 		d.pos = start
@@ -296,7 +322,7 @@ func (d *decoder) object(e *event.Event) (conf int, hasConf bool, st status) {
 		}
 		switch f {
 		case fID:
-			st = d.text(&e.SourceID)
+			st = d.text(fID, 0)
 		case fKind:
 			st = d.kind(&e.Kind)
 		case fObservedAt:
@@ -306,13 +332,13 @@ func (d *decoder) object(e *event.Event) (conf int, hasConf bool, st status) {
 		case fObservables:
 			st = d.observables(&e.Observables)
 		case fCategory:
-			st = d.text(&e.Category)
+			st = d.text(fCategory, 0)
 		case fTechniques:
-			st = d.list(&e.Techniques)
+			st = d.list(fTechniques, listTechniques)
 		case fSectors:
-			st = d.list(&e.Sectors)
+			st = d.list(fSectors, listSectors)
 		case fCountries:
-			st = d.list(&e.Countries)
+			st = d.list(fCountries, listCountries)
 		case fGeo:
 			st = d.geo(&e.Geo)
 		case fSeverity:
@@ -322,15 +348,15 @@ func (d *decoder) object(e *event.Event) (conf int, hasConf bool, st status) {
 		case fTLP:
 			st = d.tlp(&e.TLP)
 		case fReleasableTo:
-			st = d.list(&e.ReleasableTo)
+			st = d.list(fReleasableTo, listReleasableTo)
 		case fAnonymise:
 			st = d.bool(&e.Anonymise)
 		case fExercise:
-			st = d.text(&e.Exercise)
+			st = d.text(fExercise, 0)
 		case fTitle:
-			st = d.text(&e.Title)
+			st = d.text(fTitle, 0)
 		case fSummary:
-			st = d.text(&e.Summary)
+			st = d.text(fSummary, 0)
 		}
 		if st != decoded {
 			return 0, false, st
@@ -384,18 +410,79 @@ func (d *decoder) more(closing byte) (more bool, st status) {
 	return false, broken
 }
 
-func (d *decoder) text(dst *string) status {
+func (d *decoder) text(slot uint8, idx int) status {
 	switch d.next() {
 	case '"':
 		b, st := d.str()
-		if st == decoded {
-			*dst = string(b)
+		if st == decoded && len(b) > 0 {
+			d.refs = append(d.refs, textRef{slot: slot, idx: idx, off: len(d.chars), n: len(b)})
+			d.chars = append(d.chars, b...)
 		}
 		return st
 	case 'n':
 		return d.literal("null")
 	}
 	return odd
+}
+
+// place sets the strings and lists of e from what object read.
+func (d *decoder) place(e *event.Event) {
+	total, any := 0, false
+	for _, n := range d.listLen {
+		if n >= 0 {
+			total += n
+			any = true
+		}
+	}
+	if any {
+		backing := make([]string, total)
+		for i, n := range d.listLen {
+			if n < 0 {
+				continue
+			}
+			l := backing[:n:n]
+			backing = backing[n:]
+			switch i {
+			case listTechniques:
+				e.Techniques = l
+			case listSectors:
+				e.Sectors = l
+			case listCountries:
+				e.Countries = l
+			case listReleasableTo:
+				e.ReleasableTo = l
+			}
+		}
+	}
+	if len(d.refs) == 0 {
+		return
+	}
+	s := string(d.chars)
+	for _, r := range d.refs {
+		v := s[r.off : r.off+r.n]
+		switch r.slot {
+		case fID:
+			e.SourceID = v
+		case fCategory:
+			e.Category = v
+		case fExercise:
+			e.Exercise = v
+		case fTitle:
+			e.Title = v
+		case fSummary:
+			e.Summary = v
+		case fObservables:
+			e.Observables[r.idx].Value = v
+		case fTechniques:
+			e.Techniques[r.idx] = v
+		case fSectors:
+			e.Sectors[r.idx] = v
+		case fCountries:
+			e.Countries[r.idx] = v
+		case fReleasableTo:
+			e.ReleasableTo[r.idx] = v
+		}
+	}
 }
 
 // enum reads a string into b for an enum; null leaves b nil. The fast paths below match
@@ -622,7 +709,11 @@ func (d *decoder) geo(dst **event.Geo) status {
 	default:
 		return odd
 	}
-	g := new(event.Geo)
+	if len(d.geos) == cap(d.geos) {
+		d.geos = make([]event.Geo, 0, 64)
+	}
+	d.geos = d.geos[:len(d.geos)+1]
+	g := &d.geos[len(d.geos)-1]
 	*dst = g
 	d.pos++
 	d.ws()
@@ -662,7 +753,7 @@ func geoField(key []byte) int {
 
 // list reads an array of strings; null elements are empty strings and an empty array is
 // an empty, non-nil slice, as with encoding/json.
-func (d *decoder) list(dst *[]string) status {
+func (d *decoder) list(slot uint8, which int) status {
 	switch d.next() {
 	case 'n':
 		return d.literal("null")
@@ -672,14 +763,15 @@ func (d *decoder) list(dst *[]string) status {
 	}
 	d.pos++
 	d.ws()
-	d.strs = d.strs[:0]
-	if d.next() != ']' {
+	n := 0
+	if d.next() == ']' {
+		d.pos++
+	} else {
 		for {
-			var s string
-			if st := d.text(&s); st != decoded {
+			if st := d.text(slot, n); st != decoded {
 				return st
 			}
-			d.strs = append(d.strs, s)
+			n++
 			if more, st := d.more(']'); !more {
 				if st != decoded {
 					return st
@@ -687,10 +779,8 @@ func (d *decoder) list(dst *[]string) status {
 				break
 			}
 		}
-	} else {
-		d.pos++
 	}
-	*dst = append(make([]string, 0, len(d.strs)), d.strs...)
+	d.listLen[which] = n
 	return decoded
 }
 
@@ -708,7 +798,7 @@ func (d *decoder) observables(dst *[]event.Observable) status {
 	if d.next() != ']' {
 		for {
 			var o event.Observable
-			if st := d.observable(&o); st != decoded {
+			if st := d.observable(&o, len(d.obs)); st != decoded {
 				return st
 			}
 			d.obs = append(d.obs, o)
@@ -726,7 +816,7 @@ func (d *decoder) observables(dst *[]event.Observable) status {
 	return decoded
 }
 
-func (d *decoder) observable(o *event.Observable) status {
+func (d *decoder) observable(o *event.Observable, idx int) status {
 	switch d.next() {
 	case 'n':
 		return d.literal("null")
@@ -749,7 +839,7 @@ func (d *decoder) observable(o *event.Observable) status {
 		if f == 1 {
 			st = d.observableType(&o.Type)
 		} else {
-			st = d.text(&o.Value)
+			st = d.text(fObservables, idx)
 		}
 		if st != decoded {
 			return st
