@@ -46,10 +46,10 @@ func messages(errs []error) []string {
 	return ms
 }
 
-func TestDecoderAgreesWithEncodingJSONOnTestdata(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
+func TestDecoderAgreesWithEncodingJSONOnGoldenInputs(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testdataDir, "*.json"))
 	if len(files) == 0 {
-		t.Fatal("no testdata")
+		t.Fatal("no golden inputs")
 	}
 	for _, f := range files {
 		doc, err := os.ReadFile(f)
@@ -57,7 +57,7 @@ func TestDecoderAgreesWithEncodingJSONOnTestdata(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameAsLegacy(t, doc)
-		if !native.DecodedByDecoder(doc, diffSrc) {
+		if !strings.HasPrefix(filepath.Base(f), "reject-") && !native.DecodedByDecoder(doc, diffSrc) {
 			t.Errorf("%s went to encoding/json as a whole; want the decoder to read it", f)
 		}
 	}
@@ -212,7 +212,7 @@ func fuzzCorpus(tb testing.TB) [][]byte {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
+	files, _ := filepath.Glob(filepath.Join(testdataDir, "*.json"))
 	for _, name := range files {
 		doc, _ := os.ReadFile(name)
 		f.Add(doc)
