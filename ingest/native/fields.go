@@ -33,6 +33,7 @@ const (
 	fSummary
 )
 
+// fieldOf returns the field number of an exactly spelt key of Input, else 0.
 func fieldOf(key []byte) int {
 	switch string(key) {
 	case "id":
@@ -92,6 +93,7 @@ const (
 	numLists
 )
 
+// text reads a string (or null) into the event's text, for the field slot (entry idx).
 func (d *decoder) text(slot uint8, idx int) status {
 	switch d.next() {
 	case '"':
@@ -109,14 +111,14 @@ func (d *decoder) text(slot uint8, idx int) status {
 
 // place sets the strings and lists of e from what object read.
 func (d *decoder) place(e *event.Event) {
-	total, any := 0, false
+	total, lists := 0, false
 	for _, n := range d.listLen {
 		if n >= 0 {
 			total += n
-			any = true
+			lists = true
 		}
 	}
-	if any {
+	if lists { // one backing array; each list capped at its own length, so appends copy
 		backing := make([]string, total)
 		for i, n := range d.listLen {
 			if n < 0 {

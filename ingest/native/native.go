@@ -51,7 +51,10 @@ type Input struct {
 
 // Parse turns doc into events stamped with src. Each rejected object yields one error
 // naming its position and id; a document that is not JSON yields (nil, []error{err}).
-// The bytes are read once, left to right, straight into the events.
+// The bytes are read once, left to right, straight into the events (decode.go); an
+// object with a key or a value the schema does not have is read again by encoding/json,
+// and a document that is not valid JSON is read by encoding/json alone, so every error
+// reads as it always has.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 	doc = bytes.TrimSpace(doc)
 	if evs, errs, ok := parseFast(doc, src); ok {
