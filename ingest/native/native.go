@@ -1,14 +1,18 @@
 // Package native parses COP's own JSON feed format (docs/formats.md): one event object, an
 // array of them, or {"events": [...]}. It turns each into a validated event.Event and
 // reports each rejected object with the field that was wrong. It does no I/O.
+//
+// The schema is fixed, so a hand-written single-pass decoder (decode.go) reads it straight
+// into event.Event. Whatever that decoder does not take on itself (a syntax error, a key in
+// another case, a value of the wrong type) goes to the encoding/json path it replaced
+// (legacy.go), which stays the reference for what is accepted and what is said.
 package native
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"strconv"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -19,6 +23,8 @@ var ErrNotNative = errors.New("not a COP native JSON document: want an event obj
 
 // MaxEvents caps the events of one document.
 const MaxEvents = 100_000
+
+var errTooMany = errors.New("more than " + strconv.Itoa(MaxEvents) + " events in one document")
 
 // Input is one event as a contributor writes it. Server-set fields (contributor,
 // received_at, the canonical id) are absent: they come from the authenticated identity.
@@ -45,97 +51,37 @@ type Input struct {
 
 // Parse turns doc into events stamped with src. Each rejected object yields one error
 // naming its position and id; a document that is not JSON yields (nil, []error{err}).
-// Arrays are decoded element by element from one stream: no second pass over the bytes.
+// The bytes are read once, left to right, straight into the events (decode.go); an
+// object with a key or a value the schema does not have is read again by encoding/json,
+// and a document that is not valid JSON is read by encoding/json alone, so every error
+// reads as it always has.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 	doc = bytes.TrimSpace(doc)
-	switch {
-	case len(doc) > 0 && doc[0] == '[':
-		return parseArray(doc, src)
-	case len(doc) > 0 && doc[0] == '{':
-		var wrap struct {
-			Events json.RawMessage `json:"events"`
-		}
-		if bytes.Contains(doc, []byte(`"events"`)) && json.Unmarshal(doc, &wrap) == nil && len(wrap.Events) > 0 && wrap.Events[0] == '[' {
-			return parseArray(wrap.Events, src)
-		}
-		e, err := parseOne(json.NewDecoder(bytes.NewReader(doc)), src)
-		if err != nil {
-			return nil, []error{fmt.Errorf("event 0: %w", err)}
-		}
-		return []event.Event{e}, nil
+	if evs, errs, ok := parseFast(doc, src); ok {
+		return evs, errs
 	}
-	return nil, []error{ErrNotNative}
+	return parseLegacy(doc, src)
 }
 
-func parseArray(doc []byte, src event.Source) ([]event.Event, []error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if _, err := dec.Token(); err != nil { // the opening '['
-		return nil, []error{fmt.Errorf("%w: %v", ErrNotNative, err)}
-	}
-	events := make([]event.Event, 0, min(len(doc)/256+1, 4096))
-	var errs []error
-	for i := 0; dec.More(); i++ {
-		if i == MaxEvents {
-			return nil, []error{fmt.Errorf("more than %d events in one document", MaxEvents)}
+// finish completes e as decoded from one object: server-set fields from src, the
+// defaults, then validation. conf is the confidence given, if hasConf.
+func finish(e *event.Event, src event.Source, conf int, hasConf bool) error {
+	e.Contributor, e.ReceivedAt = src.Contributor, src.ReceivedAt
+	e.Confidence = 50
+	if hasConf {
+		if conf < 0 || conf > 100 {
+			return &event.FieldError{Field: "confidence", Reason: fmt.Sprintf("%d is outside 0..100", conf)}
 		}
-		e, err := parseOne(dec, src)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("event %d: %w", i, err))
-			var se *json.SyntaxError
-			if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return events, errs // the rest of the stream cannot be read
-			}
-			continue
-		}
-		events = append(events, e)
-	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
-		errs = append(errs, fmt.Errorf("%w: %v", ErrNotNative, err))
-	}
-	return events, errs
-}
-
-// parseOne decodes the next value of dec. A value with a type error or an unknown field is
-// consumed whole, so the stream goes on with the next one.
-func parseOne(dec *json.Decoder, src event.Source) (event.Event, error) {
-	var in Input
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return event.Event{}, err
-		}
-		return event.Event{}, &event.FieldError{Field: jsonField(err), Reason: err.Error()}
-	}
-	e := event.Event{
-		Contributor: src.Contributor, SourceID: in.ID, Kind: in.Kind, ObservedAt: in.ObservedAt,
-		ReceivedAt: src.ReceivedAt, ValidUntil: in.ValidUntil, Observables: in.Observables,
-		Category: in.Category, Techniques: in.Techniques, Sectors: in.Sectors, Countries: in.Countries,
-		Geo: in.Geo, Severity: in.Severity, Confidence: 50, TLP: in.TLP, ReleasableTo: in.ReleasableTo,
-		Anonymise: in.Anonymise, Exercise: in.Exercise, Title: in.Title, Summary: in.Summary,
-	}
-	if in.Confidence != nil {
-		if *in.Confidence < 0 || *in.Confidence > 100 {
-			return event.Event{}, &event.FieldError{Field: "confidence", Reason: fmt.Sprintf("%d is outside 0..100", *in.Confidence)}
-		}
-		e.Confidence = uint8(*in.Confidence)
+		e.Confidence = uint8(conf)
 	}
 	if e.TLP == 0 {
 		e.TLP = event.TLPAmber // conservative default: a contributor who forgot marks nothing public
 	}
 	if err := e.Validate(); err != nil {
-		if in.ID != "" {
-			return event.Event{}, fmt.Errorf("id %q: %w", in.ID, err)
+		if e.SourceID != "" {
+			return fmt.Errorf("id %q: %w", e.SourceID, err)
 		}
-		return event.Event{}, err
+		return err
 	}
-	return e, nil
-}
-
-func jsonField(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return te.Field
-	}
-	return "(document)"
+	return nil
 }

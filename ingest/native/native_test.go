@@ -88,20 +88,3 @@ func TestPartlyValidArrayKeepsTheValid(t *testing.T) {
 		t.Fatalf("error %q does not say which event", errs[0])
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	f.Add([]byte(good))
-	f.Add([]byte("[" + good + "]"))
-	f.Add([]byte(`{"events":[{"id":"a"}]}`))
-	f.Fuzz(func(t *testing.T, doc []byte) {
-		evs, _ := Parse(doc, src)
-		for _, e := range evs {
-			if e.Contributor != src.Contributor || e.ID == "" {
-				t.Fatalf("accepted event without contributor or id: %+v", e)
-			}
-			if err := e.Validate(); err != nil {
-				t.Fatalf("accepted event fails validation: %v", err)
-			}
-		}
-	})
-}

@@ -131,6 +131,10 @@ func normalise(t ObservableType, v string) (string, error) {
 		if t == ObsIPv6 && !a.Is6() {
 			return "", fmt.Errorf("not an IPv6 address")
 		}
+		var buf [64]byte
+		if string(a.AppendTo(buf[:0])) == v {
+			return v, nil // already canonical: no new string
+		}
 		return a.String(), nil
 	case ObsCIDR:
 		p, err := netip.ParsePrefix(v)
@@ -191,7 +195,7 @@ func normaliseDomain(v string) (string, error) {
 			return "", fmt.Errorf("not a domain name: %v", err)
 		}
 	}
-	for _, label := range strings.Split(ascii, ".") {
+	for label := range strings.SplitSeq(ascii, ".") {
 		if label == "" || len(label) > 63 {
 			return "", fmt.Errorf("not a domain name: empty or over-long label")
 		}
@@ -255,6 +259,9 @@ func normaliseHex(v string, n int) (string, error) {
 	if len(v) != n {
 		return "", fmt.Errorf("want %d hex digits, got %d characters", n, len(v))
 	}
+	if isLowerHex(v) {
+		return v, nil
+	}
 	b := []byte(strings.ToLower(v))
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
@@ -262,6 +269,15 @@ func normaliseHex(v string, n int) (string, error) {
 		}
 	}
 	return string(b), nil
+}
+
+func isLowerHex(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func isCVE(s string) bool {

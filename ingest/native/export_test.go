@@ -1,0 +1,17 @@
+package native
+
+import (
+	"bytes"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// ParseLegacy is the encoding/json path, the reference the decoder is compared with.
+var ParseLegacy = parseLegacy
+
+// DecodedByDecoder reports whether the hand-written decoder took doc on itself rather than
+// handing the whole of it to encoding/json.
+func DecodedByDecoder(doc []byte, src event.Source) bool {
+	_, _, ok := parseFast(bytes.TrimSpace(doc), src)
+	return ok
+}
