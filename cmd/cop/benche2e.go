@@ -74,7 +74,7 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	for _, c := range contributors {
 		topics = append(topics, bc.FeedTopic(c.Name))
 	}
-	st, err := openStore(ctx, chAddr, log)
+	st, err := openStore(ctx, chAddr, store.Options{}, log)
 	if err != nil {
 		return err
 	}

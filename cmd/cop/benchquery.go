@@ -29,7 +29,7 @@ func runBenchQuery(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *addr, newLogger("bench"))
+	st, err := openStore(ctx, *addr, store.Options{}, newLogger("bench"))
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,8 @@ func runReplay(ctx context.Context, args []string) error {
 	chAddr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
 	kafkaAddr := fs.String("kafka", env("COP_KAFKA", "127.0.0.1:19092"), "Kafka brokers")
 	namespace := fs.String("namespace", env("COP_NAMESPACE", "cop"), "prefix of COP's topics")
+	var auth backendAuth
+	auth.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,12 +61,20 @@ func runReplay(ctx context.Context, args []string) error {
 	if c.Speed, err = parseSpeed(*speed); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *chAddr, newLogger("replay"))
+	o, err := auth.clickhouse()
+	if err != nil {
+		return err
+	}
+	kafkaTLS, err := auth.kafkaTLS()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *chAddr, o, newLogger("replay"))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	bc := bus.Config{Brokers: bus.Brokers(*kafkaAddr), Namespace: *namespace}
+	bc := bus.Config{Brokers: bus.Brokers(*kafkaAddr), Namespace: *namespace, TLS: kafkaTLS}
 	n, err := replay(ctx, st, bc, c, os.Stderr)
 	fmt.Fprintf(os.Stderr, "replayed %d events of %s..%s into exercise %s\n", n, c.From.Format(time.RFC3339), c.To.Format(time.RFC3339), c.Exercise)
 	return err

@@ -49,6 +49,8 @@ type serveConfig struct {
 	// of the one correlator.
 	Stages  string
 	Replica string
+	// Backends: TLS and credentials for Kafka and ClickHouse.
+	Backends backendAuth
 }
 
 // stageNames are the stages a process can run; serve runs them all, `cop ingest`,
@@ -72,6 +74,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
+	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
 	return fs
 }
@@ -139,9 +142,17 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		}
 	}
 
+	kafkaTLS, err := c.Backends.kafkaTLS()
+	if err != nil {
+		return fmt.Errorf("kafka TLS: %w", err)
+	}
+	chOpts, err := c.Backends.clickhouse()
+	if err != nil {
+		return fmt.Errorf("ClickHouse TLS: %w", err)
+	}
 	var st *store.Store
 	if stages["api"] || stages["correlate"] {
-		if st, err = openStore(ctx, c.ClickHouse, log); err != nil {
+		if st, err = openStore(ctx, c.ClickHouse, chOpts, log); err != nil {
 			return err
 		}
 		defer st.Close()
@@ -151,7 +162,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
 		}
 	}
-	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace}
+	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace, TLS: kafkaTLS}
 	kafkaLog := log.With().Str("component", "kafka").Logger()
 	bc.ErrorLog = func(format string, args ...any) { kafkaLog.Warn().Msgf(format, args...) }
 	if err := retryStart(ctx, log, "create Kafka topics", func() error {
@@ -297,11 +308,11 @@ func serveAuth(c serveConfig, log zerolog.Logger) (api.Authenticator, error) {
 	}
 }
 
-func openStore(ctx context.Context, addr string, log zerolog.Logger) (*store.Store, error) {
+func openStore(ctx context.Context, addr string, o store.Options, log zerolog.Logger) (*store.Store, error) {
 	var st *store.Store
 	err := retryStart(ctx, log, "connect to ClickHouse", func() error {
 		var err error
-		st, err = store.Open(ctx, addr)
+		st, err = store.OpenWith(ctx, addr, o)
 		return err
 	})
 	return st, err

@@ -23,6 +23,8 @@ func runMigrate(ctx context.Context, args []string) error {
 	database := fs.String("database", store.DatabaseName(), "database (COP_CH_DATABASE)")
 	major := fs.Int("major", 0, "with --print: target server major version (0: a current release, every migration)")
 	plain := fs.Bool("plain", false, "with --cluster: no ON CLUSTER and no Replicated engines, for one server without ClickHouse Keeper (a rehearsal)")
+	var auth backendAuth
+	auth.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +40,11 @@ func runMigrate(ctx context.Context, args []string) error {
 		_, err = os.Stdout.WriteString(sql)
 		return err
 	}
-	st, err := openStore(ctx, *addr, newLogger("migrate"))
+	o, err := auth.clickhouse()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *addr, o, newLogger("migrate"))
 	if err != nil {
 		return err
 	}

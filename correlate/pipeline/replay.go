@@ -20,7 +20,7 @@ func committedOffsets(ctx context.Context, cfg bus.Config, group, topic string) 
 	if err != nil {
 		return nil, err
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	cl := cfg.Client()
 	res, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return nil, fmt.Errorf("cannot fetch committed offsets of group %s: %w", group, err)
@@ -55,10 +55,7 @@ func newPartitionReaders(bc bus.Config) *partitionReaders {
 func (pr *partitionReaders) read(ctx context.Context, p int, offset int64) (kafka.Message, error) {
 	r := pr.rs[p]
 	if r == nil {
-		r = kafka.NewReader(kafka.ReaderConfig{
-			Brokers: pr.bus.Brokers, Topic: pr.bus.Events(), Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond,
-		})
+		r = bus.NewPartitionReader(pr.bus, pr.bus.Events(), p)
 		pr.rs[p], pr.next[p] = r, -1
 	}
 	if pr.next[p] != offset {

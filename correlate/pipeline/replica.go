@@ -316,8 +316,7 @@ func (r *Replica) catchUp(ctx context.Context, from, to int64) error {
 		return nil
 	}
 	t := time.Now()
-	cr := kafka.NewReader(kafka.ReaderConfig{Brokers: r.Bus.Brokers, Topic: r.Bus.Sequence(), Partition: 0,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond})
+	cr := bus.NewPartitionReader(r.Bus, r.Bus.Sequence(), 0)
 	defer cr.Close()
 	if err := cr.SetOffset(from); err != nil {
 		return fmt.Errorf("cannot seek cop.sequence to %d: %w", from, err)

@@ -5,6 +5,7 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,28 @@ type Config struct {
 	Namespace  string
 	// ErrorLog, when set, receives kafka-go's internal errors (group joins, fetches).
 	ErrorLog func(format string, args ...any)
+	// TLS, when set, is used for every broker connection (internal/clienttls).
+	TLS *tls.Config
+}
+
+// Dialer returns the dialer readers and admin connections use.
+func (c Config) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.TLS}
+}
+
+// Client returns a client for requests outside readers and writers (offsets of a group).
+func (c Config) Client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second, Transport: c.transport()}
+}
+
+func (c Config) transport() *kafka.Transport {
+	return &kafka.Transport{DialTimeout: 10 * time.Second, TLS: c.TLS}
+}
+
+// NewPartitionReader returns a reader of one partition of topic, outside any group.
+func NewPartitionReader(cfg Config, topic string, partition int) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: topic, Partition: partition, Dialer: cfg.Dialer(),
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond, ErrorLogger: errorLogger(cfg)})
 }
 
 func (c Config) ns() string {
@@ -92,7 +115,7 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 	if err != nil {
 		return fmt.Errorf("cannot find the Kafka controller: %w", err)
 	}
-	cc, err := (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	cc, err := cfg.Dialer().DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 	if err != nil {
 		return fmt.Errorf("cannot reach the Kafka controller: %w", err)
 	}
@@ -203,6 +226,7 @@ func NewWriter(cfg Config, topic string) *kafka.Writer {
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        2 * time.Second,
 		AllowAutoTopicCreation: true,
+		Transport:              cfg.transport(),
 	}
 }
 
@@ -213,6 +237,7 @@ func NewGroupReader(cfg Config, group string, topics ...string) *kafka.Reader {
 		Brokers:                cfg.Brokers,
 		GroupID:                group,
 		GroupTopics:            topics,
+		Dialer:                 cfg.Dialer(),
 		MinBytes:               1,
 		MaxBytes:               16 << 20,
 		MaxWait:                time.Second, // with MinBytes 1 the broker answers as soon as data arrives; a short MaxWait only adds timeouts
@@ -265,8 +290,7 @@ func dial(ctx context.Context, cfg Config) (*kafka.Conn, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("no Kafka brokers configured (set COP_KAFKA)")
 	}
-	d := kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers[0])
+	conn, err := cfg.Dialer().DialContext(ctx, "tcp", cfg.Brokers[0])
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Kafka at %s: %w", cfg.Brokers[0], err)
 	}

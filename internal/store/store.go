@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -25,12 +26,27 @@ type Store struct {
 	audit   auditLog
 }
 
-// Open connects to the ClickHouse server at addr (host:port of the native protocol) and
-// checks that it answers.
-func Open(ctx context.Context, addr string) (*Store, error) {
+// Options say how to reach ClickHouse beyond its address.
+type Options struct {
+	// TLS, when set, encrypts the native protocol (ClickHouse's tcp_port_secure).
+	TLS *tls.Config
+	// User and Password authenticate ("" user: "default" without password).
+	User, Password string
+}
+
+// Open connects to the ClickHouse server at addr (host:port of the native protocol) as
+// the default user, in plain TCP, and checks that it answers.
+func Open(ctx context.Context, addr string) (*Store, error) { return OpenWith(ctx, addr, Options{}) }
+
+// OpenWith is Open with TLS and credentials.
+func OpenWith(ctx context.Context, addr string, o Options) (*Store, error) {
+	if o.User == "" {
+		o.User = "default"
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:            []string{addr},
-		Auth:            clickhouse.Auth{Database: "default", Username: "default"},
+		Auth:            clickhouse.Auth{Database: "default", Username: o.User, Password: o.Password},
+		TLS:             o.TLS,
 		DialTimeout:     5 * time.Second,
 		ReadTimeout:     60 * time.Second,
 		MaxOpenConns:    16,
