@@ -286,7 +286,7 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	views := benchViews(cfg.Views)
 
 	// The picture starts with every view's situations so snapshots are realistic.
-	pic := api.NewPicture()
+	pic := api.NewPicture(api.PictureConfig{})
 	sits := make([]correlate.Situation, 0, cfg.Views*cfg.Pool)
 	for v := range views {
 		for i := range cfg.Pool {

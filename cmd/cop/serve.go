@@ -42,6 +42,8 @@ type serveConfig struct {
 	// SnapshotEvery how often it is written.
 	State         string
 	SnapshotEvery time.Duration
+	// PictureMax caps the situations the live picture keeps in memory.
+	PictureMax int
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -60,6 +62,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.PushBurst, "push-burst", 40, "pushes a contributor may make at once before --push-rate applies")
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
+	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }
 
@@ -136,7 +139,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	}
 
 	reg := &metrics.Registry{}
-	picture := api.NewPicture()
+	picture := api.NewPicture(api.PictureConfig{MaxSituations: c.PictureMax, Metrics: reg})
 	missions := access.DefaultMissions()
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, 150*time.Millisecond)
 	gw := &ingest.Gateway{Bus: bc, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
