@@ -130,12 +130,16 @@ func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg 
 	return h
 }
 
-// Run flushes one slot per tick until stop is closed.
+// Run flushes the slots in turn, one every interval/slots, until stop is closed. A late
+// tick (a busy machine) flushes every slot that has come due, so that no client waits
+// much longer than the interval.
 func (h *Hub) Run(stop <-chan struct{}) {
-	t := time.NewTicker(h.every / time.Duration(len(h.slots)))
+	step := h.every / time.Duration(len(h.slots))
+	t := time.NewTicker(step)
 	defer t.Stop()
 	var f flush
-	for i := 0; ; i = (i + 1) % len(h.slots) {
+	i, due := 0, time.Now().Add(step)
+	for {
 		select {
 		case <-stop:
 			h.mu.Lock()
@@ -146,8 +150,14 @@ func (h *Hub) Run(stop <-chan struct{}) {
 			}
 			h.mu.Unlock()
 			return
-		case <-t.C:
-			h.flushSlot(i, &f)
+		case now := <-t.C:
+			if now.Sub(due) > h.every {
+				due = now.Add(step - h.every) // a whole round behind: flush each slot once, not twice
+			}
+			for !now.Before(due) {
+				h.flushSlot(i, &f)
+				i, due = (i+1)%len(h.slots), due.Add(step)
+			}
 		}
 	}
 }
