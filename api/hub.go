@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -90,6 +91,8 @@ type client struct {
 	done  chan struct{}
 	once  sync.Once
 	slot  int
+	// dropping is set when the queue filled and the client is being closed.
+	dropping atomic.Bool
 
 	mu       sync.Mutex
 	view     access.View // Lock should be held.
@@ -316,9 +319,13 @@ func (h *Hub) enqueue(c *client, pm *websocket.PreparedMessage) {
 		}
 	case <-c.done:
 	default:
-		h.dropped.Inc()
-		h.log.Warn().Str("identity", c.id.Name).Msg("websocket client fell behind; dropped")
-		c.close(websocket.ClosePolicyViolation, "client too slow: queue full")
+		if c.dropping.CompareAndSwap(false, true) {
+			h.dropped.Inc()
+			h.log.Warn().Str("identity", c.id.Name).Msg("websocket client fell behind; dropped")
+			// Closing writes a close frame, which can wait up to a second behind the
+			// blocked write: not on the caller's goroutine, which serves other clients.
+			go c.close(websocket.ClosePolicyViolation, "client too slow: queue full")
+		}
 	}
 }
 
