@@ -169,7 +169,8 @@ func (h *Hub) Run(stop <-chan struct{}) {
 type flush struct {
 	clients []*client
 	since   map[uint64]sinceResult
-	shared  map[groupKey]*websocket.PreparedMessage
+	shared  map[groupKey]*websocket.PreparedMessage // nil: nothing for this group
+	idle    map[groupKey]*websocket.PreparedMessage // the empty delta, for clients idle too long
 }
 
 type sinceResult struct {
@@ -199,10 +200,11 @@ func (h *Hub) flushSlot(i int, f *flush) {
 	}
 	head := h.picture.Seq()
 	if f.since == nil {
-		f.since, f.shared = map[uint64]sinceResult{}, map[groupKey]*websocket.PreparedMessage{}
+		f.since, f.shared, f.idle = map[uint64]sinceResult{}, map[groupKey]*websocket.PreparedMessage{}, map[groupKey]*websocket.PreparedMessage{}
 	}
 	clear(f.since)
 	clear(f.shared)
+	clear(f.idle)
 	now := time.Now()
 	for _, c := range f.clients {
 		c.mu.Lock()
@@ -240,8 +242,11 @@ func (h *Hub) flushSlot(i int, f *flush) {
 			f.shared[gk] = pm
 		}
 		if pm == nil && idle {
-			pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: r.to, From: gk.from, At: now,
-				Exercise: v.Exercise, Situations: []correlate.Situation{}}, h.log)
+			if pm = f.idle[gk]; pm == nil {
+				pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: r.to, From: gk.from, At: now,
+					Exercise: v.Exercise, Situations: []correlate.Situation{}}, h.log)
+				f.idle[gk] = pm
+			}
 		}
 		c.mu.Lock()
 		if c.gen == gen && c.seq == gk.from {

@@ -30,7 +30,7 @@ type PictureConfig struct {
 	RetireAfter time.Duration
 	// History is how many recent changes are kept so that a client can be sent only what
 	// changed since the sequence it holds (coalesced deltas, resume). Each change keeps the
-	// version it replaced until it falls out. Default 16,384.
+	// markings of the version it replaced (about 0.5 KB) until it falls out. Default 16,384.
 	History int
 	// Metrics receives the picture's counters; nil keeps them private.
 	Metrics *metrics.Registry
@@ -89,8 +89,8 @@ type held struct {
 	seq uint64 // last change
 }
 
-// change is one entry of the history: situation id changed at seq, replacing prev (nil:
-// it was not in the picture). It left the picture if it is no longer held, merged into
+// change is one entry of the history: situation id changed at seq, replacing prev (its
+// markings; nil: it was not in the picture). It left the picture if it is no longer held, merged into
 // mergedInto if the engine said so.
 type change struct {
 	seq        uint64
@@ -100,8 +100,8 @@ type change struct {
 }
 
 // Change is what happened to one situation between two sequence numbers: Prev is the
-// version held at the first (nil: none), Cur the version held at the second (nil: it left
-// the picture, into MergedInto if it merged).
+// version held at the first (nil: none; only the fields that decide who may see it), Cur
+// the version held at the second (nil: it left the picture, into MergedInto if it merged).
 type Change struct {
 	ID         string
 	Prev, Cur  *correlate.Situation
@@ -163,7 +163,7 @@ func (p *Picture) Apply(deltas []correlate.Delta) {
 		if ok {
 			prev = cur.s
 		}
-		p.record(id, prev, "")
+		p.record(id, markings(prev), "")
 		p.situations[id] = held{s: &s, seq: p.seq}
 	}
 	if now.Sub(p.swept) >= sweepEvery {
@@ -189,8 +189,18 @@ func (p *Picture) record(id string, prev *correlate.Situation, mergedInto string
 
 // drop removes a held situation as a change. Lock should be held.
 func (p *Picture) drop(id string, s *correlate.Situation, mergedInto string) {
-	p.record(id, s, mergedInto)
+	p.record(id, markings(s), mergedInto)
 	delete(p.situations, id)
+}
+
+// markings returns what of s decides who may see it (access.Identity.SituationVisible),
+// so that the history does not keep replaced versions' observables, events and texts.
+func markings(s *correlate.Situation) *correlate.Situation {
+	if s == nil {
+		return nil
+	}
+	return &correlate.Situation{ID: s.ID, Version: s.Version, Exercise: s.Exercise, Score: s.Score, TLP: s.TLP,
+		ReleasableTo: s.ReleasableTo, Countries: s.Countries, Sectors: s.Sectors, Geo: s.Geo}
 }
 
 // evict drops the least recently changed situations down to 95% of the cap, so that a

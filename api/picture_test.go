@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
 )
@@ -135,5 +136,27 @@ func TestPictureCapDropsTheLeastRecentlyChangedFirst(t *testing.T) {
 	changes, _, _ := p.Since(111)
 	if got := describe(changes); !strings.Contains(got, "s010:1→0>") {
 		t.Errorf("Since lacks the drop of s010: %s", got)
+	}
+}
+
+// The history keeps only the markings of replaced versions: they must decide visibility
+// exactly as the whole situation does, for every viewer and view of the access matrix.
+func TestMarkingsDecideVisibilityAsTheWholeSituation(t *testing.T) {
+	missions := access.DefaultMissions()
+	views := []access.View{{}, {Exercise: "CYDEF-X"}, {Mission: "EUFOR-ALTHEA"}, {Mission: "EUAM-UKRAINE", MinScore: 40},
+		{Sectors: []string{"energy"}}, {MinScore: 60}}
+	for _, s := range append(matrixSituations(), sit("geo", event.TLPGreen, func(s *correlate.Situation) {
+		s.Countries = nil
+		s.Geo = &event.Geo{Lat: 44, Lon: 18}
+		s.Sectors = []string{"energy"}
+	})) {
+		m := markings(&s)
+		for _, id := range matrixIdentities {
+			for _, v := range views {
+				if got, want := id.SituationVisible(m, v, missions), id.SituationVisible(&s, v, missions); got != want {
+					t.Errorf("%s in %+v: markings of %s visible %v, situation %v", id.Name, v, s.ID, got, want)
+				}
+			}
+		}
 	}
 }
