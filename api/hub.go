@@ -168,6 +168,8 @@ func (h *Hub) Run(stop <-chan struct{}) {
 // flush is the scratch of one slot's flush, reused by the next.
 type flush struct {
 	clients []*client
+	due     []pendingFlush
+	froms   []uint64 // the distinct sequences of due
 	since   map[uint64]sinceResult
 	shared  map[groupKey]*websocket.PreparedMessage // nil: nothing for this group
 	idle    map[groupKey]*websocket.PreparedMessage // the empty delta, for clients idle too long
@@ -175,8 +177,16 @@ type flush struct {
 
 type sinceResult struct {
 	changes []Change
-	to      uint64
 	ok      bool
+}
+
+// pendingFlush is a client due a flush, with its state when the flush began.
+type pendingFlush struct {
+	c    *client
+	v    access.View
+	gk   groupKey
+	gen  uint64
+	idle bool
 }
 
 // groupKey identifies clients that are sent the same bytes: same scope, same sequence.
@@ -186,8 +196,9 @@ type groupKey struct {
 }
 
 // flushSlot sends every client of slot i what changed in its view since the sequence it
-// holds: one message built and encoded per distinct (scope, sequence), and nothing to a
-// client whose view did not change.
+// holds, up to one sequence for all of them (so that they stay in few groups): one message
+// built and encoded per distinct (scope, sequence), and nothing to a client whose view did
+// not change.
 func (h *Hub) flushSlot(i int, f *flush) {
 	h.mu.Lock()
 	f.clients = f.clients[:0]
@@ -198,13 +209,13 @@ func (h *Hub) flushSlot(i int, f *flush) {
 	if len(f.clients) == 0 {
 		return
 	}
-	head := h.picture.Seq()
 	if f.since == nil {
 		f.since, f.shared, f.idle = map[uint64]sinceResult{}, map[groupKey]*websocket.PreparedMessage{}, map[groupKey]*websocket.PreparedMessage{}
 	}
 	clear(f.since)
 	clear(f.shared)
 	clear(f.idle)
+	f.due, f.froms = f.due[:0], f.froms[:0]
 	now := time.Now()
 	for _, c := range f.clients {
 		c.mu.Lock()
@@ -212,46 +223,51 @@ func (h *Hub) flushSlot(i int, f *flush) {
 		if ping {
 			c.lastPing = now
 		}
-		if !c.ready || c.seq >= head {
-			c.mu.Unlock()
-			if ping {
-				h.enqueue(c, pingMessage)
+		if c.ready {
+			f.due = append(f.due, pendingFlush{c: c, v: c.view, gk: groupKey{c.key, c.seq}, gen: c.gen, idle: now.Sub(c.lastSent) >= idleSeq})
+			if _, ok := f.since[c.seq]; !ok {
+				f.since[c.seq] = sinceResult{}
+				f.froms = append(f.froms, c.seq)
 			}
-			continue
 		}
-		v, gk, gen, idle := c.view, groupKey{c.key, c.seq}, c.gen, now.Sub(c.lastSent) >= idleSeq
 		c.mu.Unlock()
 		if ping {
 			h.enqueue(c, pingMessage)
 		}
-		r, ok := f.since[gk.from]
-		if !ok {
-			r.changes, r.to, r.ok = h.picture.Since(gk.from)
-			f.since[gk.from] = r
+	}
+	to := h.picture.SinceEach(f.froms, func(from uint64, changes []Change, ok bool) {
+		f.since[from] = sinceResult{changes: changes, ok: ok}
+	})
+	for _, d := range f.due {
+		c, gk := d.c, d.gk
+		if gk.from == to {
+			continue
 		}
+		r := f.since[gk.from]
 		if !r.ok {
 			// Its sequence fell out of the history (a flood of changes): start over.
-			h.sendSnapshot(c, gen, "")
+			h.sendSnapshot(c, d.gen, "")
 			continue
 		}
 		pm, built := f.shared[gk]
 		if !built {
-			if msg := h.delta(&c.id, v, r.changes, gk.from, r.to, now); len(msg.Situations) > 0 || len(msg.Removed) > 0 {
+			if msg := h.delta(&c.id, d.v, r.changes, gk.from, to, now); len(msg.Situations) > 0 || len(msg.Removed) > 0 {
 				pm = prepare(msg, h.log)
 			}
 			f.shared[gk] = pm
 		}
-		if pm == nil && idle {
+		if pm == nil && d.idle {
 			if pm = f.idle[gk]; pm == nil {
-				pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: r.to, From: gk.from, At: now,
-					Exercise: v.Exercise, Situations: []correlate.Situation{}}, h.log)
+				pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: to, From: gk.from, At: now,
+					Exercise: d.v.Exercise, Situations: []correlate.Situation{}}, h.log)
 				f.idle[gk] = pm
 			}
 		}
 		c.mu.Lock()
-		if c.gen == gen && c.seq == gk.from {
-			// Nothing sent still brings the client to r.to: nothing it may see changed.
-			c.seq = r.to
+		if c.gen == d.gen && c.seq == gk.from {
+			// Even with nothing sent the client now holds the picture at to: nothing it may
+			// see changed.
+			c.seq = to
 			if pm != nil {
 				c.lastSent = now
 				h.enqueue(c, pm)
@@ -259,6 +275,8 @@ func (h *Hub) flushSlot(i int, f *flush) {
 		}
 		c.mu.Unlock()
 	}
+	clear(f.due) // let go of the clients until the next flush
+	clear(f.clients)
 }
 
 // delta builds the message that brings a client of identity id under view v from the

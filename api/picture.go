@@ -248,9 +248,28 @@ func (p *Picture) Seq() uint64 {
 func (p *Picture) Since(from uint64) (changes []Change, to uint64, ok bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	changes, ok = p.since(from)
+	return changes, p.seq, ok
+}
+
+// SinceEach calls f with Since(from) for every from, all up to the same sequence, which
+// it returns: holders of different sequences end at the same one. f is called under the
+// read lock and must only keep what it is given.
+func (p *Picture) SinceEach(froms []uint64, f func(from uint64, changes []Change, ok bool)) (to uint64) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, from := range froms {
+		changes, ok := p.since(from)
+		f(from, changes, ok)
+	}
+	return p.seq
+}
+
+// since implements Since. Read lock should be held.
+func (p *Picture) since(from uint64) (changes []Change, ok bool) {
 	n := uint64(len(p.history))
 	if from > p.seq || p.seq-from > n {
-		return nil, p.seq, false
+		return nil, false
 	}
 	at := make(map[string]int, p.seq-from)
 	for q := from + 1; q <= p.seq; q++ {
@@ -270,7 +289,7 @@ func (p *Picture) Since(from uint64) (changes []Change, to uint64, ok bool) {
 		}
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
-	return changes, p.seq, true
+	return changes, true
 }
 
 // Len returns the number of live situations.
