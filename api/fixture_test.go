@@ -51,7 +51,7 @@ func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func
 		t.Fatal(err)
 	}
 	reg := &metrics.Registry{}
-	f.pic = NewPicture()
+	f.pic = NewPicture(PictureConfig{Metrics: reg})
 	missions := access.DefaultMissions()
 	hub := NewHub(f.pic, missions, zerolog.Nop(), reg, 10*time.Millisecond)
 	stop := make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,51 +26,86 @@ const (
 	writeWait        = 5 * time.Second
 	pongWait         = 60 * time.Second
 	pingEvery        = 25 * time.Second
+	// slotEvery is how far apart the hub's flush slots are: clients are spread over
+	// every/slotEvery slots so that they do not all wake at once.
+	slotEvery = 10 * time.Millisecond
+	maxSlots  = 32
+	// idleSeq is how long a client whose view sees no change goes without a message; then
+	// it is sent an empty delta so that its sequence, for a resume, stays recent.
+	idleSeq = 10 * time.Second
 )
 
-// Message is what the server sends on /ws/picture.
+// Message is what the server sends on /ws/picture. Every message carries the picture
+// sequence it brings the client to; docs/websocket.md describes the protocol.
 type Message struct {
-	Type       string                `json:"type"` // "snapshot" or "delta"
-	Seq        uint64                `json:"seq"`
+	Type string `json:"type"` // "snapshot" or "delta"
+	// Epoch names the picture the sequence numbers belong to; a client resumes with both.
+	Epoch string `json:"epoch"`
+	Seq   uint64 `json:"seq"`
+	// From is the sequence a delta applies to (the Seq of the client's previous message,
+	// or a later one when nothing in its view changed in between).
+	From uint64 `json:"from,omitempty"`
+	// Resume answers a view message that carried a sequence: "deltas" (this delta brings
+	// the client from that sequence to Seq) or "snapshot" (too old or unknown: start over).
+	Resume     string                `json:"resume,omitempty"`
+	At         time.Time             `json:"at"` // when the hub built the message
 	Exercise   string                `json:"exercise,omitempty"`
 	View       *access.View          `json:"view,omitempty"`
 	Situations []correlate.Situation `json:"situations"`
 	Removed    []Removal             `json:"removed,omitempty"`
 }
 
-// Removal says a situation left the picture, and into which one it merged.
+// Removal says a situation the client was sent left its picture (merged, retired, or no
+// longer visible to it), and into which one it merged if it merged.
 type Removal struct {
 	ID         string `json:"id"`
 	MergedInto string `json:"merged_into,omitempty"`
 }
 
 // Hub fans the live picture out to websocket clients: one writer goroutine per client, a
-// bounded queue each, and one encoded message shared by all clients with the same view.
+// bounded queue each, and one encoded message shared by all clients with the same scope
+// and sequence. Clients are spread over flush slots a few milliseconds apart, each slot
+// flushed once per interval, so that coalescing is per client and the writes of 10,000
+// clients do not all start at once. No hub lock is held while building or writing.
 type Hub struct {
 	picture  *Picture
 	missions access.Missions
 	log      zerolog.Logger
 	every    time.Duration
 
-	mu      sync.Mutex
-	clients map[*client]struct{} // Lock should be held.
+	mu    sync.Mutex
+	slots []map[*client]struct{} // Lock should be held.
+	next  int                    // slot of the next client; Lock should be held.
 
 	connected *metrics.Gauge
 	dropped   *metrics.Counter
 	sent      *metrics.Counter
+	resumed   *metrics.Counter
+	fresh     *metrics.Counter
 }
 
 type client struct {
 	id    access.Identity
 	conn  *websocket.Conn
-	queue chan *websocket.PreparedMessage
+	queue chan *websocket.PreparedMessage // pingMessage asks the writer for a ping
 	done  chan struct{}
 	once  sync.Once
+	slot  int
+	// dropping is set when the queue filled and the client is being closed.
+	dropping atomic.Bool
 
-	mu   sync.Mutex
-	view access.View // Lock should be held.
-	key  string      // scopeKey(id, view), kept with view; Lock should be held.
+	mu       sync.Mutex
+	view     access.View // Lock should be held.
+	key      string      // scopeKey(id, view), kept with view; Lock should be held.
+	gen      uint64      // bumped by every view message; Lock should be held.
+	ready    bool        // the client holds the picture at seq; Lock should be held.
+	seq      uint64      // Lock should be held.
+	lastSent time.Time   // Lock should be held.
+	lastPing time.Time   // Lock should be held.
 }
+
+// pingMessage is queued to make the writer send a ping; it is never written as is.
+var pingMessage = new(websocket.PreparedMessage)
 
 func (c *client) close(code int, reason string) {
 	c.once.Do(func() {
@@ -79,76 +115,191 @@ func (c *client) close(code int, reason string) {
 	})
 }
 
-// NewHub returns a hub over picture that pushes deltas at most every `every`.
+// NewHub returns a hub over picture that sends each client deltas at most every `every`.
 func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg *metrics.Registry, every time.Duration) *Hub {
-	return &Hub{
+	n := min(max(int(every/slotEvery), 1), maxSlots)
+	h := &Hub{
 		picture: picture, missions: missions, log: log, every: every,
-		clients:   map[*client]struct{}{},
+		slots:     make([]map[*client]struct{}, n),
 		connected: reg.Gauge("cop_ws_clients", "Connected websocket clients."),
 		dropped:   reg.Counter("cop_ws_dropped_total", "Websocket clients dropped for falling behind."),
 		sent:      reg.Counter("cop_ws_messages_total", "Websocket messages queued to clients."),
+		resumed:   reg.Counter(`cop_ws_resumes_total{result="deltas"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
+		fresh:     reg.Counter(`cop_ws_resumes_total{result="snapshot"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
 	}
+	for i := range h.slots {
+		h.slots[i] = map[*client]struct{}{}
+	}
+	return h
 }
 
-// Run pushes coalesced deltas until stop is closed.
+// Run flushes the slots in turn, one every interval/slots, until stop is closed. A late
+// tick (a busy machine) flushes every slot that has come due, so that no client waits
+// much longer than the interval.
 func (h *Hub) Run(stop <-chan struct{}) {
-	t := time.NewTicker(h.every)
+	step := h.every / time.Duration(len(h.slots))
+	t := time.NewTicker(step)
 	defer t.Stop()
+	var f flush
+	i, due := 0, time.Now().Add(step)
 	for {
 		select {
 		case <-stop:
 			h.mu.Lock()
-			for c := range h.clients {
-				c.close(websocket.CloseGoingAway, "server shutting down")
+			for _, slot := range h.slots {
+				for c := range slot {
+					c.close(websocket.CloseGoingAway, "server shutting down")
+				}
 			}
 			h.mu.Unlock()
 			return
-		case <-t.C:
-			h.broadcast()
+		case now := <-t.C:
+			if now.Sub(due) > h.every {
+				due = now.Add(step - h.every) // a whole round behind: flush each slot once, not twice
+			}
+			for !now.Before(due) {
+				h.flushSlot(i, &f)
+				i, due = (i+1)%len(h.slots), due.Add(step)
+			}
 		}
 	}
 }
 
-func (h *Hub) broadcast() {
-	changed, removed, seq := h.picture.Drain()
-	if len(changed) == 0 && len(removed) == 0 {
-		return
-	}
-	sort.Slice(changed, func(i, j int) bool { return changed[i].ID < changed[j].ID })
+// flush is the scratch of one slot's flush, reused by the next.
+type flush struct {
+	clients []*client
+	due     []pendingFlush
+	froms   []uint64 // the distinct sequences of due
+	since   map[uint64]sinceResult
+	shared  map[groupKey]*websocket.PreparedMessage // nil: nothing for this group
+	idle    map[groupKey]*websocket.PreparedMessage // the empty delta, for clients idle too long
+}
+
+type sinceResult struct {
+	changes []Change
+	ok      bool
+}
+
+// pendingFlush is a client due a flush, with its state when the flush began.
+type pendingFlush struct {
+	c    *client
+	v    access.View
+	gk   groupKey
+	gen  uint64
+	idle bool
+}
+
+// groupKey identifies clients that are sent the same bytes: same scope, same sequence.
+type groupKey struct {
+	scope string
+	from  uint64
+}
+
+// flushSlot sends every client of slot i what changed in its view since the sequence it
+// holds, up to one sequence for all of them (so that they stay in few groups): one message
+// built and encoded per distinct (scope, sequence), and nothing to a client whose view did
+// not change.
+func (h *Hub) flushSlot(i int, f *flush) {
 	h.mu.Lock()
-	clients := make([]*client, 0, len(h.clients))
-	for c := range h.clients {
-		clients = append(clients, c)
+	f.clients = f.clients[:0]
+	for c := range h.slots[i] {
+		f.clients = append(f.clients, c)
 	}
 	h.mu.Unlock()
-	// One message per distinct (identity scope, view): encoded once, shared.
-	shared := map[string]*websocket.PreparedMessage{}
-	for _, c := range clients {
-		c.mu.Lock()
-		v, key := c.view, c.key
-		c.mu.Unlock()
-		pm, ok := shared[key]
-		if !ok {
-			msg := Message{Type: "delta", Seq: seq, Exercise: v.Exercise, Situations: []correlate.Situation{}}
-			for i := range changed {
-				s := &changed[i]
-				if c.id.SituationVisible(s, v, h.missions) {
-					msg.Situations = append(msg.Situations, c.id.Redact(*s))
-				} else if s.Exercise == strings.ToUpper(v.Exercise) {
-					// It may have been visible before (score fell, marking tightened): tell
-					// the client to drop it.
-					msg.Removed = append(msg.Removed, Removal{ID: s.ID})
-				}
-			}
-			for id, into := range removed {
-				msg.Removed = append(msg.Removed, Removal{ID: id, MergedInto: into})
-			}
-			sort.Slice(msg.Removed, func(i, j int) bool { return msg.Removed[i].ID < msg.Removed[j].ID })
-			pm = prepare(&msg, h.log)
-			shared[key] = pm
-		}
-		h.enqueue(c, pm)
+	if len(f.clients) == 0 {
+		return
 	}
+	if f.since == nil {
+		f.since, f.shared, f.idle = map[uint64]sinceResult{}, map[groupKey]*websocket.PreparedMessage{}, map[groupKey]*websocket.PreparedMessage{}
+	}
+	clear(f.since)
+	clear(f.shared)
+	clear(f.idle)
+	f.due, f.froms = f.due[:0], f.froms[:0]
+	now := time.Now()
+	for _, c := range f.clients {
+		c.mu.Lock()
+		ping := now.Sub(c.lastPing) >= pingEvery
+		if ping {
+			c.lastPing = now
+		}
+		if c.ready {
+			f.due = append(f.due, pendingFlush{c: c, v: c.view, gk: groupKey{c.key, c.seq}, gen: c.gen, idle: now.Sub(c.lastSent) >= idleSeq})
+			if _, ok := f.since[c.seq]; !ok {
+				f.since[c.seq] = sinceResult{}
+				f.froms = append(f.froms, c.seq)
+			}
+		}
+		c.mu.Unlock()
+		if ping {
+			h.enqueue(c, pingMessage)
+		}
+	}
+	to := h.picture.SinceEach(f.froms, func(from uint64, changes []Change, ok bool) {
+		f.since[from] = sinceResult{changes: changes, ok: ok}
+	})
+	for _, d := range f.due {
+		c, gk := d.c, d.gk
+		if gk.from == to {
+			continue
+		}
+		r := f.since[gk.from]
+		if !r.ok {
+			// Its sequence fell out of the history (a flood of changes): start over.
+			h.sendSnapshot(c, d.gen, "")
+			continue
+		}
+		pm, built := f.shared[gk]
+		if !built {
+			if msg := h.delta(&c.id, d.v, r.changes, gk.from, to, now); len(msg.Situations) > 0 || len(msg.Removed) > 0 {
+				pm = prepare(msg, h.log)
+			}
+			f.shared[gk] = pm
+		}
+		if pm == nil && d.idle {
+			if pm = f.idle[gk]; pm == nil {
+				pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: to, From: gk.from, At: now,
+					Exercise: d.v.Exercise, Situations: []correlate.Situation{}}, h.log)
+				f.idle[gk] = pm
+			}
+		}
+		c.mu.Lock()
+		if c.gen == d.gen && c.seq == gk.from {
+			// Even with nothing sent the client now holds the picture at to: nothing it may
+			// see changed.
+			c.seq = to
+			if pm != nil {
+				c.lastSent = now
+				h.enqueue(c, pm)
+			}
+		}
+		c.mu.Unlock()
+	}
+	clear(f.due) // let go of the clients until the next flush
+	clear(f.clients)
+}
+
+// delta builds the message that brings a client of identity id under view v from the
+// picture at sequence from to the picture at to. A situation is sent if the client may
+// see its current version, and its removal if it may not but could see the version held
+// at from: a client never learns of a situation it may not see, not even its id.
+func (h *Hub) delta(id *access.Identity, v access.View, changes []Change, from, to uint64, now time.Time) *Message {
+	msg := &Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: to, From: from, At: now, Exercise: v.Exercise,
+		Situations: []correlate.Situation{}}
+	for i := range changes {
+		ch := &changes[i]
+		switch {
+		case ch.Cur != nil && id.SituationVisible(ch.Cur, v, h.missions):
+			msg.Situations = append(msg.Situations, id.Redact(*ch.Cur))
+		case ch.Prev != nil && id.SituationVisible(ch.Prev, v, h.missions):
+			r := Removal{ID: ch.ID}
+			if ch.Cur == nil {
+				r.MergedInto = ch.MergedInto
+			}
+			msg.Removed = append(msg.Removed, r)
+		}
+	}
+	return msg
 }
 
 // scopeKey identifies what a client may see: clients with equal keys get the same bytes.
@@ -179,34 +330,87 @@ func prepare(m *Message, log zerolog.Logger) *websocket.PreparedMessage {
 	return pm
 }
 
+// enqueue queues pm for c, or drops c if its queue is full.
 func (h *Hub) enqueue(c *client, pm *websocket.PreparedMessage) {
 	if pm == nil {
 		return
 	}
 	select {
 	case c.queue <- pm:
-		h.sent.Inc()
+		if pm != pingMessage {
+			h.sent.Inc()
+		}
 	case <-c.done:
 	default:
-		h.dropped.Inc()
-		h.log.Warn().Str("identity", c.id.Name).Msg("websocket client fell behind; dropped")
-		c.close(websocket.ClosePolicyViolation, "client too slow: queue full")
+		if c.dropping.CompareAndSwap(false, true) {
+			h.dropped.Inc()
+			h.log.Warn().Str("identity", c.id.Name).Msg("websocket client fell behind; dropped")
+			// Closing writes a close frame, which can wait up to a second behind the
+			// blocked write: not on the caller's goroutine, which serves other clients.
+			go c.close(websocket.ClosePolicyViolation, "client too slow: queue full")
+		}
 	}
 }
 
-// snapshot sends c the whole picture under its current view.
-func (h *Hub) snapshot(c *client) {
+// sendSnapshot sends c the whole picture under its view of generation gen, unless a view
+// message has changed the view since. resume is the Message.Resume to send with it.
+func (h *Hub) sendSnapshot(c *client, gen uint64, resume string) {
 	c.mu.Lock()
 	v := c.view
 	c.mu.Unlock()
-	msg := Message{Type: "snapshot", Exercise: v.Exercise, View: &v, Situations: []correlate.Situation{}}
-	msg.Seq = h.picture.Snapshot(func(s *correlate.Situation) {
+	all, seq := h.picture.Snapshot()
+	now := time.Now()
+	msg := Message{Type: "snapshot", Epoch: h.picture.Epoch(), Seq: seq, Resume: resume, At: now, Exercise: v.Exercise, View: &v,
+		Situations: []correlate.Situation{}}
+	for _, s := range all {
 		if c.id.SituationVisible(s, v, h.missions) {
 			msg.Situations = append(msg.Situations, c.id.Redact(*s))
 		}
+	}
+	sort.Slice(msg.Situations, func(i, j int) bool {
+		a, b := &msg.Situations[i], &msg.Situations[j]
+		return a.Score > b.Score || a.Score == b.Score && a.ID < b.ID
 	})
-	sort.Slice(msg.Situations, func(i, j int) bool { return msg.Situations[i].Score > msg.Situations[j].Score })
-	h.enqueue(c, prepare(&msg, h.log))
+	h.send(c, gen, &msg, now)
+}
+
+// resume answers a view message that carried the client's epoch and sequence: what
+// changed in its view since, if the history still holds it, else a fresh snapshot.
+func (h *Hub) resume(c *client, gen uint64, epoch string, from uint64) {
+	var (
+		changes []Change
+		to      uint64
+		ok      bool
+	)
+	if epoch == h.picture.Epoch() && from > 0 {
+		changes, to, ok = h.picture.Since(from)
+	}
+	if !ok {
+		h.fresh.Inc()
+		h.sendSnapshot(c, gen, "snapshot")
+		return
+	}
+	h.resumed.Inc()
+	c.mu.Lock()
+	v := c.view
+	c.mu.Unlock()
+	now := time.Now()
+	msg := h.delta(&c.id, v, changes, from, to, now)
+	msg.Resume = "deltas"
+	h.send(c, gen, msg, now)
+}
+
+// send queues msg, which brings c to msg.Seq, unless a view message changed the view
+// since gen.
+func (h *Hub) send(c *client, gen uint64, msg *Message, now time.Time) {
+	pm := prepare(msg, h.log)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	c.seq, c.ready, c.lastSent = msg.Seq, true, now
+	h.enqueue(c, pm)
 }
 
 // upgrader keeps little per connection (cop bench ws measures it): the hub writes only
@@ -231,9 +435,13 @@ func sameOrigin(r *http.Request) bool {
 	return strings.EqualFold(o, r.Host)
 }
 
-// ServeWS upgrades an authenticated request and serves the client until it leaves.
+// ServeWS upgrades an authenticated request and serves the client until it leaves. The
+// view on the URL is answered at once with a snapshot, unless the URL carries resume=1:
+// then the hub waits for the client's view message, which may carry the epoch and
+// sequence it holds.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	v := access.View{Exercise: strings.ToUpper(r.URL.Query().Get("exercise")), Mission: strings.ToUpper(r.URL.Query().Get("mission"))}
+	q := r.URL.Query()
+	v := access.View{Exercise: strings.ToUpper(q.Get("exercise")), Mission: strings.ToUpper(q.Get("mission"))}
 	if id.Role == access.RoleCommander && v.Mission == "" && len(id.Missions) > 0 {
 		v.Mission = id.Missions[0]
 	}
@@ -246,22 +454,27 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 		return // the upgrader already answered
 	}
 	conn.SetReadLimit(maxClientMessage)
+	now := time.Now()
 	c := &client{id: id, conn: conn, queue: make(chan *websocket.PreparedMessage, clientQueue), done: make(chan struct{}),
-		view: v, key: scopeKey(&id, v)}
+		view: v, key: scopeKey(&id, v), lastPing: now, lastSent: now}
 	h.mu.Lock()
-	h.clients[c] = struct{}{}
-	h.connected.Set(float64(len(h.clients)))
+	c.slot = h.next
+	h.next = (h.next + 1) % len(h.slots)
+	h.slots[c.slot][c] = struct{}{}
+	h.connected.Set(float64(h.countLocked()))
 	h.mu.Unlock()
 	go h.writeLoop(c)
-	h.snapshot(c)
+	if q.Get("resume") != "1" {
+		h.sendSnapshot(c, 0, "")
+	}
 	// Read on a goroutine of our own and return: net/http then lets go of the connection's
 	// request, its 4 KB read and write buffers and this handler's deep stack, which it
 	// would otherwise keep for the life of every websocket.
 	go func() {
 		defer func() {
 			h.mu.Lock()
-			delete(h.clients, c)
-			h.connected.Set(float64(len(h.clients)))
+			delete(h.slots[c.slot], c)
+			h.connected.Set(float64(h.countLocked()))
 			h.mu.Unlock()
 			c.close(websocket.CloseNormalClosure, "")
 		}()
@@ -269,16 +482,37 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 	}()
 }
 
+// countLocked returns the number of clients. Lock should be held.
+func (h *Hub) countLocked() int {
+	n := 0
+	for _, s := range h.slots {
+		n += len(s)
+	}
+	return n
+}
+
+// writeLoop writes c's queue to its socket until c is closed. The write deadline is moved
+// at most once a second: setting it costs a timer update, which at 10,000 clients and
+// several messages a second each was a tenth of the hub's CPU.
 func (h *Hub) writeLoop(c *client) {
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
+	var deadline time.Time
 	for {
 		select {
 		case <-c.done:
 			return
 		case pm := <-c.queue:
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.conn.WritePreparedMessage(pm); err != nil {
+			now := time.Now()
+			if deadline.Sub(now) < writeWait-time.Second {
+				deadline = now.Add(writeWait)
+				c.conn.SetWriteDeadline(deadline)
+			}
+			var err error
+			if pm == pingMessage {
+				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
+			} else {
+				err = c.conn.WritePreparedMessage(pm)
+			}
+			if err != nil {
 				// A write that times out is a client that stopped reading: dropped for
 				// falling behind, like one whose queue filled.
 				var ne net.Error
@@ -288,16 +522,22 @@ func (h *Hub) writeLoop(c *client) {
 				c.close(websocket.CloseAbnormalClosure, "write failed")
 				return
 			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "ping failed")
-				return
-			}
 		}
 	}
 }
 
-// readLoop takes view changes from the client; each answers with a fresh snapshot.
+// viewRequest is what a client sends: its view, and optionally the picture it holds.
+type viewRequest struct {
+	Type string `json:"type"`
+	access.View
+	// Epoch and Seq are those of the last message the client applied, when it holds the
+	// picture of this same view and wants only what changed since.
+	Epoch string `json:"epoch,omitempty"`
+	Seq   uint64 `json:"seq,omitempty"`
+}
+
+// readLoop takes view messages from the client; each is answered with a fresh snapshot,
+// or with what changed since the sequence it carries.
 func (h *Hub) readLoop(c *client) {
 	c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -307,26 +547,32 @@ func (h *Hub) readLoop(c *client) {
 			return
 		}
 		c.conn.SetReadDeadline(time.Now().Add(pongWait))
-		var req struct {
-			Type string `json:"type"`
-			access.View
-		}
+		var req viewRequest
 		if err := json.Unmarshal(b, &req); err != nil || req.Type != "view" {
 			c.close(websocket.CloseUnsupportedData, `want {"type":"view",...}`)
 			return
 		}
 		v := req.View
 		v.Exercise, v.Mission = strings.ToUpper(v.Exercise), strings.ToUpper(v.Mission)
+		c.mu.Lock()
 		if c.id.Role == access.RoleCommander && v.Mission == "" {
 			v.Mission = c.view.Mission
 		}
+		c.mu.Unlock()
 		if !c.id.AllowedExercise(v.Exercise) || (v.Mission != "" || c.id.Role == access.RoleCommander) && !c.id.AllowedMission(v.Mission) {
 			c.close(websocket.ClosePolicyViolation, "view not allowed for this identity")
 			return
 		}
 		c.mu.Lock()
 		c.view, c.key = v, scopeKey(&c.id, v)
+		c.gen++
+		c.ready = false // flushes leave it alone until it has its snapshot or resume
+		gen := c.gen
 		c.mu.Unlock()
-		h.snapshot(c)
+		if req.Seq > 0 || req.Epoch != "" {
+			h.resume(c, gen, req.Epoch, req.Seq)
+		} else {
+			h.sendSnapshot(c, gen, "")
+		}
 	}
 }

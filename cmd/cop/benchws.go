@@ -209,8 +209,8 @@ func printWSBench(w io.Writer, cfg wsBenchConfig, r wsBenchResult) {
 	} else {
 		fmt.Fprintf(w, "Clients run in the same process on the same %d CPUs over loopback: latency, CPU and memory include both ends.\n", runtime.NumCPU())
 	}
-	fmt.Fprintln(w, "e2e latency = client receive − situation UpdatedAt (includes up to one broadcast interval of coalescing);")
-	fmt.Fprintln(w, "fan-out latency = client receive − first receive of the same broadcast by any client.")
+	fmt.Fprintln(w, "e2e latency = client receive − situation UpdatedAt: includes the wait for the client's next flush (up to one interval of coalescing);")
+	fmt.Fprintln(w, "fan-out latency = client receive − the hub building the message (its \"at\"): the cost of fanning a flush out, coalescing excluded.")
 	fmt.Fprintf(w, "%8s %6s %11s %10s %10s %22s %22s %6s %5s %11s %11s %11s %14s %9s\n",
 		"clients", "views", "messages/s", "deltas/s/c", "removals/s/c", "e2e p50/p99/max ms", "fan-out p50/p99/max ms",
 		"drops", "lost", "heap+stk/c", "RSS/c", "server/c", "CPU s (conn)", "CPU/wall")
@@ -263,13 +263,7 @@ type benchClient struct {
 	messages  uint64
 	sits      uint64
 	removals  uint64
-	recv      []benchRecv // delta messages: which broadcast, when
-	err       error       // why the connection ended
-}
-
-type benchRecv struct {
-	seq uint64
-	at  int64
+	err       error // why the connection ended
 }
 
 // benchWS runs the hub with cfg.Clients loopback clients and measures what they receive.
@@ -286,7 +280,7 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	views := benchViews(cfg.Views)
 
 	// The picture starts with every view's situations so snapshots are realistic.
-	pic := api.NewPicture()
+	pic := api.NewPicture(api.PictureConfig{})
 	sits := make([]correlate.Situation, 0, cfg.Views*cfg.Pool)
 	for v := range views {
 		for i := range cfg.Pool {
@@ -374,7 +368,9 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 		due := int(el.Seconds() * total)
 		batch = batch[:0]
 		for ; done < due; done++ {
-			s := &sits[done%len(sits)] // view-major order: consecutive updates go to different views
+			// Consecutive updates go to different views, so that every view sees its rate
+			// evenly rather than in bursts (sits is view-major).
+			s := &sits[(done%cfg.Views)*cfg.Pool+(done/cfg.Views)%cfg.Pool]
 			s.Version++
 			s.UpdatedAt = time.Now()
 			s.LastSeen = s.UpdatedAt
@@ -415,9 +411,10 @@ type clientSummary struct {
 
 // benchClients are the clients of one run in this process.
 type benchClients struct {
-	clients []*benchClient
-	wg      sync.WaitGroup
-	hist    *latencyHist
+	clients   []*benchClient
+	wg        sync.WaitGroup
+	hist      *latencyHist // situation update → receipt
+	flushHist *latencyHist // message built ("at") → receipt
 }
 
 // dialBenchClients connects cfg.Clients clients to addr and returns once each has the
@@ -430,7 +427,7 @@ func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progr
 	base := "ws://" + addr + "/ws/picture?"
 	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 20 * time.Second}
-	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: newLatencyHist()}
+	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: newLatencyHist(), flushHist: newLatencyHist()}
 	clients := bc.clients
 	var connectErr atomic.Pointer[error]
 	ready := make(chan struct{}, cfg.Clients)
@@ -452,12 +449,12 @@ func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progr
 					connectErr.CompareAndSwap(nil, &err)
 					return
 				}
-				c := &benchClient{conn: conn, view: v, recv: make([]benchRecv, 0, int(cfg.Duration.Seconds()*1e9/float64(cfg.Every))+16)}
+				c := &benchClient{conn: conn, view: v}
 				clients[i] = c
 				bc.wg.Add(1)
 				go func() {
 					defer bc.wg.Done()
-					c.read(views[c.view].msg, ready, bc.hist)
+					c.read(views[c.view].msg, ready, bc.hist, bc.flushHist)
 				}()
 			}
 		}()
@@ -488,7 +485,6 @@ func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progr
 func (bc *benchClients) finish() (clientSummary, error) {
 	bc.wg.Wait()
 	var cs clientSummary
-	first := map[uint64]int64{}
 	for _, c := range bc.clients {
 		if !errors.Is(c.err, errBenchStopped) {
 			cs.Lost++
@@ -499,19 +495,8 @@ func (bc *benchClients) finish() (clientSummary, error) {
 		if c.messages == 0 {
 			cs.NoDelta++
 		}
-		for _, r := range c.recv {
-			if f, ok := first[r.seq]; !ok || r.at < f {
-				first[r.seq] = r.at
-			}
-		}
 	}
-	fh := newLatencyHist()
-	for _, c := range bc.clients {
-		for _, r := range c.recv {
-			fh.add(time.Duration(r.at - first[r.seq]))
-		}
-	}
-	cs.E2E, cs.Fanout = bc.hist.summary(), fh.summary()
+	cs.E2E, cs.Fanout = bc.hist.summary(), bc.flushHist.summary()
 	return cs, nil
 }
 
@@ -584,7 +569,7 @@ var errBenchStopped = errors.New("server going away")
 
 // read follows the picture: snapshot, the view message if any and its snapshot, then
 // deltas until the connection ends. It parses only what it measures.
-func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyHist) {
+func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist, flushHist *latencyHist) {
 	wantSnapshots := 1
 	if viewMsg != nil {
 		wantSnapshots = 2
@@ -603,7 +588,7 @@ func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyH
 		buf.Reset()
 		_, err = buf.ReadFrom(r)
 		now := time.Now()
-		c.handle(buf.Bytes(), now, viewMsg, wantSnapshots, ready, hist)
+		c.handle(buf.Bytes(), now, viewMsg, wantSnapshots, ready, hist, flushHist)
 		benchBuffers.Put(buf)
 		if err == nil {
 			err = c.err
@@ -620,7 +605,7 @@ func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist *latencyH
 // messages, so the client side adds little to the memory measured per connection.
 var benchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist *latencyHist) {
+func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist, flushHist *latencyHist) {
 	if bytes.HasPrefix(b, []byte(`{"type":"snapshot"`)) {
 		c.snapshots++
 		if c.snapshots == 1 && viewMsg != nil {
@@ -635,7 +620,9 @@ func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapsh
 		return
 	}
 	c.messages++
-	c.recv = append(c.recv, benchRecv{seq: jsonUint(b, `"seq":`), at: now.UnixNano()})
+	if at, ok := jsonTime(b, `"at":"`); ok {
+		flushHist.add(now.Sub(at))
+	}
 	c.sits += uint64(scanUpdatedAt(b, now, hist))
 	if i := bytes.Index(b, []byte(`"removed":[`)); i >= 0 {
 		c.removals += uint64(bytes.Count(b[i:], []byte(`{"id":`)))
@@ -665,19 +652,19 @@ func scanUpdatedAt(b []byte, now time.Time, hist *latencyHist) int {
 	}
 }
 
-func jsonUint(b []byte, key string) uint64 {
+// jsonTime returns the RFC 3339 time after the first key in b.
+func jsonTime(b []byte, key string) (time.Time, bool) {
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
-		return 0
+		return time.Time{}, false
 	}
-	var n uint64
-	for _, ch := range b[i+len(key):] {
-		if ch < '0' || ch > '9' {
-			break
-		}
-		n = n*10 + uint64(ch-'0')
+	b = b[i+len(key):]
+	j := bytes.IndexByte(b, '"')
+	if j < 0 {
+		return time.Time{}, false
 	}
-	return n
+	t, err := time.Parse(time.RFC3339Nano, string(b[:j]))
+	return t, err == nil
 }
 
 // latencyHist counts latencies in 50 µs buckets up to 10 s, safe for concurrent use.

@@ -51,6 +51,8 @@ type serveConfig struct {
 	Replica string
 	// Backends: TLS and credentials for Kafka and ClickHouse.
 	Backends backendAuth
+	// PictureMax caps the situations the live picture keeps in memory.
+	PictureMax int
 }
 
 // stageNames are the stages a process can run; serve runs them all, `cop ingest`,
@@ -76,6 +78,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
+	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }
 
@@ -214,7 +217,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		return nil
 	}
 
-	picture := api.NewPicture()
+	picture := api.NewPicture(api.PictureConfig{MaxSituations: c.PictureMax, Metrics: reg})
 	missions := access.DefaultMissions()
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, 150*time.Millisecond)
 	gw := &ingest.Gateway{Bus: bc, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}

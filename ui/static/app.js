@@ -19,6 +19,10 @@ const state = {
   ws: null,
   backoff: 0,
   retryTimer: 0,
+  // The picture held: its epoch and sequence, and the view it is of (as sent). A reconnect
+  // with the same view resumes from there instead of reloading everything.
+  held: { epoch: "", seq: 0, view: "" },
+  sentView: "",
 };
 
 async function api(path) {
@@ -109,6 +113,7 @@ function sendView() {
   applyExerciseLook();
   mapView.setMissions(state.missions, state.view.mission);
   if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.sentView = JSON.stringify(state.view);
     state.ws.send(JSON.stringify({ type: "view", ...state.view }));
   } else {
     reconnectNow();
@@ -198,7 +203,8 @@ function fillLegend() {
 // --- live connection ----------------------------------------------------------------
 
 function wsURL() {
-  const q = new URLSearchParams({ access_token: token });
+  // resume=1: the server waits for our view message, which may resume the picture we hold.
+  const q = new URLSearchParams({ access_token: token, resume: "1" });
   if (state.view.exercise) q.set("exercise", state.view.exercise);
   if (state.view.mission) q.set("mission", state.view.mission);
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/picture?${q}`;
@@ -220,14 +226,24 @@ function connect() {
   state.ws = ws;
   ws.onopen = () => {
     state.backoff = 0;
-    ws.send(JSON.stringify({ type: "view", ...state.view }));
+    const view = JSON.stringify(state.view);
+    const msg = { type: "view", ...state.view };
+    if (state.held.epoch && state.held.view === view) {
+      msg.epoch = state.held.epoch;
+      msg.seq = state.held.seq;
+    }
+    state.sentView = view;
+    ws.send(JSON.stringify(msg));
   };
   ws.onmessage = ev => {
     const m = JSON.parse(ev.data);
     if (m.type === "snapshot") {
       state.situations.clear();
-      setStatus("live", "live");
+      state.held.view = state.sentView;
     }
+    if (m.type === "snapshot" || m.resume) setStatus("live", "live");
+    state.held.epoch = m.epoch;
+    state.held.seq = m.seq;
     for (const s of m.situations || []) state.situations.set(s.id, s);
     for (const r of m.removed || []) {
       state.situations.delete(r.id);
