@@ -34,18 +34,13 @@ for c in ${CONTRIBUTORS:?set CONTRIBUTORS to the contributors\' names}; do
 	# A contributor writes its own feed and nothing else (no read, no other topic).
 	acl --allow-principal "User:$c" --operation Write --operation Describe --topic "$NS.feed.$c"
 done
-# COP's stages, as principal "cop" (mTLS) ...
-cop_acls() {
-	# Write on the feeds too: `cop replay` and `cop exercise gen --push` inject exercise
-	# traffic under the contributors' names, from inside the cluster.
-	acl --allow-principal "$1" --operation Read --operation Write --operation Describe --topic "$NS.feed." --resource-pattern-type prefixed
-	acl --allow-principal "$1" --operation Read --operation Write --operation Describe \
-		--topic "$NS.events" --topic "$NS.picture" --topic "$NS.deadletter" --topic "$NS.sequence"
-	acl --allow-principal "$1" --operation Read --group "$NS-" --resource-pattern-type prefixed
-	acl --allow-principal "$1" --operation Describe --operation DescribeConfigs --cluster
-}
-cop_acls User:cop
-# ... and, until COP's Kafka client speaks TLS, as the anonymous principal of the
-# plaintext listener that only the internal network reaches (deploy/README.md).
-cop_acls User:ANONYMOUS
+# COP's stages, as principal "cop" (the client certificate of gen-certs, over mTLS on the
+# SSL listener; the brokers have no other listener for clients).
+# Write on the feeds too: `cop replay` injects exercise traffic under the contributors'
+# names, from inside the cluster.
+acl --allow-principal User:cop --operation Read --operation Write --operation Describe --topic "$NS.feed." --resource-pattern-type prefixed
+acl --allow-principal User:cop --operation Read --operation Write --operation Describe \
+	--topic "$NS.events" --topic "$NS.picture" --topic "$NS.deadletter" --topic "$NS.sequence"
+acl --allow-principal User:cop --operation Read --group "$NS-" --resource-pattern-type prefixed
+acl --allow-principal User:cop --operation Describe --operation DescribeConfigs --cluster
 "$bin/kafka-acls.sh" --bootstrap-server "$BS" --command-config "$CFG" --list
