@@ -13,6 +13,10 @@ import (
 // each once, any whitespace) is read in one pass; anything else goes to encoding/json on
 // the plain struct, which stays the reference. As with encoding/json, keys absent from b
 // leave their fields as they were.
+//
+// The strings of an event read in one pass are parts of one copy of b (one allocation, not
+// one per string): keeping any of them keeps that copy. The correlator copies what it keeps
+// into its own arena, so this costs nothing there.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	d := eventDecoder{doc: b, ev: *e}
 	if d.event() {
@@ -59,6 +63,7 @@ const (
 type eventDecoder struct {
 	doc  []byte
 	pos  int
+	text string // string(doc), made at the first string that needs no unescaping
 	seen uint32
 	ev   Event
 	geo  Geo
@@ -269,7 +274,8 @@ func (d *eventDecoder) key() ([]byte, bool) {
 }
 
 func (d *eventDecoder) observables() bool {
-	var obs []Observable
+	var tmp [8]Observable
+	obs := tmp[:0]
 	ok := d.array(func() bool {
 		if d.next() != '{' {
 			return false
@@ -322,15 +328,13 @@ func (d *eventDecoder) observables() bool {
 		obs = append(obs, o)
 		return true
 	})
-	if obs == nil {
-		obs = []Observable{}
-	}
-	d.ev.Observables = obs
+	d.ev.Observables = append([]Observable{}, obs...) // exact size; [] stays non-nil
 	return ok
 }
 
 func (d *eventDecoder) strs(dst *[]string) bool {
-	xs := []string{}
+	var tmp [8]string
+	xs := tmp[:0]
 	ok := d.array(func() bool {
 		var s string
 		if !d.str(&s) {
@@ -339,7 +343,7 @@ func (d *eventDecoder) strs(dst *[]string) bool {
 		xs = append(xs, s)
 		return true
 	})
-	*dst = xs
+	*dst = append([]string{}, xs...)
 	return ok
 }
 
@@ -626,7 +630,10 @@ func (d *eventDecoder) str(dst *string) bool {
 	}
 	s := d.doc[start : d.pos-1]
 	if raw {
-		*dst = string(s)
+		if d.text == "" {
+			d.text = string(d.doc)
+		}
+		*dst = d.text[start : d.pos-1]
 		return true
 	}
 	var buf [128]byte

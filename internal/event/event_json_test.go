@@ -24,11 +24,9 @@ type plainEvent event.Event
 func sameMarshal(t *testing.T, e event.Event) {
 	t.Helper()
 	want, wantErr := json.Marshal((*plainEvent)(&e))
-	got, err := json.Marshal(&e)
 	direct, directErr := e.AppendJSON([]byte("prefix"))
-	byValue, byValueErr := json.Marshal(e)
-	if (err != nil) != (wantErr != nil) || (directErr != nil) != (wantErr != nil) || (byValueErr != nil) != (wantErr != nil) {
-		t.Fatalf("marshal %+v: error %v, AppendJSON %v, by value %v; encoding/json says %v", e, err, directErr, byValueErr, wantErr)
+	if (directErr != nil) != (wantErr != nil) {
+		t.Fatalf("marshal %+v: AppendJSON error %v; encoding/json says %v", e, directErr, wantErr)
 	}
 	if wantErr != nil {
 		if string(direct) != "prefix" {
@@ -36,8 +34,8 @@ func sameMarshal(t *testing.T, e event.Event) {
 		}
 		return
 	}
-	if !bytes.Equal(got, want) || string(direct) != "prefix"+string(want) || !bytes.Equal(byValue, want) {
-		t.Fatalf("marshal %+v:\n got %s\nwant %s\nAppendJSON %s", e, got, want, direct)
+	if string(direct) != "prefix"+string(want) {
+		t.Fatalf("marshal %+v:\n got %s\nwant prefix%s", e, direct, want)
 	}
 }
 

@@ -73,7 +73,7 @@ func BenchmarkEventJSON(b *testing.B) {
 }
 
 // benchCodec measures the codec's own entry points, without encoding/json around them
-// (json.Marshal compacts and json.Unmarshal scans what the codec then reads again).
+// (json.Unmarshal scans the whole document, then hands it to UnmarshalJSON).
 func benchCodec(b *testing.B, evs []event.Event, msgs [][]byte, report func(*testing.B)) {
 	b.Run("append", func(b *testing.B) {
 		b.ReportAllocs()
