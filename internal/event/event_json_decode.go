@@ -1,0 +1,705 @@
+package event
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// UnmarshalJSON implements json.Unmarshaler. The JSON AppendJSON writes (keys in any order,
+// each once, any whitespace) is read in one pass; anything else goes to encoding/json on
+// the plain struct, which stays the reference. As with encoding/json, keys absent from b
+// leave their fields as they were.
+//
+// The strings of an event read in one pass are parts of one copy of b (one allocation, not
+// one per string): keeping any of them keeps that copy. The correlator copies what it keeps
+// into its own arena, so this costs nothing there.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	d := eventDecoder{doc: b, ev: *e}
+	if d.event() {
+		d.commit(e)
+		return nil
+	}
+	return unmarshalEventFields(b, e)
+}
+
+func unmarshalEventFields(b []byte, e *Event) error {
+	// Named Event so encoding/json's messages read as before: "Go struct field Event.title".
+	type Event eventFields
+	return json.Unmarshal(b, (*Event)(e))
+}
+
+// Fields of Event, one bit each in eventDecoder.seen.
+const (
+	fID = iota
+	fContributor
+	fSourceID
+	fKind
+	fObservedAt
+	fReceivedAt
+	fValidUntil
+	fObservables
+	fCategory
+	fTechniques
+	fSectors
+	fCountries
+	fGeo
+	fSeverity
+	fConfidence
+	fTLP
+	fReleasableTo
+	fAnonymise
+	fExercise
+	fTitle
+	fSummary
+)
+
+// eventDecoder reads one event into ev, a copy of the caller's Event that shares no array
+// with it (slices read are new ones): if it gives up halfway, encoding/json starts again
+// from the untouched original.
+type eventDecoder struct {
+	doc  []byte
+	pos  int
+	text string // string(doc), made at the first string that needs no unescaping
+	seen uint32
+	ev   Event
+	geo  Geo
+}
+
+// commit stores the fields read into e as encoding/json would have: d.ev started as a copy
+// of e, so fields absent from the document keep their values; a slice with room keeps its
+// array and a Geo already there is written through.
+func (d *eventDecoder) commit(e *Event) {
+	n := d.ev
+	if d.seen&(1<<fObservables) != 0 {
+		n.Observables = reuse(e.Observables, n.Observables)
+	}
+	if d.seen&(1<<fTechniques) != 0 {
+		n.Techniques = reuse(e.Techniques, n.Techniques)
+	}
+	if d.seen&(1<<fSectors) != 0 {
+		n.Sectors = reuse(e.Sectors, n.Sectors)
+	}
+	if d.seen&(1<<fCountries) != 0 {
+		n.Countries = reuse(e.Countries, n.Countries)
+	}
+	if d.seen&(1<<fReleasableTo) != 0 {
+		n.ReleasableTo = reuse(e.ReleasableTo, n.ReleasableTo)
+	}
+	if d.seen&(1<<fGeo) != 0 {
+		if e.Geo != nil {
+			*e.Geo = d.geo
+		} else {
+			g := d.geo
+			n.Geo = &g
+		}
+	}
+	*e = n
+}
+
+// reuse returns got in old's array when it fits, as encoding/json fills a slice; an empty
+// JSON array is always a new empty slice.
+func reuse[T any](old, got []T) []T {
+	if len(got) == 0 || cap(old) < len(got) {
+		return got
+	}
+	return append(old[:0], got...)
+}
+
+// event reads the whole document as one event object, or reports false.
+func (d *eventDecoder) event() bool {
+	d.ws()
+	if d.next() != '{' {
+		return false
+	}
+	d.pos++
+	d.ws()
+	if d.next() == '}' {
+		d.pos++
+	} else {
+		for {
+			if !d.field() {
+				return false
+			}
+			d.ws()
+			c := d.next()
+			d.pos++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return false
+			}
+			d.ws()
+		}
+	}
+	d.ws()
+	return d.pos == len(d.doc)
+}
+
+// field reads one "key": value pair of the event object.
+func (d *eventDecoder) field() bool {
+	key, ok := d.key()
+	if !ok {
+		return false
+	}
+	var f int
+	switch string(key) {
+	case "id":
+		f = fID
+	case "contributor":
+		f = fContributor
+	case "source_id":
+		f = fSourceID
+	case "kind":
+		f = fKind
+	case "observed_at":
+		f = fObservedAt
+	case "received_at":
+		f = fReceivedAt
+	case "valid_until":
+		f = fValidUntil
+	case "observables":
+		f = fObservables
+	case "category":
+		f = fCategory
+	case "techniques":
+		f = fTechniques
+	case "sectors":
+		f = fSectors
+	case "countries":
+		f = fCountries
+	case "geo":
+		f = fGeo
+	case "severity":
+		f = fSeverity
+	case "confidence":
+		f = fConfidence
+	case "tlp":
+		f = fTLP
+	case "releasable_to":
+		f = fReleasableTo
+	case "anonymise":
+		f = fAnonymise
+	case "exercise":
+		f = fExercise
+	case "title":
+		f = fTitle
+	case "summary":
+		f = fSummary
+	default:
+		return false // unknown, or another case that encoding/json folds
+	}
+	if d.seen&(1<<f) != 0 {
+		return false
+	}
+	d.seen |= 1 << f
+	e := &d.ev
+	switch f {
+	case fID:
+		return d.str(&e.ID)
+	case fContributor:
+		return d.str(&e.Contributor)
+	case fSourceID:
+		return d.str(&e.SourceID)
+	case fKind:
+		v, ok := d.name(kindNames[:])
+		e.Kind = Kind(v)
+		return ok
+	case fObservedAt:
+		return d.time(&e.ObservedAt)
+	case fReceivedAt:
+		return d.time(&e.ReceivedAt)
+	case fValidUntil:
+		return d.time(&e.ValidUntil)
+	case fObservables:
+		return d.observables()
+	case fCategory:
+		return d.str(&e.Category)
+	case fTechniques:
+		return d.strs(&e.Techniques)
+	case fSectors:
+		return d.strs(&e.Sectors)
+	case fCountries:
+		return d.strs(&e.Countries)
+	case fGeo:
+		return d.geoObject()
+	case fSeverity:
+		v, ok := d.name(severityNames[:])
+		e.Severity = Severity(v)
+		return ok
+	case fConfidence:
+		return d.uint8(&e.Confidence)
+	case fTLP:
+		v, ok := d.name(tlpNames[:])
+		e.TLP = TLP(v)
+		return ok
+	case fReleasableTo:
+		return d.strs(&e.ReleasableTo)
+	case fAnonymise:
+		return d.bool(&e.Anonymise)
+	case fExercise:
+		return d.str(&e.Exercise)
+	case fTitle:
+		return d.str(&e.Title)
+	default: // fSummary
+		return d.str(&e.Summary)
+	}
+}
+
+// key reads an object key without escapes and the colon after it.
+func (d *eventDecoder) key() ([]byte, bool) {
+	if d.next() != '"' {
+		return nil, false
+	}
+	start := d.pos + 1
+	i := start
+	for i < len(d.doc) && plainJSON[d.doc[i]] {
+		i++
+	}
+	if i >= len(d.doc) || d.doc[i] != '"' {
+		return nil, false
+	}
+	d.pos = i + 1
+	d.ws()
+	if d.next() != ':' {
+		return nil, false
+	}
+	d.pos++
+	d.ws()
+	return d.doc[start:i], true
+}
+
+func (d *eventDecoder) observables() bool {
+	var tmp [8]Observable
+	obs := tmp[:0]
+	ok := d.array(func() bool {
+		if d.next() != '{' {
+			return false
+		}
+		d.pos++
+		d.ws()
+		var o Observable
+		var seen uint8
+		for {
+			key, ok := d.key()
+			if !ok {
+				return false
+			}
+			switch string(key) {
+			case "type":
+				if seen&1 != 0 {
+					return false
+				}
+				seen |= 1
+				var v uint8
+				v, ok = d.name(observableTypeNames[:])
+				o.Type = ObservableType(v)
+			case "value":
+				if seen&2 != 0 {
+					return false
+				}
+				seen |= 2
+				ok = d.str(&o.Value)
+			default:
+				return false
+			}
+			if !ok {
+				return false
+			}
+			d.ws()
+			c := d.next()
+			d.pos++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return false
+			}
+			d.ws()
+		}
+		// Both keys, once each: then encoding/json's merge into a reused element is moot.
+		if seen != 3 {
+			return false
+		}
+		obs = append(obs, o)
+		return true
+	})
+	d.ev.Observables = append([]Observable{}, obs...) // exact size; [] stays non-nil
+	return ok
+}
+
+func (d *eventDecoder) strs(dst *[]string) bool {
+	var tmp [8]string
+	xs := tmp[:0]
+	ok := d.array(func() bool {
+		var s string
+		if !d.str(&s) {
+			return false
+		}
+		xs = append(xs, s)
+		return true
+	})
+	*dst = append([]string{}, xs...)
+	return ok
+}
+
+// array reads a JSON array, calling elem at each element's first byte.
+func (d *eventDecoder) array(elem func() bool) bool {
+	if d.next() != '[' {
+		return false
+	}
+	d.pos++
+	d.ws()
+	if d.next() == ']' {
+		d.pos++
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		d.ws()
+		c := d.next()
+		d.pos++
+		if c == ']' {
+			return true
+		}
+		if c != ',' {
+			return false
+		}
+		d.ws()
+	}
+}
+
+// geoObject reads {"lat": number, "lon": number}, both keys once, in either order.
+func (d *eventDecoder) geoObject() bool {
+	if d.next() != '{' {
+		return false
+	}
+	d.pos++
+	d.ws()
+	var lat, lon bool
+	for {
+		key, ok := d.key()
+		if !ok {
+			return false
+		}
+		switch {
+		case string(key) == "lat" && !lat:
+			lat, ok = true, d.float(&d.geo.Lat)
+		case string(key) == "lon" && !lon:
+			lon, ok = true, d.float(&d.geo.Lon)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+		d.ws()
+		c := d.next()
+		d.pos++
+		if c == '}' {
+			return lat && lon
+		}
+		if c != ',' {
+			return false
+		}
+		d.ws()
+	}
+}
+
+// name reads a string that is exactly one of names (Kind, Severity, TLP, ObservableType as
+// MarshalText writes them) and returns its index. Other spellings their UnmarshalText
+// accepts ("amber", "TLP:RED") are left to encoding/json.
+func (d *eventDecoder) name(names []string) (uint8, bool) {
+	if d.next() != '"' {
+		return 0, false
+	}
+	start := d.pos + 1
+	i := start
+	for i < len(d.doc) && plainJSON[d.doc[i]] {
+		i++
+	}
+	if i >= len(d.doc) || d.doc[i] != '"' {
+		return 0, false
+	}
+	d.pos = i + 1
+	s := d.doc[start:i]
+	for v := 1; v < len(names); v++ {
+		if string(s) == names[v] {
+			return uint8(v), true
+		}
+	}
+	return 0, false
+}
+
+// time hands the raw string, quotes included, to time.Time.UnmarshalJSON, as encoding/json
+// does.
+func (d *eventDecoder) time(dst *time.Time) bool {
+	start := d.pos
+	if d.next() != '"' {
+		return false
+	}
+	if _, ok := d.skipString(); !ok {
+		return false
+	}
+	return dst.UnmarshalJSON(d.doc[start:d.pos]) == nil
+}
+
+// uint8 reads a JSON integer 0..255 without sign, fraction or exponent (encoding/json's
+// ParseUint takes nothing else).
+func (d *eventDecoder) uint8(dst *uint8) bool {
+	doc, i := d.doc, d.pos
+	var v int
+	switch {
+	case i < len(doc) && doc[i] == '0':
+		i++
+	case i < len(doc) && doc[i] >= '1' && doc[i] <= '9':
+		for ; i < len(doc) && doc[i] >= '0' && doc[i] <= '9'; i++ {
+			if v = v*10 + int(doc[i]-'0'); v > 255 {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	if i < len(doc) && (doc[i] == '.' || doc[i] == 'e' || doc[i] == 'E') {
+		return false
+	}
+	d.pos = i
+	*dst = uint8(v)
+	return true
+}
+
+// float reads a JSON number as encoding/json does: strconv.ParseFloat of its text.
+func (d *eventDecoder) float(dst *float64) bool {
+	start := d.pos
+	if !d.number() {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(d.doc[start:d.pos]), 64)
+	*dst = f
+	return err == nil
+}
+
+func (d *eventDecoder) bool(dst *bool) bool {
+	switch {
+	case d.literal("true"):
+		*dst = true
+	case d.literal("false"):
+		*dst = false
+	default:
+		return false
+	}
+	return true
+}
+
+// The lexical half, checked as strictly as encoding/json's scanner: a document it would
+// refuse is never read here, so its syntax error is the one returned.
+
+// next returns the byte at d.pos, or 0 at the end (never valid where it is asked for).
+func (d *eventDecoder) next() byte {
+	if d.pos < len(d.doc) {
+		return d.doc[d.pos]
+	}
+	return 0
+}
+
+func (d *eventDecoder) ws() {
+	for d.pos < len(d.doc) {
+		switch d.doc[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *eventDecoder) literal(lit string) bool {
+	if len(d.doc)-d.pos < len(lit) || string(d.doc[d.pos:d.pos+len(lit)]) != lit {
+		return false
+	}
+	d.pos += len(lit)
+	return true
+}
+
+// number moves past a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (d *eventDecoder) number() bool {
+	doc, i := d.doc, d.pos
+	digits := func() bool {
+		j := i
+		for i < len(doc) && doc[i] >= '0' && doc[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(doc) && doc[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(doc) && doc[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(doc) && doc[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(doc) && (doc[i] == 'e' || doc[i] == 'E') {
+		i++
+		if i < len(doc) && (doc[i] == '+' || doc[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	d.pos = i
+	return true
+}
+
+// plainJSON marks the bytes a string holds as they are: printable ASCII but '"' and '\\'.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// skipString moves past the string at d.pos and says whether it needs unescaping: escapes,
+// or bytes above ASCII that are not valid UTF-8.
+func (d *eventDecoder) skipString() (raw, ok bool) {
+	doc := d.doc
+	i := d.pos + 1
+	esc, high := false, false
+	for {
+		for i < len(doc) && plainJSON[doc[i]] {
+			i++
+		}
+		if i >= len(doc) {
+			return false, false
+		}
+		switch c := doc[i]; {
+		case c == '"':
+			s := doc[d.pos+1 : i]
+			d.pos = i + 1
+			return !esc && (!high || utf8.Valid(s)), true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(doc) {
+				return false, false
+			}
+			switch doc[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if getu4(doc[i:]) < 0 {
+					return false, false
+				}
+				i += 6
+			default:
+				return false, false
+			}
+		case c < 0x20:
+			return false, false
+		default:
+			high = true
+			i++
+		}
+	}
+}
+
+// str reads a string into dst, unescaped as encoding/json does: invalid UTF-8 and unpaired
+// surrogates become U+FFFD.
+func (d *eventDecoder) str(dst *string) bool {
+	if d.next() != '"' {
+		return false
+	}
+	start := d.pos + 1
+	raw, ok := d.skipString()
+	if !ok {
+		return false
+	}
+	s := d.doc[start : d.pos-1]
+	if raw {
+		if d.text == "" {
+			d.text = string(d.doc)
+		}
+		*dst = d.text[start : d.pos-1]
+		return true
+	}
+	var buf [128]byte
+	b := buf[:0]
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			switch s[r+1] {
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				rr := getu4(s[r:])
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
+						r += 6
+						b = utf8.AppendRune(b, dec)
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+				continue
+			default: // '"', '\\', '/'
+				b = append(b, s[r+1])
+			}
+			r += 2
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			r += size
+			b = utf8.AppendRune(b, rr)
+		}
+	}
+	*dst = string(b)
+	return true
+}
+
+// getu4 decodes \uXXXX at the start of s, or returns -1.
+func getu4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
