@@ -164,7 +164,7 @@ func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka
 				res := c.accept(m, now)
 				for j := range res.Events {
 					e := &res.Events[j]
-					v, err := json.Marshal(e)
+					v, err := e.AppendJSON(nil)
 					if err != nil {
 						errs[k] = fmt.Errorf("BUG: cannot encode event %s: %w", e.ID, err)
 						return

@@ -67,7 +67,7 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 	msgs := make([]kafka.Message, 0, len(res.Events)+len(res.Rejected))
 	for i := range res.Events {
 		e := &res.Events[i]
-		v, _ := json.Marshal(e)
+		v, _ := e.AppendJSON(nil)
 		msgs = append(msgs, kafka.Message{Topic: g.Bus.Events(), Key: EventKey(e), Value: v})
 	}
 	ans := PushAnswer{RequestID: reqID, Format: res.Format, Accepted: len(res.Events), Rejected: len(res.Rejected)}

@@ -309,7 +309,7 @@ func (c *Correlator) decode(msgs []kafka.Message, bad *metrics.Counter) *fetched
 		lo, hi := k*len(msgs)/shares, (k+1)*len(msgs)/shares
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				ok[i] = json.Unmarshal(msgs[i].Value, &evs[i]) == nil && evs[i].ID != ""
+				ok[i] = evs[i].UnmarshalJSON(msgs[i].Value) == nil && evs[i].ID != ""
 			}
 		})
 	}
@@ -324,7 +324,7 @@ func (c *Correlator) decode(msgs []kafka.Message, bad *metrics.Counter) *fetched
 		bad.Inc()
 		reason := "undecodable cop.events message: event without id"
 		var e event.Event
-		if err := json.Unmarshal(m.Value, &e); err != nil {
+		if err := e.UnmarshalJSON(m.Value); err != nil {
 			reason = "undecodable cop.events message: " + err.Error()
 		}
 		c.Log.Error().Str("topic", m.Topic).Int("partition", m.Partition).

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -109,7 +108,7 @@ func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, fr
 				}
 				total++
 				var e event.Event
-				if err := json.Unmarshal(m.Value, &e); err == nil && e.ID != "" {
+				if err := e.UnmarshalJSON(m.Value); err == nil && e.ID != "" {
 					batch = append(batch, e)
 				}
 			}

@@ -363,7 +363,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 				return err
 			}
 			var e event.Event
-			if err := json.Unmarshal(msg.Value, &e); err != nil || e.ID == "" {
+			if err := e.UnmarshalJSON(msg.Value); err != nil || e.ID == "" {
 				if storeIt && ownsPartition(r.Index, count, run[0]) {
 					reason := "undecodable cop.events message: event without id"
 					if err != nil {
