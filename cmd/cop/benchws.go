@@ -41,7 +41,7 @@ type wsBenchConfig struct {
 	Rate     int           // situation updates per second that each view (so each client) sees
 	Duration time.Duration // how long the picture is driven after every client has its snapshot
 	Views    int           // distinct views; clients are spread over them round-robin
-	Every    time.Duration // the hub's broadcast interval (cop serve uses 150 ms)
+	Every    time.Duration // the hub's broadcast interval (cop serve --flush-every, default 250 ms)
 	Pool     int           // situations per view, updated in turn
 	Dialers  int           // clients connecting at once
 	// Split runs the clients in a child process; chosen when this one may not open two
@@ -170,7 +170,7 @@ func runBenchWS(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Rate, "rate", 10, "situation updates per second each client's view sees")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to drive the picture")
 	fs.IntVar(&cfg.Views, "views", 8, "distinct views the clients take")
-	fs.DurationVar(&cfg.Every, "every", 150*time.Millisecond, "hub broadcast interval (cop serve: 150ms)")
+	fs.DurationVar(&cfg.Every, "every", 250*time.Millisecond, "hub broadcast interval (cop serve --flush-every, default 250ms)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the drive phase to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile after connecting to this file")
 	fs.BoolVar(&cfg.Split, "split", false, "run the clients in a child process (chosen anyway when the file-descriptor limit is too low)")

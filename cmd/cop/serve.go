@@ -53,6 +53,8 @@ type serveConfig struct {
 	Backends backendAuth
 	// PictureMax caps the situations the live picture keeps in memory.
 	PictureMax int
+	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
+	FlushEvery time.Duration
 }
 
 // stageNames are the stages a process can run; serve runs them all, `cop ingest`,
@@ -78,6 +80,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
+	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }
@@ -219,7 +222,10 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 
 	picture := api.NewPicture(api.PictureConfig{MaxSituations: c.PictureMax, Metrics: reg})
 	missions := access.DefaultMissions()
-	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, 150*time.Millisecond)
+	if c.FlushEvery == 0 {
+		c.FlushEvery = 250 * time.Millisecond
+	}
+	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, c.FlushEvery)
 	gw := &ingest.Gateway{Bus: bc, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
 	defer gw.Writer.Close()
 	srv := &api.Server{
