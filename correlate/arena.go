@@ -25,6 +25,7 @@ type strRef struct {
 
 type arena struct {
 	blocks [][]byte
+	live   int // bytes of the strings still referred to (add minus free)
 }
 
 func (a *arena) add(s string) strRef {
@@ -40,8 +41,12 @@ func (a *arena) add(s string) strRef {
 	b := len(a.blocks) - 1
 	off := len(a.blocks[b])
 	a.blocks[b] = append(a.blocks[b], s...)
+	a.live += len(s)
 	return strRef{off: uint32(b)<<arenaBlockBits | uint32(off), n: uint32(len(s))}
 }
+
+// free records that r is no longer referred to; compactArena reclaims the space.
+func (a *arena) free(r strRef) { a.live -= int(r.n) }
 
 func (a *arena) str(r strRef) string {
 	if r.n == 0 {

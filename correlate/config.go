@@ -51,6 +51,21 @@ type Config struct {
 
 	// ExpectedObservables pre-sizes the observable table (0: grow on demand).
 	ExpectedObservables int
+
+	// RetireAfter is the retirement horizon: Tick retires a situation that has received no
+	// new event for longer than this (processing time), with a Removed delta, and forgets
+	// it, its observables and member lists, so memory stays bounded on an endless stream.
+	// The default, DefaultLifetime, is when the default decay has brought a score to 0;
+	// situations of longer-lived types are retired at the horizon all the same. A negative
+	// value never retires by age. Keep it at least DedupWindow, so that a content
+	// duplicate is always stored under the situation that holds the original.
+	RetireAfter time.Duration
+	// MaxObservables and MaxSituations cap the live state: when Apply leaves more, the
+	// situations that have gone longest without a new event are retired first (not those
+	// the batch touched), with Removed deltas, until both are under their cap
+	// (Counters.CapRetired).
+	MaxObservables int
+	MaxSituations  int
 }
 
 // DefaultConfig returns the configuration COP runs with unless told otherwise.
@@ -67,6 +82,9 @@ func DefaultConfig() Config {
 		DefaultLifetime:    30 * day,
 		DecaySpeed:         0.3,
 		ScoreThreshold:     1,
+		RetireAfter:        30 * day,
+		MaxObservables:     1 << 24,
+		MaxSituations:      1 << 24,
 		SectorCriticality: map[string]float64{
 			"energy": 1, "telecom": 1, "submarine-cable": 1, "digital-infrastructure": 1, "defence": 1,
 			"transport": 0.9, "space": 0.9, "health": 0.9, "drinking-water": 0.9,
@@ -130,6 +148,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ScoreThreshold <= 0 {
 		c.ScoreThreshold = d.ScoreThreshold
+	}
+	if c.RetireAfter == 0 {
+		c.RetireAfter = d.RetireAfter
+	}
+	if c.MaxObservables <= 0 {
+		c.MaxObservables = d.MaxObservables
+	}
+	if c.MaxSituations <= 0 {
+		c.MaxSituations = d.MaxSituations
 	}
 	return c
 }

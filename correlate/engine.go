@@ -20,7 +20,6 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
-	maxTau     int64 // the longest lifetime: how long a decayed situation is kept
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -36,16 +35,24 @@ type Engine struct {
 	obsIdx table  // observable key → index into obs
 	obs    slab[obsRec]
 
+	freeObs   uint32         // free obs entries, chained by next; noNode ends
+	orphans   uint32         // hub observables whose situation retired, chained by next
 	cblocks   []contribBlock // observables' further contributors; index 0 is nil
+	freeCB    uint32         // free contribBlocks, chained by next
 	links     slab[link]     // set and list entries; index 0 is the nil entry
 	freeLink  uint32
 	members   slab[member] // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
 
 	parent   []uint32 // union-find over situation nodes
-	nodeData []uint32 // node → index into sits, for roots
+	nodeData []uint32 // node → index into sits, for live roots; noNode otherwise
+	nodeGen  []uint32 // times the node was reused, part of its situation id
+	nodeNext []uint32 // the nodes of one tree, root first; free nodes; noNode ends
+	freeNode uint32
 	sits     slab[sitData]
 	freeSit  []uint32
+	lruHead  uint32 // live situations by the time of their last event, oldest first
+	lruTail  uint32
 
 	seq   uint64 // events added, orders each situation's event ids
 	epoch uint32 // batches applied
@@ -56,9 +63,10 @@ type Engine struct {
 	evNode    []uint32
 	touched   []uint32
 	merged    []mergeRec
-	obsH      []uint64 // observable hashes of the whole batch
-	obsK      []uint64 // their table keys (scoped)
-	obsI      []uint32 // their indexes in obs when warm found them, else noNode
+	retired   []retiredRec // situations the cap retired in this Apply
+	obsH      []uint64     // observable hashes of the whole batch
+	obsK      []uint64     // their table keys (scoped)
+	obsI      []uint32     // their indexes in obs when warm found them, else noNode
 	pre       []prepared
 	sink      uint64
 	refs      []uint32
@@ -68,6 +76,7 @@ type Engine struct {
 	liveDecay []float64 // and their decay factors
 	deltas    []Delta
 	applied   int64 // processing time of the last Apply
+	applying  int64 // processing time of the Apply running
 	pending   bool  // Deltas has not rendered the last Apply yet
 	tick      []Delta
 	tickGeo   []event.Geo
@@ -111,7 +120,9 @@ type Counters struct {
 	Observables         uint64 // distinct observables tracked
 	HubObservables      uint64 // observables that stopped linking (over K or common)
 	Batches             uint64 // calls to Apply
-	Retired             uint64 // situations forgotten by Tick after decaying to 0 (see Engine.Tick)
+	Retired             uint64 // situations retired, by age (Config.RetireAfter) or by the cap
+	CapRetired          uint64 // of which retired by Config.MaxObservables or MaxSituations
+	RetiredObservables  uint64 // observables forgotten with their situation
 }
 
 const noNode = math.MaxUint32
@@ -135,6 +146,7 @@ func New(cfg Config) *Engine {
 	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members.add(member{})
+	e.freeObs, e.orphans, e.freeNode, e.lruHead, e.lruTail = noNode, noNode, noNode, noNode, noNode
 	return e
 }
 
@@ -150,10 +162,6 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
-	e.maxTau = e.defaultTau
-	for _, t := range e.lifetimeNs {
-		e.maxTau = max(e.maxTau, t)
-	}
 	e.scope("")
 	return e
 }
@@ -204,11 +212,13 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.epoch++
 	e.c.Batches++
 	nowNs := now.UnixNano()
+	e.applying = nowNs
 	e.res.Events = e.res.Events[:0]
 	e.pending = false
 	e.evNode = e.evNode[:0]
 	e.touched = e.touched[:0]
 	e.merged = e.merged[:0]
+	e.retired = e.retired[:0]
 	cutoff := nowNs - int64(e.cfg.DedupWindow)
 	e.c.EvictedIDs += e.ids.expire(cutoff)
 	e.c.EvictedFingerprints += e.fps.expire(cutoff)
@@ -228,20 +238,29 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, noNode)
 			continue
 		}
-		e.c.EvictedIDs += e.ids.add(idk, 0, nowNs)
-		if node, dup := e.fps.idx.get(fp); dup {
+		e.c.EvictedIDs += e.ids.add(idk, 0, 0, nowNs)
+		if node, gen, dup := e.fps.idx.get2(fp); dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
+			if gen != e.nodeGen[node] {
+				// The situation the original joined has been retired and its node reused.
+				e.res.Events = append(e.res.Events, Stored{Duplicate: true, SituationID: e.sitIDGen(node, gen)})
+				e.evNode = append(e.evNode, noNode)
+				continue
+			}
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, node)
 			continue
 		}
 		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
-		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
+		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], nowNs)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
 	}
 	e.finish(nowNs)
+	e.enforceCap(nowNs)
+	e.res.Situations += len(e.retired)
+	e.compactArena()
 	return &e.res
 }
 
@@ -317,7 +336,7 @@ func (e *Engine) warm(lo, hi int) {
 				continue
 			}
 			n := e.obs.at(idx).sit
-			if n == noNode {
+			if n >= hubOrphan {
 				continue
 			}
 			for e.parent[n] != n { // no path halving: warm changes nothing
@@ -457,6 +476,9 @@ func (e *Engine) Deltas() []Delta {
 		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
 		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
 	}
+	for i := range e.retired {
+		e.retiredDelta(&e.deltas, &e.retired[i], now)
+	}
 	return e.deltas
 }
 
@@ -486,9 +508,13 @@ func nextDelta(ds *[]Delta) *Delta {
 }
 
 // sitID returns the stable public id of a situation node.
-func (e *Engine) sitID(node uint32) string {
+func (e *Engine) sitID(node uint32) string { return e.sitIDGen(node, e.nodeGen[node]) }
+
+// sitIDGen returns the id of node in its gen-th use: ids never repeat although nodes are
+// reused after their situation retires.
+func (e *Engine) sitIDGen(node, gen uint32) string {
 	const hexd = "0123456789abcdef"
-	v := fmix(e.instance ^ (uint64(node) + 1))
+	v := fmix(e.instance ^ ((uint64(gen)<<32 | uint64(node)) + 1))
 	p := append(e.text.begin(18), 's', '-')
 	for i := 60; i >= 0; i -= 4 {
 		p = append(p, hexd[v>>uint(i)&15])

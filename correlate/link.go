@@ -14,20 +14,26 @@ import (
 // inline, so a report costs no walk and no extra cache miss; the rest go to a chain of
 // contribBlocks, each one half cache line.
 type obsRec struct {
-	sit   uint32 // situation node it links (noNode until linked)
+	key   uint64 // its key in Engine.obsIdx; 0 for a free entry
+	sit   uint32 // situation node it links (noNode until linked, hubOrphan)
 	links uint32 // how many times it glued otherwise separate observables (hub count)
 	first uint32 // Unix seconds of the earliest observation
 	last  uint32
 	val   strRef
-	more  uint32           // chain of further {contributor, confidence} in Engine.links
+	next  uint32           // next observable of the same situation (or free, or orphan)
+	more  uint32           // chain of further {contributor, confidence} in Engine.cblocks
 	cid   [obsInline]uint8 // contributor id + 1; 0 is a free entry
 	conf  [obsInline]uint8 // its highest confidence, 0–100
 	typ   event.ObservableType
 	hub   bool
 }
 
-// obsInline is how many contributors an observable keeps inline; 5 fills obsRec to 40 bytes.
+// obsInline is how many contributors an observable keeps inline.
 const obsInline = 5
+
+// hubOrphan is the situation of a hub observable whose situation retired while the hub
+// was still being reported: it belongs to no situation and ages on its own.
+const hubOrphan = noNode - 1
 
 // contribBlock holds further contributors of an observable: id + 1 (0 is free) and the
 // highest confidence of each.
@@ -95,6 +101,11 @@ type sitData struct {
 	obsHead, obsTail                         uint32
 	idsHead, idsTail                         uint32
 	critWord                                 uint32 // word id + 1 of the most critical sector
+
+	fed              int64  // processing time of its last event, Unix ns
+	lruPrev, lruNext uint32 // in Engine's list by fed
+	ownHead, ownTail uint32 // every observable it links, chained by obsRec.next
+	nodeTail         uint32 // last node of its union-find tree (Engine.nodeNext)
 
 	conf      float64 // noisy-OR over distinct contributors
 	crit      float64
@@ -206,6 +217,13 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 		if ob.sit == noNode {
 			ob.sit = target
 			e.appendObs(d, idx)
+			ob.next = noNode
+			if d.ownTail == noNode {
+				d.ownHead = idx
+			} else {
+				e.obs.at(d.ownTail).next = idx
+			}
+			d.ownTail = idx
 		} else if !ob.hub {
 			ob.sit = target
 		}
@@ -234,10 +252,8 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 			continue
 		}
 		r := e.find(ob.sit)
-		if e.nodeData[r] == noNode { // its situation was retired
-			ob.sit = noNode
-			fresh = true
-			continue
+		if e.nodeData[r] == noNode {
+			panic("BUG: observable of a retired situation")
 		}
 		seen := false
 		for _, x := range roots {
@@ -255,12 +271,18 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 }
 
 func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
-	rec := obsRec{sit: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
+	rec := obsRec{key: tableKey(k), sit: noNode, next: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
 	if _, common := e.common[h0]; common {
 		rec.hub = true
 		e.c.HubObservables++
 	}
-	idx := e.obs.add(rec)
+	var idx uint32
+	if idx = e.freeObs; idx != noNode {
+		e.freeObs = e.obs.at(idx).next
+		*e.obs.at(idx) = rec
+	} else {
+		idx = e.obs.add(rec)
+	}
 	e.obsIdx.put(k, idx)
 	e.c.Observables++
 	return idx
@@ -300,8 +322,15 @@ func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 		}
 		last = i
 	}
-	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
-	h := uint32(len(e.cblocks) - 1)
+	nb := contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}}
+	h := e.freeCB
+	if h != 0 {
+		e.freeCB = e.cblocks[h].next
+		e.cblocks[h] = nb
+	} else {
+		e.cblocks = append(e.cblocks, nb)
+		h = uint32(len(e.cblocks) - 1)
+	}
 	if last == 0 {
 		e.obs.at(idx).more = h
 	} else {
@@ -320,11 +349,11 @@ func (e *Engine) find(n uint32) uint32 {
 }
 
 func (e *Engine) newSituation(scope uint16) uint32 {
-	node := uint32(len(e.parent))
-	e.parent = append(e.parent, node)
+	node := e.newNode()
 	d := sitData{
 		node: node, scope: scope, flags: flagLive, created: e.epoch,
 		first: math.MaxInt64, last: math.MinInt64, crit: e.cfg.DefaultCriticality,
+		lruPrev: noNode, lruNext: noNode, ownHead: noNode, ownTail: noNode, nodeTail: node,
 	}
 	var di uint32
 	if n := len(e.freeSit); n > 0 {
@@ -334,16 +363,38 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 	} else {
 		di = e.sits.add(d)
 	}
-	e.nodeData = append(e.nodeData, di)
+	e.nodeData[node] = di
 	e.c.Situations++
 	return node
 }
 
+// newNode returns a union-find node that is its own root and its tree's only node.
+func (e *Engine) newNode() uint32 {
+	n := e.freeNode
+	if n != noNode {
+		e.freeNode = e.nodeNext[n]
+	} else {
+		n = uint32(len(e.parent))
+		e.parent = append(e.parent, n)
+		e.nodeData = append(e.nodeData, noNode)
+		e.nodeGen = append(e.nodeGen, 0)
+		e.nodeNext = append(e.nodeNext, noNode)
+	}
+	e.parent[n], e.nodeNext[n] = n, noNode
+	return n
+}
+
+// touch marks the situation of root node as changed by the batch and moves it to the
+// young end of the retirement order.
 func (e *Engine) touch(node uint32) {
-	d := e.sits.at(e.nodeData[node])
+	di := e.nodeData[node]
+	d := e.sits.at(di)
+	d.fed = e.applying
 	if d.epoch != e.epoch {
 		d.epoch = e.epoch
 		e.touched = append(e.touched, node)
+		e.lruUnlink(di)
+		e.lruPush(di)
 	}
 }
 
@@ -367,11 +418,13 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 	d.tlp = max(d.tlp, ev.TLP)
 	if d.events == 1 || better(ev.Severity, at, idh, d.sev, d.bestAt, d.bestIDH) {
 		d.sev, d.bestAt, d.bestIDH, d.kind = ev.Severity, at, idh, ev.Kind
-		// The arena never frees, so keep what it holds when the text is unchanged.
+		// Keep what the arena holds when the text is unchanged.
 		if e.arena.str(d.title) != ev.Title {
+			e.arena.free(d.title)
 			d.title = e.arena.add(ev.Title)
 		}
 		if e.arena.str(d.category) != ev.Category {
+			e.arena.free(d.category)
 			d.category = e.arena.add(ev.Category)
 		}
 	}
@@ -528,6 +581,9 @@ func (e *Engine) newMember() uint32 {
 }
 
 func (e *Engine) freeMember(i uint32) {
+	if m := e.members.at(i); m.n == memberArena {
+		e.arena.free(getRef(m.id[:]))
+	}
 	*e.members.at(i) = member{next: e.freeMembr}
 	e.freeMembr = i
 }

@@ -3,8 +3,20 @@ package correlate
 // merge folds situation r into target (the older one), which survives.
 func (e *Engine) merge(target, r uint32) {
 	ri := e.nodeData[r]
+	e.lruUnlink(ri)
 	dr := *e.sits.at(ri) // a copy: ri is freed below
 	dt := e.sits.at(e.nodeData[target])
+	e.nodeNext[dt.nodeTail] = r
+	dt.nodeTail = dr.nodeTail
+	if dr.ownHead != noNode {
+		if dt.ownTail == noNode {
+			dt.ownHead = dr.ownHead
+		} else {
+			e.obs.at(dt.ownTail).next = dr.ownHead
+		}
+		dt.ownTail = dr.ownTail
+	}
+	dt.fed = max(dt.fed, dr.fed)
 	e.parent[r] = target
 	e.nodeData[r] = noNode
 	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
@@ -18,7 +30,12 @@ func (e *Engine) merge(target, r uint32) {
 	dt.version = max(dt.version, dr.version)
 	if better(dr.sev, dr.bestAt, dr.bestIDH, dt.sev, dt.bestAt, dt.bestIDH) {
 		dt.sev, dt.bestAt, dt.bestIDH, dt.kind = dr.sev, dr.bestAt, dr.bestIDH, dr.kind
+		e.arena.free(dt.title)
+		e.arena.free(dt.category)
 		dt.title, dt.category = dr.title, dr.category
+	} else {
+		e.arena.free(dr.title)
+		e.arena.free(dr.category)
 	}
 	if dr.flags&flagGeo != 0 && (dt.flags&flagGeo == 0 || dr.geoAt < dt.geoAt || dr.geoAt == dt.geoAt && dr.geoIDH < dt.geoIDH) {
 		dt.flags |= flagGeo

@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 3
+	snapshotVersion = 4
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -85,8 +85,10 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	s.u64(e.seq)
 	s.u64(uint64(e.epoch))
 	writeSlice(s, []Counters{e.c})
-	s.u64(uint64(e.freeLink))
-	s.u64(uint64(e.freeMembr))
+	for _, x := range [...]uint32{e.freeLink, e.freeMembr, e.freeObs, e.orphans, e.freeCB, e.freeNode, e.lruHead, e.lruTail} {
+		s.u64(uint64(x))
+	}
+	s.u64(uint64(e.arena.live))
 	for _, d := range []*dict{&e.scopes, &e.contribs, &e.words} {
 		s.u64(uint64(len(d.names)))
 		for _, n := range d.names {
@@ -104,16 +106,18 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	writeSlab(s, &e.members)
 	writeSlice(s, e.parent)
 	writeSlice(s, e.nodeData)
+	writeSlice(s, e.nodeGen)
+	writeSlice(s, e.nodeNext)
 	writeSlab(s, &e.sits)
 	writeSlice(s, e.freeSit)
 	for _, win := range []*window{&e.ids, &e.fps} {
 		s.u64(uint64(win.n))
 		for i := 0; i < win.n; i++ {
 			j := (win.head + i) % len(win.keys)
-			v, _ := win.idx.get(win.keys[j])
+			v, aux, _ := win.idx.get2(win.keys[j])
 			s.u64(win.keys[j])
 			s.u64(uint64(win.at[j]))
-			s.u64(uint64(v))
+			s.u64(uint64(v) | uint64(aux)<<32)
 		}
 	}
 	if s.err == nil {
@@ -258,8 +262,10 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	} else {
 		s.fail("counters missing")
 	}
-	e.freeLink = uint32(s.u64())
-	e.freeMembr = uint32(s.u64())
+	for _, x := range [...]*uint32{&e.freeLink, &e.freeMembr, &e.freeObs, &e.orphans, &e.freeCB, &e.freeNode, &e.lruHead, &e.lruTail} {
+		*x = uint32(s.u64())
+	}
+	e.arena.live = int(s.u64())
 	e.scopes = dict{}
 	e.scopeHash = nil
 	for k := 0; k < 3 && s.err == nil; k++ {
@@ -290,13 +296,15 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	readSlab(s, &e.members)
 	e.parent = readSlice[uint32](s)
 	e.nodeData = readSlice[uint32](s)
+	e.nodeGen = readSlice[uint32](s)
+	e.nodeNext = readSlice[uint32](s)
 	readSlab(s, &e.sits)
 	e.freeSit = readSlice[uint32](s)
 	for _, win := range []*window{&e.ids, &e.fps} {
 		n := s.count(maxSnapshotLen)
 		for i := 0; i < n && s.err == nil; i++ {
-			k, at, v := s.u64(), int64(s.u64()), uint32(s.u64())
-			win.add(k, v, at)
+			k, at, v := s.u64(), int64(s.u64()), s.u64()
+			win.add(k, uint32(v), uint32(v>>32), at)
 		}
 	}
 	if s.err != nil {
@@ -330,7 +338,8 @@ func (e *Engine) check() error {
 			}
 		}
 	}
-	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) {
+	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) ||
+		len(e.nodeGen) != len(e.parent) || len(e.nodeNext) != len(e.parent) {
 		return bad("empty slabs")
 	}
 	inLinks := func(i uint32) bool { return int(i) < e.links.len() }
@@ -339,10 +348,23 @@ func (e *Engine) check() error {
 		b := int(r.off >> arenaBlockBits)
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
+	inObs := func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
+	inNodes := func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
+	inSits := func(i uint32) bool { return i == noNode || int(i) < e.sits.len() }
+	for _, sl := range e.obsIdx.slots {
+		if sl.key != 0 && e.obs.at(sl.val).key != sl.key {
+			return bad("observable key mismatch")
+		}
+	}
 	for i := range uint32(e.obs.len()) {
 		o := e.obs.at(i)
-		if o.sit != noNode && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) {
+		if o.sit < hubOrphan && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) || !inObs(o.next) {
 			return bad("observable state out of range")
+		}
+	}
+	for _, n := range e.nodeNext {
+		if !inNodes(n) {
+			return bad("node chain out of range")
 		}
 	}
 	for _, b := range e.cblocks {
@@ -383,14 +405,17 @@ func (e *Engine) check() error {
 				return bad("situation chain out of range")
 			}
 		}
-		if !inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
+		if !inSits(d.lruPrev) || !inSits(d.lruNext) || !inObs(d.ownHead) || !inObs(d.ownTail) ||
+			int(d.nodeTail) >= len(e.parent) ||
+			!inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
 			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
 			d.critWord > uint32(len(e.words.names)) ||
 			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
 			return bad("situation out of range")
 		}
 	}
-	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) {
+	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) || !inObs(e.freeObs) || !inObs(e.orphans) ||
+		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || !inSits(e.lruHead) || !inSits(e.lruTail) {
 		return bad("free list out of range")
 	}
 	return nil

@@ -62,6 +62,7 @@ type table struct {
 type slot struct {
 	key uint64
 	val uint32
+	aux uint32 // fingerprints: the generation of the node in val
 }
 
 func tableKey(k uint64) uint64 {
@@ -98,6 +99,24 @@ func (t *table) get(k uint64) (uint32, bool) {
 	}
 }
 
+// get2 is get that also returns the entry's aux.
+func (t *table) get2(k uint64) (uint32, uint32, bool) {
+	if len(t.slots) == 0 {
+		return 0, 0, false
+	}
+	k = tableKey(k)
+	mask := uint64(len(t.slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.key == k {
+			return s.val, s.aux, true
+		}
+		if s.key == 0 {
+			return 0, 0, false
+		}
+	}
+}
+
 // peek loads the home slot of k, so that a later get finds it in cache.
 func (t *table) peek(k uint64) uint64 {
 	if len(t.slots) == 0 {
@@ -107,7 +126,9 @@ func (t *table) peek(k uint64) uint64 {
 }
 
 // put inserts or replaces k.
-func (t *table) put(k uint64, v uint32) {
+func (t *table) put(k uint64, v uint32) { t.put2(k, v, 0) }
+
+func (t *table) put2(k uint64, v, aux uint32) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
@@ -116,11 +137,11 @@ func (t *table) put(k uint64, v uint32) {
 	for i := k & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.key == k {
-			s.val = v
+			s.val, s.aux = v, aux
 			return
 		}
 		if s.key == 0 {
-			*s = slot{k, v}
+			*s = slot{k, v, aux}
 			t.n++
 			return
 		}
@@ -206,8 +227,9 @@ func (w *window) pop() {
 	w.n--
 }
 
-// add inserts k (which must be absent) and returns how many entries were evicted to make room.
-func (w *window) add(k uint64, v uint32, at int64) uint64 {
+// add inserts k (which must be absent) with value v and aux and returns how many entries
+// were evicted to make room.
+func (w *window) add(k uint64, v, aux uint32, at int64) uint64 {
 	var ev uint64
 	if w.n == len(w.keys) {
 		if len(w.keys) < w.max {
@@ -220,7 +242,7 @@ func (w *window) add(k uint64, v uint32, at int64) uint64 {
 	i := w.slot(w.n)
 	w.keys[i], w.at[i] = k, at
 	w.n++
-	w.idx.put(k, v)
+	w.idx.put2(k, v, aux)
 	return ev
 }
 
