@@ -213,6 +213,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.c.Batches++
 	nowNs := now.UnixNano()
 	e.applying = nowNs
+	clear(e.res.Events) // pins no old text block
 	e.res.Events = e.res.Events[:0]
 	e.pending = false
 	e.evNode = e.evNode[:0]
@@ -402,6 +403,7 @@ func obsHash(o event.Observable) uint64 {
 // new version and score; Deltas renders them.
 func (e *Engine) finish(now int64) {
 	live := e.touched[:0]
+	clear(e.liveIDs)
 	e.liveIDs = e.liveIDs[:0]
 	e.liveDecay = e.liveDecay[:0]
 	for _, n := range e.touched {
@@ -492,6 +494,10 @@ func nextDelta(ds *[]Delta) *Delta {
 	}
 	d := &(*ds)[n]
 	s := &d.Situation
+	// Drop the strings the reused slices held, so they pin no old text block or arena.
+	clear(d.MergedFrom)
+	clear(s.Observables)
+	clear(s.EventIDs)
 	*d = Delta{
 		MergedFrom: d.MergedFrom[:0],
 		Situation: Situation{

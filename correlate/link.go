@@ -79,7 +79,6 @@ type sitData struct {
 	flags   uint8
 	types   uint16 // observable types seen, for the lifetime
 	events  uint32
-	nobs    uint16
 	nids    uint16
 	ncontr  uint16
 	version uint64
@@ -98,7 +97,6 @@ type sitData struct {
 	countryBits, sectorBits, techBits uint64
 
 	contribs, countries, sectors, techs, rel uint32 // chains
-	obsHead, obsTail                         uint32
 	idsHead, idsTail                         uint32
 	critWord                                 uint32 // word id + 1 of the most critical sector
 
@@ -216,7 +214,6 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 		d.types |= 1 << ob.typ
 		if ob.sit == noNode {
 			ob.sit = target
-			e.appendObs(d, idx)
 			ob.next = noNode
 			if d.ownTail == noNode {
 				d.ownHead = idx
@@ -556,20 +553,6 @@ func (e *Engine) filter(head uint32, keep func(uint32) bool) uint32 {
 		i = next
 	}
 	return out
-}
-
-func (e *Engine) appendObs(d *sitData, idx uint32) {
-	if d.nobs >= MaxSituationObservables {
-		return
-	}
-	l := e.newLink(idx, 0, 0)
-	if d.obsTail == 0 {
-		d.obsHead = l
-	} else {
-		e.links.at(d.obsTail).next = l
-	}
-	d.obsTail = l
-	d.nobs++
 }
 
 func (e *Engine) newMember() uint32 {

@@ -79,22 +79,6 @@ func (e *Engine) merge(target, r uint32) {
 		dt.flags |= flagRelNone
 	}
 
-	for i := dr.obsHead; i != 0; {
-		next := e.links.at(i).next
-		if dt.nobs < MaxSituationObservables {
-			e.links.at(i).next = 0
-			if dt.obsTail == 0 {
-				dt.obsHead = i
-			} else {
-				e.links.at(dt.obsTail).next = i
-			}
-			dt.obsTail = i
-			dt.nobs++
-		} else {
-			e.freeLinkEntry(i)
-		}
-		i = next
-	}
 	e.mergeMembers(dt, &dr)
 
 	*e.sits.at(ri) = sitData{}

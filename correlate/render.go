@@ -52,9 +52,11 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	case d.flags&flagRelSet != 0:
 		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
 	}
-	for i := d.obsHead; i != 0; i = e.links.at(i).next {
-		ob := e.obs.at(e.links.at(i).item)
+	// The first observables it linked, in the order they joined.
+	for i, k := d.ownHead, 0; i != noNode && k < MaxSituationObservables; k++ {
+		ob := e.obs.at(i)
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
+		i = ob.next
 	}
 	for i := d.idsHead; i != 0; i = e.members.at(i).next {
 		s.EventIDs = append(s.EventIDs, e.memberID(e.members.at(i)))

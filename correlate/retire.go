@@ -91,7 +91,7 @@ func (e *Engine) retire(di uint32, now int64) retiredRec {
 		e.nodeNext[n], e.freeNode = e.freeNode, n
 		n = next
 	}
-	for _, h := range [...]uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead} {
+	for _, h := range [...]uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
 		e.freeChain(h)
 	}
 	for m := d.idsHead; m != 0; {

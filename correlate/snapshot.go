@@ -400,7 +400,7 @@ func (e *Engine) check() error {
 		if d.flags&flagLive == 0 {
 			continue
 		}
-		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead, d.obsTail} {
+		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
 			if !inLinks(h) {
 				return bad("situation chain out of range")
 			}
