@@ -32,7 +32,7 @@ type Engine struct {
 	arena  arena
 	ids    window // event ids
 	fps    window // content fingerprints → situation node
-	obsIdx table  // observable key → index into obs
+	obsIdx obsTable // observable key → index into obs
 	obs    slab[obsRec]
 
 	freeObs   uint32         // free obs entries, chained by next; noNode ends
@@ -142,7 +142,7 @@ func New(cfg Config) *Engine {
 	e := newEngine(cfg)
 	e.ids.init(e.cfg.MaxEventIDs)
 	e.fps.init(e.cfg.MaxFingerprints)
-	e.obsIdx.init(e.cfg.ExpectedObservables)
+	e.obsIdx.init(e.cfg.ExpectedObservables, &e.obs)
 	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members.add(member{})

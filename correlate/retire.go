@@ -203,7 +203,7 @@ func (e *Engine) compactArena() {
 func (e *Engine) StateBytes() int {
 	n := int(e.obs.size(unsafe.Sizeof(obsRec{})) + e.links.size(unsafe.Sizeof(link{})) +
 		e.members.size(unsafe.Sizeof(member{})) + e.sits.size(unsafe.Sizeof(sitData{})))
-	n += cap(e.obsIdx.slots) * int(unsafe.Sizeof(slot{}))
+	n += cap(e.obsIdx.slots) * int(unsafe.Sizeof(obsSlot{}))
 	n += cap(e.cblocks) * int(unsafe.Sizeof(contribBlock{}))
 	n += 4 * (cap(e.parent) + cap(e.nodeData) + cap(e.nodeGen) + cap(e.nodeNext) + cap(e.freeSit))
 	n += e.arena.size()

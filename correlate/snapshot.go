@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 4
+	snapshotVersion = 5
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -253,6 +253,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrSnapshotVersion, v, snapshotVersion)
 	}
 	e := newEngine(cfg)
+	e.obsIdx.obs = &e.obs
 	e.ids.init(e.cfg.MaxEventIDs)
 	e.fps.init(e.cfg.MaxFingerprints)
 	e.seq = s.u64()
@@ -289,7 +290,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		copy(blk, b)
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
-	e.obsIdx.slots = readSlice[slot](s)
+	e.obsIdx.slots = readSlice[obsSlot](s)
 	readSlab(s, &e.obs)
 	e.cblocks = readSlice[contribBlock](s)
 	readSlab(s, &e.links)
@@ -327,16 +328,34 @@ func (e *Engine) check() error {
 	bad := func(what string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
 	}
-	if n := len(e.obsIdx.slots); n&(n-1) != 0 || n == 0 {
+	n := len(e.obsIdx.slots)
+	if n&(n-1) != 0 || n == 0 {
 		return bad("observable table size %d", n)
 	}
-	for _, sl := range e.obsIdx.slots {
-		if sl.key != 0 {
-			e.obsIdx.n++
-			if int(sl.val) >= e.obs.len() {
-				return bad("observable index out of range")
+	e.obsIdx.setSlots(e.obsIdx.slots)
+	e.obsIdx.n = 0
+	for j, sl := range e.obsIdx.slots {
+		if sl.idx == 0 {
+			continue
+		}
+		e.obsIdx.n++
+		if int(sl.idx-1) >= e.obs.len() {
+			return bad("observable index out of range")
+		}
+		k := e.obs.at(sl.idx - 1).key
+		if k == 0 || uint32(k) != sl.fp {
+			return bad("observable key mismatch")
+		}
+		// Every slot from its home to it is taken, or lookups would miss it.
+		mask := uint64(n - 1)
+		for i := e.obsIdx.home(k); i != uint64(j); i = (i + 1) & mask {
+			if e.obsIdx.slots[i].idx == 0 {
+				return bad("observable table out of order")
 			}
 		}
+	}
+	if e.obsIdx.n*4 > n*3 {
+		return bad("observable table overfull")
 	}
 	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) ||
 		len(e.nodeGen) != len(e.parent) || len(e.nodeNext) != len(e.parent) {
@@ -351,11 +370,6 @@ func (e *Engine) check() error {
 	inObs := func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
 	inNodes := func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
 	inSits := func(i uint32) bool { return i == noNode || int(i) < e.sits.len() }
-	for _, sl := range e.obsIdx.slots {
-		if sl.key != 0 && e.obs.at(sl.val).key != sl.key {
-			return bad("observable key mismatch")
-		}
-	}
 	for i := range uint32(e.obs.len()) {
 		o := e.obs.at(i)
 		if o.sit < hubOrphan && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) || !inObs(o.next) {
