@@ -30,8 +30,8 @@ type Engine struct {
 	wordCrit  []float32
 
 	arena  arena
-	ids    window // event ids
-	fps    window // content fingerprints → situation node
+	ids    window   // event ids
+	fps    window   // content fingerprints → situation node
 	obsIdx obsTable // observable key → index into obs
 	obs    slab[obsRec]
 
