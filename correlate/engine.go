@@ -44,15 +44,20 @@ type Engine struct {
 	members   slab[member] // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
 
-	parent   []uint32 // union-find over situation nodes
-	nodeData []uint32 // node → index into sits, for live roots; noNode otherwise
-	nodeGen  []uint32 // times the node was reused, part of its situation id
-	nodeNext []uint32 // the nodes of one tree, root first; free nodes; noNode ends
-	freeNode uint32
-	sits     slab[sitData]
-	freeSit  []uint32
-	lruHead  uint32 // live situations by the time of their last event, oldest first
-	lruTail  uint32
+	parent    []uint32 // union-find over situation nodes
+	nodeData  []uint32 // node → index into sits, for live roots; noNode otherwise
+	nodeGen   []uint32 // times the node was reused, part of its situation id
+	nodeNext  []uint32 // the nodes of one tree, root first; free nodes; noNode ends
+	freeNode  uint32
+	sits      slab[sitData]
+	freeSit   []uint32
+	places    slab[place] // situations' geolocations; index 0 is nil
+	freePlace uint32
+	// queue holds sits indexes in the order they were last touched; entries superseded by
+	// a later one, or of situations gone, are skipped (see Engine.oldest).
+	queue []uint32
+	qHead int
+	qBase uint64 // position of queue[0]
 
 	seq   uint64 // events added, orders each situation's event ids
 	epoch uint32 // batches applied
@@ -146,7 +151,8 @@ func New(cfg Config) *Engine {
 	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members.add(member{})
-	e.freeObs, e.orphans, e.freeNode, e.lruHead, e.lruTail = noNode, noNode, noNode, noNode, noNode
+	e.places.add(place{})
+	e.freeObs, e.orphans, e.freeNode = noNode, noNode, noNode
 	return e
 }
 
@@ -413,6 +419,7 @@ func (e *Engine) finish(now int64) {
 		d := e.sits.at(e.nodeData[n])
 		d.version++
 		d.updated = now
+		d.flags |= flagPublished
 		e.liveDecay = append(e.liveDecay, e.rescore(d, now))
 		d.delta = int32(len(live))
 		live = append(live, n)

@@ -69,57 +69,60 @@ const (
 	memberArena = 0xfffe
 )
 
-// sitData is the aggregate state of a live situation.
+// sitData is the aggregate state of a live situation. Fields are ordered by size so
+// that the record has no padding.
 type sitData struct {
-	node    uint32
-	scope   uint16
-	sev     event.Severity
-	tlp     event.TLP
-	kind    event.Kind
-	flags   uint8
-	types   uint16 // observable types seen, for the lifetime
-	events  uint32
-	nids    uint16
-	ncontr  uint16
 	version uint64
 	first   int64 // ObservedAt, Unix ns
 	last    int64
-
-	bestAt   int64 // the most severe member (ties: earliest, then smallest id hash)
-	bestIDH  uint64
-	title    strRef
-	category strRef
-	geoAt    int64
-	geoIDH   uint64
-	lat, lon float64
-
+	bestAt  int64 // the most severe member (ties: earliest, then smallest id hash)
+	bestIDH uint64
+	fed     int64 // processing time of its last event, Unix ns
 	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
 	countryBits, sectorBits, techBits uint64
 
-	contribs, countries, sectors, techs, rel uint32 // chains
-	idsHead, idsTail                         uint32
-	critWord                                 uint32 // word id + 1 of the most critical sector
-
-	fed              int64  // processing time of its last event, Unix ns
-	lruPrev, lruNext uint32 // in Engine's list by fed
-	ownHead, ownTail uint32 // every observable it links, chained by obsRec.next
-	nodeTail         uint32 // last node of its union-find tree (Engine.nodeNext)
-
 	conf      float64 // noisy-OR over distinct contributors
-	crit      float64
 	score     float64 // last reported
 	nextCheck int64   // Unix ns before which Tick cannot see a change over the threshold
 	updated   int64
-	epoch     uint32 // batch that last touched it
-	created   uint32 // batch that created it
-	delta     int32  // its delta in the current batch
+	title     strRef
+	category  strRef
+
+	node                                     uint32
+	events                                   uint32
+	contribs, countries, sectors, techs, rel uint32 // chains
+	idsHead, idsTail                         uint32
+	critWord                                 uint32 // word id + 1 of the most critical sector
+	ownHead, ownTail                         uint32 // every observable it links, chained by obsRec.next
+	nodeTail                                 uint32 // last node of its union-find tree (Engine.nodeNext)
+	place                                    uint32 // its geolocation in Engine.places; 0 for none
+	qpos                                     uint32 // position of its latest entry in Engine.queue
+	epoch                                    uint32 // batch that last touched it
+	delta                                    int32  // its delta in the current batch
+
+	scope  uint16
+	types  uint16 // observable types seen, for the lifetime
+	nids   uint16
+	ncontr uint16
+	sev    event.Severity
+	tlp    event.TLP
+	kind   event.Kind
+	flags  uint8
+}
+
+// place is the geolocation of a situation: that of its earliest member with one (ties:
+// smallest id hash).
+type place struct {
+	at       int64
+	idh      uint64
+	lat, lon float64
 }
 
 const (
 	flagLive = 1 << iota
 	flagRelSet
 	flagRelNone
-	flagGeo
+	flagPublished // has been in a batch's deltas: consumers know it
 )
 
 // NoRelease is the single entry of Situation.ReleasableTo when the members' releasability
@@ -348,9 +351,9 @@ func (e *Engine) find(n uint32) uint32 {
 func (e *Engine) newSituation(scope uint16) uint32 {
 	node := e.newNode()
 	d := sitData{
-		node: node, scope: scope, flags: flagLive, created: e.epoch,
-		first: math.MaxInt64, last: math.MinInt64, crit: e.cfg.DefaultCriticality,
-		lruPrev: noNode, lruNext: noNode, ownHead: noNode, ownTail: noNode, nodeTail: node,
+		node: node, scope: scope, flags: flagLive,
+		first: math.MaxInt64, last: math.MinInt64,
+		ownHead: noNode, ownTail: noNode, nodeTail: node,
 	}
 	var di uint32
 	if n := len(e.freeSit); n > 0 {
@@ -390,8 +393,7 @@ func (e *Engine) touch(node uint32) {
 	if d.epoch != e.epoch {
 		d.epoch = e.epoch
 		e.touched = append(e.touched, node)
-		e.lruUnlink(di)
-		e.lruPush(di)
+		e.enqueue(di)
 	}
 }
 
@@ -425,9 +427,13 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 			d.category = e.arena.add(ev.Category)
 		}
 	}
-	if g := ev.Geo; g != nil && (d.flags&flagGeo == 0 || at < d.geoAt || at == d.geoAt && idh < d.geoIDH) {
-		d.flags |= flagGeo
-		d.geoAt, d.geoIDH, d.lat, d.lon = at, idh, g.Lat, g.Lon
+	if g := ev.Geo; g != nil {
+		if d.place == 0 {
+			d.place = e.newPlace()
+			*e.places.at(d.place) = place{at, idh, g.Lat, g.Lon}
+		} else if p := e.places.at(d.place); at < p.at || at == p.at && idh < p.idh {
+			*p = place{at, idh, g.Lat, g.Lon}
+		}
 	}
 	aux := conf
 	if ev.Anonymise {
@@ -454,8 +460,31 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 }
 
 func (e *Engine) raiseCrit(d *sitData, w uint32) {
-	if c := float64(e.wordCrit[w]); d.critWord == 0 || c > d.crit || c == d.crit && w+1 < d.critWord {
-		d.crit, d.critWord = c, w+1
+	if c, cur := float64(e.wordCrit[w]), e.crit(d); d.critWord == 0 || c > cur || c == cur && w+1 < d.critWord {
+		d.critWord = w + 1
+	}
+}
+
+// crit is d's criticality factor: that of its most critical sector.
+func (e *Engine) crit(d *sitData) float64 {
+	if d.critWord == 0 {
+		return e.cfg.DefaultCriticality
+	}
+	return float64(e.wordCrit[d.critWord-1])
+}
+
+func (e *Engine) newPlace() uint32 {
+	if i := e.freePlace; i != 0 {
+		e.freePlace = uint32(e.places.at(i).at)
+		return i
+	}
+	return e.places.add(place{})
+}
+
+func (e *Engine) freePlaceEntry(i uint32) {
+	if i != 0 {
+		*e.places.at(i) = place{at: int64(e.freePlace)}
+		e.freePlace = i
 	}
 }
 

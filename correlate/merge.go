@@ -3,7 +3,6 @@ package correlate
 // merge folds situation r into target (the older one), which survives.
 func (e *Engine) merge(target, r uint32) {
 	ri := e.nodeData[r]
-	e.lruUnlink(ri)
 	dr := *e.sits.at(ri) // a copy: ri is freed below
 	dt := e.sits.at(e.nodeData[target])
 	e.nodeNext[dt.nodeTail] = r
@@ -19,7 +18,7 @@ func (e *Engine) merge(target, r uint32) {
 	dt.fed = max(dt.fed, dr.fed)
 	e.parent[r] = target
 	e.nodeData[r] = noNode
-	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
+	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.flags&flagPublished != 0, version: dr.version,
 		sev: dr.sev, tlp: dr.tlp, kind: dr.kind})
 
 	dt.events += dr.events
@@ -37,9 +36,16 @@ func (e *Engine) merge(target, r uint32) {
 		e.arena.free(dr.title)
 		e.arena.free(dr.category)
 	}
-	if dr.flags&flagGeo != 0 && (dt.flags&flagGeo == 0 || dr.geoAt < dt.geoAt || dr.geoAt == dt.geoAt && dr.geoIDH < dt.geoIDH) {
-		dt.flags |= flagGeo
-		dt.geoAt, dt.geoIDH, dt.lat, dt.lon = dr.geoAt, dr.geoIDH, dr.lat, dr.lon
+	switch {
+	case dr.place == 0:
+	case dt.place == 0:
+		dt.place = dr.place
+	default:
+		pt, pr := e.places.at(dt.place), e.places.at(dr.place)
+		if pr.at < pt.at || pr.at == pt.at && pr.idh < pt.idh {
+			*pt = *pr
+		}
+		e.freePlaceEntry(dr.place)
 	}
 
 	confChanged := false

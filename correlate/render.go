@@ -33,7 +33,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
 	ex.Confidence = d.conf
 	ex.Corroborations = int(d.ncontr)
-	ex.Criticality = d.crit
+	ex.Criticality = e.crit(d)
 	ex.Decay = decay
 	ex.AgeHours = float64(age) / float64(time.Hour)
 	e.explain(d, ex)
@@ -64,8 +64,9 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	for len(*geos) <= slot {
 		*geos = append(*geos, event.Geo{})
 	}
-	if d.flags&flagGeo != 0 {
-		(*geos)[slot] = event.Geo{Lat: d.lat, Lon: d.lon}
+	if d.place != 0 {
+		p := e.places.at(d.place)
+		(*geos)[slot] = event.Geo{Lat: p.lat, Lon: p.lon}
 		s.Geo = &(*geos)[slot]
 	}
 }

@@ -8,8 +8,7 @@ import (
 )
 
 // Retirement keeps the engine's memory bounded on an endless stream. Live situations are
-// kept in a list ordered by the processing time of their last event (Engine.lruHead is
-// the oldest). Tick retires those older than Config.RetireAfter; Apply retires the
+// kept in a queue ordered by the processing time of their last event (Engine.oldest). Tick retires those older than Config.RetireAfter; Apply retires the
 // oldest when the state is over Config.MaxObservables or MaxSituations. Retiring frees
 // everything the situation holds: its observables (each situation chains all it links),
 // its union-find nodes (reused with a new generation, so ids never repeat), chains,
@@ -25,43 +24,62 @@ type retiredRec struct {
 	kind    event.Kind
 }
 
-func (e *Engine) lruUnlink(di uint32) {
-	d := e.sits.at(di)
-	if d.lruPrev == noNode && e.lruHead != di {
-		return // not listed
+// enqueue records that situation di was touched: its newest entry in the queue is the
+// only one that counts (sitData.qpos), earlier ones are skipped. Touching costs an append,
+// not a visit to the neighbours' records as a linked list would.
+func (e *Engine) enqueue(di uint32) {
+	if live := len(e.queue) - e.qHead; live > 2*int(e.c.Situations)+4096 {
+		e.compactQueue()
+	} else if e.qHead > 4096 && e.qHead > len(e.queue)/2 {
+		n := copy(e.queue, e.queue[e.qHead:])
+		e.queue = e.queue[:n]
+		e.qBase += uint64(e.qHead)
+		e.qHead = 0
 	}
-	if d.lruPrev != noNode {
-		e.sits.at(d.lruPrev).lruNext = d.lruNext
-	} else {
-		e.lruHead = d.lruNext
-	}
-	if d.lruNext != noNode {
-		e.sits.at(d.lruNext).lruPrev = d.lruPrev
-	} else {
-		e.lruTail = d.lruPrev
-	}
-	d.lruPrev, d.lruNext = noNode, noNode
+	e.sits.at(di).qpos = uint32(e.qBase + uint64(len(e.queue)))
+	e.queue = append(e.queue, di)
 }
 
-func (e *Engine) lruPush(di uint32) {
-	d := e.sits.at(di)
-	d.lruPrev, d.lruNext = e.lruTail, noNode
-	if e.lruTail == noNode {
-		e.lruHead = di
-	} else {
-		e.sits.at(e.lruTail).lruNext = di
+// valid reports whether the queue entry at index i is the latest of a live situation.
+// Positions in the queue span less than 2³² (compactQueue), so 32 bits identify them.
+func (e *Engine) valid(i int) bool {
+	d := e.sits.at(e.queue[i])
+	return d.flags&flagLive != 0 && d.qpos == uint32(e.qBase+uint64(i))
+}
+
+// compactQueue drops the entries that no longer count and renumbers the others.
+func (e *Engine) compactQueue() {
+	out := e.queue[:0]
+	base := e.qBase + uint64(len(e.queue)) // new positions never met before
+	for i := e.qHead; i < len(e.queue); i++ {
+		if e.valid(i) {
+			di := e.queue[i]
+			e.sits.at(di).qpos = uint32(base + uint64(len(out)))
+			out = append(out, di)
+		}
 	}
-	e.lruTail = di
+	e.queue, e.qHead, e.qBase = out, 0, base
+}
+
+// oldest returns the live situation touched longest ago, or noNode.
+func (e *Engine) oldest() uint32 {
+	for ; e.qHead < len(e.queue); e.qHead++ {
+		if e.valid(e.qHead) {
+			return e.queue[e.qHead]
+		}
+	}
+	return noNode
 }
 
 // enforceCap retires the situations that have gone longest without an event, but none the
 // current batch touched, until the state is within its caps.
 func (e *Engine) enforceCap(now int64) {
 	for e.c.Observables > uint64(e.cfg.MaxObservables) || e.c.Situations > uint64(e.cfg.MaxSituations) {
-		if e.lruHead == noNode || e.sits.at(e.lruHead).epoch == e.epoch {
+		di := e.oldest()
+		if di == noNode || e.sits.at(di).epoch == e.epoch {
 			return
 		}
-		e.retired = append(e.retired, e.retire(e.lruHead, now))
+		e.retired = append(e.retired, e.retire(di, now))
 		e.c.CapRetired++
 	}
 }
@@ -72,7 +90,6 @@ func (e *Engine) enforceCap(now int64) {
 func (e *Engine) retire(di uint32, now int64) retiredRec {
 	d := e.sits.at(di)
 	rec := retiredRec{id: e.sitID(d.node), version: d.version + 1, scope: d.scope, sev: d.sev, tlp: d.tlp, kind: d.kind}
-	e.lruUnlink(di)
 	for i := d.ownHead; i != noNode; {
 		ob := e.obs.at(i)
 		next := ob.next
@@ -101,6 +118,7 @@ func (e *Engine) retire(di uint32, now int64) retiredRec {
 	}
 	e.arena.free(d.title)
 	e.arena.free(d.category)
+	e.freePlaceEntry(d.place)
 	*d = sitData{}
 	e.freeSit = append(e.freeSit, di)
 	e.c.Situations--
@@ -201,11 +219,11 @@ func (e *Engine) compactArena() {
 // StateBytes returns the memory the engine's state holds: its tables, slabs, windows and
 // arena, not the buffers of the last outputs.
 func (e *Engine) StateBytes() int {
-	n := int(e.obs.size(unsafe.Sizeof(obsRec{})) + e.links.size(unsafe.Sizeof(link{})) +
+	n := int(e.obs.size(unsafe.Sizeof(obsRec{})) + e.links.size(unsafe.Sizeof(link{})) + e.places.size(unsafe.Sizeof(place{})) +
 		e.members.size(unsafe.Sizeof(member{})) + e.sits.size(unsafe.Sizeof(sitData{})))
 	n += cap(e.obsIdx.slots) * int(unsafe.Sizeof(obsSlot{}))
 	n += cap(e.cblocks) * int(unsafe.Sizeof(contribBlock{}))
-	n += 4 * (cap(e.parent) + cap(e.nodeData) + cap(e.nodeGen) + cap(e.nodeNext) + cap(e.freeSit))
+	n += 4 * (cap(e.parent) + cap(e.nodeData) + cap(e.nodeGen) + cap(e.nodeNext) + cap(e.freeSit) + cap(e.queue))
 	n += e.arena.size()
 	for _, w := range [...]*window{&e.ids, &e.fps} {
 		n += cap(w.idx.slots)*int(unsafe.Sizeof(slot{})) + 8*cap(w.keys) + 8*cap(w.at)

@@ -22,7 +22,7 @@ func (e *Engine) lifetime(d *sitData) int64 {
 
 // base is the score before decay.
 func (e *Engine) base(d *sitData) float64 {
-	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * d.crit
+	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * e.crit(d)
 }
 
 // decay is MISP's polynomial decay max(0, 1 − (t/τ)^(1/δ)) at age t.
@@ -85,8 +85,8 @@ func (e *Engine) Tick(now time.Time) []Delta {
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
 	if h := int64(e.cfg.RetireAfter); h > 0 {
-		for e.lruHead != noNode && nowNs-e.sits.at(e.lruHead).fed > h {
-			rec := e.retire(e.lruHead, nowNs)
+		for di := e.oldest(); di != noNode && nowNs-e.sits.at(di).fed > h; di = e.oldest() {
+			rec := e.retire(di, nowNs)
 			e.retiredDelta(&e.tick, &rec, nowNs)
 		}
 	}

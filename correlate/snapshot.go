@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 5
+	snapshotVersion = 6
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -85,7 +85,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	s.u64(e.seq)
 	s.u64(uint64(e.epoch))
 	writeSlice(s, []Counters{e.c})
-	for _, x := range [...]uint32{e.freeLink, e.freeMembr, e.freeObs, e.orphans, e.freeCB, e.freeNode, e.lruHead, e.lruTail} {
+	for _, x := range [...]uint32{e.freeLink, e.freeMembr, e.freeObs, e.orphans, e.freeCB, e.freeNode, e.freePlace} {
 		s.u64(uint64(x))
 	}
 	s.u64(uint64(e.arena.live))
@@ -110,6 +110,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	writeSlice(s, e.nodeNext)
 	writeSlab(s, &e.sits)
 	writeSlice(s, e.freeSit)
+	writeSlab(s, &e.places)
+	writeSlice(s, e.queue[e.qHead:])
+	s.u64(e.qBase + uint64(e.qHead))
 	for _, win := range []*window{&e.ids, &e.fps} {
 		s.u64(uint64(win.n))
 		for i := 0; i < win.n; i++ {
@@ -263,7 +266,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	} else {
 		s.fail("counters missing")
 	}
-	for _, x := range [...]*uint32{&e.freeLink, &e.freeMembr, &e.freeObs, &e.orphans, &e.freeCB, &e.freeNode, &e.lruHead, &e.lruTail} {
+	for _, x := range [...]*uint32{&e.freeLink, &e.freeMembr, &e.freeObs, &e.orphans, &e.freeCB, &e.freeNode, &e.freePlace} {
 		*x = uint32(s.u64())
 	}
 	e.arena.live = int(s.u64())
@@ -301,6 +304,9 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	e.nodeNext = readSlice[uint32](s)
 	readSlab(s, &e.sits)
 	e.freeSit = readSlice[uint32](s)
+	readSlab(s, &e.places)
+	e.queue = readSlice[uint32](s)
+	e.qBase = s.u64()
 	for _, win := range []*window{&e.ids, &e.fps} {
 		n := s.count(maxSnapshotLen)
 		for i := 0; i < n && s.err == nil; i++ {
@@ -369,7 +375,6 @@ func (e *Engine) check() error {
 	}
 	inObs := func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
 	inNodes := func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
-	inSits := func(i uint32) bool { return i == noNode || int(i) < e.sits.len() }
 	for i := range uint32(e.obs.len()) {
 		o := e.obs.at(i)
 		if o.sit < hubOrphan && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) || !inObs(o.next) {
@@ -419,7 +424,7 @@ func (e *Engine) check() error {
 				return bad("situation chain out of range")
 			}
 		}
-		if !inSits(d.lruPrev) || !inSits(d.lruNext) || !inObs(d.ownHead) || !inObs(d.ownTail) ||
+		if !inObs(d.ownHead) || !inObs(d.ownTail) || int(d.place) >= e.places.len() ||
 			int(d.nodeTail) >= len(e.parent) ||
 			!inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
 			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
@@ -429,8 +434,21 @@ func (e *Engine) check() error {
 		}
 	}
 	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) || !inObs(e.freeObs) || !inObs(e.orphans) ||
-		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || !inSits(e.lruHead) || !inSits(e.lruTail) {
+		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || int(e.freePlace) >= e.places.len() {
 		return bad("free list out of range")
+	}
+	for _, di := range e.queue {
+		if int(di) >= e.sits.len() {
+			return bad("queue out of range")
+		}
+	}
+	if e.places.len() == 0 {
+		return bad("empty slabs")
+	}
+	for i, k := e.freePlace, 0; i != 0; i, k = uint32(e.places.at(i).at), k+1 {
+		if at := e.places.at(i).at; at < 0 || at >= int64(e.places.len()) || k > e.places.len() {
+			return bad("free places out of range")
+		}
 	}
 	return nil
 }
