@@ -27,7 +27,8 @@ type Config struct {
 	Reliability map[string]float64
 
 	// HubThreshold is K: an observable that has glued together more than K situations
-	// (see the package doc) becomes a hub and stops linking. 0 means the default.
+	// (see the package doc) becomes a hub and stops linking. 0 means the default; at most
+	// 65534.
 	HubThreshold int
 	// Common lists observables that never link (public resolvers, CDNs, sinkholes), like
 	// MISP's warning lists. Values must be normalised (event.NewObservable).

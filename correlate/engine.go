@@ -158,7 +158,7 @@ func New(cfg Config) *Engine {
 
 func newEngine(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
-	e := &Engine{cfg: cfg, hubK: uint32(cfg.HubThreshold)}
+	e := &Engine{cfg: cfg, hubK: uint32(min(cfg.HubThreshold, math.MaxUint16-1))}
 	e.instance = hashString(seedScope, cfg.Instance)
 	e.common = make(map[uint64]struct{}, len(cfg.Common))
 	for _, o := range cfg.Common {

@@ -15,21 +15,21 @@ import (
 // contribBlocks, each one half cache line.
 type obsRec struct {
 	key   uint64 // its key in Engine.obsIdx; 0 for a free entry
+	val   strRef
 	sit   uint32 // situation node it links (noNode until linked, hubOrphan)
-	links uint32 // how many times it glued otherwise separate observables (hub count)
 	first uint32 // Unix seconds of the earliest observation
 	last  uint32
-	val   strRef
 	next  uint32           // next observable of the same situation (or free, or orphan)
 	more  uint32           // chain of further {contributor, confidence} in Engine.cblocks
 	cid   [obsInline]uint8 // contributor id + 1; 0 is a free entry
 	conf  [obsInline]uint8 // its highest confidence, 0–100
+	links uint16           // how many times it glued otherwise separate observables (hub count)
 	typ   event.ObservableType
 	hub   bool
 }
 
-// obsInline is how many contributors an observable keeps inline.
-const obsInline = 5
+// obsInline is how many contributors an observable keeps inline; 4 fills obsRec to 48 bytes.
+const obsInline = 4
 
 // hubOrphan is the situation of a hub observable whose situation retired while the hub
 // was still being reported: it belongs to no situation and ages on its own.
@@ -186,7 +186,7 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 				continue
 			}
 			ob.links++
-			if ob.links > e.hubK {
+			if uint32(ob.links) > e.hubK {
 				ob.hub = true
 				e.c.HubObservables++
 				hubbed = true
