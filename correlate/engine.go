@@ -145,8 +145,8 @@ type mergeRec struct {
 // New returns an empty engine.
 func New(cfg Config) *Engine {
 	e := newEngine(cfg)
-	e.ids.init(e.cfg.MaxEventIDs)
-	e.fps.init(e.cfg.MaxFingerprints)
+	e.ids.init(e.cfg.MaxEventIDs, true)
+	e.fps.init(e.cfg.MaxFingerprints, false)
 	e.obsIdx.init(e.cfg.ExpectedObservables, &e.obs)
 	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
@@ -227,8 +227,9 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.merged = e.merged[:0]
 	e.retired = e.retired[:0]
 	cutoff := nowNs - int64(e.cfg.DedupWindow)
-	e.c.EvictedIDs += e.ids.expire(cutoff)
-	e.c.EvictedFingerprints += e.fps.expire(cutoff)
+	e.c.EvictedIDs += e.ids.expire(unixSecNs(cutoff))
+	e.c.EvictedFingerprints += e.fps.expire(unixSecNs(cutoff))
+	sec := unixSecNs(nowNs)
 
 	e.prepare(batch)
 	for i := range batch {
@@ -239,14 +240,14 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 		e.c.Events++
 		p := e.pre[i]
 		scope, idk, fp := p.scope, p.idk, p.fp
-		if _, dup := e.ids.idx.get(idk); dup {
+		if e.ids.has(idk) {
 			e.c.Duplicates++
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, noNode)
 			continue
 		}
-		e.c.EvictedIDs += e.ids.add(idk, 0, 0, nowNs)
-		if node, gen, dup := e.fps.idx.get2(fp); dup {
+		e.c.EvictedIDs += e.ids.add(idk, 0, 0, sec)
+		if node, gen, dup := e.fps.lookup(fp); dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
 			if gen != e.nodeGen[node] {
@@ -260,7 +261,7 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			continue
 		}
 		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
-		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], nowNs)
+		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], sec)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
 	}
@@ -311,13 +312,13 @@ func (e *Engine) warm(lo, hi int) {
 	var sink uint64
 	for i := lo; i < hi; i++ {
 		p := &e.pre[i]
-		sink += e.ids.idx.peek(p.idk) + e.fps.idx.peek(p.fp)
+		sink += e.ids.peek(p.idk) + e.fps.peek(p.fp)
 	}
 	// Dedup entries the events will evict when the windows are full.
 	for _, w := range [...]*window{&e.ids, &e.fps} {
 		if w.n+(hi-lo) > w.max {
 			for k := range min(hi-lo, w.n) {
-				sink += w.idx.peek(w.keys[w.slot(k)])
+				sink += w.peek(w.keys[w.slot(k)])
 			}
 		}
 	}

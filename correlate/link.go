@@ -130,8 +130,12 @@ const (
 // and since no organisation is called "!none", no releasability filter lets it through.
 const NoRelease = "!none"
 
-func unixSec(t time.Time) uint32 {
-	s := t.Unix()
+func unixSec(t time.Time) uint32 { return clampSec(t.Unix()) }
+
+// unixSecNs returns the Unix second of the Unix nanosecond ns, clamped to uint32.
+func unixSecNs(ns int64) uint32 { return clampSec(ns / int64(time.Second)) }
+
+func clampSec(s int64) uint32 {
 	if s < 0 {
 		return 0
 	}

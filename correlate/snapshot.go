@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 6
+	snapshotVersion = 7
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -117,7 +117,10 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		s.u64(uint64(win.n))
 		for i := 0; i < win.n; i++ {
 			j := (win.head + i) % len(win.keys)
-			v, aux, _ := win.idx.get2(win.keys[j])
+			var v, aux uint32
+			if !win.keysOnly {
+				v, aux, _ = win.lookup(win.keys[j])
+			}
 			s.u64(win.keys[j])
 			s.u64(uint64(win.at[j]))
 			s.u64(uint64(v) | uint64(aux)<<32)
@@ -257,8 +260,8 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	}
 	e := newEngine(cfg)
 	e.obsIdx.obs = &e.obs
-	e.ids.init(e.cfg.MaxEventIDs)
-	e.fps.init(e.cfg.MaxFingerprints)
+	e.ids.init(e.cfg.MaxEventIDs, true)
+	e.fps.init(e.cfg.MaxFingerprints, false)
 	e.seq = s.u64()
 	e.epoch = uint32(s.u64())
 	if c := readSliceN[Counters](s, 1); len(c) == 1 {
@@ -310,7 +313,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	for _, win := range []*window{&e.ids, &e.fps} {
 		n := s.count(maxSnapshotLen)
 		for i := 0; i < n && s.err == nil; i++ {
-			k, at, v := s.u64(), int64(s.u64()), s.u64()
+			k, at, v := s.u64(), uint32(s.u64()), s.u64()
 			win.add(k, uint32(v), uint32(v>>32), at)
 		}
 	}
