@@ -326,14 +326,24 @@ func (e *Engine) warm(lo, hi int) {
 	for _, k := range e.obsK[off:end] {
 		sink += e.obsIdx.peek(k)
 	}
+	// Candidates by the key bits in the slots, then their records loaded independently,
+	// then confirmed against the whole key.
+	start := len(e.obsI)
 	for _, k := range e.obsK[off:end] {
-		idx, ok := e.obsIdx.get(k)
-		if !ok {
-			idx = noNode
-		} else {
+		idx := e.obsIdx.candidate(k)
+		if idx != noNode {
 			sink += uint64(e.obs.at(idx).sit)
 		}
 		e.obsI = append(e.obsI, idx)
+	}
+	for j, k := range e.obsK[off:end] {
+		if idx := e.obsI[start+j]; idx != noNode && e.obs.at(idx).key != tableKey(k) {
+			if idx, ok := e.obsIdx.get(k); ok {
+				e.obsI[start+j] = idx
+			} else {
+				e.obsI[start+j] = noNode
+			}
+		}
 	}
 	// The situation of each event's first linked observable, its newest member and first
 	// contributor: one dependent chain per event, but the events' chains overlap.

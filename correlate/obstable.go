@@ -51,6 +51,22 @@ func (t *obsTable) get(k uint64) (uint32, bool) {
 	}
 }
 
+// candidate returns the index of the first entry whose slot matches k's 32 bits, without
+// confirming it, or noNode.
+func (t *obsTable) candidate(k uint64) uint32 {
+	k = tableKey(k)
+	fp, mask := uint32(k), uint64(len(t.slots)-1)
+	for i := t.home(k); ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s.idx == 0 {
+			return noNode
+		}
+		if s.fp == fp {
+			return s.idx - 1
+		}
+	}
+}
+
 // peek loads the home slot of k, so that a later get finds it in cache.
 func (t *obsTable) peek(k uint64) uint64 {
 	return uint64(t.slots[t.home(tableKey(k))].fp)
