@@ -51,8 +51,9 @@ func Fill(liveObservables int) (*Engine, *Gen, uint64) {
 // events through Apply in batches of BenchBatch.
 func Bench(liveObservables, events int) BenchResult {
 	e, g, grown := Fill(liveObservables)
-	// Warm up: let the dedup windows and buffers reach their steady size.
-	for i := 0; i < 16; i++ {
+	// Warm up: let the dedup windows (full once they evict) and buffers reach their
+	// steady size.
+	for i := 0; i < 16 || e.Counters().EvictedIDs == 0; i++ {
 		e.Apply(g.Batch(BenchBatch), g.Time())
 		e.Deltas()
 	}
