@@ -76,3 +76,41 @@ func BenchmarkGen(b *testing.B) {
 		g.Batch(min(BenchBatch, b.N-done))
 	}
 }
+
+// BenchmarkEngineAtCap streams events that each bring new observables into an engine
+// capped at 100,000 observables, so that every batch retires old situations: it reports
+// the throughput with retirement and the state's size, which must stay flat: peak/at-cap
+// is the largest state seen while timing over the state when the cap was first reached
+// (state-bytes/observable divides that by the cap).
+func BenchmarkEngineAtCap(b *testing.B) {
+	const limit = 100_000
+	cfg := DefaultConfig()
+	cfg.MaxObservables = limit
+	cfg.MaxEventIDs, cfg.MaxFingerprints = limit, limit // the same scale as the cap
+	e := New(cfg)
+	g := NewGen(3, 1<<40) // never prefilled: every event introduces observables
+	g.Reserve(BenchBatch)
+	feed := func(n int) time.Duration {
+		batch := g.Prefill(n)
+		now := g.Time()
+		start := time.Now()
+		e.Apply(batch, now)
+		e.Deltas()
+		return time.Since(start)
+	}
+	for e.Counters().CapRetired == 0 || e.Counters().EvictedIDs == 0 {
+		feed(BenchBatch)
+	}
+	atCap := e.StateBytes()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var spent time.Duration
+	peak := atCap
+	for done := 0; done < b.N; done += BenchBatch {
+		spent += feed(min(BenchBatch, b.N-done))
+		peak = max(peak, e.StateBytes())
+	}
+	b.ReportMetric(float64(b.N)/spent.Seconds(), "events/s")
+	b.ReportMetric(float64(atCap)/limit, "state-bytes/observable")
+	b.ReportMetric(float64(peak)/float64(atCap), "peak/at-cap")
+}
