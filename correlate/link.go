@@ -83,16 +83,16 @@ type sitData struct {
 
 	conf      float64 // noisy-OR over distinct contributors
 	score     float64 // last reported
-	nextCheck int64   // Unix ns before which Tick cannot see a change over the threshold
 	updated   int64
 	title     strRef
-	category  strRef
 
 	node                                     uint32
 	events                                   uint32
 	contribs, countries, sectors, techs, rel uint32 // chains
 	idsHead, idsTail                         uint32
 	critWord                                 uint32 // word id + 1 of the most critical sector
+	category                                 uint32 // word id + 1 of the category (a taxonomy class); 0 for none
+	nextCheck                                uint32 // Unix second before which Tick cannot see a change over the threshold
 	ownHead, ownTail                         uint32 // every observable it links, chained by obsRec.next
 	nodeTail                                 uint32 // last node of its union-find tree (Engine.nodeNext)
 	place                                    uint32 // its geolocation in Engine.places; 0 for none
@@ -426,9 +426,9 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 			e.arena.free(d.title)
 			d.title = e.arena.add(ev.Title)
 		}
-		if e.arena.str(d.category) != ev.Category {
-			e.arena.free(d.category)
-			d.category = e.arena.add(ev.Category)
+		d.category = 0
+		if ev.Category != "" {
+			d.category = e.word(ev.Category) + 1
 		}
 	}
 	if g := ev.Geo; g != nil {

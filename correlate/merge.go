@@ -30,11 +30,9 @@ func (e *Engine) merge(target, r uint32) {
 	if better(dr.sev, dr.bestAt, dr.bestIDH, dt.sev, dt.bestAt, dt.bestIDH) {
 		dt.sev, dt.bestAt, dt.bestIDH, dt.kind = dr.sev, dr.bestAt, dr.bestIDH, dr.kind
 		e.arena.free(dt.title)
-		e.arena.free(dt.category)
 		dt.title, dt.category = dr.title, dr.category
 	} else {
 		e.arena.free(dr.title)
-		e.arena.free(dr.category)
 	}
 	switch {
 	case dr.place == 0:

@@ -18,7 +18,10 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	s.Exercise = e.scopes.names[d.scope]
 	s.Title = e.arena.str(d.title)
 	s.Kind = d.kind
-	s.Category = e.arena.str(d.category)
+	s.Category = ""
+	if d.category != 0 {
+		s.Category = e.words.names[d.category-1]
+	}
 	s.Severity = d.sev
 	s.Confidence = 100 * d.conf
 	s.Score = d.score

@@ -117,7 +117,6 @@ func (e *Engine) retire(di uint32, now int64) retiredRec {
 		m = next
 	}
 	e.arena.free(d.title)
-	e.arena.free(d.category)
 	e.freePlaceEntry(d.place)
 	*d = sitData{}
 	e.freeSit = append(e.freeSit, di)
@@ -207,7 +206,7 @@ func (e *Engine) compactArena() {
 		if d.flags&flagLive == 0 {
 			continue
 		}
-		d.title, d.category = move(d.title), move(d.category)
+		d.title = move(d.title)
 		for m := d.idsHead; m != 0; m = e.members.at(m).next {
 			if mm := e.members.at(m); mm.n == memberArena {
 				putRef(mm.id[:], move(getRef(mm.id[:])))

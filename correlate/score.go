@@ -57,18 +57,18 @@ func (e *Engine) plan(d *sitData, now int64) {
 	target := d.score - e.cfg.ScoreThreshold
 	b := e.base(d)
 	if target <= 0 || b <= 0 {
-		d.nextCheck = math.MaxInt64 // no report is due any more
+		d.nextCheck = math.MaxUint32 // no report is due any more
 		return
 	}
 	dstar := target / b
 	if dstar >= 1 {
-		d.nextCheck = now
+		d.nextCheck = unixSecNs(now)
 		return
 	}
 	tau := e.lifetime(d)
 	t := float64(tau) * math.Pow(1-dstar, e.cfg.DecaySpeed)
 	// Step back a little so floating-point rounding cannot make Tick late.
-	d.nextCheck = d.last + int64(t*0.999)
+	d.nextCheck = unixSecNs(d.last + int64(t*0.999)) // rounded down: never late
 }
 
 // Tick re-scores the situations for decay at now and returns those whose score moved by
@@ -84,6 +84,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
+	sec := unixSecNs(nowNs)
 	if h := int64(e.cfg.RetireAfter); h > 0 {
 		for di := e.oldest(); di != noNode && nowNs-e.sits.at(di).fed > h; di = e.oldest() {
 			rec := e.retire(di, nowNs)
@@ -93,7 +94,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 	e.sweepOrphans(nowNs)
 	for i := range uint32(e.sits.len()) {
 		d := e.sits.at(i)
-		if d.flags&flagLive == 0 || nowNs < d.nextCheck {
+		if d.flags&flagLive == 0 || sec < d.nextCheck {
 			continue
 		}
 		s, decay := e.scoreAt(d, nowNs)

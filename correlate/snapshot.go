@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 7
+	snapshotVersion = 8
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -430,7 +430,7 @@ func (e *Engine) check() error {
 		if !inObs(d.ownHead) || !inObs(d.ownTail) || int(d.place) >= e.places.len() ||
 			int(d.nodeTail) >= len(e.parent) ||
 			!inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
-			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
+			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || d.category > uint32(len(e.words.names)) ||
 			d.critWord > uint32(len(e.words.names)) ||
 			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
 			return bad("situation out of range")
