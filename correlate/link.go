@@ -81,10 +81,10 @@ type sitData struct {
 	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
 	countryBits, sectorBits, techBits uint64
 
-	conf      float64 // noisy-OR over distinct contributors
-	score     float64 // last reported
-	updated   int64
-	title     strRef
+	conf    float64 // noisy-OR over distinct contributors
+	score   float64 // last reported
+	updated int64
+	title   strRef
 
 	node                                     uint32
 	events                                   uint32
