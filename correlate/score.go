@@ -42,12 +42,13 @@ func (e *Engine) scoreAt(d *sitData, now int64) (score, decay float64) {
 	return e.base(d) * decay, decay
 }
 
-// rescore sets d's reported score at now and when Tick must look at it again, and returns
-// the decay factor.
+// rescore sets d's reported score at now and returns the decay factor. The next Tick
+// looks at d and plans from there: a situation touched in many batches between two
+// Ticks is planned once, not in each.
 func (e *Engine) rescore(d *sitData, now int64) float64 {
 	var decay float64
 	d.score, decay = e.scoreAt(d, now)
-	e.plan(d, now)
+	d.nextCheck = 0
 	return decay
 }
 
