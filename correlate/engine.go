@@ -337,12 +337,19 @@ func (e *Engine) warm(lo, hi int) {
 		e.obsI = append(e.obsI, idx)
 	}
 	for j, k := range e.obsK[off:end] {
-		if idx := e.obsI[start+j]; idx != noNode && e.obs.at(idx).key != tableKey(k) {
+		idx := e.obsI[start+j]
+		if idx == noNode {
+			continue
+		}
+		ob := e.obs.at(idx)
+		if ob.key != tableKey(k) {
 			if idx, ok := e.obsIdx.get(k); ok {
 				e.obsI[start+j] = idx
 			} else {
 				e.obsI[start+j] = noNode
 			}
+		} else if ob.more != 0 { // popular observables: their further contributors
+			sink += uint64(e.cblocks[ob.more].cid[0])
 		}
 	}
 	// The situation of each event's first linked observable, its newest member and first
