@@ -74,6 +74,15 @@ func (e *Engine) oldest() uint32 {
 // enforceCap retires the situations that have gone longest without an event, but none the
 // current batch touched, until the state is within its caps.
 func (e *Engine) enforceCap(now int64) {
+	if e.c.Observables > uint64(e.cfg.MaxObservables) {
+		// Orphaned hubs go first: they belong to no situation the cap could retire.
+		for i := e.orphans; i != noNode; {
+			next := e.obs.at(i).next
+			e.dropObs(i)
+			i = next
+		}
+		e.orphans = noNode
+	}
 	for e.c.Observables > uint64(e.cfg.MaxObservables) || e.c.Situations > uint64(e.cfg.MaxSituations) {
 		di := e.oldest()
 		if di == noNode || e.sits.at(di).epoch == e.epoch {
