@@ -33,7 +33,10 @@ func Fill(liveObservables int) (*Engine, *Gen, uint64) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	e := New(DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.MaxObservables = max(cfg.MaxObservables, 2*liveObservables) // fill without retiring
+	cfg.MaxSituations = max(cfg.MaxSituations, 2*liveObservables)
+	e := New(cfg)
 	for !g.Prefilled() {
 		e.Apply(g.Prefill(BenchBatch), g.Time())
 		e.Deltas()

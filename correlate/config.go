@@ -84,8 +84,8 @@ func DefaultConfig() Config {
 		DecaySpeed:         0.3,
 		ScoreThreshold:     1,
 		RetireAfter:        30 * day,
-		MaxObservables:     1 << 24,
-		MaxSituations:      1 << 24,
+		MaxObservables:     1 << 23, // about 2 GB of engine state
+		MaxSituations:      1 << 23,
 		SectorCriticality: map[string]float64{
 			"energy": 1, "telecom": 1, "submarine-cable": 1, "digital-infrastructure": 1, "defence": 1,
 			"transport": 0.9, "space": 0.9, "health": 0.9, "drinking-water": 0.9,
