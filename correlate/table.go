@@ -15,6 +15,7 @@ const (
 	seedID    = 0x9e3779b97f4a7c15
 	seedFP    = 0xc2b2ae3d27d4eb4f
 	seedScope = 0x165667b19e3779f9
+	seedDict  = 0x27d4eb2f165667c5
 )
 
 func mix(a, b uint64) uint64 {
