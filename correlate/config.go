@@ -56,10 +56,11 @@ type Config struct {
 	// RetireAfter is the retirement horizon: Tick retires a situation that has received no
 	// new event for longer than this (processing time), with a Removed delta, and forgets
 	// it, its observables and member lists, so memory stays bounded on an endless stream.
-	// The default, DefaultLifetime, is when the default decay has brought a score to 0;
-	// situations of longer-lived types are retired at the horizon all the same. A negative
-	// value never retires by age. Keep it at least DedupWindow, so that a content
-	// duplicate is always stored under the situation that holds the original.
+	// The default, 30 days, is the default DefaultLifetime, by which decay has brought the
+	// score of such a situation to 0; situations of longer-lived types are retired at the
+	// horizon all the same. A negative value never retires by age. Keep it at least
+	// DedupWindow, so that a content duplicate is always stored under the situation that
+	// holds the original.
 	RetireAfter time.Duration
 	// MaxObservables and MaxSituations cap the live state: when Apply leaves more, the
 	// situations that have gone longest without a new event are retired first (not those
