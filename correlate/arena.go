@@ -25,6 +25,7 @@ type strRef struct {
 
 type arena struct {
 	blocks [][]byte
+	live   int // bytes of the strings still referred to (add minus free)
 }
 
 func (a *arena) add(s string) strRef {
@@ -40,8 +41,12 @@ func (a *arena) add(s string) strRef {
 	b := len(a.blocks) - 1
 	off := len(a.blocks[b])
 	a.blocks[b] = append(a.blocks[b], s...)
+	a.live += len(s)
 	return strRef{off: uint32(b)<<arenaBlockBits | uint32(off), n: uint32(len(s))}
 }
+
+// free records that r is no longer referred to; compactArena reclaims the space.
+func (a *arena) free(r strRef) { a.live -= int(r.n) }
 
 func (a *arena) str(r strRef) string {
 	if r.n == 0 {
@@ -94,22 +99,51 @@ func (t *textBlock) str(s []byte) string {
 }
 
 // dict interns a small, bounded vocabulary (contributors, countries, sectors, techniques,
-// releasability names, exercises) as dense ids. Lookups of known names do not allocate.
+// releasability names, exercises) as dense ids. Lookups of known names do not allocate:
+// an open-addressing table of ids by the names' hashes, confirmed against the name,
+// which costs less than a map with string keys.
 type dict struct {
-	ids   map[string]uint32
+	slots []uint32 // id + 1; 0 is empty; load at most 1/2
 	names []string
 }
 
 func (d *dict) id(s string) uint32 {
-	if id, ok := d.ids[s]; ok {
-		return id
-	}
-	if d.ids == nil {
-		d.ids = make(map[string]uint32)
+	h := hashString(seedDict, s)
+	mask := uint64(len(d.slots) - 1)
+	if len(d.slots) > 0 {
+		for i := h & mask; ; i = (i + 1) & mask {
+			v := d.slots[i]
+			if v == 0 {
+				break
+			}
+			if d.names[v-1] == s {
+				return v - 1
+			}
+		}
 	}
 	s = strings.Clone(s) // do not retain the caller's buffer
 	id := uint32(len(d.names))
 	d.names = append(d.names, s)
-	d.ids[s] = id
+	if 2*len(d.names) > len(d.slots) {
+		size := 16
+		for size < 4*len(d.names) {
+			size <<= 1
+		}
+		d.slots = make([]uint32, size)
+		for k, n := range d.names {
+			d.insert(hashString(seedDict, n), uint32(k))
+		}
+	} else {
+		d.insert(h, id)
+	}
 	return id
+}
+
+func (d *dict) insert(h uint64, id uint32) {
+	mask := uint64(len(d.slots) - 1)
+	i := h & mask
+	for d.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	d.slots[i] = id + 1
 }

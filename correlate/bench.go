@@ -33,7 +33,10 @@ func Fill(liveObservables int) (*Engine, *Gen, uint64) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	e := New(DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.MaxObservables = max(cfg.MaxObservables, 2*liveObservables) // fill without retiring
+	cfg.MaxSituations = max(cfg.MaxSituations, 2*liveObservables)
+	e := New(cfg)
 	for !g.Prefilled() {
 		e.Apply(g.Prefill(BenchBatch), g.Time())
 		e.Deltas()
@@ -51,8 +54,9 @@ func Fill(liveObservables int) (*Engine, *Gen, uint64) {
 // events through Apply in batches of BenchBatch.
 func Bench(liveObservables, events int) BenchResult {
 	e, g, grown := Fill(liveObservables)
-	// Warm up: let the dedup windows and buffers reach their steady size.
-	for i := 0; i < 16; i++ {
+	// Warm up: let the dedup windows (full once they evict) and buffers reach their
+	// steady size.
+	for i := 0; i < 16 || e.Counters().EvictedIDs == 0; i++ {
 		e.Apply(g.Batch(BenchBatch), g.Time())
 		e.Deltas()
 	}

@@ -27,7 +27,8 @@ type Config struct {
 	Reliability map[string]float64
 
 	// HubThreshold is K: an observable that has glued together more than K situations
-	// (see the package doc) becomes a hub and stops linking. 0 means the default.
+	// (see the package doc) becomes a hub and stops linking. 0 means the default; at most
+	// 65534.
 	HubThreshold int
 	// Common lists observables that never link (public resolvers, CDNs, sinkholes), like
 	// MISP's warning lists. Values must be normalised (event.NewObservable).
@@ -51,6 +52,22 @@ type Config struct {
 
 	// ExpectedObservables pre-sizes the observable table (0: grow on demand).
 	ExpectedObservables int
+
+	// RetireAfter is the retirement horizon: Tick retires a situation that has received no
+	// new event for longer than this (processing time), with a Removed delta, and forgets
+	// it, its observables and member lists, so memory stays bounded on an endless stream.
+	// The default, 30 days, is the default DefaultLifetime, by which decay has brought the
+	// score of such a situation to 0; situations of longer-lived types are retired at the
+	// horizon all the same. A negative value never retires by age. Keep it at least
+	// DedupWindow, so that a content duplicate is always stored under the situation that
+	// holds the original.
+	RetireAfter time.Duration
+	// MaxObservables and MaxSituations cap the live state: when Apply leaves more, the
+	// situations that have gone longest without a new event are retired first (not those
+	// the batch touched), with Removed deltas, until both are under their cap
+	// (Counters.CapRetired).
+	MaxObservables int
+	MaxSituations  int
 }
 
 // DefaultConfig returns the configuration COP runs with unless told otherwise.
@@ -67,6 +84,9 @@ func DefaultConfig() Config {
 		DefaultLifetime:    30 * day,
 		DecaySpeed:         0.3,
 		ScoreThreshold:     1,
+		RetireAfter:        30 * day,
+		MaxObservables:     1 << 23, // about 2 GB of engine state
+		MaxSituations:      1 << 23,
 		SectorCriticality: map[string]float64{
 			"energy": 1, "telecom": 1, "submarine-cable": 1, "digital-infrastructure": 1, "defence": 1,
 			"transport": 0.9, "space": 0.9, "health": 0.9, "drinking-water": 0.9,
@@ -130,6 +150,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ScoreThreshold <= 0 {
 		c.ScoreThreshold = d.ScoreThreshold
+	}
+	if c.RetireAfter == 0 {
+		c.RetireAfter = d.RetireAfter
+	}
+	if c.MaxObservables <= 0 {
+		c.MaxObservables = d.MaxObservables
+	}
+	if c.MaxSituations <= 0 {
+		c.MaxSituations = d.MaxSituations
 	}
 	return c
 }

@@ -20,7 +20,6 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
-	maxTau     int64 // the longest lifetime: how long a decayed situation is kept
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -31,21 +30,34 @@ type Engine struct {
 	wordCrit  []float32
 
 	arena  arena
-	ids    window // event ids
-	fps    window // content fingerprints → situation node
-	obsIdx table  // observable key → index into obs
+	ids    window   // event ids
+	fps    window   // content fingerprints → situation node
+	obsIdx obsTable // observable key → index into obs
 	obs    slab[obsRec]
 
+	freeObs   uint32         // free obs entries, chained by next; noNode ends
+	orphans   uint32         // hub observables whose situation retired, chained by next
 	cblocks   []contribBlock // observables' further contributors; index 0 is nil
+	freeCB    uint32         // free contribBlocks, chained by next
 	links     slab[link]     // set and list entries; index 0 is the nil entry
 	freeLink  uint32
 	members   slab[member] // newest event ids of each situation; index 0 is nil
 	freeMembr uint32
 
-	parent   []uint32 // union-find over situation nodes
-	nodeData []uint32 // node → index into sits, for roots
-	sits     slab[sitData]
-	freeSit  []uint32
+	parent    []uint32 // union-find over situation nodes
+	nodeData  []uint32 // node → index into sits, for live roots; noNode otherwise
+	nodeGen   []uint32 // times the node was reused, part of its situation id
+	nodeNext  []uint32 // the nodes of one tree, root first; free nodes; noNode ends
+	freeNode  uint32
+	sits      slab[sitData]
+	freeSit   []uint32
+	places    slab[place] // situations' geolocations; index 0 is nil
+	freePlace uint32
+	// queue holds sits indexes in the order they were last touched; entries superseded by
+	// a later one, or of situations gone, are skipped (see Engine.oldest).
+	queue []uint32
+	qHead int
+	qBase uint64 // position of queue[0]
 
 	seq   uint64 // events added, orders each situation's event ids
 	epoch uint32 // batches applied
@@ -56,9 +68,10 @@ type Engine struct {
 	evNode    []uint32
 	touched   []uint32
 	merged    []mergeRec
-	obsH      []uint64 // observable hashes of the whole batch
-	obsK      []uint64 // their table keys (scoped)
-	obsI      []uint32 // their indexes in obs when warm found them, else noNode
+	retired   []retiredRec // situations the cap retired in this Apply
+	obsH      []uint64     // observable hashes of the whole batch
+	obsK      []uint64     // their table keys (scoped)
+	obsI      []uint32     // their indexes in obs when warm found them, else noNode
 	pre       []prepared
 	sink      uint64
 	refs      []uint32
@@ -68,6 +81,7 @@ type Engine struct {
 	liveDecay []float64 // and their decay factors
 	deltas    []Delta
 	applied   int64 // processing time of the last Apply
+	applying  int64 // processing time of the Apply running
 	pending   bool  // Deltas has not rendered the last Apply yet
 	tick      []Delta
 	tickGeo   []event.Geo
@@ -111,7 +125,9 @@ type Counters struct {
 	Observables         uint64 // distinct observables tracked
 	HubObservables      uint64 // observables that stopped linking (over K or common)
 	Batches             uint64 // calls to Apply
-	Retired             uint64 // situations forgotten by Tick after decaying to 0 (see Engine.Tick)
+	Retired             uint64 // situations retired, by age (Config.RetireAfter) or by the cap
+	CapRetired          uint64 // of which retired by Config.MaxObservables or MaxSituations
+	RetiredObservables  uint64 // observables forgotten with their situation
 }
 
 const noNode = math.MaxUint32
@@ -129,18 +145,20 @@ type mergeRec struct {
 // New returns an empty engine.
 func New(cfg Config) *Engine {
 	e := newEngine(cfg)
-	e.ids.init(e.cfg.MaxEventIDs)
-	e.fps.init(e.cfg.MaxFingerprints)
-	e.obsIdx.init(e.cfg.ExpectedObservables)
+	e.ids.init(e.cfg.MaxEventIDs, true)
+	e.fps.init(e.cfg.MaxFingerprints, false)
+	e.obsIdx.init(e.cfg.ExpectedObservables, &e.obs)
 	e.links.add(link{})
 	e.cblocks = make([]contribBlock, 1, 1024)
 	e.members.add(member{})
+	e.places.add(place{})
+	e.freeObs, e.orphans, e.freeNode = noNode, noNode, noNode
 	return e
 }
 
 func newEngine(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
-	e := &Engine{cfg: cfg, hubK: uint32(cfg.HubThreshold)}
+	e := &Engine{cfg: cfg, hubK: uint32(min(cfg.HubThreshold, math.MaxUint16-1))}
 	e.instance = hashString(seedScope, cfg.Instance)
 	e.common = make(map[uint64]struct{}, len(cfg.Common))
 	for _, o := range cfg.Common {
@@ -150,10 +168,6 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
-	e.maxTau = e.defaultTau
-	for _, t := range e.lifetimeNs {
-		e.maxTau = max(e.maxTau, t)
-	}
 	e.scope("")
 	return e
 }
@@ -204,14 +218,18 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	e.epoch++
 	e.c.Batches++
 	nowNs := now.UnixNano()
+	e.applying = nowNs
+	clear(e.res.Events) // pins no old text block
 	e.res.Events = e.res.Events[:0]
 	e.pending = false
 	e.evNode = e.evNode[:0]
 	e.touched = e.touched[:0]
 	e.merged = e.merged[:0]
+	e.retired = e.retired[:0]
 	cutoff := nowNs - int64(e.cfg.DedupWindow)
-	e.c.EvictedIDs += e.ids.expire(cutoff)
-	e.c.EvictedFingerprints += e.fps.expire(cutoff)
+	e.c.EvictedIDs += e.ids.expire(unixSecNs(cutoff))
+	e.c.EvictedFingerprints += e.fps.expire(unixSecNs(cutoff))
+	sec := unixSecNs(nowNs)
 
 	e.prepare(batch)
 	for i := range batch {
@@ -222,26 +240,35 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 		e.c.Events++
 		p := e.pre[i]
 		scope, idk, fp := p.scope, p.idk, p.fp
-		if _, dup := e.ids.idx.get(idk); dup {
+		if e.ids.has(idk) {
 			e.c.Duplicates++
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, noNode)
 			continue
 		}
-		e.c.EvictedIDs += e.ids.add(idk, 0, nowNs)
-		if node, dup := e.fps.idx.get(fp); dup {
+		e.c.EvictedIDs += e.ids.add(idk, 0, 0, sec)
+		if node, gen, dup := e.fps.lookup(fp); dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
+			if gen != e.nodeGen[node] {
+				// The situation the original joined has been retired and its node reused.
+				e.res.Events = append(e.res.Events, Stored{Duplicate: true, SituationID: e.sitIDGen(node, gen)})
+				e.evNode = append(e.evNode, noNode)
+				continue
+			}
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, node)
 			continue
 		}
 		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
-		e.c.EvictedFingerprints += e.fps.add(fp, node, nowNs)
+		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], sec)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
 	}
 	e.finish(nowNs)
+	e.enforceCap(nowNs)
+	e.res.Situations += len(e.retired)
+	e.compactArena()
 	return &e.res
 }
 
@@ -285,13 +312,13 @@ func (e *Engine) warm(lo, hi int) {
 	var sink uint64
 	for i := lo; i < hi; i++ {
 		p := &e.pre[i]
-		sink += e.ids.idx.peek(p.idk) + e.fps.idx.peek(p.fp)
+		sink += e.ids.peek(p.idk) + e.fps.peek(p.fp)
 	}
 	// Dedup entries the events will evict when the windows are full.
 	for _, w := range [...]*window{&e.ids, &e.fps} {
 		if w.n+(hi-lo) > w.max {
 			for k := range min(hi-lo, w.n) {
-				sink += w.idx.peek(w.keys[w.slot(k)])
+				sink += w.peek(w.keys[w.slot(k)])
 			}
 		}
 	}
@@ -299,14 +326,31 @@ func (e *Engine) warm(lo, hi int) {
 	for _, k := range e.obsK[off:end] {
 		sink += e.obsIdx.peek(k)
 	}
+	// Candidates by the key bits in the slots, then their records loaded independently,
+	// then confirmed against the whole key.
+	start := len(e.obsI)
 	for _, k := range e.obsK[off:end] {
-		idx, ok := e.obsIdx.get(k)
-		if !ok {
-			idx = noNode
-		} else {
+		idx := e.obsIdx.candidate(k)
+		if idx != noNode {
 			sink += uint64(e.obs.at(idx).sit)
 		}
 		e.obsI = append(e.obsI, idx)
+	}
+	for j, k := range e.obsK[off:end] {
+		idx := e.obsI[start+j]
+		if idx == noNode {
+			continue
+		}
+		ob := e.obs.at(idx)
+		if ob.key != tableKey(k) {
+			if idx, ok := e.obsIdx.get(k); ok {
+				e.obsI[start+j] = idx
+			} else {
+				e.obsI[start+j] = noNode
+			}
+		} else if ob.more != 0 { // popular observables: their further contributors
+			sink += uint64(e.cblocks[ob.more].cid[0])
+		}
 	}
 	// The situation of each event's first linked observable, its newest member and first
 	// contributor: one dependent chain per event, but the events' chains overlap.
@@ -317,7 +361,7 @@ func (e *Engine) warm(lo, hi int) {
 				continue
 			}
 			n := e.obs.at(idx).sit
-			if n == noNode {
+			if n >= hubOrphan {
 				continue
 			}
 			for e.parent[n] != n { // no path halving: warm changes nothing
@@ -383,6 +427,7 @@ func obsHash(o event.Observable) uint64 {
 // new version and score; Deltas renders them.
 func (e *Engine) finish(now int64) {
 	live := e.touched[:0]
+	clear(e.liveIDs)
 	e.liveIDs = e.liveIDs[:0]
 	e.liveDecay = e.liveDecay[:0]
 	for _, n := range e.touched {
@@ -392,6 +437,7 @@ func (e *Engine) finish(now int64) {
 		d := e.sits.at(e.nodeData[n])
 		d.version++
 		d.updated = now
+		d.flags |= flagPublished
 		e.liveDecay = append(e.liveDecay, e.rescore(d, now))
 		d.delta = int32(len(live))
 		live = append(live, n)
@@ -457,6 +503,9 @@ func (e *Engine) Deltas() []Delta {
 		dl.Situation.Kind, dl.Situation.Severity, dl.Situation.TLP = m.kind, m.sev, m.tlp
 		dl.Situation.UpdatedAt = time.Unix(0, now).UTC()
 	}
+	for i := range e.retired {
+		e.retiredDelta(&e.deltas, &e.retired[i], now)
+	}
 	return e.deltas
 }
 
@@ -470,6 +519,10 @@ func nextDelta(ds *[]Delta) *Delta {
 	}
 	d := &(*ds)[n]
 	s := &d.Situation
+	// Drop the strings the reused slices held, so they pin no old text block or arena.
+	clear(d.MergedFrom)
+	clear(s.Observables)
+	clear(s.EventIDs)
 	*d = Delta{
 		MergedFrom: d.MergedFrom[:0],
 		Situation: Situation{
@@ -486,9 +539,13 @@ func nextDelta(ds *[]Delta) *Delta {
 }
 
 // sitID returns the stable public id of a situation node.
-func (e *Engine) sitID(node uint32) string {
+func (e *Engine) sitID(node uint32) string { return e.sitIDGen(node, e.nodeGen[node]) }
+
+// sitIDGen returns the id of node in its gen-th use: ids never repeat although nodes are
+// reused after their situation retires.
+func (e *Engine) sitIDGen(node, gen uint32) string {
 	const hexd = "0123456789abcdef"
-	v := fmix(e.instance ^ (uint64(node) + 1))
+	v := fmix(e.instance ^ ((uint64(gen)<<32 | uint64(node)) + 1))
 	p := append(e.text.begin(18), 's', '-')
 	for i := 60; i >= 0; i -= 4 {
 		p = append(p, hexd[v>>uint(i)&15])

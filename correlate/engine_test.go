@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -249,39 +248,6 @@ func TestHubObservablesDoNotLink(t *testing.T) {
 	}
 	if c := e.Counters(); c.HubObservables != 2 {
 		t.Fatalf("hub observables %d, want 2", c.HubObservables)
-	}
-}
-
-func TestDecayedIdleSituationIsRetired(t *testing.T) {
-	e := New(DefaultConfig())
-	r := apply(e, []event.Event{ev("DE", "1", "ipv4:192.0.2.1")}, t0)
-	old := r.Events[0].SituationID
-	// The IPv4 lifetime (30 days) has passed but not the longest lifetime (730 days).
-	e.Tick(t0.Add(100 * 24 * time.Hour))
-	if c := e.Counters(); c.Retired != 0 || c.Situations != 1 {
-		t.Fatalf("counters %+v, want nothing retired yet", c)
-	}
-	later := t0.Add(1000 * 24 * time.Hour)
-	if ds := e.Tick(later); len(ds) != 0 {
-		t.Fatalf("retirement produced deltas: %+v", ds)
-	}
-	if c := e.Counters(); c.Retired != 1 || c.Situations != 0 {
-		t.Fatalf("counters %+v, want the situation retired", c)
-	}
-	var buf bytes.Buffer
-	if err := e.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Restore(&buf, DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ev("FR", "2", "ipv4:192.0.2.1", "domain:new.example")
-	a.ObservedAt = later
-	r = apply(e, []event.Event{a}, later)
-	s := only(t, r.Deltas)
-	if s.ID == old || s.EventCount != 1 || len(s.Observables) != 2 {
-		t.Fatalf("observable of a retired situation: %+v, old id %s", s, old)
 	}
 }
 

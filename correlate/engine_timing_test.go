@@ -17,35 +17,51 @@ var filled = map[int]struct {
 // BenchmarkEngine times what the pipeline pays per batch: Engine.Apply and then
 // Engine.Deltas for that batch, in batches of BenchBatch pre-generated steady-state events
 // (Zipf observable popularity, 20% duplicates). events/s counts both; apply-events/s
-// counts Apply alone.
+// counts Apply alone; cpu-events/s divides by the process's CPU time over the same spans
+// instead of wall time, which on a shared machine includes waiting for a core.
 func BenchmarkEngine(b *testing.B) {
 	for _, live := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
 			f, ok := filled[live]
 			if !ok {
 				f.e, f.g, f.bytes = Fill(live)
+				warmUp(f.e, f.g)
 				filled[live] = f
 			}
 			e, g := f.e, f.g
 			b.ReportAllocs()
 			b.ResetTimer()
-			var spent, applying time.Duration
+			var spent, applying, cpu time.Duration
 			for done := 0; done < b.N; done += BenchBatch {
 				b.StopTimer()
 				batch := g.Batch(min(BenchBatch, b.N-done))
 				now := g.Time()
 				b.StartTimer()
+				cpu0 := processCPU()
 				start := time.Now()
 				e.Apply(batch, now)
 				applied := time.Now()
 				e.Deltas()
 				spent += time.Since(start)
+				cpu += processCPU() - cpu0
 				applying += applied.Sub(start)
 			}
 			b.ReportMetric(float64(b.N)/spent.Seconds(), "events/s")
+			if cpu > 0 {
+				b.ReportMetric(float64(b.N)/cpu.Seconds(), "cpu-events/s")
+			}
 			b.ReportMetric(float64(b.N)/applying.Seconds(), "apply-events/s")
 			b.ReportMetric(float64(f.bytes)/float64(live), "bytes/observable")
 		})
+	}
+}
+
+// warmUp feeds steady-state batches until the dedup windows are full, so that the
+// benchmark does not time their growth.
+func warmUp(e *Engine, g *Gen) {
+	for e.Counters().EvictedIDs == 0 {
+		e.Apply(g.Batch(BenchBatch), g.Time())
+		e.Deltas()
 	}
 }
 
@@ -59,4 +75,42 @@ func BenchmarkGen(b *testing.B) {
 	for done := 0; done < b.N; done += BenchBatch {
 		g.Batch(min(BenchBatch, b.N-done))
 	}
+}
+
+// BenchmarkEngineAtCap streams events that each bring new observables into an engine
+// capped at 100,000 observables, so that every batch retires old situations: it reports
+// the throughput with retirement and the state's size, which must stay flat: peak/at-cap
+// is the largest state seen while timing over the state when the cap was first reached
+// (state-bytes/observable divides that by the cap).
+func BenchmarkEngineAtCap(b *testing.B) {
+	const limit = 100_000
+	cfg := DefaultConfig()
+	cfg.MaxObservables = limit
+	cfg.MaxEventIDs, cfg.MaxFingerprints = limit, limit // the same scale as the cap
+	e := New(cfg)
+	g := NewGen(3, 1<<40) // never prefilled: every event introduces observables
+	g.Reserve(BenchBatch)
+	feed := func(n int) time.Duration {
+		batch := g.Prefill(n)
+		now := g.Time()
+		start := time.Now()
+		e.Apply(batch, now)
+		e.Deltas()
+		return time.Since(start)
+	}
+	for e.Counters().CapRetired == 0 || e.Counters().EvictedIDs == 0 {
+		feed(BenchBatch)
+	}
+	atCap := e.StateBytes()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var spent time.Duration
+	peak := atCap
+	for done := 0; done < b.N; done += BenchBatch {
+		spent += feed(min(BenchBatch, b.N-done))
+		peak = max(peak, e.StateBytes())
+	}
+	b.ReportMetric(float64(b.N)/spent.Seconds(), "events/s")
+	b.ReportMetric(float64(atCap)/limit, "state-bytes/observable")
+	b.ReportMetric(float64(peak)/float64(atCap), "peak/at-cap")
 }

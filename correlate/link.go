@@ -14,20 +14,26 @@ import (
 // inline, so a report costs no walk and no extra cache miss; the rest go to a chain of
 // contribBlocks, each one half cache line.
 type obsRec struct {
-	sit   uint32 // situation node it links (noNode until linked)
-	links uint32 // how many times it glued otherwise separate observables (hub count)
+	key   uint64 // its key in Engine.obsIdx; 0 for a free entry
+	val   strRef
+	sit   uint32 // situation node it links (noNode until linked, hubOrphan)
 	first uint32 // Unix seconds of the earliest observation
 	last  uint32
-	val   strRef
-	more  uint32           // chain of further {contributor, confidence} in Engine.links
+	next  uint32           // next observable of the same situation (or free, or orphan)
+	more  uint32           // chain of further {contributor, confidence} in Engine.cblocks
 	cid   [obsInline]uint8 // contributor id + 1; 0 is a free entry
 	conf  [obsInline]uint8 // its highest confidence, 0–100
+	links uint16           // how many times it glued otherwise separate observables (hub count)
 	typ   event.ObservableType
 	hub   bool
 }
 
-// obsInline is how many contributors an observable keeps inline; 5 fills obsRec to 40 bytes.
-const obsInline = 5
+// obsInline is how many contributors an observable keeps inline; 4 fills obsRec to 48 bytes.
+const obsInline = 4
+
+// hubOrphan is the situation of a hub observable whose situation retired while the hub
+// was still being reported: it belongs to no situation and ages on its own.
+const hubOrphan = noNode - 1
 
 // contribBlock holds further contributors of an observable: id + 1 (0 is free) and the
 // highest confidence of each.
@@ -63,54 +69,60 @@ const (
 	memberArena = 0xfffe
 )
 
-// sitData is the aggregate state of a live situation.
+// sitData is the aggregate state of a live situation. Fields are ordered by size so
+// that the record has no padding.
 type sitData struct {
-	node    uint32
-	scope   uint16
-	sev     event.Severity
-	tlp     event.TLP
-	kind    event.Kind
-	flags   uint8
-	types   uint16 // observable types seen, for the lifetime
-	events  uint32
-	nobs    uint16
-	nids    uint16
-	ncontr  uint16
 	version uint64
 	first   int64 // ObservedAt, Unix ns
 	last    int64
-
-	bestAt   int64 // the most severe member (ties: earliest, then smallest id hash)
-	bestIDH  uint64
-	title    strRef
-	category strRef
-	geoAt    int64
-	geoIDH   uint64
-	lat, lon float64
-
+	bestAt  int64 // the most severe member (ties: earliest, then smallest id hash)
+	bestIDH uint64
+	fed     int64 // processing time of its last event, Unix ns
 	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
 	countryBits, sectorBits, techBits uint64
 
+	conf    float64 // noisy-OR over distinct contributors
+	score   float64 // last reported
+	updated int64
+	title   strRef
+
+	node                                     uint32
+	events                                   uint32
 	contribs, countries, sectors, techs, rel uint32 // chains
-	obsHead, obsTail                         uint32
 	idsHead, idsTail                         uint32
 	critWord                                 uint32 // word id + 1 of the most critical sector
+	category                                 uint32 // word id + 1 of the category (a taxonomy class); 0 for none
+	nextCheck                                uint32 // Unix second before which Tick cannot see a change over the threshold
+	ownHead, ownTail                         uint32 // every observable it links, chained by obsRec.next
+	nodeTail                                 uint32 // last node of its union-find tree (Engine.nodeNext)
+	place                                    uint32 // its geolocation in Engine.places; 0 for none
+	qpos                                     uint32 // position of its latest entry in Engine.queue
+	epoch                                    uint32 // batch that last touched it
+	delta                                    int32  // its delta in the current batch
 
-	conf      float64 // noisy-OR over distinct contributors
-	crit      float64
-	score     float64 // last reported
-	nextCheck int64   // Unix ns before which Tick cannot see a change over the threshold
-	updated   int64
-	epoch     uint32 // batch that last touched it
-	created   uint32 // batch that created it
-	delta     int32  // its delta in the current batch
+	scope  uint16
+	types  uint16 // observable types seen, for the lifetime
+	nids   uint16
+	ncontr uint16
+	sev    event.Severity
+	tlp    event.TLP
+	kind   event.Kind
+	flags  uint8
+}
+
+// place is the geolocation of a situation: that of its earliest member with one (ties:
+// smallest id hash).
+type place struct {
+	at       int64
+	idh      uint64
+	lat, lon float64
 }
 
 const (
 	flagLive = 1 << iota
 	flagRelSet
 	flagRelNone
-	flagGeo
+	flagPublished // has been in a batch's deltas: consumers know it
 )
 
 // NoRelease is the single entry of Situation.ReleasableTo when the members' releasability
@@ -118,8 +130,12 @@ const (
 // and since no organisation is called "!none", no releasability filter lets it through.
 const NoRelease = "!none"
 
-func unixSec(t time.Time) uint32 {
-	s := t.Unix()
+func unixSec(t time.Time) uint32 { return clampSec(t.Unix()) }
+
+// unixSecNs returns the Unix second of the Unix nanosecond ns, clamped to uint32.
+func unixSecNs(ns int64) uint32 { return clampSec(ns / int64(time.Second)) }
+
+func clampSec(s int64) uint32 {
 	if s < 0 {
 		return 0
 	}
@@ -174,7 +190,7 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 				continue
 			}
 			ob.links++
-			if ob.links > e.hubK {
+			if uint32(ob.links) > e.hubK {
 				ob.hub = true
 				e.c.HubObservables++
 				hubbed = true
@@ -205,7 +221,13 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 		d.types |= 1 << ob.typ
 		if ob.sit == noNode {
 			ob.sit = target
-			e.appendObs(d, idx)
+			ob.next = noNode
+			if d.ownTail == noNode {
+				d.ownHead = idx
+			} else {
+				e.obs.at(d.ownTail).next = idx
+			}
+			d.ownTail = idx
 		} else if !ob.hub {
 			ob.sit = target
 		}
@@ -234,10 +256,8 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 			continue
 		}
 		r := e.find(ob.sit)
-		if e.nodeData[r] == noNode { // its situation was retired
-			ob.sit = noNode
-			fresh = true
-			continue
+		if e.nodeData[r] == noNode {
+			panic("BUG: observable of a retired situation")
 		}
 		seen := false
 		for _, x := range roots {
@@ -255,12 +275,18 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 }
 
 func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
-	rec := obsRec{sit: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
+	rec := obsRec{key: tableKey(k), sit: noNode, next: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
 	if _, common := e.common[h0]; common {
 		rec.hub = true
 		e.c.HubObservables++
 	}
-	idx := e.obs.add(rec)
+	var idx uint32
+	if idx = e.freeObs; idx != noNode {
+		e.freeObs = e.obs.at(idx).next
+		*e.obs.at(idx) = rec
+	} else {
+		idx = e.obs.add(rec)
+	}
 	e.obsIdx.put(k, idx)
 	e.c.Observables++
 	return idx
@@ -300,8 +326,15 @@ func (e *Engine) corroborate(idx, ci, conf, sec uint32) {
 		}
 		last = i
 	}
-	e.cblocks = append(e.cblocks, contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}})
-	h := uint32(len(e.cblocks) - 1)
+	nb := contribBlock{cid: [5]uint32{ci + 1}, conf: [5]uint8{uint8(conf)}}
+	h := e.freeCB
+	if h != 0 {
+		e.freeCB = e.cblocks[h].next
+		e.cblocks[h] = nb
+	} else {
+		e.cblocks = append(e.cblocks, nb)
+		h = uint32(len(e.cblocks) - 1)
+	}
 	if last == 0 {
 		e.obs.at(idx).more = h
 	} else {
@@ -320,11 +353,11 @@ func (e *Engine) find(n uint32) uint32 {
 }
 
 func (e *Engine) newSituation(scope uint16) uint32 {
-	node := uint32(len(e.parent))
-	e.parent = append(e.parent, node)
+	node := e.newNode()
 	d := sitData{
-		node: node, scope: scope, flags: flagLive, created: e.epoch,
-		first: math.MaxInt64, last: math.MinInt64, crit: e.cfg.DefaultCriticality,
+		node: node, scope: scope, flags: flagLive,
+		first: math.MaxInt64, last: math.MinInt64,
+		ownHead: noNode, ownTail: noNode, nodeTail: node,
 	}
 	var di uint32
 	if n := len(e.freeSit); n > 0 {
@@ -334,16 +367,37 @@ func (e *Engine) newSituation(scope uint16) uint32 {
 	} else {
 		di = e.sits.add(d)
 	}
-	e.nodeData = append(e.nodeData, di)
+	e.nodeData[node] = di
 	e.c.Situations++
 	return node
 }
 
+// newNode returns a union-find node that is its own root and its tree's only node.
+func (e *Engine) newNode() uint32 {
+	n := e.freeNode
+	if n != noNode {
+		e.freeNode = e.nodeNext[n]
+	} else {
+		n = uint32(len(e.parent))
+		e.parent = append(e.parent, n)
+		e.nodeData = append(e.nodeData, noNode)
+		e.nodeGen = append(e.nodeGen, 0)
+		e.nodeNext = append(e.nodeNext, noNode)
+	}
+	e.parent[n], e.nodeNext[n] = n, noNode
+	return n
+}
+
+// touch marks the situation of root node as changed by the batch and moves it to the
+// young end of the retirement order.
 func (e *Engine) touch(node uint32) {
-	d := e.sits.at(e.nodeData[node])
+	di := e.nodeData[node]
+	d := e.sits.at(di)
+	d.fed = e.applying
 	if d.epoch != e.epoch {
 		d.epoch = e.epoch
 		e.touched = append(e.touched, node)
+		e.enqueue(di)
 	}
 }
 
@@ -367,17 +421,23 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 	d.tlp = max(d.tlp, ev.TLP)
 	if d.events == 1 || better(ev.Severity, at, idh, d.sev, d.bestAt, d.bestIDH) {
 		d.sev, d.bestAt, d.bestIDH, d.kind = ev.Severity, at, idh, ev.Kind
-		// The arena never frees, so keep what it holds when the text is unchanged.
+		// Keep what the arena holds when the text is unchanged.
 		if e.arena.str(d.title) != ev.Title {
+			e.arena.free(d.title)
 			d.title = e.arena.add(ev.Title)
 		}
-		if e.arena.str(d.category) != ev.Category {
-			d.category = e.arena.add(ev.Category)
+		d.category = 0
+		if ev.Category != "" {
+			d.category = e.word(ev.Category) + 1
 		}
 	}
-	if g := ev.Geo; g != nil && (d.flags&flagGeo == 0 || at < d.geoAt || at == d.geoAt && idh < d.geoIDH) {
-		d.flags |= flagGeo
-		d.geoAt, d.geoIDH, d.lat, d.lon = at, idh, g.Lat, g.Lon
+	if g := ev.Geo; g != nil {
+		if d.place == 0 {
+			d.place = e.newPlace()
+			*e.places.at(d.place) = place{at, idh, g.Lat, g.Lon}
+		} else if p := e.places.at(d.place); at < p.at || at == p.at && idh < p.idh {
+			*p = place{at, idh, g.Lat, g.Lon}
+		}
 	}
 	aux := conf
 	if ev.Anonymise {
@@ -404,8 +464,31 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 }
 
 func (e *Engine) raiseCrit(d *sitData, w uint32) {
-	if c := float64(e.wordCrit[w]); d.critWord == 0 || c > d.crit || c == d.crit && w+1 < d.critWord {
-		d.crit, d.critWord = c, w+1
+	if c, cur := float64(e.wordCrit[w]), e.crit(d); d.critWord == 0 || c > cur || c == cur && w+1 < d.critWord {
+		d.critWord = w + 1
+	}
+}
+
+// crit is d's criticality factor: that of its most critical sector.
+func (e *Engine) crit(d *sitData) float64 {
+	if d.critWord == 0 {
+		return e.cfg.DefaultCriticality
+	}
+	return float64(e.wordCrit[d.critWord-1])
+}
+
+func (e *Engine) newPlace() uint32 {
+	if i := e.freePlace; i != 0 {
+		e.freePlace = uint32(e.places.at(i).at)
+		return i
+	}
+	return e.places.add(place{})
+}
+
+func (e *Engine) freePlaceEntry(i uint32) {
+	if i != 0 {
+		*e.places.at(i) = place{at: int64(e.freePlace)}
+		e.freePlace = i
 	}
 }
 
@@ -505,20 +588,6 @@ func (e *Engine) filter(head uint32, keep func(uint32) bool) uint32 {
 	return out
 }
 
-func (e *Engine) appendObs(d *sitData, idx uint32) {
-	if d.nobs >= MaxSituationObservables {
-		return
-	}
-	l := e.newLink(idx, 0, 0)
-	if d.obsTail == 0 {
-		d.obsHead = l
-	} else {
-		e.links.at(d.obsTail).next = l
-	}
-	d.obsTail = l
-	d.nobs++
-}
-
 func (e *Engine) newMember() uint32 {
 	if i := e.freeMembr; i != 0 {
 		e.freeMembr = e.members.at(i).next
@@ -528,6 +597,9 @@ func (e *Engine) newMember() uint32 {
 }
 
 func (e *Engine) freeMember(i uint32) {
+	if m := e.members.at(i); m.n == memberArena {
+		e.arena.free(getRef(m.id[:]))
+	}
 	*e.members.at(i) = member{next: e.freeMembr}
 	e.freeMembr = i
 }

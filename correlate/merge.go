@@ -5,9 +5,20 @@ func (e *Engine) merge(target, r uint32) {
 	ri := e.nodeData[r]
 	dr := *e.sits.at(ri) // a copy: ri is freed below
 	dt := e.sits.at(e.nodeData[target])
+	e.nodeNext[dt.nodeTail] = r
+	dt.nodeTail = dr.nodeTail
+	if dr.ownHead != noNode {
+		if dt.ownTail == noNode {
+			dt.ownHead = dr.ownHead
+		} else {
+			e.obs.at(dt.ownTail).next = dr.ownHead
+		}
+		dt.ownTail = dr.ownTail
+	}
+	dt.fed = max(dt.fed, dr.fed)
 	e.parent[r] = target
 	e.nodeData[r] = noNode
-	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.created != e.epoch, version: dr.version,
+	e.merged = append(e.merged, mergeRec{node: r, scope: dr.scope, pre: dr.flags&flagPublished != 0, version: dr.version,
 		sev: dr.sev, tlp: dr.tlp, kind: dr.kind})
 
 	dt.events += dr.events
@@ -18,11 +29,21 @@ func (e *Engine) merge(target, r uint32) {
 	dt.version = max(dt.version, dr.version)
 	if better(dr.sev, dr.bestAt, dr.bestIDH, dt.sev, dt.bestAt, dt.bestIDH) {
 		dt.sev, dt.bestAt, dt.bestIDH, dt.kind = dr.sev, dr.bestAt, dr.bestIDH, dr.kind
+		e.arena.free(dt.title)
 		dt.title, dt.category = dr.title, dr.category
+	} else {
+		e.arena.free(dr.title)
 	}
-	if dr.flags&flagGeo != 0 && (dt.flags&flagGeo == 0 || dr.geoAt < dt.geoAt || dr.geoAt == dt.geoAt && dr.geoIDH < dt.geoIDH) {
-		dt.flags |= flagGeo
-		dt.geoAt, dt.geoIDH, dt.lat, dt.lon = dr.geoAt, dr.geoIDH, dr.lat, dr.lon
+	switch {
+	case dr.place == 0:
+	case dt.place == 0:
+		dt.place = dr.place
+	default:
+		pt, pr := e.places.at(dt.place), e.places.at(dr.place)
+		if pr.at < pt.at || pr.at == pt.at && pr.idh < pt.idh {
+			*pt = *pr
+		}
+		e.freePlaceEntry(dr.place)
 	}
 
 	confChanged := false
@@ -62,22 +83,6 @@ func (e *Engine) merge(target, r uint32) {
 		dt.flags |= flagRelNone
 	}
 
-	for i := dr.obsHead; i != 0; {
-		next := e.links.at(i).next
-		if dt.nobs < MaxSituationObservables {
-			e.links.at(i).next = 0
-			if dt.obsTail == 0 {
-				dt.obsHead = i
-			} else {
-				e.links.at(dt.obsTail).next = i
-			}
-			dt.obsTail = i
-			dt.nobs++
-		} else {
-			e.freeLinkEntry(i)
-		}
-		i = next
-	}
 	e.mergeMembers(dt, &dr)
 
 	*e.sits.at(ri) = sitData{}

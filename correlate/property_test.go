@@ -186,6 +186,8 @@ func FuzzEngine(f *testing.F) {
 		cfg := DefaultConfig()
 		cfg.HubThreshold = 3
 		cfg.MaxEventIDs, cfg.MaxFingerprints = 16, 16
+		cfg.MaxObservables, cfg.MaxSituations = 5, 4
+		cfg.RetireAfter = 7 * 24 * time.Hour
 		cfg.Common = []event.Observable{{Type: event.ObsIPv4, Value: "10.0.0.1"}}
 		e := New(cfg)
 		next := func() byte {
@@ -265,7 +267,7 @@ func checkResult(t *testing.T, e *Engine, batch []event.Event, stored []Stored, 
 		}
 		seen[s.ID] = true
 		if d.Removed {
-			if d.MergedInto == "" || d.MergedInto == s.ID {
+			if d.MergedInto == s.ID || s.Version == 0 {
 				t.Fatalf("removed delta %+v", d)
 			}
 			continue

@@ -18,7 +18,10 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	s.Exercise = e.scopes.names[d.scope]
 	s.Title = e.arena.str(d.title)
 	s.Kind = d.kind
-	s.Category = e.arena.str(d.category)
+	s.Category = ""
+	if d.category != 0 {
+		s.Category = e.words.names[d.category-1]
+	}
 	s.Severity = d.sev
 	s.Confidence = 100 * d.conf
 	s.Score = d.score
@@ -33,7 +36,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
 	ex.Confidence = d.conf
 	ex.Corroborations = int(d.ncontr)
-	ex.Criticality = d.crit
+	ex.Criticality = e.crit(d)
 	ex.Decay = decay
 	ex.AgeHours = float64(age) / float64(time.Hour)
 	e.explain(d, ex)
@@ -52,9 +55,11 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	case d.flags&flagRelSet != 0:
 		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
 	}
-	for i := d.obsHead; i != 0; i = e.links.at(i).next {
-		ob := e.obs.at(e.links.at(i).item)
+	// The first observables it linked, in the order they joined.
+	for i, k := d.ownHead, 0; i != noNode && k < MaxSituationObservables; k++ {
+		ob := e.obs.at(i)
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
+		i = ob.next
 	}
 	for i := d.idsHead; i != 0; i = e.members.at(i).next {
 		s.EventIDs = append(s.EventIDs, e.memberID(e.members.at(i)))
@@ -62,8 +67,9 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	for len(*geos) <= slot {
 		*geos = append(*geos, event.Geo{})
 	}
-	if d.flags&flagGeo != 0 {
-		(*geos)[slot] = event.Geo{Lat: d.lat, Lon: d.lon}
+	if d.place != 0 {
+		p := e.places.at(d.place)
+		(*geos)[slot] = event.Geo{Lat: p.lat, Lon: p.lon}
 		s.Geo = &(*geos)[slot]
 	}
 }

@@ -89,6 +89,7 @@ func TestExerciseNeverTouchesTheRealPicture(t *testing.T) {
 
 func TestDecayLowersScoreWithAge(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.RetireAfter = -1
 	e := New(cfg)
 	a := ev("DE", "1", "ipv4:192.0.2.1")
 	a.Sectors = []string{"energy"}

@@ -22,7 +22,7 @@ func (e *Engine) lifetime(d *sitData) int64 {
 
 // base is the score before decay.
 func (e *Engine) base(d *sitData) float64 {
-	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * d.crit
+	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * e.crit(d)
 }
 
 // decay is MISP's polynomial decay max(0, 1 − (t/τ)^(1/δ)) at age t.
@@ -42,12 +42,13 @@ func (e *Engine) scoreAt(d *sitData, now int64) (score, decay float64) {
 	return e.base(d) * decay, decay
 }
 
-// rescore sets d's reported score at now and when Tick must look at it again, and returns
-// the decay factor.
+// rescore sets d's reported score at now and returns the decay factor. The next Tick
+// looks at d and plans from there: a situation touched in many batches between two
+// Ticks is planned once, not in each.
 func (e *Engine) rescore(d *sitData, now int64) float64 {
 	var decay float64
 	d.score, decay = e.scoreAt(d, now)
-	e.plan(d, now)
+	d.nextCheck = 0
 	return decay
 }
 
@@ -57,44 +58,47 @@ func (e *Engine) plan(d *sitData, now int64) {
 	target := d.score - e.cfg.ScoreThreshold
 	b := e.base(d)
 	if target <= 0 || b <= 0 {
-		// No report is due any more; look again when it can be retired.
-		d.nextCheck = max(d.last+e.lifetime(d), d.updated+e.maxTau) + 1
+		d.nextCheck = math.MaxUint32 // no report is due any more
 		return
 	}
 	dstar := target / b
 	if dstar >= 1 {
-		d.nextCheck = now
+		d.nextCheck = unixSecNs(now)
 		return
 	}
 	tau := e.lifetime(d)
 	t := float64(tau) * math.Pow(1-dstar, e.cfg.DecaySpeed)
 	// Step back a little so floating-point rounding cannot make Tick late.
-	d.nextCheck = d.last + int64(t*0.999)
+	d.nextCheck = unixSecNs(d.last + int64(t*0.999)) // rounded down: never late
 }
 
 // Tick re-scores the situations for decay at now and returns those whose score moved by
 // more than Config.ScoreThreshold since it was last reported. The slice is reused by the
 // next Tick or Apply. Situations not yet due are skipped with one comparison each.
 //
-// Tick also bounds memory: a situation whose decayed score is 0 and that has not changed
-// for longer than the longest lifetime is retired (Counters.Retired) without a delta, as
-// consumers already hold its last state. Its observables then start a new situation
-// when reported again; a content duplicate of one of its events, still in the dedup
-// window, is stored under the retired id.
+// Tick also bounds memory: it first retires the situations that have received no event
+// for longer than Config.RetireAfter (Counters.Retired), each with a Removed delta
+// without MergedInto, and forgets them with their observables and member lists. Their
+// observables start a new situation when reported again; a content duplicate of one of
+// their events, still in the dedup window, is stored under the retired id.
 func (e *Engine) Tick(now time.Time) []Delta {
 	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
+	sec := unixSecNs(nowNs)
+	if h := int64(e.cfg.RetireAfter); h > 0 {
+		for di := e.oldest(); di != noNode && nowNs-e.sits.at(di).fed > h; di = e.oldest() {
+			rec := e.retire(di, nowNs)
+			e.retiredDelta(&e.tick, &rec, nowNs)
+		}
+	}
+	e.sweepOrphans(nowNs)
 	for i := range uint32(e.sits.len()) {
 		d := e.sits.at(i)
-		if d.flags&flagLive == 0 || nowNs < d.nextCheck {
+		if d.flags&flagLive == 0 || sec < d.nextCheck {
 			continue
 		}
 		s, decay := e.scoreAt(d, nowNs)
-		if s == 0 && nowNs-d.updated > e.maxTau && nowNs-d.last >= e.lifetime(d) {
-			e.retire(d)
-			continue
-		}
 		if math.Abs(s-d.score) <= e.cfg.ScoreThreshold {
 			e.plan(d, nowNs)
 			continue
@@ -106,6 +110,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 		dl := nextDelta(&e.tick)
 		e.render(d, e.sitID(d.node), decay, &dl.Situation, &e.tickGeo, len(e.tick)-1)
 	}
+	e.compactArena()
 	return e.tick
 }
 
@@ -145,25 +150,6 @@ func (e *Engine) explain(d *sitData, ex *Explanation) {
 	p = append(p, "h = "...)
 	p = appendFixed(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 1)
 	ex.Text = e.text.end(p)
-}
-
-// retire forgets the live situation d: it frees its chains, members and slot, and marks
-// its node so that observables still pointing at it count as unlinked.
-func (e *Engine) retire(d *sitData) {
-	for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead} {
-		e.freeChain(h)
-	}
-	for m := d.idsHead; m != 0; {
-		next := e.members.at(m).next
-		e.freeMember(m)
-		m = next
-	}
-	di := e.nodeData[d.node]
-	e.nodeData[d.node] = noNode
-	*e.sits.at(di) = sitData{}
-	e.freeSit = append(e.freeSit, di)
-	e.c.Situations--
-	e.c.Retired++
 }
 
 var fixedScale = [...]float64{1, 10, 100}

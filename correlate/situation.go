@@ -5,6 +5,8 @@
 // It is pure and single-threaded: no Kafka, no ClickHouse, no goroutines of its own. The
 // pipeline (correlate/pipeline) feeds it batches with Engine.Apply and takes its outputs;
 // Engine.Tick re-scores for decay; Snapshot and Restore let a restarted correlator resume.
+// Its memory is bounded: situations retire after Config.RetireAfter without an event, or
+// oldest first beyond Config.MaxObservables and MaxSituations (retire.go).
 package correlate
 
 import (
@@ -70,7 +72,9 @@ type Explanation struct {
 }
 
 // Delta is one change to the picture: a situation created or updated, or removed because
-// it merged into another (Removed, with MergedInto naming the survivor).
+// it merged into another (Removed, with MergedInto naming the survivor) or was retired
+// (Removed without MergedInto: no event for Config.RetireAfter, or the oldest when the
+// engine was over Config.MaxObservables or MaxSituations).
 type Delta struct {
 	Situation  Situation `json:"situation"`
 	MergedFrom []string  `json:"merged_from,omitempty"`

@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 3
+	snapshotVersion = 8
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -85,8 +85,10 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	s.u64(e.seq)
 	s.u64(uint64(e.epoch))
 	writeSlice(s, []Counters{e.c})
-	s.u64(uint64(e.freeLink))
-	s.u64(uint64(e.freeMembr))
+	for _, x := range [...]uint32{e.freeLink, e.freeMembr, e.freeObs, e.orphans, e.freeCB, e.freeNode, e.freePlace} {
+		s.u64(uint64(x))
+	}
+	s.u64(uint64(e.arena.live))
 	for _, d := range []*dict{&e.scopes, &e.contribs, &e.words} {
 		s.u64(uint64(len(d.names)))
 		for _, n := range d.names {
@@ -104,16 +106,24 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	writeSlab(s, &e.members)
 	writeSlice(s, e.parent)
 	writeSlice(s, e.nodeData)
+	writeSlice(s, e.nodeGen)
+	writeSlice(s, e.nodeNext)
 	writeSlab(s, &e.sits)
 	writeSlice(s, e.freeSit)
+	writeSlab(s, &e.places)
+	writeSlice(s, e.queue[e.qHead:])
+	s.u64(e.qBase + uint64(e.qHead))
 	for _, win := range []*window{&e.ids, &e.fps} {
 		s.u64(uint64(win.n))
 		for i := 0; i < win.n; i++ {
 			j := (win.head + i) % len(win.keys)
-			v, _ := win.idx.get(win.keys[j])
+			var v, aux uint32
+			if !win.keysOnly {
+				v, aux, _ = win.lookup(win.keys[j])
+			}
 			s.u64(win.keys[j])
 			s.u64(uint64(win.at[j]))
-			s.u64(uint64(v))
+			s.u64(uint64(v) | uint64(aux)<<32)
 		}
 	}
 	if s.err == nil {
@@ -249,8 +259,9 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrSnapshotVersion, v, snapshotVersion)
 	}
 	e := newEngine(cfg)
-	e.ids.init(e.cfg.MaxEventIDs)
-	e.fps.init(e.cfg.MaxFingerprints)
+	e.obsIdx.obs = &e.obs
+	e.ids.init(e.cfg.MaxEventIDs, true)
+	e.fps.init(e.cfg.MaxFingerprints, false)
 	e.seq = s.u64()
 	e.epoch = uint32(s.u64())
 	if c := readSliceN[Counters](s, 1); len(c) == 1 {
@@ -258,8 +269,10 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	} else {
 		s.fail("counters missing")
 	}
-	e.freeLink = uint32(s.u64())
-	e.freeMembr = uint32(s.u64())
+	for _, x := range [...]*uint32{&e.freeLink, &e.freeMembr, &e.freeObs, &e.orphans, &e.freeCB, &e.freeNode, &e.freePlace} {
+		*x = uint32(s.u64())
+	}
+	e.arena.live = int(s.u64())
 	e.scopes = dict{}
 	e.scopeHash = nil
 	for k := 0; k < 3 && s.err == nil; k++ {
@@ -283,20 +296,25 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 		copy(blk, b)
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
-	e.obsIdx.slots = readSlice[slot](s)
+	e.obsIdx.slots = readSlice[obsSlot](s)
 	readSlab(s, &e.obs)
 	e.cblocks = readSlice[contribBlock](s)
 	readSlab(s, &e.links)
 	readSlab(s, &e.members)
 	e.parent = readSlice[uint32](s)
 	e.nodeData = readSlice[uint32](s)
+	e.nodeGen = readSlice[uint32](s)
+	e.nodeNext = readSlice[uint32](s)
 	readSlab(s, &e.sits)
 	e.freeSit = readSlice[uint32](s)
+	readSlab(s, &e.places)
+	e.queue = readSlice[uint32](s)
+	e.qBase = s.u64()
 	for _, win := range []*window{&e.ids, &e.fps} {
 		n := s.count(maxSnapshotLen)
 		for i := 0; i < n && s.err == nil; i++ {
-			k, at, v := s.u64(), int64(s.u64()), uint32(s.u64())
-			win.add(k, v, at)
+			k, at, v := s.u64(), uint32(s.u64()), s.u64()
+			win.add(k, uint32(v), uint32(v>>32), at)
 		}
 	}
 	if s.err != nil {
@@ -319,18 +337,37 @@ func (e *Engine) check() error {
 	bad := func(what string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
 	}
-	if n := len(e.obsIdx.slots); n&(n-1) != 0 || n == 0 {
+	n := len(e.obsIdx.slots)
+	if n&(n-1) != 0 || n == 0 {
 		return bad("observable table size %d", n)
 	}
-	for _, sl := range e.obsIdx.slots {
-		if sl.key != 0 {
-			e.obsIdx.n++
-			if int(sl.val) >= e.obs.len() {
-				return bad("observable index out of range")
+	e.obsIdx.setSlots(e.obsIdx.slots)
+	e.obsIdx.n = 0
+	for j, sl := range e.obsIdx.slots {
+		if sl.idx == 0 {
+			continue
+		}
+		e.obsIdx.n++
+		if int(sl.idx-1) >= e.obs.len() {
+			return bad("observable index out of range")
+		}
+		k := e.obs.at(sl.idx - 1).key
+		if k == 0 || uint32(k) != sl.fp {
+			return bad("observable key mismatch")
+		}
+		// Every slot from its home to it is taken, or lookups would miss it.
+		mask := uint64(n - 1)
+		for i := e.obsIdx.home(k); i != uint64(j); i = (i + 1) & mask {
+			if e.obsIdx.slots[i].idx == 0 {
+				return bad("observable table out of order")
 			}
 		}
 	}
-	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) {
+	if e.obsIdx.n*4 > n*3 {
+		return bad("observable table overfull")
+	}
+	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) ||
+		len(e.nodeGen) != len(e.parent) || len(e.nodeNext) != len(e.parent) {
 		return bad("empty slabs")
 	}
 	inLinks := func(i uint32) bool { return int(i) < e.links.len() }
@@ -339,10 +376,17 @@ func (e *Engine) check() error {
 		b := int(r.off >> arenaBlockBits)
 		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
 	}
+	inObs := func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
+	inNodes := func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
 	for i := range uint32(e.obs.len()) {
 		o := e.obs.at(i)
-		if o.sit != noNode && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) {
+		if o.sit < hubOrphan && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) || !inObs(o.next) {
 			return bad("observable state out of range")
+		}
+	}
+	for _, n := range e.nodeNext {
+		if !inNodes(n) {
+			return bad("node chain out of range")
 		}
 	}
 	for _, b := range e.cblocks {
@@ -378,20 +422,36 @@ func (e *Engine) check() error {
 		if d.flags&flagLive == 0 {
 			continue
 		}
-		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.obsHead, d.obsTail} {
+		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
 			if !inLinks(h) {
 				return bad("situation chain out of range")
 			}
 		}
-		if !inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
-			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || !ref(d.category) ||
+		if !inObs(d.ownHead) || !inObs(d.ownTail) || int(d.place) >= e.places.len() ||
+			int(d.nodeTail) >= len(e.parent) ||
+			!inMembers(d.idsHead) || !inMembers(d.idsTail) || int(d.node) >= len(e.parent) ||
+			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || d.category > uint32(len(e.words.names)) ||
 			d.critWord > uint32(len(e.words.names)) ||
 			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
 			return bad("situation out of range")
 		}
 	}
-	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) {
+	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) || !inObs(e.freeObs) || !inObs(e.orphans) ||
+		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || int(e.freePlace) >= e.places.len() {
 		return bad("free list out of range")
+	}
+	for _, di := range e.queue {
+		if int(di) >= e.sits.len() {
+			return bad("queue out of range")
+		}
+	}
+	if e.places.len() == 0 {
+		return bad("empty slabs")
+	}
+	for i, k := e.freePlace, 0; i != 0; i, k = uint32(e.places.at(i).at), k+1 {
+		if at := e.places.at(i).at; at < 0 || at >= int64(e.places.len()) || k > e.places.len() {
+			return bad("free places out of range")
+		}
 	}
 	return nil
 }

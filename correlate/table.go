@@ -15,6 +15,7 @@ const (
 	seedID    = 0x9e3779b97f4a7c15
 	seedFP    = 0xc2b2ae3d27d4eb4f
 	seedScope = 0x165667b19e3779f9
+	seedDict  = 0x27d4eb2f165667c5
 )
 
 func mix(a, b uint64) uint64 {
@@ -62,6 +63,7 @@ type table struct {
 type slot struct {
 	key uint64
 	val uint32
+	aux uint32 // fingerprints: the generation of the node in val
 }
 
 func tableKey(k uint64) uint64 {
@@ -98,6 +100,24 @@ func (t *table) get(k uint64) (uint32, bool) {
 	}
 }
 
+// get2 is get that also returns the entry's aux.
+func (t *table) get2(k uint64) (uint32, uint32, bool) {
+	if len(t.slots) == 0 {
+		return 0, 0, false
+	}
+	k = tableKey(k)
+	mask := uint64(len(t.slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.key == k {
+			return s.val, s.aux, true
+		}
+		if s.key == 0 {
+			return 0, 0, false
+		}
+	}
+}
+
 // peek loads the home slot of k, so that a later get finds it in cache.
 func (t *table) peek(k uint64) uint64 {
 	if len(t.slots) == 0 {
@@ -107,7 +127,9 @@ func (t *table) peek(k uint64) uint64 {
 }
 
 // put inserts or replaces k.
-func (t *table) put(k uint64, v uint32) {
+func (t *table) put(k uint64, v uint32) { t.put2(k, v, 0) }
+
+func (t *table) put2(k uint64, v, aux uint32) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
@@ -116,11 +138,11 @@ func (t *table) put(k uint64, v uint32) {
 	for i := k & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.key == k {
-			s.val = v
+			s.val, s.aux = v, aux
 			return
 		}
 		if s.key == 0 {
-			*s = slot{k, v}
+			*s = slot{k, v, aux}
 			t.n++
 			return
 		}
@@ -171,27 +193,122 @@ func (t *table) grow() {
 	}
 }
 
-// window remembers keys (event ids or fingerprints) for dedup in arrival order, so the
-// oldest can be evicted by age or when the configured size is reached.
-type window struct {
-	idx  table // key → value (situation node for fingerprints)
-	keys []uint64
-	at   []int64 // processing time of insertion, Unix ns
-	head int
-	n    int
-	max  int
+// keyTable is a set of non-zero 64-bit keys with table's layout, in 8-byte slots.
+type keyTable struct {
+	slots []uint64
+	n     int
 }
 
-func (w *window) init(max int) {
-	w.max = max
-	w.idx.init(min(max, 1024))
+func (t *keyTable) init(capHint int) {
+	size := 16
+	for size*3/4 < capHint {
+		size <<= 1
+	}
+	t.slots = make([]uint64, size)
+	adviseHuge(t.slots)
+	t.n = 0
+}
+
+func (t *keyTable) has(k uint64) bool {
+	k = tableKey(k)
+	mask := uint64(len(t.slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch t.slots[i] {
+		case k:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+func (t *keyTable) peek(k uint64) uint64 { return t.slots[k&uint64(len(t.slots)-1)] }
+
+// put inserts k, which must be absent.
+func (t *keyTable) put(k uint64) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		old := t.slots
+		t.slots = make([]uint64, 2*len(old))
+		adviseHuge(t.slots)
+		for _, x := range old {
+			if x != 0 {
+				t.insert(x)
+			}
+		}
+	}
+	t.insert(tableKey(k))
+	t.n++
+}
+
+func (t *keyTable) insert(k uint64) {
+	mask := uint64(len(t.slots) - 1)
+	i := k & mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = k
+}
+
+func (t *keyTable) del(k uint64) bool {
+	k = tableKey(k)
+	mask := uint64(len(t.slots) - 1)
+	i := k & mask
+	for ; t.slots[i] != k; i = (i + 1) & mask {
+		if t.slots[i] == 0 {
+			return false
+		}
+	}
+	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
+		if home := t.slots[j] & mask; (j-home)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = 0
+	t.n--
+	return true
+}
+
+// window remembers keys (event ids or fingerprints) for dedup in arrival order, so the
+// oldest can be evicted by age or when the configured size is reached. A keys-only
+// window (event ids) keeps its keys in a keyTable; the other maps each key to a value
+// and aux (fingerprints: the situation node and its generation).
+type window struct {
+	idx      table
+	set      keyTable
+	keysOnly bool
+	keys     []uint64
+	at       []uint32 // processing time of insertion, Unix seconds
+	head     int
+	n        int
+	max      int
+}
+
+func (w *window) init(max int, keysOnly bool) {
+	w.max, w.keysOnly = max, keysOnly
+	if keysOnly {
+		w.set.init(min(max, 1024))
+	} else {
+		w.idx.init(min(max, 1024))
+	}
 	w.keys = make([]uint64, min(max, 1024))
-	w.at = make([]int64, len(w.keys))
+	w.at = make([]uint32, len(w.keys))
 	w.head, w.n = 0, 0
 }
 
-// expire evicts entries inserted before cutoff and returns how many.
-func (w *window) expire(cutoff int64) uint64 {
+func (w *window) has(k uint64) bool { return w.set.has(k) }
+
+func (w *window) lookup(k uint64) (v, aux uint32, ok bool) { return w.idx.get2(k) }
+
+func (w *window) peek(k uint64) uint64 {
+	if w.keysOnly {
+		return w.set.peek(k)
+	}
+	return w.idx.peek(k)
+}
+
+// expire evicts entries inserted before the second cutoff and returns how many.
+func (w *window) expire(cutoff uint32) uint64 {
 	var ev uint64
 	for w.n > 0 && w.at[w.head] < cutoff {
 		w.pop()
@@ -201,13 +318,18 @@ func (w *window) expire(cutoff int64) uint64 {
 }
 
 func (w *window) pop() {
-	w.idx.del(w.keys[w.head])
+	if w.keysOnly {
+		w.set.del(w.keys[w.head])
+	} else {
+		w.idx.del(w.keys[w.head])
+	}
 	w.head = w.slot(1)
 	w.n--
 }
 
-// add inserts k (which must be absent) and returns how many entries were evicted to make room.
-func (w *window) add(k uint64, v uint32, at int64) uint64 {
+// add inserts k (which must be absent) with value v and aux at second at, and returns how
+// many entries were evicted to make room.
+func (w *window) add(k uint64, v, aux uint32, at uint32) uint64 {
 	var ev uint64
 	if w.n == len(w.keys) {
 		if len(w.keys) < w.max {
@@ -220,7 +342,11 @@ func (w *window) add(k uint64, v uint32, at int64) uint64 {
 	i := w.slot(w.n)
 	w.keys[i], w.at[i] = k, at
 	w.n++
-	w.idx.put(k, v)
+	if w.keysOnly {
+		w.set.put(k)
+	} else {
+		w.idx.put2(k, v, aux)
+	}
 	return ev
 }
 
@@ -235,7 +361,7 @@ func (w *window) slot(k int) int {
 }
 
 func (w *window) resize(size int) {
-	keys, at := make([]uint64, size), make([]int64, size)
+	keys, at := make([]uint64, size), make([]uint32, size)
 	for i := 0; i < w.n; i++ {
 		j := (w.head + i) % len(w.keys)
 		keys[i], at[i] = w.keys[j], w.at[j]
