@@ -53,6 +53,9 @@ type serveConfig struct {
 	Backends backendAuth
 	// PictureMax caps the situations the live picture keeps in memory.
 	PictureMax int
+	// MaxObservables caps the correlation engine's state (correlate.Config.MaxObservables
+	// and MaxSituations); 0 keeps the engine's default.
+	MaxObservables int
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
 }
@@ -80,6 +83,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
+	fs.IntVar(&c.MaxObservables, "max-observables", 0, "cap of the correlation engine's observables and situations (0: the engine's default, 8M, about 2 GB); over it the longest-quiet situations are retired")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
@@ -196,16 +200,19 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	}
 	if stages["correlate"] {
 		clog := log.With().Str("component", "correlate").Logger()
+		ecfg := correlate.DefaultConfig()
+		if c.MaxObservables > 0 {
+			ecfg.MaxObservables, ecfg.MaxSituations = c.MaxObservables, c.MaxObservables
+		}
 		if count > 0 {
 			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg, Count: count}).Run)
 			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index,
-				StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
+				StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg}).Run)
 		} else {
 			// Situation ids are minted from the engine instance, so it must never repeat:
 			// not across namespaces sharing one ClickHouse, not across restarts that start
 			// from an empty engine (cop.picture still holds the old situations). A restored
 			// engine takes the instance recorded in its state file instead.
-			ecfg := correlate.DefaultConfig()
 			ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
 			run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
 				Log: clog, Metrics: reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)

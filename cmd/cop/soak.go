@@ -26,6 +26,8 @@ type soakSample struct {
 	Sent, Ingested, Stored float64
 	Lag                    float64
 	RSSMiB, HeapMiB        float64
+	EngineMiB              float64 // the correlation engine's state
+	Situations             float64 // in the live picture
 }
 
 // runSoak runs the demo load through `cop serve` on the real services for --duration and
@@ -36,6 +38,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 1000, "synthetic events per second")
 	every := fs.Duration("every", 5*time.Second, "sampling interval")
 	out := fs.String("out", filepath.Join(".cop", "soak"), "directory for soak.csv and soak.svg")
+	maxObs := fs.Int("max-observables", 200_000, "the engine's cap (cop serve --max-observables): memory is flat once the synthetic feed's observables exceed it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,7 +50,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rand.Read(b[:])
 	ns := "soak" + hex.EncodeToString(b[:])
 	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true, Partitions: 4,
-		Namespace: ns} // no State: the soak measures a fresh engine and leaves no state file
+		Namespace: ns, MaxObservables: *maxObs} // no State: the soak measures a fresh engine and leaves no state file
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan string, 1)
@@ -80,10 +83,11 @@ func runSoak(ctx context.Context, args []string) error {
 		runtime.ReadMemStats(&ms)
 		s := soakSample{Elapsed: time.Since(start), Sent: float64(feed.sent + feed.redelivered + feed.malformed),
 			Ingested: m["cop_ingest_messages_total"], Stored: m["cop_correlate_events_total"], Lag: m["cop_correlate_lag"],
-			RSSMiB: rssMiB(), HeapMiB: float64(ms.HeapInuse) / (1 << 20)}
+			RSSMiB: rssMiB(), HeapMiB: float64(ms.HeapInuse) / (1 << 20),
+			EngineMiB: m["cop_engine_state_bytes"] / (1 << 20), Situations: m["cop_picture_situations"]}
 		samples = append(samples, s)
-		fmt.Fprintf(os.Stderr, "%6.0fs sent %.0f ingested %.0f correlated %.0f lag %.0f rss %.0f MiB heap %.0f MiB\n",
-			s.Elapsed.Seconds(), s.Sent, s.Ingested, s.Stored, s.Lag, s.RSSMiB, s.HeapMiB)
+		fmt.Fprintf(os.Stderr, "%6.0fs sent %.0f ingested %.0f correlated %.0f lag %.0f rss %.0f MiB heap %.0f MiB engine %.0f MiB picture %.0f situations\n",
+			s.Elapsed.Seconds(), s.Sent, s.Ingested, s.Stored, s.Lag, s.RSSMiB, s.HeapMiB, s.EngineMiB, s.Situations)
 	}
 	cancel()
 	<-serveErr
@@ -100,6 +104,8 @@ func runSoak(ctx context.Context, args []string) error {
 	fmt.Printf("  lag:         %.0f at the end, %.0f at most\n", last.Lag, maxOf(samples, func(s soakSample) float64 { return s.Lag }))
 	fmt.Printf("  RSS:         %.0f MiB after warm-up, %.0f MiB at the end (%+.1f%%)\n", first.RSSMiB, last.RSSMiB, 100*(last.RSSMiB-first.RSSMiB)/first.RSSMiB)
 	fmt.Printf("  heap in use: %.0f MiB after warm-up, %.0f MiB at the end\n", first.HeapMiB, last.HeapMiB)
+	fmt.Printf("  engine:      %.0f MiB after warm-up, %.0f MiB at the end (cap %d observables)\n", first.EngineMiB, last.EngineMiB, *maxObs)
+	fmt.Printf("  picture:     %.0f situations after warm-up, %.0f at the end\n", first.Situations, last.Situations)
 	fmt.Printf("  written:     %s, %s\n", filepath.Join(*out, "soak.csv"), filepath.Join(*out, "soak.svg"))
 	return nil
 }
@@ -156,9 +162,10 @@ func writeSoak(dir string, samples []soakSample) error {
 		return fmt.Errorf("cannot create %s: %w", dir, err)
 	}
 	var csv strings.Builder
-	csv.WriteString("elapsed_s,sent,ingested,correlated,lag,rss_mib,heap_mib\n")
+	csv.WriteString("elapsed_s,sent,ingested,correlated,lag,rss_mib,heap_mib,engine_mib,picture_situations\n")
 	for _, s := range samples {
-		fmt.Fprintf(&csv, "%.1f,%.0f,%.0f,%.0f,%.0f,%.1f,%.1f\n", s.Elapsed.Seconds(), s.Sent, s.Ingested, s.Stored, s.Lag, s.RSSMiB, s.HeapMiB)
+		fmt.Fprintf(&csv, "%.1f,%.0f,%.0f,%.0f,%.0f,%.1f,%.1f,%.1f,%.0f\n", s.Elapsed.Seconds(), s.Sent, s.Ingested, s.Stored, s.Lag,
+			s.RSSMiB, s.HeapMiB, s.EngineMiB, s.Situations)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644); err != nil {
 		return fmt.Errorf("cannot write soak.csv: %w", err)

@@ -100,6 +100,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 		batchSecs = c.Metrics.Gauge(`cop_correlate_batch_seconds`, "Duration of the last batch from fetch to commit.")
 		lag       = c.Metrics.Gauge(`cop_correlate_lag`, "Messages on cop.events behind the newest, as of the last batch (summed over the partitions it held).")
 		snapSecs  = c.Metrics.Gauge(`cop_correlate_snapshot_seconds`, "Duration of the last state file write.")
+		gauges    = engineGauges(c.Metrics)
 		batch     []event.Event
 		sb        store.Batch
 		nextTick  = time.Now().Add(c.TickEvery)
@@ -260,11 +261,36 @@ func (c *Correlator) Run(ctx context.Context) error {
 			}
 			batches.Inc()
 			batchSecs.Set(time.Since(start).Seconds())
+			gauges(c.Engine)
 			sinceSnap++
 		}
 		if sinceSnap >= c.SnapshotBatches || (dirty && time.Since(lastSnap) >= c.SnapshotEvery) {
 			snapshot()
 		}
+	}
+}
+
+// engineGauges returns a function that publishes an engine's counters and state size as
+// metrics (after each batch).
+func engineGauges(reg *metrics.Registry) func(*correlate.Engine) {
+	var (
+		obs      = reg.Gauge(`cop_engine_observables`, "Distinct observables the engine tracks.")
+		hubs     = reg.Gauge(`cop_engine_hub_observables`, "Observables that stopped linking (over the hub threshold or common).")
+		sits     = reg.Gauge(`cop_engine_situations`, "Live situations in the engine.")
+		retired  = reg.Gauge(`cop_engine_retired`, "Situations retired since the engine started (age or cap).")
+		capped   = reg.Gauge(`cop_engine_cap_retired`, "Of which retired by the observable or situation cap.")
+		evicted  = reg.Gauge(`cop_engine_dedup_evicted`, "Event ids and fingerprints the dedup windows forgot (age or size).")
+		stateLen = reg.Gauge(`cop_engine_state_bytes`, "Memory the engine's state holds.")
+	)
+	return func(e *correlate.Engine) {
+		c := e.Counters()
+		obs.Set(float64(c.Observables))
+		hubs.Set(float64(c.HubObservables))
+		sits.Set(float64(c.Situations))
+		retired.Set(float64(c.Retired))
+		capped.Set(float64(c.CapRetired))
+		evicted.Set(float64(c.EvictedIDs + c.EvictedFingerprints))
+		stateLen.Set(float64(e.StateBytes()))
 	}
 }
 

@@ -198,6 +198,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.events = r.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
 	r.retries = r.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
 	lag := r.Metrics.Gauge(`cop_correlate_lag`, "Records on cop.sequence behind the newest, as of the last one applied.")
+	gauges := engineGauges(r.Metrics)
 	seq := r.Bus.Sequence()
 	group := r.Bus.Group(fmt.Sprintf("correlate-%d", r.Index))
 	r.pr = newPartitionReaders(r.Bus)
@@ -288,6 +289,7 @@ func (r *Replica) Run(ctx context.Context) error {
 			return r.stopped(ctx, err)
 		}
 		committed, dirty = m.Offset+1, true
+		gauges(r.Engine)
 		if time.Since(lastSnap) >= r.SnapshotEvery {
 			snapshot()
 		}
