@@ -38,6 +38,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 1000, "synthetic events per second")
 	every := fs.Duration("every", 5*time.Second, "sampling interval")
 	out := fs.String("out", filepath.Join(".cop", "soak"), "directory for soak.csv and soak.svg")
+	warmup := fs.Duration("warmup", 0, "what the summary leaves out at the start (default: the first 40%)")
 	maxObs := fs.Int("max-observables", 200_000, "the engine's cap (cop serve --max-observables): memory is flat once the synthetic feed's observables exceed it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,7 +98,14 @@ func runSoak(ctx context.Context, args []string) error {
 	if err := writeSoak(*out, samples); err != nil {
 		return err
 	}
-	first, last := samples[len(samples)/5], samples[len(samples)-1] // after a 20% warm-up
+	first, last := samples[len(samples)*2/5], samples[len(samples)-1]
+	if *warmup > 0 {
+		for _, s := range samples {
+			if first = s; s.Elapsed >= *warmup {
+				break
+			}
+		}
+	}
 	secs := (last.Elapsed - first.Elapsed).Seconds()
 	fmt.Printf("soak %s at %d events/s (namespace %s)\n", *duration, *rate, ns)
 	fmt.Printf("  correlated:  %.0f events/s sustained after warm-up\n", (last.Stored-first.Stored)/secs)
