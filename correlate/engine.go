@@ -175,6 +175,10 @@ func newEngine(cfg Config) *Engine {
 // Counters returns the running totals.
 func (e *Engine) Counters() Counters { return e.c }
 
+// Instance returns the Config.Instance the engine mints situation ids from: a snapshot
+// of it must be restored with the same, or the situations it holds change ids.
+func (e *Engine) Instance() string { return e.cfg.Instance }
+
 // scope returns the interned id of an exercise ("" is the real picture).
 func (e *Engine) scope(name string) uint16 {
 	id := e.scopes.id(name)

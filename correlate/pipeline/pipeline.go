@@ -145,7 +145,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 			return
 		}
 		t := time.Now()
-		size, err := writeState(c.StatePath, c.Engine, c.engineConfig().Instance, c.Bus.Events(), committed)
+		size, err := writeState(c.StatePath, c.Engine, c.Bus.Events(), committed)
 		if err != nil {
 			// Not fatal: the previous state file plus a longer replay is still correct.
 			c.Log.Error().Err(err).Str("path", c.StatePath).Msg("cannot write engine state; keeping the previous one")

@@ -160,15 +160,14 @@ type Replica struct {
 	// Engine is nil until the replica restored it or met its first record.
 	Engine *correlate.Engine
 
-	instance string
-	pr       *partitionReaders
-	batch    []event.Event
-	parts    []int
-	sb       store.Batch
-	picture  *kafka.Writer
-	dead     *kafka.Writer
-	events   *metrics.Counter
-	retries  *metrics.Counter
+	pr      *partitionReaders
+	batch   []event.Event
+	parts   []int
+	sb      store.Batch
+	picture *kafka.Writer
+	dead    *kafka.Writer
+	events  *metrics.Counter
+	retries *metrics.Counter
 }
 
 // ownsPartition reports whether replica index of count stores the events of cop.events
@@ -213,7 +212,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		e, hdr, err := readState(r.StatePath, r.engineConfig())
 		switch {
 		case err == nil && hdr.Topic == seq:
-			r.Engine, r.instance, from = e, hdr.Instance, hdr.Offsets[0]
+			r.Engine, from = e, hdr.Offsets[0]
 			r.Log.Info().Str("path", r.StatePath).Int64("offset", from).Msg("engine restored from state file")
 		case err == nil:
 			r.Log.Error().Str("path", r.StatePath).Str("topic", hdr.Topic).Msg("state file is for another topic; rebuilding the engine from cop.sequence")
@@ -255,7 +254,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		if r.StatePath == "" || !dirty || r.Engine == nil {
 			return
 		}
-		if _, err := writeState(r.StatePath, r.Engine, r.instance, seq, map[int]int64{0: committed}); err != nil {
+		if _, err := writeState(r.StatePath, r.Engine, seq, map[int]int64{0: committed}); err != nil {
 			r.Log.Error().Err(err).Str("path", r.StatePath).Msg("cannot write engine state; keeping the previous one")
 			return
 		}
@@ -354,7 +353,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 	if r.Engine == nil {
 		cfg := r.engineConfig()
 		cfg.Instance = rec.Epoch
-		r.Engine, r.instance = correlate.New(cfg), rec.Epoch
+		r.Engine = correlate.New(cfg)
 	}
 	r.batch, r.parts = r.batch[:0], r.parts[:0]
 	var letters []deadletter.Letter

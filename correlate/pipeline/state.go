@@ -38,7 +38,7 @@ type stateHeader struct {
 // writeState writes the engine state and offsets to path atomically: a temporary file
 // in the same directory, fsync, rename, fsync of the directory. A crash at any point
 // leaves either the old state file or the new one, never a torn one.
-func writeState(path string, e *correlate.Engine, instance, topic string, offsets map[int]int64) (int64, error) {
+func writeState(path string, e *correlate.Engine, topic string, offsets map[int]int64) (int64, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("cannot create state directory %s: %w", dir, err)
@@ -56,7 +56,7 @@ func writeState(path string, e *correlate.Engine, instance, topic string, offset
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	hdr, err := json.Marshal(stateHeader{Topic: topic, Offsets: offsets, Instance: instance, WrittenAt: time.Now().UTC()})
+	hdr, err := json.Marshal(stateHeader{Topic: topic, Offsets: offsets, Instance: e.Instance(), WrittenAt: time.Now().UTC()})
 	if err != nil {
 		return 0, fmt.Errorf("BUG: cannot encode state header: %w", err)
 	}
