@@ -36,6 +36,7 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
 	n := fs.Int("events", 200_000, "feed messages (one event each)")
 	partitions := fs.Int("partitions", 4, "partitions of the topics the benchmark creates")
+	rate := fs.Int("rate", 0, "offered load in events/s (0: as fast as the producer goes, which measures the sustained maximum)")
 	probeEvery := fs.Duration("probe-every", 100*time.Millisecond, "how often a latency probe event is sent while the load runs")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	keep := fs.Bool("keep", false, "keep the stored events (dropped otherwise)")
@@ -115,15 +116,19 @@ func runBenchE2E(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r, err := benchCOP(ctx, bc, chAddr, kafkaAddr, st, topics, msgs, ex, *probeEvery)
+	r, err := benchCOP(ctx, bc, chAddr, kafkaAddr, st, topics, msgs, ex, *probeEvery, *rate)
 	if err != nil {
 		return err
 	}
-	rate := func(secs float64) float64 { return float64(*n) / secs }
+	perSec := func(secs float64) float64 { return float64(*n) / secs }
 	fmt.Printf("%-52s %10s %10s %12s\n", "path (same events)", "events", "seconds", "events/s")
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare kafka-go consume of the feed topics", *n, consumeSecs, rate(consumeSecs))
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare clickhouse-go insert (store.Write, 5000/batch)", *n, insertSecs, rate(insertSecs))
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "COP: feed → ingest → correlate → ClickHouse → picture", *n, r.secs, rate(r.secs))
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare kafka-go consume of the feed topics", *n, consumeSecs, perSec(consumeSecs))
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare clickhouse-go insert (store.Write, 5000/batch)", *n, insertSecs, perSec(insertSecs))
+	what := "COP: feed → ingest → correlate → ClickHouse → picture"
+	if *rate > 0 {
+		what = fmt.Sprintf("COP, offered %d events/s", *rate)
+	}
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", what, *n, r.secs, perSec(r.secs))
 	fmt.Printf("\nCOP at %.0f%% of the bare consume, %.0f%% of the bare insert; producer wrote the feed in %.2f s\n",
 		100*consumeSecs/r.secs, 100*insertSecs/r.secs, r.produceSecs)
 	fmt.Printf("Kafka lag (cop.events, correlator): max %.0f messages\n", r.maxLag)
@@ -143,17 +148,34 @@ func pct(xs []time.Duration, p int) time.Duration {
 	return s[max(i, 0)].Round(time.Millisecond)
 }
 
-func benchProduce(ctx context.Context, bc bus.Config, msgs []kafka.Message) error {
+// benchProduce produces msgs into bc's feed topics at rate events/s (0: as fast as it
+// can), in tenths of a second.
+func benchProduce(ctx context.Context, bc bus.Config, msgs []kafka.Message, rate int) error {
 	w := bus.NewWriter(bc, "")
 	defer w.Close()
-	for i := 0; i < len(msgs); i += 5000 {
-		batch := slices.Clone(msgs[i:min(i+5000, len(msgs))])
+	step := 5000
+	var tick <-chan time.Time
+	if rate > 0 {
+		step = max(1, rate/10)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for i := 0; i < len(msgs); i += step {
+		batch := slices.Clone(msgs[i:min(i+step, len(msgs))])
 		for j := range batch {
 			_, c, _ := strings.Cut(batch[j].Topic, ".feed.")
 			batch[j].Topic = bc.FeedTopic(c)
 		}
 		if err := w.WriteMessages(ctx, batch...); err != nil {
 			return fmt.Errorf("cannot produce the feed: %w", err)
+		}
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick:
+			}
 		}
 	}
 	return nil
@@ -168,7 +190,7 @@ func benchBareConsume(ctx context.Context, bc bus.Config, topics []string, msgs 
 	if err := bus.EnsureTopics(ctx, bc, ts...); err != nil {
 		return 0, err
 	}
-	if err := benchProduce(ctx, bc, msgs); err != nil {
+	if err := benchProduce(ctx, bc, msgs, 0); err != nil {
 		return 0, err
 	}
 	r := bus.NewGroupReader(bc, bc.Group("bare"), ts...)
@@ -227,7 +249,7 @@ type e2eResult struct {
 // benchCOP runs serve on a fresh namespace, produces msgs and latency probes, and waits
 // until ClickHouse holds every event.
 func benchCOP(ctx context.Context, bc bus.Config, chAddr, kafkaAddr string, st *store.Store, topics []string,
-	msgs []kafka.Message, ex string, probeEvery time.Duration) (*e2eResult, error) {
+	msgs []kafka.Message, ex string, probeEvery time.Duration, rate int) (*e2eResult, error) {
 	if err := bus.EnsureTopics(ctx, bc, append(slices.Clone(topics), bc.FeedTopic("e2e-probe"))...); err != nil {
 		return nil, err
 	}
@@ -326,7 +348,7 @@ func benchCOP(ctx context.Context, bc bus.Config, chAddr, kafkaAddr string, st *
 	start := time.Now()
 	produced := make(chan error, 1)
 	go func() {
-		err := benchProduce(ctx, bc, msgs)
+		err := benchProduce(ctx, bc, msgs, rate)
 		res.produceSecs = time.Since(start).Seconds()
 		produced <- err
 	}()

@@ -56,6 +56,9 @@ type serveConfig struct {
 	// MaxObservables caps the correlation engine's state (correlate.Config.MaxObservables
 	// and MaxSituations); 0 keeps the engine's default.
 	MaxObservables int
+	// DedupSize sets the engine's dedup windows (MaxEventIDs, MaxFingerprints); 0 keeps
+	// the default.
+	DedupSize int
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
 }
@@ -84,6 +87,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
 	fs.IntVar(&c.MaxObservables, "max-observables", 0, "cap of the correlation engine's observables and situations (0: the engine's default, 8M, about 2 GB); over it the longest-quiet situations are retired")
+	fs.IntVar(&c.DedupSize, "dedup-size", 0, "event ids and content fingerprints the engine remembers for duplicate detection, each (0: the default, 2M; the oldest go first when full)")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
@@ -203,6 +207,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		ecfg := correlate.DefaultConfig()
 		if c.MaxObservables > 0 {
 			ecfg.MaxObservables, ecfg.MaxSituations = c.MaxObservables, c.MaxObservables
+		}
+		if c.DedupSize > 0 {
+			ecfg.MaxEventIDs, ecfg.MaxFingerprints = c.DedupSize, c.DedupSize
 		}
 		if count > 0 {
 			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg, Count: count}).Run)

@@ -38,6 +38,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 1000, "synthetic events per second")
 	every := fs.Duration("every", 5*time.Second, "sampling interval")
 	out := fs.String("out", filepath.Join(".cop", "soak"), "directory for soak.csv and soak.svg")
+	dedup := fs.Int("dedup-size", 0, "the engine's dedup windows (cop serve --dedup-size; 0: the default 2M each, which at 1,000 events/s take ~35 min to fill)")
 	warmup := fs.Duration("warmup", 0, "what the summary leaves out at the start (default: the first 40%)")
 	maxObs := fs.Int("max-observables", 200_000, "the engine's cap (cop serve --max-observables): memory is flat once the synthetic feed's observables exceed it")
 	if err := fs.Parse(args); err != nil {
@@ -51,7 +52,7 @@ func runSoak(ctx context.Context, args []string) error {
 	rand.Read(b[:])
 	ns := "soak" + hex.EncodeToString(b[:])
 	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true, Partitions: 4,
-		Namespace: ns, MaxObservables: *maxObs} // no State: the soak measures a fresh engine and leaves no state file
+		Namespace: ns, MaxObservables: *maxObs, DedupSize: *dedup} // no State: the soak measures a fresh engine and leaves no state file
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan string, 1)
