@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/cidcc/cop/internal/jsonscan"
 )
 
 // UnmarshalJSON implements json.Unmarshaler. The JSON AppendJSON writes (keys in any order,
@@ -257,7 +257,7 @@ func (d *eventDecoder) key() ([]byte, bool) {
 	}
 	start := d.pos + 1
 	i := start
-	for i < len(d.doc) && plainJSON[d.doc[i]] {
+	for i < len(d.doc) && jsonscan.Plain[d.doc[i]] {
 		i++
 	}
 	if i >= len(d.doc) || d.doc[i] != '"' {
@@ -421,7 +421,7 @@ func (d *eventDecoder) name(names []string) (uint8, bool) {
 	}
 	start := d.pos + 1
 	i := start
-	for i < len(d.doc) && plainJSON[d.doc[i]] {
+	for i < len(d.doc) && jsonscan.Plain[d.doc[i]] {
 		i++
 	}
 	if i >= len(d.doc) || d.doc[i] != '"' {
@@ -509,112 +509,31 @@ func (d *eventDecoder) next() byte {
 	return 0
 }
 
-func (d *eventDecoder) ws() {
-	for d.pos < len(d.doc) {
-		switch d.doc[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
+func (d *eventDecoder) ws() { d.pos = jsonscan.WS(d.doc, d.pos) }
 
 func (d *eventDecoder) literal(lit string) bool {
-	if len(d.doc)-d.pos < len(lit) || string(d.doc[d.pos:d.pos+len(lit)]) != lit {
-		return false
-	}
-	d.pos += len(lit)
-	return true
+	pos, ok := jsonscan.Literal(d.doc, d.pos, lit)
+	d.pos = pos
+	return ok
 }
 
-// number moves past a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// number moves past a JSON number.
 func (d *eventDecoder) number() bool {
-	doc, i := d.doc, d.pos
-	digits := func() bool {
-		j := i
-		for i < len(doc) && doc[i] >= '0' && doc[i] <= '9' {
-			i++
-		}
-		return i > j
-	}
-	if i < len(doc) && doc[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(doc) && doc[i] == '0':
-		i++
-	case !digits():
-		return false
-	}
-	if i < len(doc) && doc[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(doc) && (doc[i] == 'e' || doc[i] == 'E') {
-		i++
-		if i < len(doc) && (doc[i] == '+' || doc[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	d.pos = i
-	return true
+	pos, ok := jsonscan.Number(d.doc, d.pos)
+	d.pos = pos
+	return ok
 }
-
-// plainJSON marks the bytes a string holds as they are: printable ASCII but '"' and '\\'.
-var plainJSON = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 // skipString moves past the string at d.pos and says whether it needs unescaping: escapes,
 // or bytes above ASCII that are not valid UTF-8.
 func (d *eventDecoder) skipString() (raw, ok bool) {
-	doc := d.doc
-	i := d.pos + 1
-	esc, high := false, false
-	for {
-		for i < len(doc) && plainJSON[doc[i]] {
-			i++
-		}
-		if i >= len(doc) {
-			return false, false
-		}
-		switch c := doc[i]; {
-		case c == '"':
-			s := doc[d.pos+1 : i]
-			d.pos = i + 1
-			return !esc && (!high || utf8.Valid(s)), true
-		case c == '\\':
-			esc = true
-			if i+1 >= len(doc) {
-				return false, false
-			}
-			switch doc[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if getu4(doc[i:]) < 0 {
-					return false, false
-				}
-				i += 6
-			default:
-				return false, false
-			}
-		case c < 0x20:
-			return false, false
-		default:
-			high = true
-			i++
-		}
+	start := d.pos + 1
+	end, esc, high, ok := jsonscan.String(d.doc, d.pos)
+	if !ok {
+		return false, false
 	}
+	d.pos = end
+	return !esc && (!high || utf8.Valid(d.doc[start:end-1])), true
 }
 
 // str reads a string into dst, unescaped as encoding/json does: invalid UTF-8 and unpaired
@@ -637,69 +556,7 @@ func (d *eventDecoder) str(dst *string) bool {
 		return true
 	}
 	var buf [128]byte
-	b := buf[:0]
-	for r := 0; r < len(s); {
-		switch c := s[r]; {
-		case c == '\\':
-			switch s[r+1] {
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				rr := getu4(s[r:])
-				r += 6
-				if utf16.IsSurrogate(rr) {
-					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
-						r += 6
-						b = utf8.AppendRune(b, dec)
-						continue
-					}
-					rr = unicode.ReplacementChar
-				}
-				b = utf8.AppendRune(b, rr)
-				continue
-			default: // '"', '\\', '/'
-				b = append(b, s[r+1])
-			}
-			r += 2
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			r++
-		default:
-			rr, size := utf8.DecodeRune(s[r:])
-			r += size
-			b = utf8.AppendRune(b, rr)
-		}
-	}
+	b := jsonscan.AppendUnquoted(buf[:0], s)
 	*dst = string(b)
 	return true
-}
-
-// getu4 decodes \uXXXX at the start of s, or returns -1.
-func getu4(s []byte) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
-	}
-	var r rune
-	for _, c := range s[2:6] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(c)
-	}
-	return r
 }
