@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,11 @@ func committedOffsets(ctx context.Context, cfg bus.Config, group, topic string) 
 	res, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return nil, fmt.Errorf("cannot fetch committed offsets of group %s: %w", group, err)
+	}
+	if errors.Is(res.Error, kafka.GroupIdNotFound) {
+		// Apache Kafka answers an unknown group with no offsets, other brokers (kfake,
+		// which the demo embeds) with this error: either way nothing is committed yet.
+		return map[int]int64{}, nil
 	}
 	if res.Error != nil {
 		return nil, fmt.Errorf("cannot fetch committed offsets of group %s: %w", group, res.Error)

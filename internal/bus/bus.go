@@ -48,7 +48,7 @@ func (c Config) transport() *kafka.Transport {
 // NewPartitionReader returns a reader of one partition of topic, outside any group.
 func NewPartitionReader(cfg Config, topic string, partition int) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: topic, Partition: partition, Dialer: cfg.Dialer(),
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond, ErrorLogger: errorLogger(cfg)})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, ErrorLogger: errorLogger(cfg)})
 }
 
 func (c Config) ns() string {
@@ -221,7 +221,7 @@ func NewWriter(cfg Config, topic string) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           2 * time.Millisecond,
 		BatchSize:              5000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             1_000_000, // under message.max.bytes, 1 MiB by default on Kafka and kfake
 		MaxAttempts:            10,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        2 * time.Second,
