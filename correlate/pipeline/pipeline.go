@@ -328,37 +328,49 @@ func (c *Correlator) prefetch(ctx context.Context, r *kafka.Reader, out chan<- *
 // becomes a dead letter: ingest never produces one, but nothing vanishes.
 func (c *Correlator) decode(msgs []kafka.Message, bad *metrics.Counter) *fetched {
 	evs := make([]event.Event, len(msgs))
-	ok := make([]bool, len(msgs))
+	errs := make([]error, len(msgs))
 	shares := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/500))
 	var wg sync.WaitGroup
 	for k := range shares {
 		lo, hi := k*len(msgs)/shares, (k+1)*len(msgs)/shares
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				ok[i] = evs[i].UnmarshalJSON(msgs[i].Value) == nil && evs[i].ID != ""
+				errs[i] = decodeEvent(msgs[i].Value, &evs[i])
 			}
 		})
 	}
 	wg.Wait()
 	f := &fetched{msgs: msgs, events: evs[:0]}
 	for i := range msgs {
-		if ok[i] {
+		if errs[i] == nil {
 			f.events = append(f.events, evs[i])
 			continue
 		}
-		m := &msgs[i]
 		bad.Inc()
-		reason := "undecodable cop.events message: event without id"
-		var e event.Event
-		if err := e.UnmarshalJSON(m.Value); err != nil {
-			reason = "undecodable cop.events message: " + err.Error()
-		}
-		c.Log.Error().Str("topic", m.Topic).Int("partition", m.Partition).
-			Int64("offset", m.Offset).Msg("cannot decode event; sent to the dead letter")
-		f.letters = append(f.letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
-			"event", reason, m.Value, 0, time.Now().UTC()))
+		c.Log.Error().Str("topic", msgs[i].Topic).Int("partition", msgs[i].Partition).
+			Int64("offset", msgs[i].Offset).Msg("cannot decode event; sent to the dead letter")
+		f.letters = append(f.letters, undecodable(&msgs[i], errs[i]))
 	}
 	return f
+}
+
+var errNoID = errors.New("event without id")
+
+// decodeEvent decodes a cop.events message into e.
+func decodeEvent(v []byte, e *event.Event) error {
+	if err := e.UnmarshalJSON(v); err != nil {
+		return err
+	}
+	if e.ID == "" {
+		return errNoID
+	}
+	return nil
+}
+
+// undecodable is the dead letter of a cop.events message decodeEvent refused.
+func undecodable(m *kafka.Message, err error) deadletter.Letter {
+	return deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
+		"event", "undecodable cop.events message: "+err.Error(), m.Value, 0, time.Now().UTC())
 }
 
 // stopped turns the error of a batch that could not be finished into Run's result: after

@@ -114,7 +114,7 @@ func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, fr
 				}
 				total++
 				var e event.Event
-				if err := e.UnmarshalJSON(m.Value); err == nil && e.ID != "" {
+				if decodeEvent(m.Value, &e) == nil {
 					batch = append(batch, e)
 				}
 			}

@@ -364,14 +364,9 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 				return err
 			}
 			var e event.Event
-			if err := e.UnmarshalJSON(msg.Value); err != nil || e.ID == "" {
+			if err := decodeEvent(msg.Value, &e); err != nil {
 				if storeIt && ownsPartition(r.Index, count, run[0]) {
-					reason := "undecodable cop.events message: event without id"
-					if err != nil {
-						reason = "undecodable cop.events message: " + err.Error()
-					}
-					letters = append(letters, deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", msg.Topic, msg.Partition, msg.Offset),
-						"event", reason, msg.Value, 0, time.Now().UTC()))
+					letters = append(letters, undecodable(&msg, err))
 				}
 				continue
 			}
