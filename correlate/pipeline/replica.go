@@ -288,7 +288,9 @@ func (r *Replica) Run(ctx context.Context) error {
 			return r.stopped(ctx, err)
 		}
 		committed, dirty = m.Offset+1, true
-		gauges(r.Engine)
+		if r.Engine != nil { // nil until the first record a Sequencer wrote
+			gauges(r.Engine)
+		}
 		if time.Since(lastSnap) >= r.SnapshotEvery {
 			snapshot()
 		}
@@ -345,9 +347,19 @@ func (r *Replica) catchUp(ctx context.Context, from, to int64) error {
 func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) error {
 	var rec sequenceRecord
 	if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Now == 0 {
-		// Only Sequencers write cop.sequence: a record they did not write is a fault of
-		// the deployment, and skipping it would make this replica diverge from the others.
-		return fmt.Errorf("cop.sequence@%d is not a sequence record: %v", m.Offset, err)
+		// Only Sequencers write cop.sequence: a record they did not write changes no
+		// engine. Every replica skips it alike (so their engines stay equal) and replica 0
+		// keeps it in the dead letter.
+		reason := "not a cop.sequence record: no batch time"
+		if err != nil {
+			reason = "not a cop.sequence record: " + err.Error()
+		}
+		r.Log.Error().Str("topic", m.Topic).Int64("offset", m.Offset).Str("reason", reason).Msg("skipped a cop.sequence record")
+		if !storeIt || r.Index != 0 {
+			return nil
+		}
+		letter := deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset), "sequence", reason, m.Value, 0, time.Now().UTC())
+		return retry(ctx, r.Log, r.retries, "dead-letter a cop.sequence record", func() error { return writeLetters(ctx, r.dead, []deadletter.Letter{letter}) })
 	}
 	count := max(rec.Count, 1)
 	if r.Engine == nil {

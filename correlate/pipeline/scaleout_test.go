@@ -103,6 +103,16 @@ func TestReplicasGiveTheSinglePicture(t *testing.T) {
 	}
 	start(0, 2)
 	start(1, 2)
+	// Something no Sequencer wrote lands on cop.sequence: skipped by every replica, kept
+	// in the dead letter.
+	if err := bus.EnsureTopics(ctx, multi, multi.Sequence()); err != nil {
+		t.Fatal(err)
+	}
+	junk := bus.NewWriter(multi, multi.Sequence())
+	if err := junk.WriteMessages(ctx, kafka.Message{Value: []byte("not a record")}); err != nil {
+		t.Fatal(err)
+	}
+	junk.Close()
 	phase(stream[:third])
 	start(2, 3) // a third replica joins ...
 	for i := range 2 {
@@ -142,6 +152,25 @@ func TestReplicasGiveTheSinglePicture(t *testing.T) {
 	}
 	if linked < 100 {
 		t.Fatalf("only %d situations of several events: the stream does not exercise linking", linked)
+	}
+	var letters int
+	for p := range 4 {
+		r := bus.NewPartitionReader(multi, multi.DeadLetter(), p)
+		for {
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			m, err := r.FetchMessage(fctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			if strings.Contains(string(m.Value), "not a cop.sequence record") {
+				letters++
+			}
+		}
+		r.Close()
+	}
+	if letters != 1 {
+		t.Errorf("%d dead letters for the record on cop.sequence no Sequencer wrote, want 1", letters)
 	}
 	// Each replica stores only its share: one row per event, not one per replica.
 	var rows, ids uint64
