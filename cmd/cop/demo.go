@@ -58,7 +58,9 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	if c.Kafka == "" {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(c.Dir, "kfake")),
-			kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation())
+			kfake.DefaultNumPartitions(4), kfake.AllowAutoTopicCreation(),
+			// As scripts/services configures Apache Kafka: COP's writers batch up to 16 MiB.
+			kfake.BrokerConfigs(map[string]string{"message.max.bytes": "16777216"}))
 		if err != nil {
 			return fmt.Errorf("cannot start the embedded Kafka-protocol broker: %w", err)
 		}

@@ -221,7 +221,7 @@ func NewWriter(cfg Config, topic string) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           2 * time.Millisecond,
 		BatchSize:              5000,
-		BatchBytes:             1_000_000, // under message.max.bytes, 1 MiB by default on Kafka and kfake
+		BatchBytes:             16 << 20, // the brokers' message.max.bytes must allow it (scripts/services, the demo's kfake, deploy/)
 		MaxAttempts:            10,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        2 * time.Second,
