@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/store"
 )
 
 // The property tests restate the marking rules independently of internal/access and check
@@ -176,7 +179,10 @@ func TestPropertyWebsocketNeverSendsForbiddenSituations(t *testing.T) {
 	}
 }
 
-func TestPropertyStatsNeverCountForbiddenEvents(t *testing.T) {
+// TestPropertyRESTNeverShowsForbiddenEvents: random events and random analysts; each
+// viewer's /api/v1/events lists exactly the events its rules allow, never naming an
+// anonymised contributor to others, and /api/v1/stats counts exactly those.
+func TestPropertyRESTNeverShowsForbiddenEvents(t *testing.T) {
 	st := openStore(t)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -219,6 +225,7 @@ func TestPropertyStatsNeverCountForbiddenEvents(t *testing.T) {
 			}
 		}
 		q := url.Values{"since": {t0.Format(time.RFC3339)}, "until": {t1.Format(time.RFC3339)}, "exercise": {v.view.Exercise}}
+		checkEventList(t, f, v, q, events, seed)
 		status, got, body := f.stats(t, f.tokens[v.id.Name], q)
 		if status != 200 {
 			t.Fatalf("%s: status %d: %s", v.id.Name, status, body)
@@ -231,5 +238,40 @@ func TestPropertyStatsNeverCountForbiddenEvents(t *testing.T) {
 				t.Errorf("seed %d: %s counts %d events in %s, may see %d", seed, v.id.Name, n, c, want[c])
 			}
 		}
+	}
+}
+
+// checkEventList compares the events v is listed in the window q with those its rules
+// allow, and checks that no anonymised contributor is named to anyone but itself.
+func checkEventList(t *testing.T, f *fixture, v propViewer, q url.Values, events []event.Event, seed uint64) {
+	t.Helper()
+	q = maps.Clone(q)
+	q.Set("limit", "1000")
+	resp := f.do(t, "GET", "/api/v1/events?"+q.Encode(), f.tokens[v.id.Name], nil)
+	body := readAll(resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: events status %d: %s", v.id.Name, resp.StatusCode, body)
+	}
+	var page struct{ Events []store.StoredEvent }
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.StoredEvent{}
+	for _, e := range page.Events {
+		got[e.ID] = e
+	}
+	for _, e := range events {
+		s := correlate.Situation{TLP: e.TLP, ReleasableTo: e.ReleasableTo, Exercise: e.Exercise}
+		listed, ok := got[e.ID]
+		if may := mayReceive(v.id, v.view, s, nil); may != ok {
+			t.Errorf("seed %d: %s (%s, TLP ≤ %s, exercise %q) listed %s (TLP %s, releasable %v, exercise %q): %v, may see: %v",
+				seed, v.id.Name, v.id.Role, v.id.MaxTLP, v.view.Exercise, e.ID, e.TLP, e.ReleasableTo, e.Exercise, ok, may)
+		}
+		if ok && e.Anonymise && v.id.Role != access.RoleAdmin && v.id.Name != e.Contributor && listed.Contributor == e.Contributor {
+			t.Errorf("seed %d: %s is shown the anonymised contributor %s of %s", seed, v.id.Name, e.Contributor, e.ID)
+		}
+	}
+	if len(got) > len(events) {
+		t.Errorf("seed %d: %s listed %d events, only %d were written", seed, v.id.Name, len(got), len(events))
 	}
 }
