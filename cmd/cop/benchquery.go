@@ -34,6 +34,12 @@ func runBenchQuery(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	// The same trends counted from the event rows only, next to the daily aggregates.
+	rows, err := openStore(ctx, *addr, store.Options{TrendFromRows: true}, newLogger("bench"))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
@@ -60,10 +66,7 @@ func runBenchQuery(ctx context.Context, args []string) error {
 	st.Conn().QueryRow(ctx, "SELECT count() FROM cop.events WHERE exercise = ?", ex).Scan(&count)
 	fmt.Printf("ClickHouse %s, exercise %s: %d event rows, %d runs per query\n\n", st.Version, ex, count, *runs)
 	analyst := store.Caller{Name: "bench-analyst", Missions: []string{"EUFOR-ALTHEA"}, MaxTLP: event.TLPAmber, Exercise: ex}
-	queries := []struct {
-		name string
-		run  func(i int) (int, error)
-	}{
+	queries := []benchQuery{
 		{"observable look-up (GET /observables/{v})", func(i int) (int, error) {
 			h, err := st.Observable(ctx, analyst, samples[i%len(samples)], "")
 			return len(h.Sightings), err
@@ -78,20 +81,25 @@ func runBenchQuery(ctx context.Context, args []string) error {
 		{"filtered list: contributor, all time, page 100", func(i int) (int, error) {
 			return benchList(ctx, st, analyst, store.EventFilter{Contributors: []string{synth.Contributors[i%len(synth.Contributors)].Name}, Limit: 100})
 		}},
-		{"weekly trend by sector, 90 days", func(i int) (int, error) {
-			rows, err := st.Trend(ctx, analyst, store.EventFilter{Since: now.AddDate(0, 0, -90)}, []string{"week", "sector"})
-			return len(rows), err
-		}},
-		{"weekly trend by sector, all time", func(i int) (int, error) {
-			rows, err := st.Trend(ctx, analyst, store.EventFilter{}, []string{"week", "sector"})
-			return len(rows), err
-		}},
-		{"daily trend, country EE, 30 days", func(i int) (int, error) {
-			rows, err := st.Trend(ctx, analyst, store.EventFilter{Countries: []string{"EE"}, Since: now.AddDate(0, 0, -30)}, []string{"day"})
-			return len(rows), err
-		}},
 	}
-	fmt.Printf("%-48s %10s %10s %10s %8s\n", "query", "p50 ms", "p99 ms", "max ms", "rows")
+	for _, from := range []struct {
+		how string
+		st  *store.Store
+	}{{"aggregates", st}, {"rows", rows}} {
+		trend := func(f store.EventFilter, dims ...string) func(int) (int, error) {
+			return func(int) (int, error) {
+				rows, err := from.st.Trend(ctx, analyst, f, dims)
+				return len(rows), err
+			}
+		}
+		queries = append(queries, []benchQuery{
+			{"weekly trend by sector, 90 days (" + from.how + ")", trend(store.EventFilter{Since: now.AddDate(0, 0, -90)}, "week", "sector")},
+			{"weekly trend by sector, all time (" + from.how + ")", trend(store.EventFilter{}, "week", "sector")},
+			{"daily trend, country EE, 30 days (" + from.how + ")", trend(store.EventFilter{Countries: []string{"EE"}, Since: now.AddDate(0, 0, -30)}, "day")},
+			{"critical by sector per week, 90 days (" + from.how + ")", trend(store.EventFilter{Severities: []event.Severity{event.SeverityCritical}, Since: now.AddDate(0, 0, -90)}, "week", "sector")},
+		}...)
+	}
+	fmt.Printf("%-56s %10s %10s %10s %8s\n", "query", "p50 ms", "p99 ms", "max ms", "rows")
 	for _, q := range queries {
 		var lat []float64
 		rows := 0
@@ -109,9 +117,15 @@ func runBenchQuery(ctx context.Context, args []string) error {
 		}
 		slices.Sort(lat)
 		pct := func(p float64) float64 { return lat[int(math.Ceil(p*float64(len(lat))))-1] }
-		fmt.Printf("%-48s %10.1f %10.1f %10.1f %8d\n", q.name, pct(0.5), pct(0.99), lat[len(lat)-1], rows)
+		fmt.Printf("%-56s %10.1f %10.1f %10.1f %8d\n", q.name, pct(0.5), pct(0.99), lat[len(lat)-1], rows)
 	}
 	return nil
+}
+
+// benchQuery is one timed query; run returns how many rows it got.
+type benchQuery struct {
+	name string
+	run  func(i int) (int, error)
 }
 
 func benchList(ctx context.Context, st *store.Store, c store.Caller, f store.EventFilter) (int, error) {
@@ -195,7 +209,9 @@ func benchDrop(st *store.Store, ex string) {
 		rows.Close()
 		for _, m := range months {
 			// ex is ours ("BENCH-" + hex): safe to inline.
-			st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.events DROP PARTITION (%d, '%s')", m, ex))
+			for _, table := range []string{"events", "events_daily", "contributors_daily"} {
+				st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.%s DROP PARTITION (%d, '%s')", table, m, ex))
+			}
 		}
 	}
 	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.observables DELETE WHERE exercise = '%s'", ex))

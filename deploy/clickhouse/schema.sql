@@ -121,7 +121,67 @@ CREATE TABLE IF NOT EXISTS cop.audit_local ON CLUSTER cop (
 CREATE TABLE IF NOT EXISTS cop.audit ON CLUSTER cop AS cop.audit_local
 		ENGINE = Distributed(cop, cop, audit_local, cityHash64(identity));
 
+CREATE TABLE IF NOT EXISTS cop.events_daily_local ON CLUSTER cop (
+			exercise String,
+			day Date,
+			sector String,
+			country String,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, String)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/events_daily', '{replica}')
+		PARTITION BY (toYYYYMM(day), exercise)
+		ORDER BY (exercise, day, sector, country, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.events_daily ON CLUSTER cop AS cop.events_daily_local
+		ENGINE = Distributed(cop, cop, events_daily_local, cityHash64(exercise, day));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_mv ON CLUSTER cop TO cop.events_daily_local AS SELECT exercise, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, day, sector, country, severity, tlp, releasable_to;
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily_local ON CLUSTER cop (
+			exercise String,
+			day Date,
+			contributor String,
+			anonymise UInt8,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, String)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/contributors_daily', '{replica}')
+		PARTITION BY (toYYYYMM(day), exercise)
+		ORDER BY (exercise, day, contributor, anonymise, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily ON CLUSTER cop AS cop.contributors_daily_local
+		ENGINE = Distributed(cop, cop, contributors_daily_local, cityHash64(exercise, day));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_mv ON CLUSTER cop TO cop.contributors_daily_local AS SELECT exercise, toDate(observed_at, 'UTC') AS day, contributor, anonymise,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to;
+
+INSERT INTO cop.events_daily SELECT exercise, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events
+		GROUP BY exercise, day, sector, country, severity, tlp, releasable_to;
+
+INSERT INTO cop.contributors_daily SELECT exercise, toDate(observed_at, 'UTC') AS day, contributor, anonymise,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events
+		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to;
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (1, 'base schema', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (2, 'daily aggregates', now());

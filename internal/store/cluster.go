@@ -44,12 +44,19 @@ var shardKeys = map[string]string{
 	"situations":  "cityHash64(id)",
 	"deadletter":  "cityHash64(id)",
 	"audit":       "cityHash64(identity)",
+	// Aggregate groups only need all of one group's rows on one shard to fold them; a
+	// query merges the shards' id sets, which stays exact wherever an id is.
+	"events_daily":       "cityHash64(exercise, day)",
+	"contributors_daily": "cityHash64(exercise, day)",
 }
 
 var (
 	reCreateDB    = regexp.MustCompile(`^CREATE DATABASE IF NOT EXISTS cop$`)
 	reCreateTable = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS cop\.(\w+) (\(.*\))\s*ENGINE = (\w*MergeTree)(?:\(([^()]*)\))?(\s.*)$`)
 	reAlterTable  = regexp.MustCompile(`(?s)^ALTER TABLE cop\.(\w+) (.*)$`)
+	reCreateView  = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS cop\.(\w+) TO cop\.(\w+) AS (SELECT .*)$`)
+	reInsert      = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) (SELECT .*)$`)
+	reTableName   = regexp.MustCompile(`\bcop\.(\w+)\b`)
 	// reColumnAlter matches ALTERs that change the columns, which the Distributed table
 	// must follow; the rest (indexes, TTL, settings) concern the local tables only.
 	reColumnAlter = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b`)
@@ -152,11 +159,27 @@ func (spec ClusterSpec) migration(m Migration) ([]string, error) {
 			if reColumnAlter.MatchString(change) {
 				out = append(out, "ALTER TABLE "+spec.Database+"."+table+spec.onCluster()+" "+change)
 			}
+		case reCreateView.MatchString(q):
+			// On every node, from the local table its shard's rows arrive in, into the
+			// local target table.
+			sm := reCreateView.FindStringSubmatch(q)
+			view, target, sel := sm[1], sm[2], sm[3]
+			out = append(out, fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS %s",
+				spec.Database, view, spec.onCluster(), spec.Database, target+LocalSuffix, spec.tables(sel, LocalSuffix)))
+		case reInsert.MatchString(q):
+			// Once, on the node migrating, through the Distributed tables.
+			sm := reInsert.FindStringSubmatch(q)
+			out = append(out, fmt.Sprintf("INSERT INTO %s.%s %s", spec.Database, sm[1], spec.tables(sm[2], "")))
 		default:
 			return nil, fmt.Errorf("migration %d: %.60q: %w", m.Version, q, ErrClusterForm)
 		}
 	}
 	return out, nil
+}
+
+// tables names COP's tables in sel in spec.Database, with suffix.
+func (spec ClusterSpec) tables(sel, suffix string) string {
+	return reTableName.ReplaceAllString(sel, spec.Database+".${1}"+suffix)
 }
 
 // engine returns the replicated form of engine(args) for table, or the engine itself

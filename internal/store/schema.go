@@ -131,7 +131,62 @@ var Migrations = []Migration{
 		PARTITION BY toYYYYMM(at)
 		ORDER BY (at, identity)`,
 	}},
+	{Version: 2, Name: "daily aggregates", SQL: []string{
+		// The analysts' aggregates (Store.Trend), kept by materialized views on every
+		// insert into events: per UTC day × sector × country × severity, and per UTC day ×
+		// contributor × severity. The marking columns are part of each key, so aggregates
+		// are filtered by the same rules as the rows. Each group keeps the set of its event
+		// ids (uniqExactState), not a count: an event stored again (a batch re-stored after
+		// a crash, a report re-sent after the dedup window) adds an id already in the set,
+		// so nothing is counted twice, before or after merges. An event without sectors
+		// (countries) is kept under sector (country) ''.
+		`CREATE TABLE IF NOT EXISTS cop.events_daily (
+			exercise String,
+			day Date,
+			sector String,
+			country String,
+			severity ` + severityEnum + `,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, String)
+		) ENGINE = AggregatingMergeTree
+		PARTITION BY (toYYYYMM(day), exercise)
+		ORDER BY (exercise, day, sector, country, severity, tlp, releasable_to)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_mv TO cop.events_daily AS ` + dailySelect,
+		`CREATE TABLE IF NOT EXISTS cop.contributors_daily (
+			exercise String,
+			day Date,
+			contributor String,
+			anonymise UInt8,
+			severity ` + severityEnum + `,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, String)
+		) ENGINE = AggregatingMergeTree
+		PARTITION BY (toYYYYMM(day), exercise)
+		ORDER BY (exercise, day, contributor, anonymise, severity, tlp, releasable_to)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_mv TO cop.contributors_daily AS ` + contributorsSelect,
+		// The events stored before this migration; an event a view also saw meanwhile is
+		// in both sets, which is harmless.
+		`INSERT INTO cop.events_daily ` + dailySelect,
+		`INSERT INTO cop.contributors_daily ` + contributorsSelect,
+	}},
 }
+
+// dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
+// cop.events_daily and cop.contributors_daily.
+const (
+	dailySelect = `SELECT exercise, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events
+		GROUP BY exercise, day, sector, country, severity, tlp, releasable_to`
+	contributorsSelect = `SELECT exercise, toDate(observed_at, 'UTC') AS day, contributor, anonymise,
+			severity, tlp, releasable_to, uniqExactState(id) AS ids
+		FROM cop.events
+		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to`
+)
 
 // Migrate applies every migration the database lacks, in order, and records each in
 // cop.schema_migrations. Running it twice changes nothing.

@@ -24,6 +24,8 @@ type Store struct {
 	// Version is the server's version, e.g. "18.16.1"; migrations use it.
 	Version string
 	audit   auditLog
+	// rowsOnly: Trend counts from cop.events only (Options.TrendFromRows).
+	rowsOnly bool
 }
 
 // Options say how to reach ClickHouse beyond its address.
@@ -32,6 +34,9 @@ type Options struct {
 	TLS *tls.Config
 	// User and Password authenticate ("" user: "default" without password).
 	User, Password string
+	// TrendFromRows makes Trend count from the event rows only, never from the daily
+	// aggregates (cop.events_daily), so that tests and `cop bench query` can compare them.
+	TrendFromRows bool
 }
 
 // Open connects to the ClickHouse server at addr (host:port of the native protocol) as
@@ -57,7 +62,7 @@ func OpenWith(ctx context.Context, addr string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", addr, err)
 	}
-	s := &Store{conn: dbConn{Conn: conn, db: DatabaseName()}}
+	s := &Store{conn: dbConn{Conn: conn, db: DatabaseName()}, rowsOnly: o.TrendFromRows}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {
