@@ -129,7 +129,7 @@ CREATE TABLE IF NOT EXISTS cop.events_daily_local ON CLUSTER cop (
 			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
 			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
 			releasable_to Array(String),
-			ids AggregateFunction(uniqExact, String)
+			ids AggregateFunction(uniqExact, UInt64)
 		)
 		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/events_daily', '{replica}')
 		PARTITION BY (toYYYYMM(day), exercise)
@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS cop.events_daily ON CLUSTER cop AS cop.events_daily_l
 CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_mv ON CLUSTER cop TO cop.events_daily_local AS SELECT exercise, toDate(observed_at, 'UTC') AS day,
 			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
 			arrayJoin(if(empty(countries), [''], countries)) AS country,
-			severity, tlp, releasable_to, uniqExactState(id) AS ids
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
 		FROM cop.events_local
 		GROUP BY exercise, day, sector, country, severity, tlp, releasable_to;
 
@@ -153,7 +153,7 @@ CREATE TABLE IF NOT EXISTS cop.contributors_daily_local ON CLUSTER cop (
 			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
 			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
 			releasable_to Array(String),
-			ids AggregateFunction(uniqExact, String)
+			ids AggregateFunction(uniqExact, UInt64)
 		)
 		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/contributors_daily', '{replica}')
 		PARTITION BY (toYYYYMM(day), exercise)
@@ -163,19 +163,19 @@ CREATE TABLE IF NOT EXISTS cop.contributors_daily ON CLUSTER cop AS cop.contribu
 		ENGINE = Distributed(cop, cop, contributors_daily_local, cityHash64(exercise, day));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_mv ON CLUSTER cop TO cop.contributors_daily_local AS SELECT exercise, toDate(observed_at, 'UTC') AS day, contributor, anonymise,
-			severity, tlp, releasable_to, uniqExactState(id) AS ids
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
 		FROM cop.events_local
 		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to;
 
 INSERT INTO cop.events_daily SELECT exercise, toDate(observed_at, 'UTC') AS day,
 			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
 			arrayJoin(if(empty(countries), [''], countries)) AS country,
-			severity, tlp, releasable_to, uniqExactState(id) AS ids
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
 		FROM cop.events
 		GROUP BY exercise, day, sector, country, severity, tlp, releasable_to;
 
 INSERT INTO cop.contributors_daily SELECT exercise, toDate(observed_at, 'UTC') AS day, contributor, anonymise,
-			severity, tlp, releasable_to, uniqExactState(id) AS ids
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
 		FROM cop.events
 		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to;
 

@@ -199,7 +199,7 @@ func (sp dailySpan) query(r rollup, c Caller, f *EventFilter, dims []string, ano
 		default:
 			rw.add("observed_at >= ?", sp.to)
 		}
-		q += " UNION ALL SELECT " + rk[0] + " AS k0, " + rk[1] + " AS k1, " + anon + " AS a, uniqExactState(id) AS ids FROM cop.events WHERE " +
+		q += " UNION ALL SELECT " + rk[0] + " AS k0, " + rk[1] + " AS k1, " + anon + " AS a, uniqExactState(cityHash64(id)) AS ids FROM cop.events WHERE " +
 			rw.String() + " GROUP BY k0, k1, a"
 		args = append(args, rw.args...)
 	}
