@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cidcc/cop/correlate"
@@ -35,6 +36,16 @@ type SituationFilter struct {
 const latestSituations = `(SELECT id, version, exercise, title, severity, confidence, score, tlp, releasable_to,
 	contributors, countries, sectors, event_count, first_seen, last_seen, updated_at, removed, merged_into, payload
 	FROM cop.situations WHERE exercise = ? ORDER BY id, version DESC LIMIT 1 BY id)`
+
+// latestSituationKeys is latestSituations without the columns no filter reads (the
+// payload above all): a page is chosen from it, then only the page's rows are read whole.
+// Measured on 916k situation versions: 0.55 s instead of 3.9 s.
+const latestSituationKeys = `(SELECT id, version, exercise, title, severity, score, tlp, releasable_to,
+	contributors, countries, sectors, first_seen, last_seen, updated_at, removed
+	FROM cop.situations WHERE exercise = ? ORDER BY id, version DESC LIMIT 1 BY id)`
+
+const situationColumns = `id, version, exercise, title, toInt8(severity), confidence, score, toInt8(tlp), releasable_to,
+	countries, sectors, event_count, first_seen, last_seen, updated_at, merged_into, payload`
 
 func (f *SituationFilter) where(c Caller) *sqlWhere {
 	w := &sqlWhere{}
@@ -100,21 +111,33 @@ func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, 
 	var last Cursor
 	for {
 		w := f.where(c)
-		q := `SELECT id, version, exercise, title, toInt8(severity), confidence, score, toInt8(tlp), releasable_to,
-			countries, sectors, event_count, first_seen, last_seen, updated_at, merged_into, payload FROM ` +
-			latestSituations + " WHERE " + w.String() + " ORDER BY updated_at " + dir + ", id " + dir
-		want := 0
+		order := " ORDER BY updated_at " + dir + ", id " + dir
+		q := "SELECT " + situationColumns + " FROM " + latestSituations + " WHERE " + w.String() + order
+		args := append([]any{c.Exercise}, w.args...)
+		full := false // the page had as many as asked: there may be more
 		if f.Limit > 0 {
-			want = f.Limit - kept + 1
-			q += " LIMIT " + strconv.Itoa(want)
+			want := f.Limit - kept + 1
+			// Two phases, as for events: the page's (id, version) from the narrow columns,
+			// then those rows whole.
+			page, err := s.situationKeys(ctx, c, w, order, want)
+			if err != nil {
+				return nil, err
+			}
+			if len(page) == 0 {
+				return nil, nil
+			}
+			full = len(page)/2 == want
+			pw := &sqlWhere{}
+			pw.marking(c, "")
+			pw.add("(id, version) IN ("+strings.TrimSuffix(strings.Repeat("(?, ?), ", len(page)/2), ", ")+")", page...)
+			q = "SELECT " + situationColumns + " FROM cop.situations WHERE " + pw.String() + order + " LIMIT 1 BY id"
+			args = pw.args
 		}
-		rows, err := s.conn.Query(ctx, q, append([]any{c.Exercise}, w.args...)...)
+		rows, err := s.conn.Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("cannot query situations: %w", err)
 		}
-		read := 0
 		for rows.Next() {
-			read++
 			var st StoredSituation
 			if err := scanSituation(rows, &st); err != nil {
 				rows.Close()
@@ -139,12 +162,33 @@ func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, 
 		if err != nil {
 			return nil, fmt.Errorf("cannot read situations: %w", err)
 		}
-		if f.Limit == 0 || read < want {
+		if !full {
 			return nil, nil
 		}
 		cur := last
 		f.After = &cur
 	}
+}
+
+// situationKeys returns the id and version, alternating, of the first n latest versions
+// w selects.
+func (s *Store) situationKeys(ctx context.Context, c Caller, w *sqlWhere, order string, n int) ([]any, error) {
+	rows, err := s.conn.Query(ctx, "SELECT id, version FROM "+latestSituationKeys+" WHERE "+w.String()+order+" LIMIT "+strconv.Itoa(n),
+		append([]any{c.Exercise}, w.args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query situations: %w", err)
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var id string
+		var version uint64
+		if err := rows.Scan(&id, &version); err != nil {
+			return nil, fmt.Errorf("cannot read situations: %w", err)
+		}
+		out = append(out, id, version)
+	}
+	return out, rows.Err()
 }
 
 func scanSituation(rows scanner, st *StoredSituation) error {
