@@ -3,10 +3,12 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
 	"github.com/cidcc/cop/internal/store"
@@ -224,5 +226,76 @@ func TestTrendCountsRedeliveredEventsOnce(t *testing.T) {
 	if err := st.Audit(context.Background(), store.AuditEntry{At: time.Now(), Identity: "test-" + ex, Role: "analyst",
 		Action: "test", Filter: "x=1", Rows: 3, Status: 200}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSituationPagesGiveEachLatestVersionOnce: situations with several versions (one
+// stored twice, some removed by their latest version, some above the caller's ceiling),
+// read seven at a time following cursors while the caller drops some (the page is then
+// refilled): every visible situation once, at its latest version, in updated_at order.
+func TestSituationPagesGiveEachLatestVersionOnce(t *testing.T) {
+	st := openStore(t)
+	ex := exercise(t)
+	var deltas []correlate.Delta
+	want := map[string]uint64{}
+	for i := range 30 {
+		id := fmt.Sprintf("S-%02d", i)
+		versions := 1 + i%3
+		for v := 1; v <= versions; v++ {
+			s := correlate.Situation{ID: id, Version: uint64(v), Exercise: ex, Title: fmt.Sprint("v", v),
+				Kind: event.KindIncident, TLP: event.TLPGreen, Severity: event.SeverityHigh, FirstSeen: t0, LastSeen: t0,
+				UpdatedAt: t0.Add(time.Duration(i*10+v) * time.Minute)}
+			d := correlate.Delta{Situation: s}
+			if v == versions && i%7 == 0 {
+				d.Removed = true
+			}
+			if v == versions && i%5 == 0 {
+				d.Situation.TLP = event.TLPRed
+			}
+			deltas = append(deltas, d)
+			if v == versions && i%7 != 0 && i%5 != 0 && i%4 != 0 {
+				want[id] = uint64(v)
+			}
+		}
+	}
+	b := &store.Batch{Deltas: deltas, StoredAt: time.Now()}
+	for range 2 {
+		if err := st.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := store.Caller{Name: "analyst-1", MaxTLP: event.TLPAmber, Exercise: ex}
+	got, seen := map[string]uint64{}, map[string]bool{}
+	var after *store.Cursor
+	var prev time.Time
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("more than 10 pages of 7 for 30 situations")
+		}
+		next, err := st.EachSituation(context.Background(), c, store.SituationFilter{Limit: 7, After: after},
+			func(s *store.StoredSituation) (bool, error) {
+				if seen[s.ID] {
+					t.Errorf("%s read twice", s.ID)
+				}
+				if !prev.IsZero() && s.UpdatedAt.After(prev) {
+					t.Errorf("%s out of updated_at order", s.ID)
+				}
+				prev, seen[s.ID] = s.UpdatedAt, true
+				if n, _ := strconv.Atoi(s.ID[2:]); n%4 == 0 {
+					return false, nil // dropped by the caller, as the API drops other missions' areas
+				}
+				got[s.ID] = s.Version
+				return true, nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("situations read (id: version):\n %v\nwant\n %v", got, want)
 	}
 }
