@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -73,7 +74,7 @@ type Engine struct {
 	obsK      []uint64     // their table keys (scoped)
 	obsI      []uint32     // their indexes in obs when warm found them, else noNode
 	pre       []prepared
-	sink      uint64
+	addrs     []uintptr // warm's prefetches
 	refs      []uint32
 	roots     []uint32
 	geos      []event.Geo
@@ -236,21 +237,23 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	sec := unixSecNs(nowNs)
 
 	e.prepare(batch)
+	e.warmStart()
 	for i := range batch {
 		if i%warmChunk == 0 {
-			e.warm(i, min(i+warmChunk, len(batch)))
+			e.warm(i / warmChunk)
 		}
 		ev := &batch[i]
 		e.c.Events++
 		p := e.pre[i]
 		scope, idk, fp := p.scope, p.idk, p.fp
-		if e.ids.has(idk) {
+		dup, evicted := e.ids.addNew(idk, sec)
+		if dup {
 			e.c.Duplicates++
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, noNode)
 			continue
 		}
-		e.c.EvictedIDs += e.ids.add(idk, 0, 0, sec)
+		e.c.EvictedIDs += evicted
 		if node, gen, dup := e.fps.lookup(fp); dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
@@ -300,91 +303,7 @@ func (e *Engine) prepare(batch []event.Event) {
 		}
 		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
 	}
-	e.obsI = e.obsI[:0]
-}
-
-// warmChunk is how many events warm brings into cache at once: enough independent loads
-// to keep the memory system busy, few enough that what they load is still in cache when
-// the events are applied.
-const warmChunk = 64
-
-// warm touches the state that events lo to hi will need, without changing anything, in
-// passes of independent loads: the processor overlaps their cache misses, and applying
-// the events finds the state in cache. On large states most of Apply's time is otherwise
-// spent waiting for memory. It also looks up the events' observables (e.obsI).
-func (e *Engine) warm(lo, hi int) {
-	var sink uint64
-	for i := lo; i < hi; i++ {
-		p := &e.pre[i]
-		sink += e.ids.peek(p.idk) + e.fps.peek(p.fp)
-	}
-	// Dedup entries the events will evict when the windows are full.
-	for _, w := range [...]*window{&e.ids, &e.fps} {
-		if w.n+(hi-lo) > w.max {
-			for k := range min(hi-lo, w.n) {
-				sink += w.peek(w.keys[w.slot(k)])
-			}
-		}
-	}
-	off, end := e.pre[lo].off, e.pre[hi-1].end
-	for _, k := range e.obsK[off:end] {
-		sink += e.obsIdx.peek(k)
-	}
-	// Candidates by the key bits in the slots, then their records loaded independently,
-	// then confirmed against the whole key.
-	start := len(e.obsI)
-	for _, k := range e.obsK[off:end] {
-		idx := e.obsIdx.candidate(k)
-		if idx != noNode {
-			sink += uint64(e.obs.at(idx).sit)
-		}
-		e.obsI = append(e.obsI, idx)
-	}
-	for j, k := range e.obsK[off:end] {
-		idx := e.obsI[start+j]
-		if idx == noNode {
-			continue
-		}
-		ob := e.obs.at(idx)
-		if ob.key != tableKey(k) {
-			if idx, ok := e.obsIdx.get(k); ok {
-				e.obsI[start+j] = idx
-			} else {
-				e.obsI[start+j] = noNode
-			}
-		} else if ob.more != 0 { // popular observables: their further contributors
-			sink += uint64(e.cblocks[ob.more].cid[0])
-		}
-	}
-	// The situation of each event's first linked observable, its newest member and first
-	// contributor: one dependent chain per event, but the events' chains overlap.
-	for i := lo; i < hi; i++ {
-		p := &e.pre[i]
-		for _, idx := range e.obsI[p.off:p.end] {
-			if idx == noNode {
-				continue
-			}
-			n := e.obs.at(idx).sit
-			if n >= hubOrphan {
-				continue
-			}
-			for e.parent[n] != n { // no path halving: warm changes nothing
-				n = e.parent[n]
-			}
-			if di := e.nodeData[n]; di != noNode {
-				d := e.sits.at(di)
-				sink += uint64(d.epoch) + uint64(d.events) + uint64(d.conf)
-				if d.idsTail != 0 {
-					sink += e.members.at(d.idsTail).seq
-				}
-				if d.contribs != 0 {
-					sink += uint64(e.links.at(d.contribs).item)
-				}
-			}
-			break
-		}
-	}
-	e.sink = sink
+	e.obsI = slices.Grow(e.obsI[:0], len(e.obsK))[:len(e.obsK)]
 }
 
 // fingerprint hashes what makes two reports the same report: everything but the ids and
