@@ -8,27 +8,26 @@ import (
 // window remembers keys (event ids or fingerprints) for dedup, for a time and up to a
 // count: the oldest are forgotten by age or when the configured size is reached.
 //
-// It is an open-addressing table (linear probing, power-of-two size) whose entries carry
-// their insertion position. Positions count insertions; the live entries are those
-// inserted at positions tail to head-1, so forgetting the oldest entries is moving tail,
-// with no access to them: an entry behind tail is dead and lookups skip it. Each
-// insertion sweeps a few slots for dead entries, in order, so that dead entries do not
-// pile up; a sequential read costs much less than the random access that deleting each
-// evicted entry would. Evictions are counted by how far tail moves.
+// It is an open-addressing table whose entries carry their insertion position.
+// Positions count insertions; the live entries are those inserted at positions tail to
+// head-1, so forgetting the oldest entries is moving tail, with no access to them: an
+// entry behind tail is dead, lookups skip it and insertions reuse its slot. When live
+// and dead entries would fill the table, one sequential pass deletes the dead ones.
+// Evictions are counted by how far tail moves.
 //
-// Keys (0 is an empty slot), the low 32 bits of positions and the values (fingerprints:
-// value | aux<<32) are kept in separate arrays: a lookup that misses, the common case,
-// reads keys only, eight to a cache line.
+// Slots are grouped in cache lines, keys, values (fingerprints: value | aux<<32) and the
+// low 32 bits of positions side by side, so that a lookup or an insertion touches one
+// line: 5 slots a line in a keys-only window, 3 in a value window. A key's home is the
+// first slot of its line; probing goes on slot by slot into the next lines.
 type window struct {
-	keys   []uint64
-	pos    []uint32
-	vals   []uint64 // nil in a keys-only window
-	mask   uint64   // slots - 1
-	used   int      // non-empty slots, live or dead
-	head   uint64   // position of the next insertion
-	tail   uint64   // position of the oldest live entry
-	swept  uint64   // head at the last full sweep
-	cursor uint64   // next slot the incremental sweep looks at
+	lines  []winLine
+	per    uint64 // slots in a line
+	posAt  uint64 // index of the first position among a line's uint32s
+	mask   uint64 // lines - 1
+	used   int    // non-empty slots, live or dead
+	head   uint64 // position of the next insertion
+	tail   uint64 // position of the oldest live entry
+	swept  uint64 // head at the last sweep
 	max    int
 	values bool
 	// marks holds, oldest first, the position from which insertions happened at each
@@ -37,6 +36,8 @@ type window struct {
 	marks []winMark
 	mHead int
 }
+
+type winLine [8]uint64
 
 type winMark struct {
 	pos uint64
@@ -50,24 +51,23 @@ const maxWindow = 1 << 30
 func (w *window) init(max int, keysOnly bool) {
 	w.max = min(max, maxWindow)
 	w.values = !keysOnly
-	w.setSize(16)
+	w.per, w.posAt = 5, 10 // keys in words 0–4, positions in uint32s 10–14
+	if w.values {
+		w.per, w.posAt = 3, 12 // keys in words 0–2, values in 3–5, positions in uint32s 12–14
+	}
+	w.setSize(4)
 	w.head, w.tail, w.swept = 0, 0, 0
 	w.marks, w.mHead = w.marks[:0], 0
 }
 
-func (w *window) setSize(slots int) {
-	w.keys = make([]uint64, slots)
-	w.pos = make([]uint32, slots)
-	adviseHuge(w.keys)
-	adviseHuge(w.pos)
-	w.vals = nil
-	if w.values {
-		w.vals = make([]uint64, slots)
-		adviseHuge(w.vals)
-	}
-	w.mask = uint64(slots - 1)
+func (w *window) setSize(lines int) {
+	w.lines = make([]winLine, lines)
+	adviseHuge(w.lines)
+	w.mask = uint64(lines - 1)
 	w.used = 0
 }
+
+func (w *window) slots() int { return len(w.lines) * int(w.per) }
 
 // n is the number of live entries.
 func (w *window) n() int { return int(w.head - w.tail) }
@@ -77,18 +77,34 @@ func (w *window) live(p uint32) bool {
 	return uint32(w.head)-p-1 < uint32(w.head-w.tail)
 }
 
-// find returns the slot of k's live entry, or the empty slot that ends its probe run and
-// false.
+func (w *window) pos(l *winLine) *[16]uint32 { return (*[16]uint32)(unsafe.Pointer(l)) }
+
+// A slot is referred to as its line<<3 | its index in the line.
+
+// slotAt returns the line and the index in it of slot s.
+func (w *window) slotAt(s uint64) (*winLine, uint64) { return &w.lines[s>>3], s & 7 }
+
+// find returns the slot of k's live entry, or the first free (empty or dead) slot of
+// its probe run and false.
 func (w *window) find(k uint64) (uint64, bool) {
 	k = tableKey(k)
-	keys := w.keys
-	for i := k & w.mask; ; i = (i + 1) & w.mask {
-		switch keys[i] {
-		case 0:
-			return i, false
-		case k:
-			if w.live(w.pos[i]) {
-				return i, true
+	free := ^uint64(0)
+	for l := k & w.mask; ; l = (l + 1) & w.mask {
+		line := &w.lines[l]
+		pos := w.pos(line)
+		for o := range w.per {
+			switch x := line[o]; {
+			case x == 0:
+				if free == ^uint64(0) {
+					free = l<<3 | o
+				}
+				return free, false
+			case !w.live(pos[w.posAt+o]):
+				if free == ^uint64(0) {
+					free = l<<3 | o
+				}
+			case x == k:
+				return l<<3 | o, true
 			}
 		}
 	}
@@ -100,28 +116,18 @@ func (w *window) has(k uint64) bool {
 }
 
 func (w *window) lookup(k uint64) (v, aux uint32, ok bool) {
-	i, ok := w.find(k)
+	s, ok := w.find(k)
 	if !ok {
 		return 0, 0, false
 	}
-	return uint32(w.vals[i]), uint32(w.vals[i] >> 32), true
+	line, o := w.slotAt(s)
+	x := line[w.per+o]
+	return uint32(x), uint32(x >> 32), true
 }
 
-// slotAddrs appends the addresses of the cache lines k's lookup starts with, for warm to
-// prefetch: its home slot's, and the next one's when the run is likely to reach it.
+// slotAddrs appends the address of the line k's lookup starts with, for warm to prefetch.
 func (w *window) slotAddrs(addrs []uintptr, k uint64) []uintptr {
-	i := tableKey(k) & w.mask
-	a := uintptr(unsafe.Pointer(&w.keys[i]))
-	addrs = append(addrs, a)
-	if i&7 >= 6 { // two slots on is in the next line
-		addrs = append(addrs, a+16)
-	}
-	// Where an insertion writes the entry's position and value.
-	addrs = append(addrs, uintptr(unsafe.Pointer(&w.pos[i])))
-	if w.values {
-		addrs = append(addrs, uintptr(unsafe.Pointer(&w.vals[i])))
-	}
-	return addrs
+	return append(addrs, uintptr(unsafe.Pointer(&w.lines[tableKey(k)&w.mask])))
 }
 
 // expire forgets the entries inserted before the second cutoff, up to the first one
@@ -172,27 +178,19 @@ func (w *window) addNew(k uint64, at uint32) (dup bool, evicted uint64) {
 	return false, ev
 }
 
-// maintain makes room for one more entry, before an insertion looks for its slot: it
-// grows the table or sweeps it whole when it is full, or else sweeps some slots. It
-// moves entries but changes none.
+// maintain makes room for one more entry, before an insertion looks for its slot: when
+// live and dead entries fill three quarters of the table, it grows the table if the live
+// ones fill half, and else deletes the dead ones: at most half live keeps the sweeps
+// rare and most probes within their home line. It moves entries but changes none.
 func (w *window) maintain() {
-	slots := int(w.mask + 1)
-	switch {
-	case (w.used+1)*4 > slots*3 || w.head-w.swept >= 1<<31:
-		if min(w.n(), w.max-1)+1 > slots/2 {
+	if (w.used+1)*4 > w.slots()*3 || w.head-w.swept >= 1<<31 {
+		if (min(w.n(), w.max-1)+1)*2 > w.slots() {
 			w.grow()
 		} else {
 			w.sweep()
 		}
-	case w.used > w.n():
-		w.sweepSome(sweepPerAdd)
 	}
 }
-
-// sweepPerAdd is how many slots each insertion sweeps for dead entries: in a full window
-// it keeps about one slot in sweepPerAdd dead, so that probe runs stay short, at the
-// cost of a sequential read.
-const sweepPerAdd = 8
 
 // advance evicts the oldest entry when the window is full, and returns how many entries
 // it evicted, then notes the insertion at second at. Entries do not move.
@@ -212,48 +210,35 @@ func (w *window) advance(at uint32) uint64 {
 	return 1
 }
 
-// put writes k's entry at slot i, which find returned, as the newest entry.
-func (w *window) put(i uint64, ok bool, k uint64, v, aux uint32) {
-	if !ok {
+// put writes k's entry at slot s, which find returned, as the newest entry.
+func (w *window) put(s uint64, ok bool, k uint64, v, aux uint32) {
+	line, o := w.slotAt(s)
+	if line[o] == 0 {
 		w.used++
 	}
-	w.keys[i], w.pos[i] = tableKey(k), uint32(w.head)
+	line[o], w.pos(line)[w.posAt+o] = tableKey(k), uint32(w.head)
 	if w.values {
-		w.vals[i] = uint64(v) | uint64(aux)<<32
+		line[w.per+o] = uint64(v) | uint64(aux)<<32
 	}
 	w.head++
 }
 
-// sweepSome looks at the next budget slots of the incremental sweep and deletes the dead
-// entries among them. A deletion only moves entries back into the hole, at or after the
-// cursor, so every entry is looked at once a cycle.
-func (w *window) sweepSome(budget int) {
-	i := w.cursor & w.mask
-	for ; budget > 0; budget-- {
-		if w.keys[i] != 0 && !w.live(w.pos[i]) {
-			w.del(i) // the slot may now hold a later entry of its run: look again
-			continue
-		}
-		i = (i + 1) & w.mask
-	}
-	w.cursor = i
-}
-
 // grow doubles the table, keeping the live entries.
 func (w *window) grow() {
-	keys, pos, vals := w.keys, w.pos, w.vals
-	w.setSize(2 * len(keys))
-	for j, k := range keys {
-		if k != 0 && w.live(pos[j]) {
-			i := k & w.mask
-			for w.keys[i] != 0 {
-				i = (i + 1) & w.mask
+	old := w.lines
+	w.setSize(2 * len(old))
+	for l := range old {
+		line := &old[l]
+		for o := range w.per {
+			if k := line[o]; k != 0 && w.live(w.pos(line)[w.posAt+o]) {
+				s, _ := w.find(k)
+				nl, no := w.slotAt(s)
+				nl[no], w.pos(nl)[w.posAt+no] = k, w.pos(line)[w.posAt+o]
+				if w.values {
+					nl[w.per+no] = line[w.per+o]
+				}
+				w.used++
 			}
-			w.keys[i], w.pos[i] = k, pos[j]
-			if vals != nil {
-				w.vals[i] = vals[j]
-			}
-			w.used++
 		}
 	}
 	w.swept = w.head
@@ -261,26 +246,53 @@ func (w *window) grow() {
 
 // sweep deletes every dead entry.
 func (w *window) sweep() {
-	w.cursor = 0
-	for range w.mask + 1 {
-		w.sweepSome(1)
+	for l := range w.lines {
+		line := &w.lines[l]
+		for o := uint64(0); o < w.per; {
+			if line[o] != 0 && !w.live(w.pos(line)[w.posAt+o]) {
+				w.del(uint64(l), o) // the slot may now hold a later entry of its run: look again
+				continue
+			}
+			o++
+		}
 	}
 	w.swept = w.head
 }
 
-// del empties slot i, shifting later entries of its probe run back into the hole.
-func (w *window) del(i uint64) {
-	for j := (i + 1) & w.mask; w.keys[j] != 0; j = (j + 1) & w.mask {
-		home := w.keys[j] & w.mask
-		if (j-home)&w.mask >= (j-i)&w.mask {
-			w.keys[i], w.pos[i] = w.keys[j], w.pos[j]
+// del empties slot o of line l, shifting later entries of its probe run back into the
+// hole. Distances are counted in slots.
+func (w *window) del(l, o uint64) {
+	n := uint64(len(w.lines)) * w.per
+	dist := func(from, to uint64) uint64 {
+		if to >= from {
+			return to - from
+		}
+		return to + n - from
+	}
+	hl, ho, hs := &w.lines[l], o, l*w.per+o
+	jl, jo, js := hl, ho, hs
+	for {
+		if jo++; jo == w.per {
+			l = (l + 1) & w.mask
+			jl, jo = &w.lines[l], 0
+		}
+		if js++; js == n {
+			js = 0
+		}
+		k := jl[jo]
+		if k == 0 {
+			break
+		}
+		home := (k & w.mask) * w.per
+		if dist(home, js) >= dist(hs, js) {
+			hl[ho], w.pos(hl)[w.posAt+ho] = k, w.pos(jl)[w.posAt+jo]
 			if w.values {
-				w.vals[i] = w.vals[j]
+				hl[w.per+ho] = jl[w.per+jo]
 			}
-			i = j
+			hl, ho, hs = jl, jo, js
 		}
 	}
-	w.keys[i] = 0
+	hl[ho] = 0
 	w.used--
 }
 
@@ -291,9 +303,12 @@ func (w *window) entries(f func(k uint64, v, aux, at uint32)) {
 		slot uint64
 	}
 	var es []ent
-	for i, k := range w.keys {
-		if k != 0 && w.live(w.pos[i]) {
-			es = append(es, ent{uint32(w.head) - w.pos[i], uint64(i)})
+	for l := range w.lines {
+		line := &w.lines[l]
+		for o := range w.per {
+			if p := w.pos(line)[w.posAt+o]; line[o] != 0 && w.live(p) {
+				es = append(es, ent{uint32(w.head) - p, uint64(l)<<3 | o})
+			}
 		}
 	}
 	slices.SortFunc(es, func(a, b ent) int { return int(b.age) - int(a.age) })
@@ -303,15 +318,16 @@ func (w *window) entries(f func(k uint64, v, aux, at uint32)) {
 		for m+1 < len(w.marks) && w.marks[m+1].pos <= pos {
 			m++
 		}
+		line, o := w.slotAt(x.slot)
 		var v uint64
 		if w.values {
-			v = w.vals[x.slot]
+			v = line[w.per+o]
 		}
-		f(w.keys[x.slot], uint32(v), uint32(v>>32), w.marks[m].sec)
+		f(line[o], uint32(v), uint32(v>>32), w.marks[m].sec)
 	}
 }
 
 // bytes is the memory the window holds.
 func (w *window) bytes() int {
-	return 8*cap(w.keys) + 4*cap(w.pos) + 8*cap(w.vals) + int(unsafe.Sizeof(winMark{}))*cap(w.marks)
+	return int(unsafe.Sizeof(winLine{}))*cap(w.lines) + int(unsafe.Sizeof(winMark{}))*cap(w.marks)
 }

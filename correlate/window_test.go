@@ -115,8 +115,8 @@ func TestWindowMatchesFIFO(t *testing.T) {
 			if i != len(ref.fifo) {
 				t.Fatalf("max %d: %d entries listed, want %d", max, i, len(ref.fifo))
 			}
-			if w.used*4 > 3*int(w.mask+1) {
-				t.Fatalf("max %d: %d of %d slots used", max, w.used, w.mask+1)
+			if w.used*4 > 3*w.slots() {
+				t.Fatalf("max %d: %d of %d slots used", max, w.used, w.slots())
 			}
 		}
 	}
