@@ -34,19 +34,38 @@ func fmix(h uint64) uint64 {
 }
 
 // hashString is a small wyhash-style hash; stable across processes, so snapshots stay valid.
+// The last 1–7 bytes are folded in as one little-endian word, put together from
+// overlapping loads rather than byte by byte.
 func hashString(seed uint64, s string) uint64 {
-	h := seed ^ hk0 ^ uint64(len(s))*hk2
-	for len(s) >= 8 {
-		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = mix(h^v, hk1)
-		s = s[8:]
+	n := len(s)
+	h := seed ^ hk0 ^ uint64(n)*hk2
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		h = mix(h^le64(s[i:]), hk1)
 	}
 	var v uint64
-	for i := 0; i < len(s); i++ {
-		v |= uint64(s[i]) << (8 * i)
+	if t := n - i; t > 0 {
+		switch {
+		case n >= 8: // the word ending the string, less the bytes already hashed
+			v = le64(s[n-8:]) >> (8 * (8 - t))
+		case t >= 4:
+			v = uint64(le32(s)) | uint64(le32(s[t-4:])>>(8*(8-t)))<<32
+		default:
+			v = uint64(s[0]) | uint64(s[t/2])<<(8*(t/2)) | uint64(s[t-1])<<(8*(t-1))
+		}
 	}
 	return fmix(mix(h^v^hk2, hk1))
+}
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // hashU64 folds x into h.
