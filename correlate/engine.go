@@ -21,6 +21,7 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
+	flatAge    float64 // share of a lifetime under which decay is exactly 1
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -169,6 +170,7 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
+	e.flatAge = flatAge(cfg.DecaySpeed)
 	e.scope("")
 	return e
 }
@@ -307,9 +309,10 @@ func (e *Engine) prepare(batch []event.Event) {
 }
 
 // fingerprint hashes what makes two reports the same report: everything but the ids and
-// the time of reception. It appends each observable's hash to e.obsH.
+// the time of reception. It appends each observable's hash to e.obsH. Strings are folded
+// into one running hash, each with its length, lists with theirs, and finalised once.
 func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
-	h := hashString(seedFP^sh, ev.Contributor)
+	h := foldString(seedFP^sh, ev.Contributor)
 	h = hashU64(h, uint64(ev.Kind)|uint64(ev.Severity)<<8|uint64(ev.Confidence)<<16|uint64(ev.TLP)<<24)
 	if ev.Anonymise {
 		h = hashU64(h, 1)
@@ -318,9 +321,9 @@ func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
 	if !ev.ValidUntil.IsZero() {
 		h = hashU64(h, uint64(ev.ValidUntil.UnixNano()))
 	}
-	h = hashU64(h, hashString(1, ev.Title))
-	h = hashU64(h, hashString(2, ev.Summary))
-	h = hashU64(h, hashString(3, ev.Category))
+	h = foldString(h, ev.Title)
+	h = foldString(h, ev.Summary)
+	h = foldString(h, ev.Category)
 	var sum uint64 // order-independent
 	for _, o := range ev.Observables {
 		oh := obsHash(o)
@@ -329,17 +332,16 @@ func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
 	}
 	h = hashU64(h, sum)
 	for k, list := range [...][]string{ev.Sectors, ev.Countries, ev.Techniques, ev.ReleasableTo} {
-		lh := uint64(k + 4)
+		h = hashU64(h, uint64(k+4)|uint64(len(list))<<8)
 		for _, s := range list {
-			lh = hashU64(lh, hashString(lh, s))
+			h = foldString(h, s)
 		}
-		h = hashU64(h, lh)
 	}
 	if ev.Geo != nil {
 		h = hashU64(h, math.Float64bits(ev.Geo.Lat))
 		h = hashU64(h, math.Float64bits(ev.Geo.Lon))
 	}
-	return h
+	return fmix(h)
 }
 
 func obsHash(o event.Observable) uint64 {

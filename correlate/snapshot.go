@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 8
+	snapshotVersion = 9       // 9: content fingerprints hashed as one stream
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 

@@ -43,18 +43,55 @@ func hashString(seed uint64, s string) uint64 {
 	for ; i+8 <= n; i += 8 {
 		h = mix(h^le64(s[i:]), hk1)
 	}
-	var v uint64
-	if t := n - i; t > 0 {
-		switch {
-		case n >= 8: // the word ending the string, less the bytes already hashed
-			v = le64(s[n-8:]) >> (8 * (8 - t))
-		case t >= 4:
-			v = uint64(le32(s)) | uint64(le32(s[t-4:])>>(8*(8-t)))<<32
-		default:
-			v = uint64(s[0]) | uint64(s[t/2])<<(8*(t/2)) | uint64(s[t-1])<<(8*(t-1))
-		}
+	return fmix(mix(h^tailWord(s, n-i)^hk2, hk1))
+}
+
+// tailWord returns the last t (0–7) bytes of s as a little-endian word.
+func tailWord(s string, t int) uint64 {
+	n := len(s)
+	switch {
+	case t == 0:
+		return 0
+	case n >= 8: // the word ending the string, less the bytes before the tail
+		return le64(s[n-8:]) >> (8 * (8 - t))
+	case t >= 4:
+		return uint64(le32(s)) | uint64(le32(s[t-4:])>>(8*(8-t)))<<32
 	}
-	return fmix(mix(h^v^hk2, hk1))
+	return uint64(s[0]) | uint64(s[t/2])<<(8*(t/2)) | uint64(s[t-1])<<(8*(t-1))
+}
+
+// foldString folds s into the running hash h: its length, then its bytes a word at a
+// time, without finalising (the caller finalises once, with fmix).
+func foldString(h uint64, s string) uint64 {
+	n := len(s)
+	h = mix(h^uint64(n)^hk2, hk1)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		h = mix(h^le64(s[i:]), hk1)
+	}
+	if t := n - i; t > 0 {
+		h = mix(h^tailWord(s, t)^hk0, hk1)
+	}
+	return h
+}
+
+// dictHash hashes a dictionary name: names are short, so two overlapping words and one
+// multiplication do. Dictionaries are rebuilt from their names on restore, so the value
+// is not persisted.
+func dictHash(s string) uint64 {
+	n := len(s)
+	var a, b uint64
+	switch {
+	case n > 16:
+		return hashString(seedDict, s)
+	case n >= 8:
+		a, b = le64(s), le64(s[n-8:])
+	case n >= 4:
+		a, b = uint64(le32(s)), uint64(le32(s[n-4:]))
+	case n > 0:
+		a = tailWord(s, n)
+	}
+	return mix(a^seedDict, b^uint64(n)<<56^hk1)
 }
 
 func le64(s string) uint64 {
