@@ -256,7 +256,8 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			continue
 		}
 		e.c.EvictedIDs += evicted
-		if node, gen, dup := e.fps.lookup(fp); dup {
+		node, gen, dup, free := e.fps.lookupFree(fp)
+		if dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
 			if gen != e.nodeGen[node] {
@@ -269,8 +270,8 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
-		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], sec)
+		node = e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
+		e.c.EvictedFingerprints += e.fps.addAt(free, fp, node, e.nodeGen[node], sec)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
 	}

@@ -61,13 +61,8 @@ func (e *Engine) chunk(c int) (pre []prepared, off, end uint32) {
 }
 
 func (e *Engine) warmKeys(c int) {
-	pre, off, end := e.chunk(c)
+	_, off, end := e.chunk(c)
 	addrs := e.addrs[:0]
-	for i := range pre {
-		p := &pre[i]
-		addrs = e.ids.slotAddrs(addrs, p.idk)
-		addrs = e.fps.slotAddrs(addrs, p.fp)
-	}
 	for _, k := range e.obsK[off:end] {
 		addrs = append(addrs, e.obsIdx.slotAddr(k))
 	}
@@ -83,7 +78,7 @@ func (e *Engine) warmIndex(c int) {
 		e.obsI[int(off)+j] = idx
 		if idx != noNode {
 			r := uintptr(unsafe.Pointer(e.obs.at(idx)))
-			addrs = append(addrs, r, r+unsafe.Sizeof(obsRec{})-1)
+			addrs = appendLines(addrs, r, unsafe.Sizeof(obsRec{}))
 		}
 	}
 	prefetchAll(addrs)
@@ -109,16 +104,17 @@ func (e *Engine) warmRecs(c int) {
 			addrs = append(addrs, uintptr(unsafe.Pointer(&e.cblocks[ob.more])))
 		}
 	}
+	for i := range pre {
+		p := &pre[i]
+		addrs = e.ids.slotAddrs(addrs, p.idk)
+		addrs = e.fps.slotAddrs(addrs, p.fp)
+	}
 	// The situation of each event's first linked observable.
 	const sitSize = unsafe.Sizeof(sitData{})
 	for i := range pre {
 		p := &pre[i]
 		if di := e.firstSit(p); di != noNode {
-			r := uintptr(unsafe.Pointer(e.sits.at(di)))
-			for o := uintptr(0); o < sitSize; o += 64 {
-				addrs = append(addrs, r+o)
-			}
-			addrs = append(addrs, r+sitSize-1)
+			addrs = appendLines(addrs, uintptr(unsafe.Pointer(e.sits.at(di))), sitSize)
 		}
 	}
 	prefetchAll(addrs)
@@ -141,6 +137,14 @@ func (e *Engine) warmSits(c int) {
 	}
 	prefetchAll(addrs)
 	e.addrs = addrs
+}
+
+// appendLines appends the address of each cache line that the n bytes at r overlap.
+func appendLines(addrs []uintptr, r, n uintptr) []uintptr {
+	for a := r &^ 63; a < r+n; a += 64 {
+		addrs = append(addrs, a)
+	}
+	return addrs
 }
 
 // firstSit returns the situation of the event's first linked observable, as far as warm

@@ -165,6 +165,27 @@ func (w *window) add(k uint64, v, aux uint32, at uint32) uint64 {
 	return ev
 }
 
+// lookupFree is lookup for an insertion to follow: when k is not live, free is the slot
+// that addAt will put it in, provided nothing else changes the window in between.
+func (w *window) lookupFree(k uint64) (v, aux uint32, ok bool, free uint64) {
+	w.maintain()
+	s, ok := w.find(k)
+	if !ok {
+		return 0, 0, false, s
+	}
+	line, o := w.slotAt(s)
+	x := line[w.per+o]
+	return uint32(x), uint32(x >> 32), true, 0
+}
+
+// addAt inserts k, which lookupFree did not find, in the slot it returned, with value v
+// and aux at second at, and returns how many entries were evicted to make room.
+func (w *window) addAt(free, k uint64, v, aux uint32, at uint32) uint64 {
+	ev := w.advance(at)
+	w.put(free, false, k, v, aux)
+	return ev
+}
+
 // addNew inserts k at second at unless it is live, and reports whether it was; evicted
 // is how many entries were evicted to make room. It is has and add in one probe.
 func (w *window) addNew(k uint64, at uint32) (dup bool, evicted uint64) {

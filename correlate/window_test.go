@@ -78,6 +78,18 @@ func TestWindowMatchesFIFO(t *testing.T) {
 					if dup != ok || ev != want {
 						t.Fatalf("max %d op %d: addNew(%d) = %v %d, want %v %d", max, op, k, dup, ev, ok, want)
 					}
+				case !keysOnly && r < 50:
+					e, ok := ref.m[k]
+					v, aux, got, free := w.lookupFree(k)
+					if got != ok || ok && (v != e.v || aux != e.aux) {
+						t.Fatalf("max %d op %d: lookupFree(%d) = %d %d %v, want %+v %v", max, op, k, v, aux, got, e, ok)
+					}
+					if !ok {
+						v, aux := rng.Uint32(), rng.Uint32()
+						if got, want := w.addAt(free, k, v, aux, sec), ref.add(k, v, aux, sec); got != want {
+							t.Fatalf("max %d op %d: addAt evicted %d, want %d", max, op, got, want)
+						}
+					}
 				default:
 					e, ok := ref.m[k]
 					if keysOnly {
