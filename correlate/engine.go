@@ -296,7 +296,10 @@ func (e *Engine) prepare(batch []event.Event) {
 	e.obsK = e.obsK[:0]
 	for i := range batch {
 		ev := &batch[i]
-		scope := e.scope(ev.Exercise)
+		var scope uint16 // the real picture, id 0, needs no lookup
+		if ev.Exercise != "" {
+			scope = e.scope(ev.Exercise)
+		}
 		sh := e.scopeHash[scope]
 		off := len(e.obsH)
 		idk := hashString(seedID^sh, ev.ID)
