@@ -108,7 +108,7 @@ type dict struct {
 }
 
 func (d *dict) id(s string) uint32 {
-	h := hashString(seedDict, s)
+	h := dictHash(s)
 	mask := uint64(len(d.slots) - 1)
 	if len(d.slots) > 0 {
 		for i := h & mask; ; i = (i + 1) & mask {
@@ -131,7 +131,7 @@ func (d *dict) id(s string) uint32 {
 		}
 		d.slots = make([]uint32, size)
 		for k, n := range d.names {
-			d.insert(hashString(seedDict, n), uint32(k))
+			d.insert(dictHash(n), uint32(k))
 		}
 	} else {
 		d.insert(h, id)

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -20,6 +21,7 @@ type Engine struct {
 	common     map[uint64]struct{} // hashes of Config.Common, scope-independent
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
+	flatAge    float64 // share of a lifetime under which decay is exactly 1
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -73,7 +75,7 @@ type Engine struct {
 	obsK      []uint64     // their table keys (scoped)
 	obsI      []uint32     // their indexes in obs when warm found them, else noNode
 	pre       []prepared
-	sink      uint64
+	addrs     []uintptr // warm's prefetches
 	refs      []uint32
 	roots     []uint32
 	geos      []event.Geo
@@ -168,6 +170,7 @@ func newEngine(cfg Config) *Engine {
 		e.lifetimeNs[i] = int64(d)
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
+	e.flatAge = flatAge(cfg.DecaySpeed)
 	e.scope("")
 	return e
 }
@@ -236,22 +239,25 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 	sec := unixSecNs(nowNs)
 
 	e.prepare(batch)
+	e.warmStart()
 	for i := range batch {
 		if i%warmChunk == 0 {
-			e.warm(i, min(i+warmChunk, len(batch)))
+			e.warm(i / warmChunk)
 		}
 		ev := &batch[i]
 		e.c.Events++
 		p := e.pre[i]
 		scope, idk, fp := p.scope, p.idk, p.fp
-		if e.ids.has(idk) {
+		dup, evicted := e.ids.addNew(idk, sec)
+		if dup {
 			e.c.Duplicates++
 			e.res.Events = append(e.res.Events, Stored{Duplicate: true})
 			e.evNode = append(e.evNode, noNode)
 			continue
 		}
-		e.c.EvictedIDs += e.ids.add(idk, 0, 0, sec)
-		if node, gen, dup := e.fps.lookup(fp); dup {
+		e.c.EvictedIDs += evicted
+		node, gen, dup, free := e.fps.lookupFree(fp)
+		if dup {
 			e.c.Duplicates++
 			e.c.ContentDuplicates++
 			if gen != e.nodeGen[node] {
@@ -264,8 +270,8 @@ func (e *Engine) Apply(batch []event.Event, now time.Time) *Result {
 			e.evNode = append(e.evNode, node)
 			continue
 		}
-		node := e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
-		e.c.EvictedFingerprints += e.fps.add(fp, node, e.nodeGen[node], sec)
+		node = e.add(ev, scope, idk, e.obsH[p.off:p.end], e.obsK[p.off:p.end], e.obsI[p.off:p.end])
+		e.c.EvictedFingerprints += e.fps.addAt(free, fp, node, e.nodeGen[node], sec)
 		e.res.Events = append(e.res.Events, Stored{})
 		e.evNode = append(e.evNode, node)
 	}
@@ -290,7 +296,10 @@ func (e *Engine) prepare(batch []event.Event) {
 	e.obsK = e.obsK[:0]
 	for i := range batch {
 		ev := &batch[i]
-		scope := e.scope(ev.Exercise)
+		var scope uint16 // the real picture, id 0, needs no lookup
+		if ev.Exercise != "" {
+			scope = e.scope(ev.Exercise)
+		}
 		sh := e.scopeHash[scope]
 		off := len(e.obsH)
 		idk := hashString(seedID^sh, ev.ID)
@@ -300,97 +309,14 @@ func (e *Engine) prepare(batch []event.Event) {
 		}
 		e.pre = append(e.pre, prepared{idk: idk, fp: fp, off: uint32(off), end: uint32(len(e.obsH)), scope: scope})
 	}
-	e.obsI = e.obsI[:0]
-}
-
-// warmChunk is how many events warm brings into cache at once: enough independent loads
-// to keep the memory system busy, few enough that what they load is still in cache when
-// the events are applied.
-const warmChunk = 64
-
-// warm touches the state that events lo to hi will need, without changing anything, in
-// passes of independent loads: the processor overlaps their cache misses, and applying
-// the events finds the state in cache. On large states most of Apply's time is otherwise
-// spent waiting for memory. It also looks up the events' observables (e.obsI).
-func (e *Engine) warm(lo, hi int) {
-	var sink uint64
-	for i := lo; i < hi; i++ {
-		p := &e.pre[i]
-		sink += e.ids.peek(p.idk) + e.fps.peek(p.fp)
-	}
-	// Dedup entries the events will evict when the windows are full.
-	for _, w := range [...]*window{&e.ids, &e.fps} {
-		if w.n+(hi-lo) > w.max {
-			for k := range min(hi-lo, w.n) {
-				sink += w.peek(w.keys[w.slot(k)])
-			}
-		}
-	}
-	off, end := e.pre[lo].off, e.pre[hi-1].end
-	for _, k := range e.obsK[off:end] {
-		sink += e.obsIdx.peek(k)
-	}
-	// Candidates by the key bits in the slots, then their records loaded independently,
-	// then confirmed against the whole key.
-	start := len(e.obsI)
-	for _, k := range e.obsK[off:end] {
-		idx := e.obsIdx.candidate(k)
-		if idx != noNode {
-			sink += uint64(e.obs.at(idx).sit)
-		}
-		e.obsI = append(e.obsI, idx)
-	}
-	for j, k := range e.obsK[off:end] {
-		idx := e.obsI[start+j]
-		if idx == noNode {
-			continue
-		}
-		ob := e.obs.at(idx)
-		if ob.key != tableKey(k) {
-			if idx, ok := e.obsIdx.get(k); ok {
-				e.obsI[start+j] = idx
-			} else {
-				e.obsI[start+j] = noNode
-			}
-		} else if ob.more != 0 { // popular observables: their further contributors
-			sink += uint64(e.cblocks[ob.more].cid[0])
-		}
-	}
-	// The situation of each event's first linked observable, its newest member and first
-	// contributor: one dependent chain per event, but the events' chains overlap.
-	for i := lo; i < hi; i++ {
-		p := &e.pre[i]
-		for _, idx := range e.obsI[p.off:p.end] {
-			if idx == noNode {
-				continue
-			}
-			n := e.obs.at(idx).sit
-			if n >= hubOrphan {
-				continue
-			}
-			for e.parent[n] != n { // no path halving: warm changes nothing
-				n = e.parent[n]
-			}
-			if di := e.nodeData[n]; di != noNode {
-				d := e.sits.at(di)
-				sink += uint64(d.epoch) + uint64(d.events) + uint64(d.conf)
-				if d.idsTail != 0 {
-					sink += e.members.at(d.idsTail).seq
-				}
-				if d.contribs != 0 {
-					sink += uint64(e.links.at(d.contribs).item)
-				}
-			}
-			break
-		}
-	}
-	e.sink = sink
+	e.obsI = slices.Grow(e.obsI[:0], len(e.obsK))[:len(e.obsK)]
 }
 
 // fingerprint hashes what makes two reports the same report: everything but the ids and
-// the time of reception. It appends each observable's hash to e.obsH.
+// the time of reception. It appends each observable's hash to e.obsH. Strings are folded
+// into one running hash, each with its length, lists with theirs, and finalised once.
 func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
-	h := hashString(seedFP^sh, ev.Contributor)
+	h := foldString(seedFP^sh, ev.Contributor)
 	h = hashU64(h, uint64(ev.Kind)|uint64(ev.Severity)<<8|uint64(ev.Confidence)<<16|uint64(ev.TLP)<<24)
 	if ev.Anonymise {
 		h = hashU64(h, 1)
@@ -399,9 +325,9 @@ func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
 	if !ev.ValidUntil.IsZero() {
 		h = hashU64(h, uint64(ev.ValidUntil.UnixNano()))
 	}
-	h = hashU64(h, hashString(1, ev.Title))
-	h = hashU64(h, hashString(2, ev.Summary))
-	h = hashU64(h, hashString(3, ev.Category))
+	h = foldString(h, ev.Title)
+	h = foldString(h, ev.Summary)
+	h = foldString(h, ev.Category)
 	var sum uint64 // order-independent
 	for _, o := range ev.Observables {
 		oh := obsHash(o)
@@ -410,17 +336,16 @@ func (e *Engine) fingerprint(ev *event.Event, sh uint64) uint64 {
 	}
 	h = hashU64(h, sum)
 	for k, list := range [...][]string{ev.Sectors, ev.Countries, ev.Techniques, ev.ReleasableTo} {
-		lh := uint64(k + 4)
+		h = hashU64(h, uint64(k+4)|uint64(len(list))<<8)
 		for _, s := range list {
-			lh = hashU64(lh, hashString(lh, s))
+			h = foldString(h, s)
 		}
-		h = hashU64(h, lh)
 	}
 	if ev.Geo != nil {
 		h = hashU64(h, math.Float64bits(ev.Geo.Lat))
 		h = hashU64(h, math.Float64bits(ev.Geo.Lon))
 	}
-	return h
+	return fmix(h)
 }
 
 func obsHash(o event.Observable) uint64 {

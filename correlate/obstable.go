@@ -1,6 +1,9 @@
 package correlate
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // obsTable is the observable index: open addressing with linear probing from a non-zero
 // 64-bit key to an index into Engine.obs, in 8-byte slots. A slot holds 32 bits of the
@@ -67,9 +70,9 @@ func (t *obsTable) candidate(k uint64) uint32 {
 	}
 }
 
-// peek loads the home slot of k, so that a later get finds it in cache.
-func (t *obsTable) peek(k uint64) uint64 {
-	return uint64(t.slots[t.home(tableKey(k))].fp)
+// slotAddr returns the address of k's home slot, for warm to prefetch.
+func (t *obsTable) slotAddr(k uint64) uintptr {
+	return uintptr(unsafe.Pointer(&t.slots[t.home(tableKey(k))]))
 }
 
 // put inserts k, which must be absent, with index v; obs.at(v).key must be k already.

@@ -234,7 +234,7 @@ func (e *Engine) StateBytes() int {
 	n += 4 * (cap(e.parent) + cap(e.nodeData) + cap(e.nodeGen) + cap(e.nodeNext) + cap(e.freeSit) + cap(e.queue))
 	n += e.arena.size()
 	for _, w := range [...]*window{&e.ids, &e.fps} {
-		n += cap(w.idx.slots)*int(unsafe.Sizeof(slot{})) + 8*cap(w.set.slots) + 8*cap(w.keys) + 4*cap(w.at)
+		n += w.bytes()
 	}
 	return n
 }

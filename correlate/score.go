@@ -33,7 +33,20 @@ func (e *Engine) decay(age, tau int64) float64 {
 	if age >= tau {
 		return 0
 	}
-	return max(0, 1-math.Pow(float64(age)/float64(tau), 1/e.cfg.DecaySpeed))
+	x := float64(age) / float64(tau)
+	if x <= e.flatAge {
+		return 1 // (t/τ)^(1/δ) < 2⁻⁵⁴, so 1 − it rounds to 1: what Pow would give
+	}
+	return max(0, 1-math.Pow(x, 1/e.cfg.DecaySpeed))
+}
+
+// flatAge returns the age, as a share of the lifetime, up to which the decay with speed
+// delta rounds to exactly 1: there (t/τ)^(1/δ) ≤ 2⁻⁵⁶, well under the half ulp below 1.
+func flatAge(delta float64) float64 {
+	if !(delta > 0) {
+		return 0
+	}
+	return math.Pow(2, -56*delta)
 }
 
 // scoreAt returns d's score at now and its decay factor.

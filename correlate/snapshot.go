@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 8
+	snapshotVersion = 9       // 9: content fingerprints hashed as one stream
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -114,17 +114,12 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	writeSlice(s, e.queue[e.qHead:])
 	s.u64(e.qBase + uint64(e.qHead))
 	for _, win := range []*window{&e.ids, &e.fps} {
-		s.u64(uint64(win.n))
-		for i := 0; i < win.n; i++ {
-			j := (win.head + i) % len(win.keys)
-			var v, aux uint32
-			if !win.keysOnly {
-				v, aux, _ = win.lookup(win.keys[j])
-			}
-			s.u64(win.keys[j])
-			s.u64(uint64(win.at[j]))
+		s.u64(uint64(win.n()))
+		win.entries(func(k uint64, v, aux, at uint32) {
+			s.u64(k)
+			s.u64(uint64(at))
 			s.u64(uint64(v) | uint64(aux)<<32)
-		}
+		})
 	}
 	if s.err == nil {
 		binary.LittleEndian.PutUint32(s.buf[:4], s.crc.Sum32())

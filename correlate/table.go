@@ -34,337 +34,84 @@ func fmix(h uint64) uint64 {
 }
 
 // hashString is a small wyhash-style hash; stable across processes, so snapshots stay valid.
+// The last 1–7 bytes are folded in as one little-endian word, put together from
+// overlapping loads rather than byte by byte.
 func hashString(seed uint64, s string) uint64 {
-	h := seed ^ hk0 ^ uint64(len(s))*hk2
-	for len(s) >= 8 {
-		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = mix(h^v, hk1)
-		s = s[8:]
+	n := len(s)
+	h := seed ^ hk0 ^ uint64(n)*hk2
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		h = mix(h^le64(s[i:]), hk1)
 	}
-	var v uint64
-	for i := 0; i < len(s); i++ {
-		v |= uint64(s[i]) << (8 * i)
+	return fmix(mix(h^tailWord(s, n-i)^hk2, hk1))
+}
+
+// tailWord returns the last t (0–7) bytes of s as a little-endian word.
+func tailWord(s string, t int) uint64 {
+	n := len(s)
+	switch {
+	case t == 0:
+		return 0
+	case n >= 8: // the word ending the string, less the bytes before the tail
+		return le64(s[n-8:]) >> (8 * (8 - t))
+	case t >= 4:
+		return uint64(le32(s)) | uint64(le32(s[t-4:])>>(8*(8-t)))<<32
 	}
-	return fmix(mix(h^v^hk2, hk1))
+	return uint64(s[0]) | uint64(s[t/2])<<(8*(t/2)) | uint64(s[t-1])<<(8*(t-1))
+}
+
+// foldString folds s into the running hash h: its length, then its bytes a word at a
+// time, without finalising (the caller finalises once, with fmix).
+func foldString(h uint64, s string) uint64 {
+	n := len(s)
+	h = mix(h^uint64(n)^hk2, hk1)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		h = mix(h^le64(s[i:]), hk1)
+	}
+	if t := n - i; t > 0 {
+		h = mix(h^tailWord(s, t)^hk0, hk1)
+	}
+	return h
+}
+
+// dictHash hashes a dictionary name: names are short, so two overlapping words and one
+// multiplication do. Dictionaries are rebuilt from their names on restore, so the value
+// is not persisted.
+func dictHash(s string) uint64 {
+	n := len(s)
+	var a, b uint64
+	switch {
+	case n > 16:
+		return hashString(seedDict, s)
+	case n >= 8:
+		a, b = le64(s), le64(s[n-8:])
+	case n >= 4:
+		a, b = uint64(le32(s)), uint64(le32(s[n-4:]))
+	case n > 0:
+		a = tailWord(s, n)
+	}
+	return mix(a^seedDict, b^uint64(n)<<56^hk1)
+}
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // hashU64 folds x into h.
 func hashU64(h, x uint64) uint64 { return mix(h^x^hk0, hk1) }
 
-// table is an open-addressing hash table (linear probing, power-of-two size, load at most
-// 3/4) from a non-zero 64-bit key to a uint32. A key and its value share a slot, so a
-// lookup costs one cache miss. Deletion shifts entries back, so there are no tombstones.
-type table struct {
-	slots []slot
-	n     int
-}
-
-type slot struct {
-	key uint64
-	val uint32
-	aux uint32 // fingerprints: the generation of the node in val
-}
-
+// tableKey maps the key 0, which marks an empty slot in the engine's tables, to 1.
 func tableKey(k uint64) uint64 {
 	if k == 0 {
 		return 1
 	}
 	return k
-}
-
-func (t *table) init(capHint int) {
-	size := 16
-	for size*3/4 < capHint {
-		size <<= 1
-	}
-	t.slots = make([]slot, size)
-	adviseHuge(t.slots)
-	t.n = 0
-}
-
-func (t *table) get(k uint64) (uint32, bool) {
-	if len(t.slots) == 0 {
-		return 0, false
-	}
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	for i := k & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.key == k {
-			return s.val, true
-		}
-		if s.key == 0 {
-			return 0, false
-		}
-	}
-}
-
-// get2 is get that also returns the entry's aux.
-func (t *table) get2(k uint64) (uint32, uint32, bool) {
-	if len(t.slots) == 0 {
-		return 0, 0, false
-	}
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	for i := k & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.key == k {
-			return s.val, s.aux, true
-		}
-		if s.key == 0 {
-			return 0, 0, false
-		}
-	}
-}
-
-// peek loads the home slot of k, so that a later get finds it in cache.
-func (t *table) peek(k uint64) uint64 {
-	if len(t.slots) == 0 {
-		return 0
-	}
-	return t.slots[k&uint64(len(t.slots)-1)].key
-}
-
-// put inserts or replaces k.
-func (t *table) put(k uint64, v uint32) { t.put2(k, v, 0) }
-
-func (t *table) put2(k uint64, v, aux uint32) {
-	if (t.n+1)*4 > len(t.slots)*3 {
-		t.grow()
-	}
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	for i := k & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.key == k {
-			s.val, s.aux = v, aux
-			return
-		}
-		if s.key == 0 {
-			*s = slot{k, v, aux}
-			t.n++
-			return
-		}
-	}
-}
-
-func (t *table) del(k uint64) bool {
-	if len(t.slots) == 0 {
-		return false
-	}
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	i := k & mask
-	for ; t.slots[i].key != k; i = (i + 1) & mask {
-		if t.slots[i].key == 0 {
-			return false
-		}
-	}
-	// Backward-shift deletion: move later entries of the probe run into the hole.
-	for j := (i + 1) & mask; t.slots[j].key != 0; j = (j + 1) & mask {
-		home := t.slots[j].key & mask
-		// Entry j may move into the hole if the hole lies on its probe path from home.
-		if (j-home)&mask >= (j-i)&mask {
-			t.slots[i] = t.slots[j]
-			i = j
-		}
-	}
-	t.slots[i] = slot{}
-	t.n--
-	return true
-}
-
-func (t *table) grow() {
-	old := t.slots
-	size := max(2*len(old), 16)
-	t.slots = make([]slot, size)
-	adviseHuge(t.slots)
-	mask := uint64(size - 1)
-	for _, s := range old {
-		if s.key == 0 {
-			continue
-		}
-		i := s.key & mask
-		for t.slots[i].key != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = s
-	}
-}
-
-// keyTable is a set of non-zero 64-bit keys with table's layout, in 8-byte slots.
-type keyTable struct {
-	slots []uint64
-	n     int
-}
-
-func (t *keyTable) init(capHint int) {
-	size := 16
-	for size*3/4 < capHint {
-		size <<= 1
-	}
-	t.slots = make([]uint64, size)
-	adviseHuge(t.slots)
-	t.n = 0
-}
-
-func (t *keyTable) has(k uint64) bool {
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	for i := k & mask; ; i = (i + 1) & mask {
-		switch t.slots[i] {
-		case k:
-			return true
-		case 0:
-			return false
-		}
-	}
-}
-
-func (t *keyTable) peek(k uint64) uint64 { return t.slots[k&uint64(len(t.slots)-1)] }
-
-// put inserts k, which must be absent.
-func (t *keyTable) put(k uint64) {
-	if (t.n+1)*4 > len(t.slots)*3 {
-		old := t.slots
-		t.slots = make([]uint64, 2*len(old))
-		adviseHuge(t.slots)
-		for _, x := range old {
-			if x != 0 {
-				t.insert(x)
-			}
-		}
-	}
-	t.insert(tableKey(k))
-	t.n++
-}
-
-func (t *keyTable) insert(k uint64) {
-	mask := uint64(len(t.slots) - 1)
-	i := k & mask
-	for t.slots[i] != 0 {
-		i = (i + 1) & mask
-	}
-	t.slots[i] = k
-}
-
-func (t *keyTable) del(k uint64) bool {
-	k = tableKey(k)
-	mask := uint64(len(t.slots) - 1)
-	i := k & mask
-	for ; t.slots[i] != k; i = (i + 1) & mask {
-		if t.slots[i] == 0 {
-			return false
-		}
-	}
-	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
-		if home := t.slots[j] & mask; (j-home)&mask >= (j-i)&mask {
-			t.slots[i] = t.slots[j]
-			i = j
-		}
-	}
-	t.slots[i] = 0
-	t.n--
-	return true
-}
-
-// window remembers keys (event ids or fingerprints) for dedup in arrival order, so the
-// oldest can be evicted by age or when the configured size is reached. A keys-only
-// window (event ids) keeps its keys in a keyTable; the other maps each key to a value
-// and aux (fingerprints: the situation node and its generation).
-type window struct {
-	idx      table
-	set      keyTable
-	keysOnly bool
-	keys     []uint64
-	at       []uint32 // processing time of insertion, Unix seconds
-	head     int
-	n        int
-	max      int
-}
-
-func (w *window) init(max int, keysOnly bool) {
-	w.max, w.keysOnly = max, keysOnly
-	if keysOnly {
-		w.set.init(min(max, 1024))
-	} else {
-		w.idx.init(min(max, 1024))
-	}
-	w.keys = make([]uint64, min(max, 1024))
-	w.at = make([]uint32, len(w.keys))
-	w.head, w.n = 0, 0
-}
-
-func (w *window) has(k uint64) bool { return w.set.has(k) }
-
-func (w *window) lookup(k uint64) (v, aux uint32, ok bool) { return w.idx.get2(k) }
-
-func (w *window) peek(k uint64) uint64 {
-	if w.keysOnly {
-		return w.set.peek(k)
-	}
-	return w.idx.peek(k)
-}
-
-// expire evicts entries inserted before the second cutoff and returns how many.
-func (w *window) expire(cutoff uint32) uint64 {
-	var ev uint64
-	for w.n > 0 && w.at[w.head] < cutoff {
-		w.pop()
-		ev++
-	}
-	return ev
-}
-
-func (w *window) pop() {
-	if w.keysOnly {
-		w.set.del(w.keys[w.head])
-	} else {
-		w.idx.del(w.keys[w.head])
-	}
-	w.head = w.slot(1)
-	w.n--
-}
-
-// add inserts k (which must be absent) with value v and aux at second at, and returns how
-// many entries were evicted to make room.
-func (w *window) add(k uint64, v, aux uint32, at uint32) uint64 {
-	var ev uint64
-	if w.n == len(w.keys) {
-		if len(w.keys) < w.max {
-			w.resize(min(2*len(w.keys), w.max))
-		} else {
-			w.pop()
-			ev++
-		}
-	}
-	i := w.slot(w.n)
-	w.keys[i], w.at[i] = k, at
-	w.n++
-	if w.keysOnly {
-		w.set.put(k)
-	} else {
-		w.idx.put2(k, v, aux)
-	}
-	return ev
-}
-
-// slot returns the ring index of the k-th oldest entry, 0 <= k <= len(w.keys), without
-// a division.
-func (w *window) slot(k int) int {
-	i := w.head + k
-	if i >= len(w.keys) {
-		i -= len(w.keys)
-	}
-	return i
-}
-
-func (w *window) resize(size int) {
-	keys, at := make([]uint64, size), make([]uint32, size)
-	for i := 0; i < w.n; i++ {
-		j := (w.head + i) % len(w.keys)
-		keys[i], at[i] = w.keys[j], w.at[j]
-	}
-	w.keys, w.at, w.head = keys, at, 0
 }
