@@ -87,7 +87,7 @@ func (c *Correlator) Run(ctx context.Context) error {
 		c.Metrics = &metrics.Registry{}
 	}
 	if c.Engine == nil {
-		c.Engine = correlate.New(c.engineConfig())
+		c.Engine = correlate.New(engineConfig(c.EngineConfig))
 	}
 	var (
 		events    = c.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
@@ -373,19 +373,25 @@ func undecodable(m *kafka.Message, err error) deadletter.Letter {
 		"event", "undecodable cop.events message: "+err.Error(), m.Value, 0, time.Now().UTC())
 }
 
-// stopped turns the error of a batch that could not be finished into Run's result: after
-// a stop (the drain timed out) it is not an error, the batch is simply redelivered.
-func (c *Correlator) stopped(ctx context.Context, err error) error {
+// stopped turns the error of work that could not be finished into Run's result: after a
+// stop (the drain timed out) it is not an error, the work in flight is simply done again
+// after the restart, as the warning says.
+func stopped(ctx context.Context, log zerolog.Logger, err error, warning string) error {
 	if ctx.Err() != nil {
-		c.Log.Warn().Err(err).Msg("stopped before the batch in flight was committed; it will be redelivered")
+		log.Warn().Err(err).Msg(warning)
 		return nil
 	}
 	return err
 }
 
-func (c *Correlator) engineConfig() correlate.Config {
-	if c.EngineConfig != nil {
-		return *c.EngineConfig
+func (c *Correlator) stopped(ctx context.Context, err error) error {
+	return stopped(ctx, c.Log, err, "stopped before the batch in flight was committed; it will be redelivered")
+}
+
+// engineConfig is cfg, or the default configuration when nil.
+func engineConfig(cfg *correlate.Config) correlate.Config {
+	if cfg != nil {
+		return *cfg
 	}
 	return correlate.DefaultConfig()
 }
@@ -394,7 +400,7 @@ func (c *Correlator) engineConfig() correlate.Config {
 // committed after it. It returns the committed offsets the engine now corresponds to.
 func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Counter) (map[int]int64, error) {
 	from := map[int]int64{}
-	e, hdr, err := readState(c.StatePath, c.engineConfig())
+	e, hdr, err := readState(c.StatePath, engineConfig(c.EngineConfig))
 	switch {
 	case err == nil && hdr.Topic != c.Bus.Events():
 		c.Log.Error().Str("path", c.StatePath).Str("topic", hdr.Topic).Msg("state file is for another topic; rebuilding the engine from cop.events")
@@ -430,10 +436,10 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 		var err error
 		if n, err = c.replayJournal(ctx, recs, from, to); err != nil {
 			// Start over: part of the journal is applied already.
-			if e, hdr, rerr := readState(c.StatePath, c.engineConfig()); rerr == nil && hdr.Topic == c.Bus.Events() {
+			if e, hdr, rerr := readState(c.StatePath, engineConfig(c.EngineConfig)); rerr == nil && hdr.Topic == c.Bus.Events() {
 				c.Engine = e
 			} else {
-				c.Engine = correlate.New(c.engineConfig())
+				c.Engine = correlate.New(engineConfig(c.EngineConfig))
 			}
 		}
 		return err

@@ -209,7 +209,7 @@ func (r *Replica) Run(ctx context.Context) error {
 
 	var from int64
 	if r.StatePath != "" {
-		e, hdr, err := readState(r.StatePath, r.engineConfig())
+		e, hdr, err := readState(r.StatePath, engineConfig(r.EngineConfig))
 		switch {
 		case err == nil && hdr.Topic == seq:
 			r.Engine, from = e, hdr.Offsets[0]
@@ -298,18 +298,7 @@ func (r *Replica) Run(ctx context.Context) error {
 }
 
 func (r *Replica) stopped(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		r.Log.Warn().Err(err).Msg("stopped before the record in flight was committed; it will be applied again")
-		return nil
-	}
-	return err
-}
-
-func (r *Replica) engineConfig() correlate.Config {
-	if r.EngineConfig != nil {
-		return *r.EngineConfig
-	}
-	return correlate.DefaultConfig()
+	return stopped(ctx, r.Log, err, "stopped before the record in flight was committed; it will be applied again")
 }
 
 // catchUp re-applies records [from, to) without storing: this replica stored its share
@@ -363,7 +352,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 	}
 	count := max(rec.Count, 1)
 	if r.Engine == nil {
-		cfg := r.engineConfig()
+		cfg := engineConfig(r.EngineConfig)
 		cfg.Instance = rec.Epoch
 		r.Engine = correlate.New(cfg)
 	}

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // ClusterSpec says how to lay COP's schema over a ClickHouse cluster (remote_servers).
@@ -228,50 +225,9 @@ func (s *Store) MigrateCluster(ctx context.Context, spec ClusterSpec) (applied [
 	if err := conn.Exec(ctx, spec.migrationsTable()); err != nil {
 		return nil, fmt.Errorf("cannot create %s.schema_migrations: %w", spec.Database, err)
 	}
-	done := map[uint32]bool{}
-	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+spec.Database+".schema_migrations")
+	applied, err = applyMigrations(ctx, conn, spec.Database, spec.Major, spec.migration)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+		err = fmt.Errorf("cluster %s: %w", spec.Name, err)
 	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("cannot read applied migrations: %w", err)
-		}
-		done[v] = true
-	}
-	rows.Close()
-	for _, m := range Migrations {
-		if done[m.Version] || m.MinMajor > spec.Major {
-			continue
-		}
-		stmts, err := spec.migration(m)
-		if err != nil {
-			return applied, err
-		}
-		for _, q := range stmts {
-			if err := conn.Exec(ctx, q); err != nil {
-				return applied, fmt.Errorf("cannot apply migration %d (%s) on cluster %s: %w", m.Version, m.Name, spec.Name, err)
-			}
-		}
-		if err := recordIn(ctx, conn, spec.Database, m); err != nil {
-			return applied, fmt.Errorf("cannot record migration %d: %w", m.Version, err)
-		}
-		applied = append(applied, fmt.Sprintf("%d %s", m.Version, m.Name))
-	}
-	return applied, nil
-}
-
-// recordIn notes m as applied in db.schema_migrations (a native batch: see record).
-func recordIn(ctx context.Context, conn driver.Conn, db string, m Migration) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".schema_migrations (version, name, applied_at)")
-	if err != nil {
-		return err
-	}
-	if err := b.Append(m.Version, m.Name, time.Now().UTC()); err != nil {
-		b.Abort()
-		return err
-	}
-	return b.Send()
+	return applied, err
 }

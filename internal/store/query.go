@@ -103,6 +103,13 @@ func (w *sqlWhere) in(expr string, vals []any) {
 	}
 }
 
+// levels adds the severity and TLP filters: either list, when not empty, lists the
+// values allowed (a table with severity and tlp columns).
+func (w *sqlWhere) levels(severities []event.Severity, tlps []event.TLP) {
+	w.in("severity", anys(severities, func(s event.Severity) any { return s.String() }))
+	w.in("toInt8(tlp)", anys(tlps, func(t event.TLP) any { return int8(t) }))
+}
+
 // hasAny adds "hasAny(col, [...])" for a non-empty list.
 func (w *sqlWhere) hasAny(col string, vals []string) {
 	if len(vals) > 0 {
@@ -181,8 +188,7 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 	w.hasAny("sectors", f.Sectors)
 	w.hasAny("techniques", f.Techniques)
 	w.in("kind", anys(f.Kinds, func(k event.Kind) any { return k.String() }))
-	w.in("severity", anys(f.Severities, func(s event.Severity) any { return s.String() }))
-	w.in("toInt8(tlp)", anys(f.TLPs, func(t event.TLP) any { return int8(t) }))
+	w.levels(f.Severities, f.TLPs)
 	if f.ObsValue != "" {
 		// The observables table is ordered by value: the look-up reads a few granules
 		// instead of every event's observable arrays.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Migration is one versioned, idempotent schema step. Modern steps only run on servers that
@@ -201,8 +203,15 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`); err != nil {
 		return nil, fmt.Errorf("cannot create cop.schema_migrations: %w", err)
 	}
+	return applyMigrations(ctx, s.conn, "cop", s.Major(), func(m Migration) ([]string, error) { return m.SQL, nil })
+}
+
+// applyMigrations applies through conn, in order, the form form gives of every migration
+// for a server of major version major that db.schema_migrations does not record, and
+// records each once applied.
+func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int, form func(Migration) ([]string, error)) (applied []string, err error) {
 	done := map[uint32]bool{}
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT version FROM cop.schema_migrations`)
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+db+".schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read applied migrations: %w", err)
 	}
@@ -215,17 +224,20 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		done[v] = true
 	}
 	rows.Close()
-	major := s.Major()
 	for _, m := range Migrations {
 		if done[m.Version] || m.MinMajor > major {
 			continue
 		}
-		for _, q := range m.SQL {
-			if err := s.conn.Exec(ctx, q); err != nil {
+		stmts, err := form(m)
+		if err != nil {
+			return applied, err
+		}
+		for _, q := range stmts {
+			if err := conn.Exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("cannot apply migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
-		if err := s.record(ctx, m); err != nil {
+		if err := record(ctx, conn, db, m); err != nil {
 			return applied, fmt.Errorf("cannot record migration %d: %w", m.Version, err)
 		}
 		applied = append(applied, fmt.Sprintf("%d %s", m.Version, m.Name))
@@ -239,10 +251,10 @@ func (s *Store) Major() int {
 	return n
 }
 
-// record notes m as applied. A native batch, not INSERT ... VALUES with bound arguments:
-// 18.16 waits forever for the data block of the latter.
-func (s *Store) record(ctx context.Context, m Migration) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.schema_migrations (version, name, applied_at)")
+// record notes m as applied in db.schema_migrations. A native batch, not INSERT ... VALUES
+// with bound arguments: 18.16 waits forever for the data block of the latter.
+func record(ctx context.Context, conn driver.Conn, db string, m Migration) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".schema_migrations (version, name, applied_at)")
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/cidcc/cop/internal/event"
 )
 
 // trendDims maps a ?group= dimension to its SQL key. arrayJoin (not ARRAY JOIN) so two
@@ -177,8 +175,7 @@ func (sp dailySpan) query(r rollup, c Caller, f *EventFilter, dims []string, ano
 	}
 	w.in("country", anys(f.Countries, str))
 	w.in("sector", anys(f.Sectors, str))
-	w.in("severity", anys(f.Severities, func(s event.Severity) any { return s.String() }))
-	w.in("toInt8(tlp)", anys(f.TLPs, func(t event.TLP) any { return int8(t) }))
+	w.levels(f.Severities, f.TLPs)
 	dk, rk := []string{"''", "''"}, []string{"''", "''"}
 	for i, d := range dims {
 		dk[i], rk[i] = r.dims[d], trendDims[d]
