@@ -44,6 +44,9 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *n < 1 || *partitions < 1 || *rate < 0 || *probeEvery <= 0 {
+		return errors.New("want --events and --partitions of at least 1, --rate of 0 or more and a positive --probe-every")
+	}
 	kafkaAddr, chAddr := os.Getenv("COP_KAFKA"), os.Getenv("COP_CLICKHOUSE")
 	if kafkaAddr == "" || chAddr == "" {
 		return errors.New(`needs the real services: scripts/services start && eval "$(scripts/services env)"`)

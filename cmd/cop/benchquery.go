@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -28,6 +29,9 @@ func runBenchQuery(ctx context.Context, args []string) error {
 	reuse := fs.String("exercise", "", "query an exercise loaded by an earlier --keep run instead of loading")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *n < 1 || *runs < 1 || *batch < 1 {
+		return errors.New("want --events, --runs and --batch of at least 1")
 	}
 	st, err := openStore(ctx, *addr, store.Options{}, newLogger("bench"))
 	if err != nil {

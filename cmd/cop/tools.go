@@ -84,6 +84,9 @@ func runBench(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if *events < 1 {
+		return fmt.Errorf("--events: %d is not a positive count", *events)
+	}
 	fmt.Printf("%-18s %14s %10s %18s %14s\n", "live observables", "events/s", "ns/event", "bytes/observable", "allocs/event")
 	for _, s := range splitList(*live) {
 		var n int
