@@ -184,6 +184,9 @@ func (e *Engine) Instance() string { return e.cfg.Instance }
 
 // scope returns the interned id of an exercise ("" is the real picture).
 func (e *Engine) scope(name string) uint16 {
+	if name == "" && len(e.scopeHash) > 0 {
+		return 0 // the real picture, interned first by newEngine: no lookup
+	}
 	id := e.scopes.id(name)
 	for int(id) >= len(e.scopeHash) {
 		h := uint64(0)
@@ -296,10 +299,7 @@ func (e *Engine) prepare(batch []event.Event) {
 	e.obsK = e.obsK[:0]
 	for i := range batch {
 		ev := &batch[i]
-		var scope uint16 // the real picture, id 0, needs no lookup
-		if ev.Exercise != "" {
-			scope = e.scope(ev.Exercise)
-		}
+		scope := e.scope(ev.Exercise)
 		sh := e.scopeHash[scope]
 		off := len(e.obsH)
 		idk := hashString(seedID^sh, ev.ID)
