@@ -15,6 +15,7 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/store"
 )
@@ -37,6 +38,11 @@ var matrixIdentities = []access.Identity{
 	{Name: "admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed},
 }
 
+// testAnon is the anonymiser of every test server, with a fixed key.
+var testAnon = access.Anonymiser{Keys: keys.Fixed(keys.Set{
+	IDs:        keys.Key{Secret: []byte("test id key: 32 bytes, not zero")},
+	Pseudonyms: keys.Key{Secret: []byte("test pseudonym key, not secret!!")}})}
+
 func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func(*httptest.Server)) *fixture {
 	t.Helper()
 	f := &fixture{tokens: map[string]string{}}
@@ -54,9 +60,10 @@ func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func
 	f.pic = NewPicture(PictureConfig{Metrics: reg})
 	missions := access.DefaultMissions()
 	hub := NewHub(f.pic, missions, zerolog.Nop(), reg, 10*time.Millisecond)
+	hub.Anon = testAnon
 	stop := make(chan struct{})
 	go hub.Run(stop)
-	f.s = &Server{Auth: tokens, Store: st, Picture: f.pic, Hub: hub, Missions: missions, Metrics: reg, Log: zerolog.Nop(),
+	f.s = &Server{Auth: tokens, Store: st, Picture: f.pic, Hub: hub, Missions: missions, Anon: testAnon, Metrics: reg, Log: zerolog.Nop(),
 		Push: func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 			io.Copy(io.Discard, r.Body)
 			writeJSON(w, http.StatusAccepted, map[string]string{"contributor": id.Name})

@@ -174,19 +174,10 @@ func upper(xs []string) []string {
 
 // redactEvent applies anonymisation for id: the contributor's name becomes the viewer's
 // pseudonym of it, and its own report id (which often embeds its name) is dropped.
-func redactEvent(id access.Identity, e *store.StoredEvent) {
-	if e.Anonymise && id.Role != access.RoleAdmin && e.Contributor != id.Name {
-		e.Contributor = access.Pseudonym(id.Name, e.Contributor)
-		e.SourceID = ""
+func (s *Server) redactEvent(id access.Identity, e *store.StoredEvent) {
+	if shown := s.Anon.Shown(&id, e.Contributor, e.Anonymise); shown != e.Contributor {
+		e.Contributor, e.SourceID = shown, ""
 	}
-}
-
-// shownName is the name of contributor as id may see it.
-func shownName(id access.Identity, contributor string, anonymise bool) string {
-	if anonymise && id.Role != access.RoleAdmin && contributor != id.Name {
-		return access.Pseudonym(id.Name, contributor)
-	}
-	return contributor
 }
 
 // fail answers err as JSON with the right status and returns that status for the audit.
@@ -211,7 +202,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) int {
 func (s *Server) eventPage(r *http.Request, id access.Identity, c store.Caller, f store.EventFilter) ([]*store.StoredEvent, *store.Cursor, error) {
 	out := []*store.StoredEvent{}
 	next, err := s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
-		redactEvent(id, e)
+		s.redactEvent(id, e)
 		out = append(out, e)
 		return nil
 	})
@@ -280,7 +271,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identi
 	if format == "csv" {
 		x := newCSVExport(w)
 		_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
-			redactEvent(id, e)
+			s.redactEvent(id, e)
 			rows++
 			return x.write(e)
 		})
@@ -292,7 +283,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identi
 		w.Header().Set("Content-Disposition", `attachment; filename="cop-events.json"`)
 		x := newSTIXExport(w, flush, id.Name+"|"+r.URL.RawQuery+"|"+time.Now().String())
 		_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
-			redactEvent(id, e)
+			s.redactEvent(id, e)
 			rows++
 			return x.write(e, e.Contributor)
 		})
@@ -412,7 +403,7 @@ func (s *Server) situations(w http.ResponseWriter, r *http.Request, id access.Id
 		if !keep(st) {
 			return false, nil
 		}
-		out = append(out, viewOf(id, st))
+		out = append(out, s.viewOf(id, st))
 		return true, nil
 	})
 	if err != nil {
@@ -428,9 +419,9 @@ type situationView struct {
 	store.StoredSituation
 }
 
-func viewOf(id access.Identity, st *store.StoredSituation) situationView {
+func (s *Server) viewOf(id access.Identity, st *store.StoredSituation) situationView {
 	v := situationView{*st}
-	v.Situation = id.Redact(st.Situation)
+	v.Situation = s.Anon.Redact(&id, st.Situation)
 	return v
 }
 
@@ -453,7 +444,7 @@ func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Ide
 	sid := r.PathValue("id")
 	if _, err := s.Store.EachSituation(r.Context(), c, store.SituationFilter{ID: sid, Limit: 1}, func(st *store.StoredSituation) (bool, error) {
 		if keep(st) {
-			v := viewOf(id, st)
+			v := s.viewOf(id, st)
 			found = &v
 		}
 		return true, nil
@@ -507,7 +498,7 @@ func (s *Server) observable(w http.ResponseWriter, r *http.Request, id access.Id
 	}
 	for i := range h.Sightings {
 		sg := &h.Sightings[i]
-		sg.Contributor = shownName(id, sg.Contributor, sg.Anonymise)
+		sg.Contributor = s.Anon.Shown(&id, sg.Contributor, sg.Anonymise)
 	}
 	rows = len(h.Sightings)
 	writeJSON(w, http.StatusOK, h)
@@ -557,7 +548,7 @@ func (s *Server) statsOrTrend(w http.ResponseWriter, r *http.Request, id access.
 	for i := range trend {
 		for j, d := range dims {
 			if d == "contributor" {
-				trend[i].Key[j] = shownName(id, trend[i].Key[j], trend[i].Anonymise)
+				trend[i].Key[j] = s.Anon.Shown(&id, trend[i].Key[j], trend[i].Anonymise)
 			}
 		}
 	}

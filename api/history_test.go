@@ -51,7 +51,7 @@ func hEvent(ex, contributor string, i int, mod func(*event.Event)) event.Event {
 	if mod != nil {
 		mod(&e)
 	}
-	e.ID = event.NewID(e.Contributor, e.SourceID)
+	e.ID = event.Source{Contributor: e.Contributor}.EventID(e.SourceID)
 	return e
 }
 
@@ -135,7 +135,7 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := &Server{Auth: auth, Store: st, Missions: access.DefaultMissions(), Log: zerolog.New(io.Discard)}
+	srv := &Server{Auth: auth, Store: st, Missions: access.DefaultMissions(), Anon: testAnon, Log: zerolog.New(io.Discard)}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	env.url = ts.URL
@@ -244,7 +244,7 @@ func TestHistoryDenials(t *testing.T) {
 	f("root", "contributor=pl-csirt-mon", "7,6")                                // nor from admins
 	// The anonymised event shows under a pseudonym, never the name.
 	_, contributors := env.events("analyst-1", "technique=T1486")
-	if len(contributors) != 1 || contributors[0] != access.Pseudonym("analyst-1", "pl-csirt-mon") {
+	if len(contributors) != 1 || contributors[0] != testAnon.Pseudonym("analyst-1", "pl-csirt-mon") {
 		t.Errorf("anonymised contributor shown as %v", contributors)
 	}
 	// Other exercise, no exercise, wrong role, no token: on every endpoint.
@@ -274,7 +274,7 @@ func TestHistoryDenials(t *testing.T) {
 		t.Errorf("AMBER sighting shown to a GREEN analyst: %s", body)
 	}
 	_, _, body = env.get("analyst-1", "/api/v1/observables/198.51.100.7")
-	if bytes.Contains(body, []byte("pl-csirt-mon")) || !bytes.Contains(body, []byte(access.Pseudonym("analyst-1", "pl-csirt-mon"))) {
+	if bytes.Contains(body, []byte("pl-csirt-mon")) || !bytes.Contains(body, []byte(testAnon.Pseudonym("analyst-1", "pl-csirt-mon"))) {
 		t.Errorf("anonymised sighting not pseudonymised: %s", body)
 	}
 	// Situations: RED not named, commander outside its mission area, anonymised contributor filter.
@@ -291,13 +291,13 @@ func TestHistoryDenials(t *testing.T) {
 	_, _, body = env.get("analyst-1", "/api/v1/situations/S-A")
 	var one struct{ Situation correlate.Situation }
 	json.Unmarshal(body, &one)
-	if fmt.Sprint(one.Situation.Contributors) != fmt.Sprintf("[{fr-comcyber false} {%s true}]", access.Pseudonym("analyst-1", "pl-csirt-mon")) {
+	if fmt.Sprint(one.Situation.Contributors) != fmt.Sprintf("[{fr-comcyber false} {%s true}]", testAnon.Pseudonym("analyst-1", "pl-csirt-mon")) {
 		t.Errorf("situation contributors as analyst-1 sees them: %v", one.Situation.Contributors)
 	}
 	// Trends: the anonymised contributor is counted under its pseudonym.
 	_, _, body = env.get("analyst-1", "/api/v1/stats?group=contributor")
 	if !bytes.Contains(body, []byte(`{"key":["pl-csirt-mon"],"events":1}`)) ||
-		!bytes.Contains(body, []byte(`{"key":["`+access.Pseudonym("analyst-1", "pl-csirt-mon")+`"],"events":1}`)) {
+		!bytes.Contains(body, []byte(`{"key":["`+testAnon.Pseudonym("analyst-1", "pl-csirt-mon")+`"],"events":1}`)) {
 		t.Errorf("trend must count the anonymised event under a pseudonym only: %s", body)
 	}
 }
@@ -361,7 +361,7 @@ func TestExportCSVAndSTIXRoundTrip(t *testing.T) {
 		t.Fatalf("csv: %v rows, %v: %s", len(recs), err, body)
 	}
 	for _, r := range recs {
-		if r[13] == "T1486" && r[3] != access.Pseudonym("analyst-1", "pl-csirt-mon") {
+		if r[13] == "T1486" && r[3] != testAnon.Pseudonym("analyst-1", "pl-csirt-mon") {
 			t.Errorf("csv shows the anonymised event under %q", r[3])
 		}
 	}
@@ -378,7 +378,7 @@ func TestExportCSVAndSTIXRoundTrip(t *testing.T) {
 		}
 	}
 	for _, o := range bundle.Objects {
-		if o["x_cop_event_id"] == env.evs[6].ID && names[o["created_by_ref"].(string)] != access.Pseudonym("analyst-1", "pl-csirt-mon") {
+		if o["x_cop_event_id"] == env.evs[6].ID && names[o["created_by_ref"].(string)] != testAnon.Pseudonym("analyst-1", "pl-csirt-mon") {
 			t.Errorf("stix: the anonymised event is created by %q", names[o["created_by_ref"].(string)])
 		}
 	}

@@ -68,6 +68,9 @@ type Removal struct {
 // flushed once per interval, so that coalescing is per client and the writes of 10,000
 // clients do not all start at once. No hub lock is held while building or writing.
 type Hub struct {
+	// Anon names anonymised contributors in every message; set it before Run.
+	Anon access.Anonymiser
+
 	picture  *Picture
 	missions access.Missions
 	log      zerolog.Logger
@@ -290,7 +293,7 @@ func (h *Hub) delta(id *access.Identity, v access.View, changes []Change, from, 
 		ch := &changes[i]
 		switch {
 		case ch.Cur != nil && id.SituationVisible(ch.Cur, v, h.missions):
-			msg.Situations = append(msg.Situations, id.Redact(*ch.Cur))
+			msg.Situations = append(msg.Situations, h.Anon.Redact(id, *ch.Cur))
 		case ch.Prev != nil && id.SituationVisible(ch.Prev, v, h.missions):
 			r := Removal{ID: ch.ID}
 			if ch.Cur == nil {
@@ -364,7 +367,7 @@ func (h *Hub) sendSnapshot(c *client, gen uint64, resume string) {
 		Situations: []correlate.Situation{}}
 	for _, s := range all {
 		if c.id.SituationVisible(s, v, h.missions) {
-			msg.Situations = append(msg.Situations, c.id.Redact(*s))
+			msg.Situations = append(msg.Situations, h.Anon.Redact(&c.id, *s))
 		}
 	}
 	sort.Slice(msg.Situations, func(i, j int) bool {

@@ -298,7 +298,7 @@ func TestAccessMatrixHistory(t *testing.T) {
 					t.Errorf("the anonymised contributor is named: %.300s", body)
 				}
 				if c.tag == "anon" {
-					if pseudonym := access.Pseudonym(c.viewer, m.anonName); !strings.Contains(body, pseudonym) {
+					if pseudonym := testAnon.Pseudonym(c.viewer, m.anonName); !strings.Contains(body, pseudonym) {
 						t.Errorf("the anonymised contributor is not shown as its pseudonym %s: %.300s", pseudonym, body)
 					}
 				}

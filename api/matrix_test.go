@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/cidcc/cop/correlate"
-	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 )
 
@@ -145,7 +144,7 @@ func TestAccessMatrixWebsocket(t *testing.T) {
 			if !ok {
 				t.Fatal("anonymised situation missing")
 			}
-			if got, want := s.Contributors[0].Name, access.Pseudonym("cmdr-althea", "feed-a"); got != want {
+			if got, want := s.Contributors[0].Name, testAnon.Pseudonym("cmdr-althea", "feed-a"); got != want {
 				t.Errorf("contributor shown as %q, want pseudonym %q", got, want)
 			}
 			if n := cl.seen["s-green"].Contributors[0].Name; n != "feed-a" {

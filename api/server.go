@@ -29,8 +29,10 @@ type Server struct {
 	Picture  *Picture
 	Hub      *Hub
 	Missions access.Missions
-	Metrics  *metrics.Registry
-	Log      zerolog.Logger
+	// Anon names anonymised contributors on every REST, export and TAXII path.
+	Anon    access.Anonymiser
+	Metrics *metrics.Registry
+	Log     zerolog.Logger
 	// UI holds the dashboard's static files; nil serves none.
 	UI fs.FS
 	// Ready reports whether the stage's dependencies answer; /readyz uses it.

@@ -188,7 +188,7 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 	objects := []map[string]any{}
 	var first, last time.Time
 	next, err := s.Store.EachEvent(r.Context(), caller, f, func(e *store.StoredEvent) error {
-		redactEvent(id, e)
+		s.redactEvent(id, e)
 		rows++
 		if first.IsZero() {
 			first = e.StoredAt

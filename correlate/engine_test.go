@@ -18,7 +18,7 @@ func ev(c, src string, obs ...string) event.Event {
 	e := event.Event{
 		Contributor: c, SourceID: src, Kind: event.KindIndicator,
 		ObservedAt: t0, ReceivedAt: t0, Severity: event.SeverityHigh, Confidence: 80,
-		TLP: event.TLPGreen, Title: "title " + src,
+		TLP: event.TLPGreen, Title: "title " + src, ID: event.Source{Contributor: c}.EventID(src),
 	}
 	for _, o := range obs {
 		for i := 0; i < len(o); i++ {
@@ -262,7 +262,7 @@ func TestEventIDsComeBackAsGiven(t *testing.T) {
 			t.Fatalf("event ids %q, want [%q]", s.EventIDs, id)
 		}
 	}
-	f(event.NewID("DE", "1"))
+	f(event.Source{Contributor: "DE"}.EventID("1"))
 	f("0123456789abcdef0123456789abcdef")
 	f("0123456789ABCDEF0123456789abcdef") // not lowercase hex: kept as given
 	f("0123456789abcdef0123456789abcdeg")

@@ -494,14 +494,18 @@ func (e *Engine) freePlaceEntry(i uint32) {
 
 // addContributor merges {ci, aux} into d's contributors and reports whether the
 // confidence inputs changed.
+//
+// A contributor's named and anonymised reports are two entries, counted as two: to anyone
+// but the contributor, its anonymised reports must look like another contributor's, or a
+// situation holding both would name the pseudonym (one contributor shown, two behind it).
 func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
 		l := e.links.at(i)
-		if l.item != ci {
+		if l.item != ci || (l.aux^aux)&anonBit != 0 {
 			continue
 		}
 		old := l.aux
-		l.aux = max(l.aux&0xff, aux&0xff) | (l.aux|aux)&anonBit
+		l.aux = max(l.aux&0xff, aux&0xff) | aux&anonBit
 		return l.aux&0xff != old&0xff
 	}
 	d.contribs = e.newLink(ci, aux, d.contribs)

@@ -74,7 +74,18 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	}
 }
 
-func compareContributors(a, b Contributor) int { return strings.Compare(a.Name, b.Name) }
+func compareContributors(a, b Contributor) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	switch {
+	case a.Anonymise == b.Anonymise:
+		return 0
+	case a.Anonymise:
+		return 1
+	}
+	return -1
+}
 
 // appendSet appends the words of a set kept as bits and a chain, sorted.
 func (e *Engine) appendSet(dst []string, set uint64, head uint32) []string {

@@ -150,7 +150,7 @@ func TestContentDuplicateOfRetiredSituationStaysDuplicate(t *testing.T) {
 	apply(e, []event.Event{ev("DE", "2", "ipv4:192.0.2.2")}, t0.Add(time.Minute)) // retires a's situation
 	apply(e, []event.Event{ev("DE", "3", "ipv4:192.0.2.3")}, t0.Add(time.Minute)) // and reuses its node
 	b := a
-	b.ID = event.NewID("DE", "1-resent")
+	b.ID = event.Source{Contributor: "DE"}.EventID("1-resent")
 	r := apply(e, []event.Event{b}, t0.Add(2*time.Minute))
 	if st := r.Events[0]; !st.Duplicate || st.SituationID != first {
 		t.Fatalf("re-sent content stored as %+v, want a duplicate in %s", st, first)

@@ -18,6 +18,7 @@ import (
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/deadletter"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 )
 
@@ -35,6 +36,8 @@ type Consumer struct {
 	Group   string // default "cop-ingest"
 	Log     zerolog.Logger
 	Metrics *metrics.Registry
+	// Keys mints event ids (internal/keys).
+	Keys *keys.Ring
 	// Rescan is how often new feed topics are looked for (default 10 s).
 	Rescan time.Duration
 }
@@ -212,7 +215,7 @@ func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
 			exercise = string(h.Value)
 		}
 	}
-	return Accept(format, m.Value, contributor, source, now, exercise)
+	return Accept(format, m.Value, event.Source{Contributor: contributor, ReceivedAt: now, IDKey: c.Keys.IDs()}, source, exercise)
 }
 
 // EventKey is the cop.events key of e: its primary observable, so one correlator owns

@@ -14,6 +14,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 )
 
@@ -26,7 +28,9 @@ type Gateway struct {
 	MaxBody int64         // default 32 MiB
 	Log     zerolog.Logger
 	Metrics *metrics.Registry
-	seq     atomic.Uint64
+	// Keys mints event ids (internal/keys).
+	Keys *keys.Ring
+	seq  atomic.Uint64
 }
 
 // PushAnswer is the gateway's 202 body.
@@ -63,7 +67,7 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 		httpError(w, http.StatusBadRequest, "bad_body", "cannot read body: "+err.Error())
 		return
 	}
-	res := Accept(format, body, contributor, "http:"+reqID, time.Now().UTC(), r.URL.Query().Get("exercise"))
+	res := Accept(format, body, event.Source{Contributor: contributor, ReceivedAt: time.Now().UTC(), IDKey: g.Keys.IDs()}, "http:"+reqID, r.URL.Query().Get("exercise"))
 	msgs := make([]kafka.Message, 0, len(res.Events)+len(res.Rejected))
 	for i := range res.Events {
 		e := &res.Events[i]

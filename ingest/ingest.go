@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/cidcc/cop/ingest/misp"
@@ -104,11 +103,11 @@ type Result struct {
 	Rejected []deadletter.Letter
 }
 
-// Accept parses one document from contributor, received at at, from source (a Kafka
-// position or an HTTP request id). Every event that fails is a dead letter naming the
-// reason; the raw document rides along (size-capped) so nothing is lost.
-func Accept(f Format, doc []byte, contributor, source string, at time.Time, exercise string) Result {
-	src := event.Source{Contributor: contributor, ReceivedAt: at}
+// Accept parses one document from src (its contributor, time of reception and the id key)
+// at source (a Kafka position or an HTTP request id). Every event that fails is a dead
+// letter naming the reason; the raw document rides along (size-capped) so nothing is lost.
+func Accept(f Format, doc []byte, src event.Source, source, exercise string) Result {
+	contributor, at := src.Contributor, src.ReceivedAt
 	f, evs, errs := Parse(f, doc, src)
 	r := Result{Format: f, Events: evs}
 	if exercise != "" {

@@ -151,7 +151,7 @@ func benchLoad(ctx context.Context, st *store.Store, ex string, n, size int, now
 			b := &store.Batch{}
 			for ; len(b.Events) < size && done < n; done++ {
 				c, in := g.Next(now)
-				e := event.Event{ID: event.NewID(c.Name, in.ID), Contributor: c.Name, SourceID: in.ID, Kind: in.Kind,
+				e := event.Event{ID: event.Source{Contributor: c.Name}.EventID(in.ID), Contributor: c.Name, SourceID: in.ID, Kind: in.Kind,
 					ObservedAt: in.ObservedAt, ReceivedAt: in.ObservedAt.Add(time.Minute), Observables: in.Observables,
 					Category: in.Category, Techniques: in.Techniques, Sectors: in.Sectors, Countries: in.Countries, Geo: in.Geo,
 					Severity: in.Severity, Confidence: uint8(*in.Confidence), TLP: in.TLP, ReleasableTo: in.ReleasableTo,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/internal/synth"
 )
@@ -40,9 +43,32 @@ func startServe(t *testing.T, ns string) (addr string, st *store.Store, bc bus.C
 	return addr, st, bc
 }
 
+// testKeysFile is the key file of every serve a test starts without one of its own, so
+// that tests can mint the event ids serve mints (testIDs).
+var testKeysFile = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "cop-test-keys-")
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(dir, "keys.json")
+})
+
+// testIDs returns the source contributor's events get in a serve started by runTestServe.
+func testIDs(t *testing.T, contributor string) event.Source {
+	t.Helper()
+	r, err := keys.Open(testKeysFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return event.Source{Contributor: contributor, IDKey: r.IDs()}
+}
+
 // runTestServe runs serve(c) until the test ends and opens the store it writes to.
 func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string, st *store.Store) {
 	t.Helper()
+	if c.Keys == "" {
+		c.Keys = testKeysFile()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	started := make(chan string, 1)

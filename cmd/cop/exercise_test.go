@@ -70,7 +70,7 @@ func TestExerciseScenarioStaysInItsExercise(t *testing.T) {
 	var c2 string // an observable unique to this run's infrastructure
 	for _, f := range feeds {
 		for _, e := range f.Events {
-			ids = append(ids, event.NewID(f.Contributor, e.ID))
+			ids = append(ids, testIDs(t, f.Contributor).EventID(e.ID))
 			if e.Category == "malicious-code/c2-server" {
 				c2 = e.Observables[1].Value
 			}
@@ -166,7 +166,7 @@ func TestReplayReinjectsAWindowIntoAnExercise(t *testing.T) {
 			Severity: event.SeverityMedium, Confidence: &conf, TLP: event.TLPGreen, Anonymise: i%7 == 0, Title: "SSH brute force " + ns}
 		v, _ := json.Marshal(in)
 		msgs = append(msgs, kafka.Message{Topic: bc.FeedTopic(c), Value: v})
-		id := event.NewID(c, in.ID)
+		id := testIDs(t, c).EventID(in.ID)
 		realIDs = append(realIDs, id)
 		origin[id] = event.Event{Contributor: c, Anonymise: in.Anonymise, Confidence: uint8(conf)}
 	}
@@ -191,7 +191,7 @@ func TestReplayReinjectsAWindowIntoAnExercise(t *testing.T) {
 	var exIDs []any
 	for _, id := range realIDs {
 		o := origin[id.(string)]
-		exIDs = append(exIDs, event.NewID(o.Contributor, "replay-"+ex+"-"+id.(string)))
+		exIDs = append(exIDs, testIDs(t, o.Contributor).EventID("replay-"+ex+"-"+id.(string)))
 	}
 	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
 		got := exerciseRows(t, st, exIDs)

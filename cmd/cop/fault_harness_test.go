@@ -346,7 +346,7 @@ func (f *feed) cleanEventCount(t *testing.T, msgs []kafka.Message) int64 {
 	var batch []event.Event
 	for i, m := range msgs {
 		name, _ := f.bc.Contributor(m.Topic)
-		res := ingest.Accept(ingest.FormatNative, m.Value, name, fmt.Sprintf("ref:%d", i), f.now, "")
+		res := ingest.Accept(ingest.FormatNative, m.Value, event.Source{Contributor: name, ReceivedAt: f.now}, fmt.Sprintf("ref:%d", i), "")
 		batch = append(batch, res.Events...)
 	}
 	for i := 0; i < len(batch); i += 5000 {

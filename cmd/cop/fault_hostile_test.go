@@ -98,7 +98,7 @@ func TestHostileSetIsRejected(t *testing.T) {
 	seen := map[string]int{}
 	for i := 0; i < 1002; i++ {
 		kind, v := hostile(r, g, i, now)
-		res := ingest.Accept("", v, "x", fmt.Sprintf("t:%d", i), now, "")
+		res := ingest.Accept("", v, event.Source{Contributor: "x", ReceivedAt: now}, fmt.Sprintf("t:%d", i), "")
 		seen[kind]++
 		if len(res.Events) != 0 || len(res.Rejected) != 1 {
 			reason := ""

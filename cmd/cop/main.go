@@ -40,6 +40,7 @@ func init() {
 		"exercise":  {"write a scripted exercise campaign: cop exercise gen --scenario energy-cables --seed N --out PATH|--push", runExercise, nil},
 		"query":     {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
 		"token":     {"create an identity token: cop token create --role R --name N", runToken, nil},
+		"keys":      {"renew the secret keys of pseudonyms (and event ids): cop keys rotate [--keys FILE] [--ids]", runKeys, nil},
 		"version":   {"print the version", func(context.Context, []string) error { fmt.Println("cop", version); return nil }, nil},
 	}
 }

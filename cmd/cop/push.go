@@ -173,6 +173,7 @@ func runValidate(ctx context.Context, args []string) error {
 		}
 		ff, evs, errs := ingest.Parse(f, doc, event.Source{Contributor: *contributor, ReceivedAt: time.Now().UTC()})
 		for i := range evs {
+			evs[i].ID = "" // minted by the server with its id key (internal/keys)
 			if err := enc.Encode(&evs[i]); err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/ui"
@@ -61,6 +62,9 @@ type serveConfig struct {
 	DedupSize int
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
+	// Keys is the file of the deployment's secret keys (internal/keys): created on first
+	// start, read by every later one; every process of one deployment must share it.
+	Keys string
 }
 
 // stageNames are the stages a process can run; serve runs them all, `cop ingest`,
@@ -89,6 +93,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.MaxObservables, "max-observables", 0, "cap of the correlation engine's observables and situations (0: the engine's default, 8M, about 2 GB); over it the longest-quiet situations are retired")
 	fs.IntVar(&c.DedupSize, "dedup-size", 0, "event ids and content fingerprints the engine remembers for duplicate detection, each (0: the default, 2M; the oldest go first when full)")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
+	fs.StringVar(&c.Keys, "keys", env("COP_KEYS_FILE", ""), "file of the secret keys event ids and pseudonyms are keyed with; created on first start; every process of a deployment must share it (default .cop/state/keys.json; `cop keys rotate` renews them)")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }
@@ -151,10 +156,22 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		if tlsConfig, err = serveTLS(c); err != nil {
 			return err
 		}
-		if auth, err = serveAuth(c, log); err != nil {
+		var stopAuth func()
+		if auth, stopAuth, err = serveAuth(c, log); err != nil {
 			return err
 		}
+		defer stopAuth()
 	}
+
+	if c.Keys == "" {
+		c.Keys = defaultKeysFile
+	}
+	ring, err := keys.Open(c.Keys)
+	if err != nil {
+		return err
+	}
+	stopReload := reloadOnHangup(log, "keys", ring.Reload)
+	defer stopReload()
 
 	kafkaTLS, err := c.Backends.kafkaTLS()
 	if err != nil {
@@ -200,7 +217,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		}()
 	}
 	if stages["ingest"] {
-		run("ingest", (&ingest.Consumer{Bus: bc, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
+		run("ingest", (&ingest.Consumer{Bus: bc, Keys: ring, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
 	}
 	if stages["correlate"] {
 		clog := log.With().Str("component", "correlate").Logger()
@@ -239,11 +256,13 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	if c.FlushEvery == 0 {
 		c.FlushEvery = 250 * time.Millisecond
 	}
+	anon := access.Anonymiser{Keys: ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, c.FlushEvery)
-	gw := &ingest.Gateway{Bus: bc, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
+	hub.Anon = anon
+	gw := &ingest.Gateway{Bus: bc, Keys: ring, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
 	defer gw.Writer.Close()
 	srv := &api.Server{
-		Auth: auth, Insecure: c.Insecure, Store: st, Picture: picture, Hub: hub, Missions: missions,
+		Auth: auth, Insecure: c.Insecure, Store: st, Picture: picture, Hub: hub, Missions: missions, Anon: anon,
 		Metrics: reg, Log: log.With().Str("component", "api").Logger(), UI: ui.Files(),
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
@@ -291,6 +310,31 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	return nil
 }
 
+// defaultKeysFile is where serve keeps the deployment's keys unless --keys says otherwise.
+var defaultKeysFile = filepath.Join(".cop", "state", "keys.json")
+
+// reloadOnHangup calls reload on every SIGHUP until the returned stop is called.
+func reloadOnHangup(log zerolog.Logger, what string, reload func() error) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range hup {
+			if err := reload(); err != nil {
+				log.Error().Err(err).Msg(what + " not reloaded")
+			} else {
+				log.Info().Msg(what + " reloaded")
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(hup)
+		<-done
+	}
+}
+
 // serveTLS returns the TLS configuration the flags ask for, or nil for plain HTTP.
 func serveTLS(c serveConfig) (*tls.Config, error) {
 	if c.TLSCert == "" && c.TLSKey == "" && c.TLSClientCA == "" {
@@ -302,32 +346,22 @@ func serveTLS(c serveConfig) (*tls.Config, error) {
 	return api.TLSConfig(c.TLSCert, c.TLSKey, c.TLSClientCA)
 }
 
-// serveAuth loads the identities (reloaded on SIGHUP), or refuses to serve without them
+// serveAuth loads the identities (reloaded on SIGHUP until stop), or refuses to serve without them
 // unless --insecure-dev.
-func serveAuth(c serveConfig, log zerolog.Logger) (api.Authenticator, error) {
+func serveAuth(c serveConfig, log zerolog.Logger) (auth api.Authenticator, stop func(), err error) {
 	switch {
 	case c.Identities != "":
 		tokens, err := access.LoadTokens(c.Identities)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		go func() {
-			for range hup {
-				if err := tokens.Reload(c.Identities); err != nil {
-					log.Error().Err(err).Msg("identities not reloaded")
-				} else {
-					log.Info().Msg("identities reloaded")
-				}
-			}
-		}()
-		return tokens, nil
+		stop := reloadOnHangup(log, "identities", func() error { return tokens.Reload(c.Identities) })
+		return tokens, stop, nil
 	case !c.Insecure:
-		return nil, errors.New("no identities file (--identities or COP_IDENTITIES): refusing to serve without authentication; use --insecure-dev for development only")
+		return nil, nil, errors.New("no identities file (--identities or COP_IDENTITIES): refusing to serve without authentication; use --insecure-dev for development only")
 	default:
 		log.Warn().Msg("--insecure-dev: every caller is an admin; never use this outside development")
-		return nil, nil
+		return nil, func() {}, nil
 	}
 }
 

@@ -156,7 +156,7 @@ func TestEventDefaults(t *testing.T) {
 	f(`"analysis":"2",`, func(e event.Event) bool { return e.Confidence == 80 })
 	f(`"analysis":"2","Tag":[{"name":"misp:confidence-level=\"unconfident\""}],`, func(e event.Event) bool { return e.Confidence == 0 })
 	f(`"contributor":"someone-else","Orgc":{"name":"someone-else"},`, func(e event.Event) bool {
-		return e.Contributor == "fi-ncsc" && e.ID == event.NewID("fi-ncsc", "u-1") && e.SourceID == "u-1"
+		return e.Contributor == "fi-ncsc" && e.ID == event.Source{Contributor: "fi-ncsc"}.EventID("u-1") && e.SourceID == "u-1"
 	})
 }
 

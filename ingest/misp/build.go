@@ -43,7 +43,7 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 		return ev, nil, fieldErr("uuid", "missing: every MISP event needs its uuid")
 	}
 	ev = event.Event{
-		ID:          event.NewID(src.Contributor, me.UUID),
+		ID:          src.EventID(me.UUID),
 		Contributor: src.Contributor,
 		SourceID:    me.UUID,
 		ReceivedAt:  src.ReceivedAt,

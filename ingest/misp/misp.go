@@ -105,7 +105,7 @@ type wrapper struct {
 // Parse turns one document into canonical events, one per MISP event. Every returned
 // event has passed (*event.Event).Validate, has Contributor = src.Contributor (never from
 // the payload), ReceivedAt = src.ReceivedAt, SourceID = the MISP event's uuid and ID =
-// event.NewID(src.Contributor, SourceID). Each rejected event or attribute yields one
+// event.Source{Contributor: src.Contributor}.EventID(SourceID). Each rejected event or attribute yields one
 // *ObjectError that names it, the field, and what was expected. A document that cannot be
 // read at all yields (nil, []error{err}). A partly valid document keeps its valid parts.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {

@@ -67,6 +67,9 @@ func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 // defaults, then validation. conf is the confidence given, if hasConf.
 func finish(e *event.Event, src event.Source, conf int, hasConf bool) error {
 	e.Contributor, e.ReceivedAt = src.Contributor, src.ReceivedAt
+	if e.SourceID != "" {
+		e.ID = src.EventID(e.SourceID)
+	}
 	e.Confidence = 50
 	if hasConf {
 		if conf < 0 || conf > 100 {

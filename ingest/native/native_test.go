@@ -25,7 +25,7 @@ func TestParseAcceptsEveryShape(t *testing.T) {
 			t.Fatalf("Parse(%.40q) = %d events, errors %v; want %d", doc, len(evs), errs, want)
 		}
 		for _, e := range evs {
-			if e.Contributor != src.Contributor || e.ID != event.NewID(src.Contributor, e.SourceID) {
+			if e.Contributor != src.Contributor || e.ID != src.EventID(e.SourceID) {
 				t.Fatalf("contributor/id not from the source: %+v", e)
 			}
 		}

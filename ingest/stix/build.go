@@ -63,7 +63,7 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 		return event.Event{}, fieldErr("spec_version", "%q: want 2.1", o.SpecVersion)
 	}
 	ev := event.Event{
-		ID:          event.NewID(src.Contributor, o.ID),
+		ID:          src.EventID(o.ID),
 		Contributor: src.Contributor,
 		SourceID:    o.ID,
 		Kind:        kind,

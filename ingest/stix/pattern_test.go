@@ -105,7 +105,7 @@ func TestContributorNeverFromPayload(t *testing.T) {
 		"created_by_ref":"identity--x","x_cop_contributor":"someone-else","contributor":"someone-else",
 		"pattern":"[ipv4-addr:value = '192.0.2.1']","pattern_type":"stix","valid_from":"2026-02-01T00:00:00Z"}`
 	evs, errs := Parse([]byte(doc), event.Source{Contributor: "lv-cert", ReceivedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
-	if len(errs) != 0 || len(evs) != 1 || evs[0].Contributor != "lv-cert" || evs[0].ID != event.NewID("lv-cert", "indicator--2") {
+	if len(errs) != 0 || len(evs) != 1 || evs[0].Contributor != "lv-cert" || evs[0].ID != (event.Source{Contributor: "lv-cert"}).EventID("indicator--2") {
 		t.Fatalf("got %+v, %v", evs, errs)
 	}
 }

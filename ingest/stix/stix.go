@@ -103,7 +103,7 @@ type object struct {
 // Parse turns one document into canonical events. Every returned event has passed
 // (*event.Event).Validate, has Contributor = src.Contributor (never from the payload),
 // ReceivedAt = src.ReceivedAt, SourceID = the object's own id and ID =
-// event.NewID(src.Contributor, SourceID). Each rejected object yields one *ObjectError that
+// event.Source{Contributor: src.Contributor}.EventID(SourceID). Each rejected object yields one *ObjectError that
 // names it, the field, and what was expected. A document that cannot be read at all yields
 // (nil, []error{err}). A partly valid document keeps its valid objects.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {

@@ -4,13 +4,13 @@
 package access
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"cmp"
 	"slices"
 	"strings"
 
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 )
 
 // Role is what an identity may do.
@@ -130,38 +130,58 @@ func (id *Identity) SituationVisible(s *correlate.Situation, v View, missions Mi
 	return true
 }
 
-// Redact returns s as id may see it: anonymised contributors other than id itself are
-// replaced by a pseudonym stable for this viewer.
-func (id *Identity) Redact(s correlate.Situation) correlate.Situation {
-	if id.Role == RoleAdmin {
-		return s
+// Anonymiser applies the anonymisation rule: to every viewer but itself (and admins), a
+// contributor that asked not to be named is shown by a pseudonym, keyed with the
+// deployment's secret so that knowing every name involved does not reverse it.
+type Anonymiser struct {
+	Keys *keys.Ring
+}
+
+// Shown is the name of contributor as id may see it.
+func (a Anonymiser) Shown(id *Identity, contributor string, anonymise bool) string {
+	if anonymise && id.Role != RoleAdmin && contributor != id.Name {
+		return a.Pseudonym(id.Name, contributor)
 	}
+	return contributor
+}
+
+// Pseudonym names an anonymised contributor to one viewer: "member state 3f2a9c01", the
+// same every time for that viewer, unrelated for another viewer or another contributor.
+func (a Anonymiser) Pseudonym(viewer, contributor string) string {
+	return "member state " + a.Keys.Pseudonym(viewer, contributor)[:8]
+}
+
+// Redact returns s as id may see it: anonymised contributors other than id itself are
+// replaced by their pseudonyms, and the list is sorted again by the names shown, so a
+// pseudonym's place in it says nothing of the name behind it.
+func (a Anonymiser) Redact(id *Identity, s correlate.Situation) correlate.Situation {
 	anon := false
 	for _, c := range s.Contributors {
-		if c.Anonymise && c.Name != id.Name {
-			anon = true
-			break
-		}
+		anon = anon || a.Shown(id, c.Name, c.Anonymise) != c.Name
 	}
 	if !anon {
 		return s
 	}
 	cs := make([]correlate.Contributor, len(s.Contributors))
 	for i, c := range s.Contributors {
-		if c.Anonymise && c.Name != id.Name {
-			c.Name = Pseudonym(id.Name, c.Name)
-		}
+		c.Name = a.Shown(id, c.Name, c.Anonymise)
 		cs[i] = c
 	}
+	slices.SortFunc(cs, func(x, y correlate.Contributor) int {
+		if c := strings.Compare(x.Name, y.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2i(x.Anonymise), b2i(y.Anonymise))
+	})
 	s.Contributors = cs
 	return s
 }
 
-// Pseudonym names an anonymised contributor to one viewer: "member state 3f2a", the same
-// every time for that viewer, different for another viewer.
-func Pseudonym(viewer, contributor string) string {
-	h := sha256.Sum256([]byte("cop-pseudonym\x00" + viewer + "\x00" + contributor))
-	return "member state " + hex.EncodeToString(h[:2])
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func intersects(a, b []string) bool {

@@ -1,10 +1,13 @@
 package access
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 )
 
 func TestCanSeeMarkingRules(t *testing.T) {
@@ -39,29 +42,75 @@ func TestCanSeeMarkingRules(t *testing.T) {
 	}
 }
 
+func testAnonymiser(secret byte) Anonymiser {
+	k := make([]byte, keys.Size)
+	k[0] = secret
+	return Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: k}, Pseudonyms: keys.Key{Secret: k}})}
+}
+
+// anonymised returns the name shown for the situation's one anonymised contributor.
+func anonymised(t *testing.T, s correlate.Situation) string {
+	t.Helper()
+	for _, c := range s.Contributors {
+		if c.Anonymise {
+			return c.Name
+		}
+	}
+	t.Fatal("no anonymised contributor")
+	return ""
+}
+
 func TestRedactPseudonymsAreStablePerViewerAndContributorSeesItself(t *testing.T) {
+	an := testAnonymiser(1)
 	s := correlate.Situation{Contributors: []correlate.Contributor{{Name: "milcert-ee", Anonymise: true}, {Name: "cert-eu"}}}
 	a := &Identity{Name: "cmdr-a", Role: RoleCommander}
 	b := &Identity{Name: "cmdr-b", Role: RoleCommander}
-	ra, ra2, rb := a.Redact(s), a.Redact(s), b.Redact(s)
-	if ra.Contributors[0].Name == "milcert-ee" || rb.Contributors[0].Name == "milcert-ee" {
+	ra, ra2, rb := an.Redact(a, s), an.Redact(a, s), an.Redact(b, s)
+	if anonymised(t, ra) == "milcert-ee" || anonymised(t, rb) == "milcert-ee" {
 		t.Fatal("anonymised contributor named")
 	}
-	if ra.Contributors[0].Name != ra2.Contributors[0].Name {
+	if anonymised(t, ra) != anonymised(t, ra2) {
 		t.Error("pseudonym not stable for one viewer")
 	}
-	if ra.Contributors[0].Name == rb.Contributors[0].Name {
+	if anonymised(t, ra) == anonymised(t, rb) {
 		t.Error("two viewers got the same pseudonym (linkable across viewers)")
 	}
-	if ra.Contributors[1].Name != "cert-eu" {
+	if ra.Contributors[0].Name != "cert-eu" {
 		t.Error("non-anonymised contributor renamed")
 	}
 	if s.Contributors[0].Name != "milcert-ee" {
 		t.Error("Redact changed the shared situation")
 	}
 	self := &Identity{Name: "milcert-ee", Role: RoleCommander}
-	if got := self.Redact(s).Contributors[0].Name; got != "milcert-ee" {
+	if got := anonymised(t, an.Redact(self, s)); got != "milcert-ee" {
 		t.Errorf("contributor sees itself as %q", got)
+	}
+}
+
+// TestPseudonymsNeedTheKey plays the attacker of issue 14: it knows its own name and every
+// contributor's, and tries the pseudonym every unkeyed or wrongly keyed rule would give.
+func TestPseudonymsNeedTheKey(t *testing.T) {
+	names := []string{"de-bsi", "fr-anssi", "cert-eu", "milcert-ee", "pl-csirt-mon", "enisa", "nato-ncirc", "it-acn"}
+	an, other := testAnonymiser(1), testAnonymiser(2)
+	shown := an.Pseudonym("cmdr-a", "milcert-ee")
+	for _, n := range names {
+		if n != "milcert-ee" && an.Pseudonym("cmdr-a", n) == shown {
+			t.Errorf("%s and milcert-ee share a pseudonym", n)
+		}
+		for _, guess := range []string{other.Pseudonym("cmdr-a", n), testAnonymiser(0).Pseudonym("cmdr-a", n)} {
+			if guess == shown {
+				t.Errorf("pseudonym of milcert-ee recomputed without the key (guessing %s)", n)
+			}
+		}
+	}
+}
+
+func TestRedactSortsByShownName(t *testing.T) {
+	an := testAnonymiser(1)
+	s := correlate.Situation{Contributors: []correlate.Contributor{{Name: "aa"}, {Name: "bb", Anonymise: true}, {Name: "zz"}}}
+	got := an.Redact(&Identity{Name: "v", Role: RoleAnalyst}, s).Contributors
+	if !slices.IsSortedFunc(got, func(x, y correlate.Contributor) int { return strings.Compare(x.Name, y.Name) }) {
+		t.Errorf("contributors not sorted by the names shown: %v (the place of a pseudonym tells the name's place)", got)
 	}
 }
 

@@ -7,15 +7,15 @@
 package event
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
+
+	"github.com/cidcc/cop/internal/keys"
 )
 
 // Event is one contribution after normalisation. Field names in JSON are the ones DESIGN.md
 // uses; the same JSON is the payload of the cop.events topic and the output of `cop validate`.
 type Event struct {
-	// ID is deterministic (see NewID), so a redelivered report keeps its id.
+	// ID is deterministic (see Source.EventID), so a redelivered report keeps its id.
 	ID string `json:"id"`
 	// Contributor comes from the authenticated identity (Kafka topic, HTTP token), never
 	// from the payload.
@@ -49,23 +49,23 @@ type Geo struct {
 	Lon float64 `json:"lon"`
 }
 
-// Source says who sent a document and when it arrived. Parsers stamp it on every event
-// they build, so the contributor can never come from the payload.
+// Source says who sent a document and when it arrived, and holds the deployment's id key.
+// Parsers stamp it on every event they build, so the contributor can never come from the
+// payload, and mint every event id with EventID.
 type Source struct {
 	Contributor string
 	ReceivedAt  time.Time
+	// IDKey is the secret event ids are keyed with (internal/keys).
+	IDKey []byte
 }
 
-// NewID returns the deterministic id of the report sourceID from contributor: the first
-// 128 bits of SHA-256 over both, hex encoded. The same report delivered twice gets the
-// same id; two contributors using the same local id do not collide.
-func NewID(contributor, sourceID string) string {
-	h := sha256.New()
-	h.Write([]byte(contributor))
-	h.Write([]byte{0})
-	h.Write([]byte(sourceID))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+// EventID returns the deterministic id of the report sourceID from s.Contributor: the
+// first 128 bits of HMAC-SHA256 under s.IDKey over both, hex encoded. The same report
+// delivered twice gets the same id; two contributors using the same local id do not
+// collide; and without the key, knowing the contributor and guessing its report ids does
+// not give the id (so an id shown with an anonymised event does not name its sender).
+func (s Source) EventID(sourceID string) string {
+	return keys.Hash(s.IDKey, s.Contributor, sourceID)[:32]
 }
 
 // Primary returns the observable that keys the event on cop.events (the first one after

@@ -92,13 +92,24 @@ func validEvent() Event {
 	}
 }
 
+func TestEventIDIsKeyed(t *testing.T) {
+	a := Source{Contributor: "fr-comcyber", IDKey: []byte("key one")}
+	b := Source{Contributor: "fr-comcyber", IDKey: []byte("key two")}
+	if id := a.EventID("r-1"); len(id) != 32 || id != a.EventID("r-1") {
+		t.Fatalf("id %q is not 32 stable hex digits", id)
+	}
+	if a.EventID("r-1") == b.EventID("r-1") {
+		t.Error("the same report has the same id under two keys: the id does not depend on the key")
+	}
+	if a.EventID("r-1") == (Source{Contributor: "de-bsi", IDKey: a.IDKey}).EventID("r-1") {
+		t.Error("two contributors' reports with the same local id collide")
+	}
+}
+
 func TestValidateNormalisesValidEvent(t *testing.T) {
 	e := validEvent()
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if e.ID != NewID("fr-comcyber", "r-1") || len(e.ID) != 32 {
-		t.Fatalf("id %q", e.ID)
 	}
 	if len(e.Observables) != 1 || e.Observables[0].Value != "203.0.113.7" {
 		t.Fatalf("observables %v: want one, refanged and deduplicated", e.Observables)

@@ -38,9 +38,6 @@ func (e *Event) Validate() error {
 	} else if len(e.SourceID) > MaxIDLen {
 		bad("id", "longer than %d bytes", MaxIDLen)
 	}
-	if e.ID == "" && e.Contributor != "" && e.SourceID != "" {
-		e.ID = NewID(e.Contributor, e.SourceID)
-	}
 	if e.Kind == 0 || e.Kind > KindReport {
 		bad("kind", "missing: want one of indicator, sighting, incident, report")
 	}

@@ -22,6 +22,7 @@ type ParseFunc func(doc []byte, src event.Source) ([]event.Event, []error)
 var Source = event.Source{
 	Contributor: "ee-mil-cert",
 	ReceivedAt:  time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+	IDKey:       []byte("golden-test id key, not a secret"),
 }
 
 // render writes one event per line as json.Marshal produces it, then "# error: " lines.
@@ -84,8 +85,8 @@ func CheckInvariants(t *testing.T, evs []event.Event) {
 		if ev.Contributor != Source.Contributor || !ev.ReceivedAt.Equal(Source.ReceivedAt) {
 			t.Errorf("event %s: contributor/received_at not from the Source", ev.SourceID)
 		}
-		if ev.ID != event.NewID(Source.Contributor, ev.SourceID) {
-			t.Errorf("event %s: id is not NewID(contributor, source id)", ev.SourceID)
+		if ev.ID != Source.EventID(ev.SourceID) {
+			t.Errorf("event %s: id is not Source.EventID(source id)", ev.SourceID)
 		}
 		if err := ev.Validate(); err != nil {
 			t.Errorf("event %s does not validate: %v", ev.SourceID, err)

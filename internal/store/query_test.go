@@ -66,7 +66,7 @@ func mk(ex, contributor string, i int, mod func(*event.Event)) event.Event {
 	if mod != nil {
 		mod(&e)
 	}
-	e.ID = event.NewID(e.Contributor, e.SourceID)
+	e.ID = event.Source{Contributor: e.Contributor}.EventID(e.SourceID)
 	return e
 }
 
