@@ -32,6 +32,7 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 )
 
@@ -296,8 +297,11 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	reg := &metrics.Registry{}
 	log := zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)
 	missions := access.DefaultMissions()
+	// The bench's viewers are admins, who see every name: a zero key will do.
+	anon := access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: make([]byte, keys.Size)}, Pseudonyms: keys.Key{Secret: make([]byte, keys.Size)}})}
 	hub := api.NewHub(pic, missions, log, reg, cfg.Every)
-	srv := &api.Server{Insecure: true, Picture: pic, Hub: hub, Missions: missions, Metrics: reg, Log: log}
+	hub.Anon = anon
+	srv := &api.Server{Insecure: true, Picture: pic, Hub: hub, Missions: missions, Anon: anon, Metrics: reg, Log: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, fmt.Errorf("cannot listen on loopback: %w", err)
