@@ -56,9 +56,14 @@ deploy-check:
 test-browser:
 	$(SERVICES_ENV) && ui/test/run.sh
 
+# lint: gofmt, go vet, staticcheck (fetched by the Go toolchain at a pinned version) and a
+# go.mod that `go mod tidy` would not change.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@out="$$(gofmt -l .)"; if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./correlate ./ingest/...

@@ -24,14 +24,13 @@ import (
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and client certificates.
 type testPKI struct {
-	dir            string
-	ca             *x509.Certificate
-	caKey          *ecdsa.PrivateKey
-	certFile       string
-	keyFile        string
-	caFile         string
-	pool           *x509.CertPool
-	serverNotAfter time.Time
+	dir      string
+	ca       *x509.Certificate
+	caKey    *ecdsa.PrivateKey
+	certFile string
+	keyFile  string
+	caFile   string
+	pool     *x509.CertPool
 }
 
 func newPKI(t *testing.T) *testPKI {

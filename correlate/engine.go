@@ -88,7 +88,6 @@ type Engine struct {
 	tick      []Delta
 	tickGeo   []event.Geo
 	text      textBlock
-	numBuf    [64]byte
 }
 
 // Result is what one Apply produced. It is owned by the engine and valid until the next

@@ -13,10 +13,9 @@ type refWindow struct {
 }
 
 type refEntry struct {
-	k       uint64
-	v, aux  uint32
-	at      uint32
-	removed bool
+	k      uint64
+	v, aux uint32
+	at     uint32
 }
 
 func (r *refWindow) pop() {

@@ -100,10 +100,9 @@ func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string,
 
 // picture is a websocket client's view of the live picture.
 type picture struct {
-	mu         sync.Mutex
-	situations map[string]api.Message
-	events     map[string]int // situation id → event_count
-	messages   int
+	mu       sync.Mutex
+	events   map[string]int // situation id → event_count
+	messages int
 }
 
 func followPicture(t *testing.T, addr string) *picture { return followView(t, addr, "") }

@@ -109,7 +109,3 @@ func (c dbConn) QueryFormat(ctx context.Context, format, q string, args ...any) 
 func (c dbConn) InsertFormat(ctx context.Context, format, q string, data io.Reader) error {
 	return c.Conn.InsertFormat(ctx, format, c.sql(q), data)
 }
-
-func (c dbConn) AsyncInsert(ctx context.Context, q string, wait bool, args ...any) error {
-	return c.Conn.AsyncInsert(ctx, c.sql(q), wait, args...)
-}
