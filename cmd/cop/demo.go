@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -164,10 +165,11 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 // demoFeed pushes synthetic member-state feeds into Kafka: mostly new reports, some
 // redeliveries of earlier messages (as a flaky producer would) and a few malformed ones.
 type demoFeed struct {
-	bus                          bus.Config
-	rate                         int
-	log                          zerolog.Logger
-	sent, redelivered, malformed int
+	bus  bus.Config
+	rate int
+	log  zerolog.Logger
+	// What run has written so far; printStatus and the soak read them while it runs.
+	sent, redelivered, malformed atomic.Int64
 }
 
 func (d *demoFeed) run(ctx context.Context) {
@@ -190,11 +192,11 @@ func (d *demoFeed) run(ctx context.Context) {
 			switch r := rng.IntN(1000); {
 			case r < 50 && len(recent) > 0:
 				msgs = append(msgs, recent[rng.IntN(len(recent))])
-				d.redelivered++
+				d.redelivered.Add(1)
 			case r < 55:
 				ct := synth.Contributors[rng.IntN(len(synth.Contributors))]
 				msgs = append(msgs, kafka.Message{Topic: d.bus.FeedTopic(ct.Name), Value: gen.Malformed(rng.IntN(100))})
-				d.malformed++
+				d.malformed.Add(1)
 			default:
 				ct, in := gen.Next(time.Now())
 				v, _ := json.Marshal(in)
@@ -205,7 +207,7 @@ func (d *demoFeed) run(ctx context.Context) {
 				} else {
 					recent[rng.IntN(len(recent))] = m
 				}
-				d.sent++
+				d.sent.Add(1)
 			}
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
@@ -229,5 +231,5 @@ func printStatus(ctx context.Context, addr, token string, d *demoFeed) {
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
 	fmt.Fprintf(os.Stderr, "%s  sent %d new + %d redelivered + %d malformed | ClickHouse: %d events (%d content duplicates), %d situations, %d dead letters\n",
-		time.Now().Format("15:04:05"), d.sent, d.redelivered, d.malformed, st.Events, st.Duplicates, st.Situations, st.DeadLetters)
+		time.Now().Format("15:04:05"), d.sent.Load(), d.redelivered.Load(), d.malformed.Load(), st.Events, st.Duplicates, st.Situations, st.DeadLetters)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cidcc/cop/internal/bench"
 	"github.com/cidcc/cop/internal/itest"
 )
 
@@ -36,7 +37,7 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 	stalled := total / 10
 	secs := envInt("COP_FAULT_WS_SECONDS", 30)
 	rssMax := envInt("COP_FAULT_RSS_MB", 600) << 10
-	if err := raiseFileLimit(2*total + 1000); err != nil {
+	if err := bench.RaiseFileLimit(2*total + 1000); err != nil {
 		t.Fatal(err)
 	}
 	ns, dir := itest.Namespace(t), t.TempDir()
@@ -60,7 +61,7 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 		err     atomic.Pointer[error]
 	}
 	var start atomic.Int64 // unix nanos of the stream's start; 0 before
-	hist := newLatencyHist()
+	hist := bench.NewLatencyHist()
 	readers := make([]*rclient, 0, total-stalled)
 	var stallers []*websocket.Conn
 	var wg sync.WaitGroup
@@ -92,7 +93,7 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 				now := time.Now()
 				if len(b) > 20 && string(b[:17]) == `{"type":"delta","` {
 					rc.deltas.Add(1)
-					scanUpdatedAt(b, now, hist)
+					bench.ScanUpdatedAt(b, now, hist)
 					if s := start.Load(); s > 0 {
 						if w := int(now.Sub(time.Unix(0, s)) / (10 * time.Second)); w < windows {
 							rc.windows[w].Add(1)
@@ -166,7 +167,7 @@ func TestFaultSlowWebsocketClientsAreDroppedReadersKeepUp(t *testing.T) {
 	if starved > 0 {
 		t.Errorf("%d of %d readers received no delta in some 10 s window of the stream", starved, len(readers))
 	}
-	lat := hist.summary()
+	lat := hist.Summary()
 	if bound := time.Duration(envInt("COP_FAULT_WS_P99_MS", 5000)) * time.Millisecond; lat.P99 > bound {
 		t.Errorf("p99 receive latency %s; want < %s (COP_FAULT_WS_P99_MS)", lat.P99, bound)
 	}

@@ -9,10 +9,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/bench"
+	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/store"
+	"github.com/rs/zerolog"
 )
 
 func runMigrate(ctx context.Context, args []string) error {
@@ -62,44 +64,21 @@ func runMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// runBench runs `cop bench NAME`; the harnesses live in internal/bench, which gets COP
+// itself (serve and the demo's feeds) from here.
 func runBench(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "query":
-			return runBenchQuery(ctx, args[1:])
-		case "ws":
-			return runBenchWS(ctx, args[1:])
-		case "soak":
-			return runSoak(ctx, args[1:])
-		case "e2e":
-			return runBenchE2E(ctx, args[1:])
-		}
-	}
-	if len(args) == 0 || args[0] != "correlate" {
-		return errors.New("usage: cop bench correlate|query|ws|soak|e2e [flags]; cop bench <name> -h for its flags")
-	}
-	fs := flag.NewFlagSet("bench correlate", flag.ContinueOnError)
-	events := fs.Int("events", 2_000_000, "events applied per measurement")
-	live := fs.String("live", "100000,1000000,10000000", "live observables in state, comma-separated")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *events < 1 {
-		return fmt.Errorf("--events: %d is not a positive count", *events)
-	}
-	fmt.Printf("%-18s %14s %10s %18s %14s\n", "live observables", "events/s", "ns/event", "bytes/observable", "allocs/event")
-	for _, s := range splitList(*live) {
-		var n int
-		if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
-			return fmt.Errorf("--live: %q is not a positive count", s)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		r := correlate.Bench(n, *events)
-		fmt.Printf("%-18d %14.0f %10.1f %18.1f %14.4f\n", n, r.EventsPerSec, r.NsPerEvent, r.BytesPerObservable, r.AllocsPerEvent)
-	}
-	return nil
+	return bench.Run(ctx, args, bench.Host{
+		Serve: func(ctx context.Context, o bench.ServeOptions, started chan<- string) error {
+			c := serveConfig{Kafka: o.Kafka, ClickHouse: o.ClickHouse, Listen: "127.0.0.1:0", Insecure: true,
+				Partitions: o.Partitions, Namespace: o.Namespace, MaxObservables: o.MaxObservables, DedupSize: o.DedupSize}
+			return serve(ctx, c, newLogger("serve").Level(zerolog.ErrorLevel), started)
+		},
+		Feed: func(ctx context.Context, bc bus.Config, rate int) func() int64 {
+			d := &demoFeed{bus: bc, rate: rate, log: newLogger("feed")}
+			go d.run(ctx)
+			return func() int64 { return d.sent.Load() + d.redelivered.Load() + d.malformed.Load() }
+		},
+	})
 }
 
 func runToken(ctx context.Context, args []string) error {

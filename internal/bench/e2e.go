@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -32,7 +32,7 @@ import (
 // websocket client, next to a bare kafka-go consume and a bare clickhouse-go insert of
 // the same events, so the ratios show what COP adds. Everything it stores is tagged with
 // its own exercise and dropped at the end (unless --keep).
-func runBenchE2E(ctx context.Context, args []string) error {
+func runE2E(ctx context.Context, args []string, h Host) error {
 	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
 	n := fs.Int("events", 200_000, "feed messages (one event each)")
 	partitions := fs.Int("partitions", 4, "partitions of the topics the benchmark creates")
@@ -47,9 +47,9 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	if *n < 1 || *partitions < 1 || *rate < 0 || *probeEvery <= 0 {
 		return errors.New("want --events and --partitions of at least 1, --rate of 0 or more and a positive --probe-every")
 	}
-	kafkaAddr, chAddr := os.Getenv("COP_KAFKA"), os.Getenv("COP_CLICKHOUSE")
-	if kafkaAddr == "" || chAddr == "" {
-		return errors.New(`needs the real services: scripts/services start && eval "$(scripts/services env)"`)
+	kafkaAddr, chAddr, err := services()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -58,7 +58,6 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	tag := hex.EncodeToString(b[:])
 	ns, ex := "e2e"+tag, "BENCH-E2E-"+strings.ToUpper(tag)
 	bc := bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: *partitions, Namespace: ns}
-	log := newLogger("bench").Level(3)
 
 	contributors := []synth.Contributor{{Name: "milcert-de"}, {Name: "csirt-it"}, {Name: "cert-eu"}, {Name: "csirt-pl"}}
 	gen := synth.New(uint64(time.Now().UnixNano()))
@@ -78,7 +77,7 @@ func runBenchE2E(ctx context.Context, args []string) error {
 	for _, c := range contributors {
 		topics = append(topics, bc.FeedTopic(c.Name))
 	}
-	st, err := openStore(ctx, chAddr, store.Options{}, log)
+	st, err := store.OpenWith(ctx, chAddr, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func runBenchE2E(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r, err := benchCOP(ctx, bc, chAddr, kafkaAddr, st, topics, msgs, ex, *probeEvery, *rate)
+	r, err := benchCOP(ctx, h, bc, chAddr, kafkaAddr, st, topics, msgs, ex, *probeEvery, *rate)
 	if err != nil {
 		return err
 	}
@@ -251,7 +250,7 @@ type e2eResult struct {
 
 // benchCOP runs serve on a fresh namespace, produces msgs and latency probes, and waits
 // until ClickHouse holds every event.
-func benchCOP(ctx context.Context, bc bus.Config, chAddr, kafkaAddr string, st *store.Store, topics []string,
+func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr string, st *store.Store, topics []string,
 	msgs []kafka.Message, ex string, probeEvery time.Duration, rate int) (*e2eResult, error) {
 	if err := bus.EnsureTopics(ctx, bc, append(slices.Clone(topics), bc.FeedTopic("e2e-probe"))...); err != nil {
 		return nil, err
@@ -260,9 +259,8 @@ func benchCOP(ctx context.Context, bc bus.Config, chAddr, kafkaAddr string, st *
 	defer stop()
 	started := make(chan string, 1)
 	serveErr := make(chan error, 1)
-	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true,
-		Partitions: bc.Partitions, Namespace: bc.Namespace, PushRate: 0}
-	go func() { serveErr <- serve(sctx, c, newLogger("serve").Level(3), started) }()
+	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Partitions: bc.Partitions, Namespace: bc.Namespace}
+	go func() { serveErr <- h.Serve(sctx, o, started) }()
 	var addr string
 	select {
 	case addr = <-started:

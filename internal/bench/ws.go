@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -60,7 +60,7 @@ type wsBenchResult struct {
 	Messages          uint64  // websocket delta messages received by all clients
 	Situations        uint64  // situation updates received by all clients
 	Removals          uint64  // removal notices received by all clients
-	E2E, Fanout       latencySummary
+	E2E, Fanout       LatencySummary
 	Drops             uint64 // clients the hub dropped for falling behind
 	Lost              int    // clients whose connection ended before the run did, for any reason
 	NoDelta           int    // clients that received no delta
@@ -74,7 +74,8 @@ type wsBenchResult struct {
 	ClientCPU         float64 // CPU seconds of the client process, with Split
 }
 
-type latencySummary struct{ P50, P99, Max time.Duration }
+// LatencySummary is the median, 99th percentile and maximum of a LatencyHist.
+type LatencySummary struct{ P50, P99, Max time.Duration }
 
 // benchView is one of the views the clients take: by query parameter on connect, or by a
 // view message after the first snapshot (min_score cannot be given on the URL).
@@ -164,7 +165,7 @@ func benchSituation(view, i int, v benchView) correlate.Situation {
 	}
 }
 
-func runBenchWS(ctx context.Context, args []string) error {
+func runWS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench ws", flag.ContinueOnError)
 	cfg := wsBenchConfig{Progress: os.Stderr}
 	fs.IntVar(&cfg.Clients, "clients", 10_000, "websocket clients")
@@ -185,10 +186,10 @@ func runBenchWS(ctx context.Context, args []string) error {
 	if *clientsFor != "" {
 		return runBenchClients(ctx, *clientsFor, cfg)
 	}
-	if err := raiseFileLimit(2*cfg.Clients + 64); err != nil {
+	if err := RaiseFileLimit(2*cfg.Clients + 64); err != nil {
 		fmt.Fprintf(os.Stderr, "bench ws: %v; the clients run in a child process\n", err)
 		cfg.Split = true
-		if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+		if err := RaiseFileLimit(cfg.Clients + 64); err != nil {
 			return err
 		}
 	}
@@ -231,9 +232,9 @@ func printWSBench(w io.Writer, cfg wsBenchConfig, r wsBenchResult) {
 
 func kb(b float64) string { return strconv.FormatFloat(b/1024, 'f', 1, 64) + " KB" }
 
-// raiseFileLimit lifts RLIMIT_NOFILE to at least need when it can (root may raise the hard
+// RaiseFileLimit lifts RLIMIT_NOFILE to at least need when it can (root may raise the hard
 // limit too), and says how far it got when it cannot.
-func raiseFileLimit(need int) error {
+func RaiseFileLimit(need int) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("cannot read the file-descriptor limit: %w", err)
@@ -408,7 +409,7 @@ type clientFleet interface {
 // clientSummary is what the clients measured; a child process prints it as JSON.
 type clientSummary struct {
 	Messages, Situations, Removals uint64
-	E2E, Fanout                    latencySummary
+	E2E, Fanout                    LatencySummary
 	Lost, NoDelta                  int
 	CPU                            float64 // CPU seconds of the child process; 0 in process
 }
@@ -417,8 +418,8 @@ type clientSummary struct {
 type benchClients struct {
 	clients   []*benchClient
 	wg        sync.WaitGroup
-	hist      *latencyHist // situation update → receipt
-	flushHist *latencyHist // message built ("at") → receipt
+	hist      *LatencyHist // situation update → receipt
+	flushHist *LatencyHist // message built ("at") → receipt
 }
 
 // dialBenchClients connects cfg.Clients clients to addr and returns once each has the
@@ -431,7 +432,7 @@ func dialBenchClients(ctx context.Context, addr string, cfg wsBenchConfig, progr
 	base := "ws://" + addr + "/ws/picture?"
 	dialer := &websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 256, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 20 * time.Second}
-	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: newLatencyHist(), flushHist: newLatencyHist()}
+	bc := &benchClients{clients: make([]*benchClient, cfg.Clients), hist: NewLatencyHist(), flushHist: NewLatencyHist()}
 	clients := bc.clients
 	var connectErr atomic.Pointer[error]
 	ready := make(chan struct{}, cfg.Clients)
@@ -500,7 +501,7 @@ func (bc *benchClients) finish() (clientSummary, error) {
 			cs.NoDelta++
 		}
 	}
-	cs.E2E, cs.Fanout = bc.hist.summary(), bc.flushHist.summary()
+	cs.E2E, cs.Fanout = bc.hist.Summary(), bc.flushHist.Summary()
 	return cs, nil
 }
 
@@ -551,7 +552,7 @@ func (cc *childClients) finish() (clientSummary, error) {
 // runBenchClients is the child side: connect, say "ready", print the summary as JSON when
 // the server has closed every connection.
 func runBenchClients(ctx context.Context, addr string, cfg wsBenchConfig) error {
-	if err := raiseFileLimit(cfg.Clients + 64); err != nil {
+	if err := RaiseFileLimit(cfg.Clients + 64); err != nil {
 		return err
 	}
 	bc, err := dialBenchClients(ctx, addr, cfg, func(format string, a ...any) {
@@ -573,7 +574,7 @@ var errBenchStopped = errors.New("server going away")
 
 // read follows the picture: snapshot, the view message if any and its snapshot, then
 // deltas until the connection ends. It parses only what it measures.
-func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist, flushHist *latencyHist) {
+func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist, flushHist *LatencyHist) {
 	wantSnapshots := 1
 	if viewMsg != nil {
 		wantSnapshots = 2
@@ -609,7 +610,7 @@ func (c *benchClient) read(viewMsg []byte, ready chan<- struct{}, hist, flushHis
 // messages, so the client side adds little to the memory measured per connection.
 var benchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist, flushHist *latencyHist) {
+func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapshots int, ready chan<- struct{}, hist, flushHist *LatencyHist) {
 	if bytes.HasPrefix(b, []byte(`{"type":"snapshot"`)) {
 		c.snapshots++
 		if c.snapshots == 1 && viewMsg != nil {
@@ -625,17 +626,17 @@ func (c *benchClient) handle(b []byte, now time.Time, viewMsg []byte, wantSnapsh
 	}
 	c.messages++
 	if at, ok := jsonTime(b, `"at":"`); ok {
-		flushHist.add(now.Sub(at))
+		flushHist.Add(now.Sub(at))
 	}
-	c.sits += uint64(scanUpdatedAt(b, now, hist))
+	c.sits += uint64(ScanUpdatedAt(b, now, hist))
 	if i := bytes.Index(b, []byte(`"removed":[`)); i >= 0 {
 		c.removals += uint64(bytes.Count(b[i:], []byte(`{"id":`)))
 	}
 }
 
-// scanUpdatedAt records now − updated_at of every situation in b and returns how many.
+// ScanUpdatedAt records now − updated_at of every situation in b and returns how many.
 // A `"updated_at":"` cannot occur inside a JSON string, whose quotes are escaped.
-func scanUpdatedAt(b []byte, now time.Time, hist *latencyHist) int {
+func ScanUpdatedAt(b []byte, now time.Time, hist *LatencyHist) int {
 	key := []byte(`"updated_at":"`)
 	n := 0
 	for {
@@ -649,7 +650,7 @@ func scanUpdatedAt(b []byte, now time.Time, hist *latencyHist) int {
 			return n
 		}
 		if t, err := time.Parse(time.RFC3339Nano, string(b[:j])); err == nil {
-			hist.add(now.Sub(t))
+			hist.Add(now.Sub(t))
 			n++
 		}
 		b = b[j:]
@@ -671,19 +672,21 @@ func jsonTime(b []byte, key string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// latencyHist counts latencies in 50 µs buckets up to 10 s, safe for concurrent use.
-type latencyHist struct {
+// LatencyHist counts latencies in 50 µs buckets up to 10 s, safe for concurrent use.
+type LatencyHist struct {
 	buckets []atomic.Uint64
 	max     atomic.Int64
 }
 
 const latencyBucket = 50 * time.Microsecond
 
-func newLatencyHist() *latencyHist {
-	return &latencyHist{buckets: make([]atomic.Uint64, int(10*time.Second/latencyBucket)+1)}
+// NewLatencyHist returns an empty histogram.
+func NewLatencyHist() *LatencyHist {
+	return &LatencyHist{buckets: make([]atomic.Uint64, int(10*time.Second/latencyBucket)+1)}
 }
 
-func (h *latencyHist) add(d time.Duration) {
+// Add counts one latency.
+func (h *LatencyHist) Add(d time.Duration) {
 	d = max(d, 0)
 	i := min(int(d/latencyBucket), len(h.buckets)-1)
 	h.buckets[i].Add(1)
@@ -695,13 +698,14 @@ func (h *latencyHist) add(d time.Duration) {
 	}
 }
 
-func (h *latencyHist) summary() latencySummary {
+// Summary returns the percentiles of what was added.
+func (h *LatencyHist) Summary() LatencySummary {
 	var total uint64
 	for i := range h.buckets {
 		total += h.buckets[i].Load()
 	}
 	if total == 0 {
-		return latencySummary{}
+		return LatencySummary{}
 	}
 	at := func(q float64) time.Duration {
 		want := uint64(math.Ceil(q * float64(total)))
@@ -713,7 +717,7 @@ func (h *latencyHist) summary() latencySummary {
 		}
 		return time.Duration(h.max.Load())
 	}
-	return latencySummary{P50: at(0.50), P99: at(0.99), Max: time.Duration(h.max.Load())}
+	return LatencySummary{P50: at(0.50), P99: at(0.99), Max: time.Duration(h.max.Load())}
 }
 
 type memSample struct {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -32,7 +32,7 @@ type soakSample struct {
 
 // runSoak runs the demo load through `cop serve` on the real services for --duration and
 // samples throughput, Kafka lag and memory, so a leak or a growing lag shows as a slope.
-func runSoak(ctx context.Context, args []string) error {
+func runSoak(ctx context.Context, args []string, h Host) error {
 	fs := flag.NewFlagSet("bench soak", flag.ContinueOnError)
 	duration := fs.Duration("duration", 10*time.Minute, "how long to run")
 	rate := fs.Int("rate", 1000, "synthetic events per second")
@@ -44,28 +44,27 @@ func runSoak(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kafkaAddr, chAddr := os.Getenv("COP_KAFKA"), os.Getenv("COP_CLICKHOUSE")
-	if kafkaAddr == "" || chAddr == "" {
-		return errors.New(`needs the real services: scripts/services start && eval "$(scripts/services env)"`)
+	kafkaAddr, chAddr, err := services()
+	if err != nil {
+		return err
 	}
 	var b [4]byte
 	rand.Read(b[:])
 	ns := "soak" + hex.EncodeToString(b[:])
-	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true, Partitions: 4,
-		Namespace: ns, MaxObservables: *maxObs, DedupSize: *dedup} // no State: the soak measures a fresh engine and leaves no state file
+	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Partitions: 4,
+		Namespace: ns, MaxObservables: *maxObs, DedupSize: *dedup} // no state file: the soak measures a fresh engine and leaves none
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan string, 1)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- serve(sctx, c, newLogger("serve").Level(3), started) }()
+	go func() { serveErr <- h.Serve(sctx, o, started) }()
 	var addr string
 	select {
 	case addr = <-started:
 	case err := <-serveErr:
 		return err
 	}
-	feed := &demoFeed{bus: bus.Config{Brokers: bus.Brokers(kafkaAddr), Namespace: ns}, rate: *rate, log: newLogger("soak")}
-	go feed.run(sctx)
+	sent := h.Feed(sctx, bus.Config{Brokers: bus.Brokers(kafkaAddr), Namespace: ns}, *rate)
 
 	start := time.Now()
 	var samples []soakSample
@@ -83,9 +82,9 @@ func runSoak(ctx context.Context, args []string) error {
 		m := scrapeMetrics("http://" + addr + "/metrics")
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		s := soakSample{Elapsed: time.Since(start), Sent: float64(feed.sent + feed.redelivered + feed.malformed),
+		s := soakSample{Elapsed: time.Since(start), Sent: float64(sent()),
 			Ingested: m["cop_ingest_messages_total"], Stored: m["cop_correlate_events_total"], Lag: m["cop_correlate_lag"],
-			RSSMiB: rssMiB(), HeapMiB: float64(ms.HeapInuse) / (1 << 20),
+			RSSMiB: float64(vmRSS()) / (1 << 20), HeapMiB: float64(ms.HeapInuse) / (1 << 20),
 			EngineMiB: m["cop_engine_state_bytes"] / (1 << 20), Situations: m["cop_picture_situations"]}
 		samples = append(samples, s)
 		fmt.Fprintf(os.Stderr, "%6.0fs sent %.0f ingested %.0f correlated %.0f lag %.0f rss %.0f MiB heap %.0f MiB engine %.0f MiB picture %.0f situations\n",
@@ -141,20 +140,6 @@ func scrapeMetrics(url string) map[string]float64 {
 		}
 	}
 	return out
-}
-
-func rssMiB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 func maxOf(xs []soakSample, f func(soakSample) float64) float64 {

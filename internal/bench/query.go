@@ -1,6 +1,7 @@
-package main
+package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -19,9 +21,9 @@ import (
 
 // runBenchQuery is `cop bench query`: load N synthetic events into an exercise of their
 // own (so the real picture and other runs are untouched), then time the analysts' queries.
-func runBenchQuery(ctx context.Context, args []string) error {
+func runQuery(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
-	addr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+	addr := fs.String("clickhouse", cmp.Or(os.Getenv("COP_CLICKHOUSE"), "127.0.0.1:19000"), "ClickHouse native address")
 	n := fs.Int("events", 10_000_000, "synthetic events to load")
 	runs := fs.Int("runs", 50, "runs of each query")
 	batch := fs.Int("batch", 100_000, "events per insert")
@@ -33,13 +35,13 @@ func runBenchQuery(ctx context.Context, args []string) error {
 	if *n < 1 || *runs < 1 || *batch < 1 {
 		return errors.New("want --events, --runs and --batch of at least 1")
 	}
-	st, err := openStore(ctx, *addr, store.Options{}, newLogger("bench"))
+	st, err := store.OpenWith(ctx, *addr, store.Options{})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// The same trends counted from the event rows only, next to the daily aggregates.
-	rows, err := openStore(ctx, *addr, store.Options{TrendFromRows: true}, newLogger("bench"))
+	rows, err := store.OpenWith(ctx, *addr, store.Options{TrendFromRows: true})
 	if err != nil {
 		return err
 	}
