@@ -122,6 +122,9 @@ func (p *pusher) send(ctx context.Context, f ingest.Format, body []byte) error {
 		for _, r := range ans.Reasons {
 			fmt.Fprintf(os.Stderr, "rejected: %s\n", r)
 		}
+		if more := ans.Rejected - len(ans.Reasons); more > 0 {
+			fmt.Fprintf(os.Stderr, "rejected: %d more not listed (COP lists the first %d; dead letter %s)\n", more, len(ans.Reasons), ans.DeadLetter)
+		}
 		p.progress(false)
 		return nil
 	}

@@ -172,7 +172,7 @@ func observedAt(me *mispEvent) (time.Time, error) {
 			return t, nil
 		}
 		if me.Timestamp == "" && me.PublishTimestamp == "" {
-			return time.Time{}, fieldErr("date", "%q: want YYYY-MM-DD", me.Date)
+			return time.Time{}, fieldErr("date", "%s: want YYYY-MM-DD", event.Quote(me.Date))
 		}
 	}
 	for _, p := range [...]struct {
@@ -184,7 +184,7 @@ func observedAt(me *mispEvent) (time.Time, error) {
 		}
 		n, err := strconv.ParseInt(string(p.v), 10, 64)
 		if err != nil {
-			return time.Time{}, fieldErr(p.name, "%q: want Unix seconds", string(p.v))
+			return time.Time{}, fieldErr(p.name, "%s: want Unix seconds", event.Quote(string(p.v)))
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
