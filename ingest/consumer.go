@@ -289,12 +289,5 @@ func logSafe(reason string) string {
 		b.WriteString(string(c) + "…" + string(c))
 		i = j
 	}
-	return truncate(b.String(), 300)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return event.Truncate(b.String(), 300)
 }

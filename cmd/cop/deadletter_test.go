@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
@@ -21,7 +23,7 @@ import (
 // Kafka and ClickHouse: a 96 KB push of one padded object and 10,000 empty ones (which
 // made 10,001 dead letters, 655 MB in ClickHouse), a push quoting a 10⁶-digit number
 // (whose 1,000,101-byte reason was stored and echoed), and the first document again on the
-// contributor's Kafka feed. Each document must be one dead letter row of bounded size,
+// contributor's Kafka feed and through cop push. Each document must be one dead letter row of bounded size,
 // and each answer small while still naming the rejected elements and counting them.
 func TestBadPushIsOneBoundedDeadLetter(t *testing.T) {
 	ns := itest.Namespace(t)
@@ -66,6 +68,19 @@ func TestBadPushIsOneBoundedDeadLetter(t *testing.T) {
 		t.Logf("%s: %d-byte push -> %d-byte answer, %d rejected, %d reasons", c.name, len(c.body), len(body), ans.Rejected, len(ans.Reasons))
 		sources["http:"+ans.RequestID] = c.rejected
 	}
+	// cop push says how many it did not list.
+	var out bytes.Buffer
+	p := &pusher{url: "http://" + s.addr, token: s.tokens[feed], start: time.Now(), out: &out}
+	if err := p.send(context.Background(), ingest.FormatNative, []byte(empties.String())); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 101 || !strings.HasPrefix(lines[0], "rejected: event 0: ") ||
+		!strings.HasPrefix(lines[100], "rejected: 9901 more not listed (COP lists the first 100; dead letter ") || out.Len() > 64<<10 {
+		t.Errorf("cop push printed %d lines, %d bytes; want 100 reasons then the 9901 not listed:\n%.300s\n…\n%s",
+			len(lines), out.Len(), out.String(), lines[min(100, len(lines)-1)])
+	}
+
 	w := bus.NewWriter(s.bc, "")
 	defer w.Close()
 	if err := w.WriteMessages(context.Background(), kafka.Message{Topic: s.bc.FeedTopic(feed),
@@ -98,13 +113,13 @@ func TestBadPushIsOneBoundedDeadLetter(t *testing.T) {
 			}
 			got = append(got, r)
 		}
-		return len(got) >= 3, fmt.Sprintf("dead letters by source: %+v", got)
+		return len(got) >= 4, fmt.Sprintf("dead letters by source: %+v", got)
 	})
 	var total uint64
 	for _, r := range got {
-		want, fromHTTP := sources[r.source]
-		if !fromHTTP {
-			if !strings.HasPrefix(r.source, "kafka:"+s.bc.FeedTopic(feed)+"/") {
+		want, fromPush := sources[r.source]
+		if !fromPush { // the Kafka message, or cop push's
+			if !strings.HasPrefix(r.source, "kafka:"+s.bc.FeedTopic(feed)+"/") && !strings.HasPrefix(r.source, "http:") {
 				t.Errorf("dead letter from unexpected source %q", r.source)
 				continue
 			}
@@ -117,7 +132,7 @@ func TestBadPushIsOneBoundedDeadLetter(t *testing.T) {
 		total += r.all
 	}
 	t.Logf("ClickHouse: %d dead letter rows, %d bytes of raw and reasons in all", len(got), total)
-	if len(got) != 3 || total > 3*(64<<10+101*512) {
-		t.Errorf("%d dead letter sources, %d bytes; want 3, at most %d", len(got), total, 3*(64<<10+101*512))
+	if len(got) != 4 || total > 4*(64<<10+101*512) {
+		t.Errorf("%d dead letter sources, %d bytes; want 4, at most %d", len(got), total, 4*(64<<10+101*512))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -37,7 +38,8 @@ type Letter struct {
 	Format string `json:"format"`
 	// Reason is the summary for a reader: the only reason, or the count and the first.
 	Reason string `json:"reason"`
-	// Reasons are the first MaxReasons reasons, one per rejected element, in document order.
+	// Reasons are the first MaxReasons reasons, one line per rejected element, in document
+	// order.
 	Reasons []string `json:"reasons,omitempty"`
 	// Rejected is how many elements (events, objects, attributes; the document itself when
 	// it could not be read) were rejected: at least len(Reasons).
@@ -75,7 +77,7 @@ func build(contributor, source, format string, raw []byte, at time.Time, n int, 
 }
 
 // Capped returns l within the caps: Raw cut to MaxRaw (RawSize untouched), at most
-// MaxReasons reasons of at most MaxReason bytes each, Rejected at least len(Reasons), and
+// MaxReasons reasons of one line and at most MaxReason bytes each, Rejected at least len(Reasons), and
 // Reason the summary of Reasons. A letter of an older producer (one reason, no list) gets
 // its reason as the list. The sink applies it to whatever cop.deadletter holds.
 func (l Letter) Capped() Letter {
@@ -90,13 +92,17 @@ func (l Letter) Capped() Letter {
 	}
 	reasons := make([]string, min(len(l.Reasons), MaxReasons))
 	for i := range reasons {
-		reasons[i] = event.Truncate(l.Reasons[i], MaxReason)
+		reasons[i] = event.Truncate(oneLine.Replace(l.Reasons[i]), MaxReason)
 	}
 	l.Reasons = reasons
 	l.Rejected = max(l.Rejected, len(l.Reasons))
 	l.Reason = summary(l.Reasons, l.Rejected)
 	return l
 }
+
+// oneLine makes a reason one line: Validate joins the problems of one element with
+// newlines, and a reader (the push answer, cop push, a log) takes a line for a rejection.
+var oneLine = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ")
 
 // summary is the one-line Reason of a letter: the first reason, prefixed with the count
 // when there are several.

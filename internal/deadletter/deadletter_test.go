@@ -41,6 +41,13 @@ func TestLetterIsCappedWhateverItCarries(t *testing.T) {
 	}
 }
 
+func TestReasonsAreOneLineEach(t *testing.T) {
+	l := deadletter.FromErrors("c", "http:1", "native", nil, time.Now(), []error{errors.New("event 0: id: missing\nkind: missing"), errors.New("a\r\nb")})
+	if l.Reasons[0] != "event 0: id: missing; kind: missing" || l.Reasons[1] != "a; b" || strings.Contains(l.Reason, "\n") {
+		t.Errorf("reasons %q, summary %q; want one line each", l.Reasons, l.Reason)
+	}
+}
+
 // TestCappedReadsALetterOfTheOneReasonShape: letters written before the reasons list (one
 // per rejected element, reason only) still decode to a letter of one rejected element.
 func TestCappedReadsALetterOfTheOneReasonShape(t *testing.T) {
