@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,15 @@ func TestReasonsQuoteHugeValuesBounded(t *testing.T) {
 	f("stix pattern", FormatSTIX, `{"type": "bundle", "id": "bundle--1", "objects": [{"type": "indicator", "spec_version": "2.1",
 		"id": "indicator--1", "created": "2026-02-01T10:00:00Z", "modified": "2026-02-01T10:00:00Z",
 		"pattern_type": "stix", "pattern": "[`+big+`:value = 'x']", "valid_from": "2026-02-01T10:00:00Z"}]}`)
+	f("stix pattern operator", FormatSTIX, `{"type": "bundle", "id": "bundle--1", "objects": [{"type": "indicator", "spec_version": "2.1",
+		"id": "indicator--1", "created": "2026-02-01T10:00:00Z", "modified": "2026-02-01T10:00:00Z",
+		"pattern_type": "stix", "pattern": "[x`+big+`:value.`+big+` ~ 'x']", "valid_from": "2026-02-01T10:00:00Z"}]}`)
+	var types strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&types, `{"type": "x-%d-%s", "value": "v"},`, i, big[:500])
+	}
+	f("misp skipped types", FormatMISP, `{"Event": {"uuid": "u", "info": "x", "date": "2026-02-01", "threat_level_id": "1",
+		"Attribute": [`+strings.TrimSuffix(types.String(), ",")+`]}}`)
 	f("misp", FormatMISP, `{"Event": {"uuid": "`+big+`", "info": "x", "date": "`+big+`", "threat_level_id": "1",
 		"Attribute": [{"type": "`+big+`", "value": "`+big+`", "uuid": "`+big+`"}, {"type": "ip-dst", "value": "`+big+`"}]}}`)
 }

@@ -295,7 +295,7 @@ func (p *patternParser) test() error {
 			}
 		}
 		if c.Op == "" {
-			return p.errorf("expected a comparison operator (=, !=, <, >, IN, LIKE, MATCHES, ...) after %s:%s", obj, path)
+			return p.errorf("expected a comparison operator (=, !=, <, >, IN, LIKE, MATCHES, ...) after %s", event.Clip(obj+":"+path))
 		}
 	}
 	if c.Op == "IN" {
@@ -385,7 +385,7 @@ func (p *patternParser) objectPath() (obj, path string, err error) {
 			p.pos++
 		}
 		if p.pos == start {
-			return "", "", p.errorf("expected a property name in the path of %s", obj)
+			return "", "", p.errorf("expected a property name in the path of %s", event.Clip(obj))
 		}
 		b.WriteString(p.s[start:p.pos])
 	}

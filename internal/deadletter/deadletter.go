@@ -77,9 +77,10 @@ func build(contributor, source, format string, raw []byte, at time.Time, n int, 
 }
 
 // Capped returns l within the caps: Raw cut to MaxRaw (RawSize untouched), at most
-// MaxReasons reasons of one line and at most MaxReason bytes each, Rejected at least len(Reasons), and
-// Reason the summary of Reasons. A letter of an older producer (one reason, no list) gets
-// its reason as the list. The sink applies it to whatever cop.deadletter holds.
+// MaxReasons reasons, each one line of at most MaxReason bytes, Rejected at least
+// len(Reasons), and Reason the summary of Reasons. A letter of an older producer (one
+// reason, no list) gets its reason as the list. The sink applies it to whatever
+// cop.deadletter holds.
 func (l Letter) Capped() Letter {
 	if len(l.Raw) > MaxRaw {
 		l.Raw = l.Raw[:MaxRaw]
