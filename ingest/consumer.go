@@ -80,7 +80,8 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 	defer r.Close()
 	in := c.Metrics.Counter(`cop_ingest_messages_total`, "Feed messages read.")
 	accepted := c.Metrics.Counter(`cop_ingest_events_total`, "Events accepted by ingest.")
-	rejected := c.Metrics.Counter(`cop_deadletters_total`, "Messages or objects sent to the dead letter.")
+	letters := c.Metrics.Counter(metricDeadLetters, helpDeadLetters)
+	rejected := c.Metrics.Counter(metricRejected, helpRejected)
 	// Two batches are in hand at most: one being written and committed while the next is
 	// fetched and parsed. Its offsets are committed only after that write, and the next
 	// batch's write starts only after that commit, so commits stay in order.
@@ -121,14 +122,15 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 			}
 			return errors.Join(fmt.Errorf("cannot fetch feed messages: %w", err), wait())
 		}
-		outMsgs, nAcc, nRej, err := c.convert(msgs, outs[cur][:0])
+		outMsgs, n, err := c.convert(msgs, outs[cur][:0])
 		outs[cur] = outMsgs
 		if err != nil {
 			return errors.Join(err, wait())
 		}
 		in.Add(uint64(len(msgs)))
-		accepted.Add(nAcc)
-		rejected.Add(nRej)
+		accepted.Add(n.accepted)
+		letters.Add(n.letters)
+		rejected.Add(n.rejected)
 		if err := wait(); err != nil {
 			return err
 		}
@@ -148,14 +150,19 @@ func (c *Consumer) consume(ctx context.Context, topics []string, out *kafka.Writ
 	}
 }
 
+// converted counts what convert made of a batch.
+type converted struct {
+	accepted, letters, rejected uint64 // events, dead letters, rejected elements
+}
+
 // convert turns feed messages into cop.events and cop.deadletter messages, appended to
 // dst in the order of msgs. Parsing is spread over the cores: one contiguous share of
 // msgs each.
-func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka.Message, accepted, rejected uint64, err error) {
+func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka.Message, n converted, err error) {
 	now := time.Now().UTC()
 	shares := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/200))
 	parts := make([][]kafka.Message, shares)
-	counts := make([][2]uint64, shares)
+	counts := make([]converted, shares)
 	errs := make([]error, shares)
 	var wg sync.WaitGroup
 	for k := range shares {
@@ -174,14 +181,15 @@ func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka
 					}
 					out = append(out, kafka.Message{Topic: c.Bus.Events(), Key: EventKey(e), Value: v})
 				}
-				for _, l := range res.Rejected {
+				if l := res.Letter; l != nil {
 					v, _ := json.Marshal(l)
 					out = append(out, kafka.Message{Topic: c.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
 					c.Log.Warn().Str("contributor", l.Contributor).Str("topic", m.Topic).Int("partition", m.Partition).
-						Int64("offset", m.Offset).Str("reason", logSafe(l.Reason)).Msg("dead letter")
+						Int64("offset", m.Offset).Int("rejected", l.Rejected).Str("reason", logSafe(l.Reason)).Msg("dead letter")
+					counts[k].letters++
+					counts[k].rejected += uint64(l.Rejected)
 				}
-				counts[k][0] += uint64(len(res.Events))
-				counts[k][1] += uint64(len(res.Rejected))
+				counts[k].accepted += uint64(len(res.Events))
 			}
 			parts[k] = out
 		})
@@ -189,13 +197,14 @@ func (c *Consumer) convert(msgs []kafka.Message, dst []kafka.Message) (_ []kafka
 	wg.Wait()
 	for k := range shares {
 		if errs[k] != nil {
-			return dst, 0, 0, errs[k]
+			return dst, converted{}, errs[k]
 		}
 		dst = append(dst, parts[k]...)
-		accepted += counts[k][0]
-		rejected += counts[k][1]
+		n.accepted += counts[k].accepted
+		n.letters += counts[k].letters
+		n.rejected += counts[k].rejected
 	}
-	return dst, accepted, rejected, nil
+	return dst, n, nil
 }
 
 func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
@@ -208,7 +217,8 @@ func (c *Consumer) accept(m *kafka.Message, now time.Time) Result {
 		case HeaderFormat:
 			f, err := ParseFormat(string(h.Value))
 			if err != nil {
-				return Result{Rejected: []deadletter.Letter{deadletter.New(contributor, source, string(h.Value), err.Error(), m.Value, 0, now)}}
+				l := deadletter.New(contributor, source, event.Clip(string(h.Value)), m.Value, now, "header "+HeaderFormat+": "+err.Error())
+				return Result{Letter: &l}
 			}
 			format = f
 		case HeaderExercise:
@@ -282,12 +292,5 @@ func logSafe(reason string) string {
 		b.WriteString(string(c) + "…" + string(c))
 		i = j
 	}
-	return truncate(b.String(), 300)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return event.Truncate(b.String(), 300)
 }

@@ -33,14 +33,26 @@ type Gateway struct {
 	seq  atomic.Uint64
 }
 
-// PushAnswer is the gateway's 202 body.
+// PushAnswer is the gateway's 202 (or 422) body.
 type PushAnswer struct {
-	RequestID string   `json:"request_id"`
-	Format    Format   `json:"format"`
-	Accepted  int      `json:"accepted"`
-	Rejected  int      `json:"rejected"`
-	Reasons   []string `json:"reasons,omitempty"`
+	RequestID string `json:"request_id"`
+	Format    Format `json:"format"`
+	Accepted  int    `json:"accepted"`
+	// Rejected counts the rejected elements; Reasons lists the first
+	// deadletter.MaxReasons of them, each naming the element and capped in length.
+	Rejected int      `json:"rejected"`
+	Reasons  []string `json:"reasons,omitempty"`
+	// DeadLetter is the id of the push's dead letter, which keeps the reasons and the body.
+	DeadLetter string `json:"dead_letter,omitempty"`
 }
+
+// Metric names and help shared by the push gateway and the feed consumer.
+const (
+	metricDeadLetters = `cop_deadletters_total`
+	helpDeadLetters   = "Dead letters written: one per rejected message or push."
+	metricRejected    = `cop_ingest_rejected_total`
+	helpRejected      = "Elements (events, objects, attributes) rejected by ingest."
+)
 
 // Push serves one push from contributor (the authenticated identity, never the payload).
 func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor string) {
@@ -68,19 +80,17 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 		return
 	}
 	res := Accept(format, body, event.Source{Contributor: contributor, ReceivedAt: time.Now().UTC(), IDKey: g.Keys.IDs()}, "http:"+reqID, r.URL.Query().Get("exercise"))
-	msgs := make([]kafka.Message, 0, len(res.Events)+len(res.Rejected))
+	msgs := make([]kafka.Message, 0, len(res.Events)+1)
 	for i := range res.Events {
 		e := &res.Events[i]
 		v, _ := e.AppendJSON(nil)
 		msgs = append(msgs, kafka.Message{Topic: g.Bus.Events(), Key: EventKey(e), Value: v})
 	}
-	ans := PushAnswer{RequestID: reqID, Format: res.Format, Accepted: len(res.Events), Rejected: len(res.Rejected)}
-	for _, l := range res.Rejected {
+	ans := PushAnswer{RequestID: reqID, Format: res.Format, Accepted: len(res.Events)}
+	if l := res.Letter; l != nil {
 		v, _ := json.Marshal(l)
 		msgs = append(msgs, kafka.Message{Topic: g.Bus.DeadLetter(), Key: []byte(l.Contributor), Value: v})
-		if len(ans.Reasons) < 100 {
-			ans.Reasons = append(ans.Reasons, l.Reason)
-		}
+		ans.Rejected, ans.Reasons, ans.DeadLetter = l.Rejected, l.Reasons, l.ID
 	}
 	if err := g.Writer.WriteMessages(r.Context(), msgs...); err != nil {
 		g.Log.Error().Err(err).Str("contributor", contributor).Str("request", reqID).Msg("cannot hand pushed events to Kafka")
@@ -89,7 +99,10 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 	}
 	if g.Metrics != nil {
 		g.Metrics.Counter(`cop_ingest_events_total`, "Events accepted by ingest.").Add(uint64(ans.Accepted))
-		g.Metrics.Counter(`cop_deadletters_total`, "Messages or objects sent to the dead letter.").Add(uint64(ans.Rejected))
+		if res.Letter != nil {
+			g.Metrics.Counter(metricDeadLetters, helpDeadLetters).Inc()
+			g.Metrics.Counter(metricRejected, helpRejected).Add(uint64(ans.Rejected))
+		}
 	}
 	status := http.StatusAccepted
 	if ans.Accepted == 0 {

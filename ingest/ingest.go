@@ -43,7 +43,7 @@ func ParseFormat(s string) (Format, error) {
 	case "", "auto", "application/json":
 		return "", nil
 	}
-	return "", fmt.Errorf("unknown feed format %q: want native, stix or misp", s)
+	return "", fmt.Errorf("unknown feed format %s: want native, stix or misp", event.Quote(s))
 }
 
 // Sniff guesses the format of doc from its first bytes: STIX bundles and objects carry
@@ -98,14 +98,16 @@ func Parse(f Format, doc []byte, src event.Source) (Format, []event.Event, []err
 
 // Result is what accepting one document produced.
 type Result struct {
-	Format   Format
-	Events   []event.Event
-	Rejected []deadletter.Letter
+	Format Format
+	Events []event.Event
+	// Letter is the document's dead letter, nil when every element was accepted: one per
+	// document, listing why each rejected element was (see internal/deadletter's caps).
+	Letter *deadletter.Letter
 }
 
 // Accept parses one document from src (its contributor, time of reception and the id key)
-// at source (a Kafka position or an HTTP request id). Every event that fails is a dead
-// letter naming the reason; the raw document rides along (size-capped) so nothing is lost.
+// at source (a Kafka position or an HTTP request id). The events that fail share one dead
+// letter naming each reason; the raw document rides along (size-capped) so nothing is lost.
 func Accept(f Format, doc []byte, src event.Source, source, exercise string) Result {
 	contributor, at := src.Contributor, src.ReceivedAt
 	f, evs, errs := Parse(f, doc, src)
@@ -115,11 +117,13 @@ func Accept(f Format, doc []byte, src event.Source, source, exercise string) Res
 			r.Events[i].Exercise = strings.ToUpper(exercise)
 		}
 	}
-	for i, err := range errs {
-		r.Rejected = append(r.Rejected, deadletter.New(contributor, source, string(f), err.Error(), doc, i, at))
-	}
-	if len(evs) == 0 && len(errs) == 0 {
-		r.Rejected = append(r.Rejected, deadletter.New(contributor, source, string(f), "document holds no event", doc, 0, at))
+	switch {
+	case len(errs) > 0:
+		l := deadletter.FromErrors(contributor, source, string(f), doc, at, errs)
+		r.Letter = &l
+	case len(evs) == 0:
+		l := deadletter.New(contributor, source, string(f), doc, at, "document holds no event")
+		r.Letter = &l
 	}
 	return r
 }

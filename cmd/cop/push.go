@@ -42,7 +42,7 @@ func runPush(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
-	p := &pusher{url: strings.TrimRight(*url, "/"), token: *token, exercise: *exercise, start: time.Now()}
+	p := &pusher{url: strings.TrimRight(*url, "/"), token: *token, exercise: *exercise, start: time.Now(), out: os.Stderr}
 	for _, name := range files {
 		doc, err := readInput(name)
 		if err != nil {
@@ -67,6 +67,7 @@ type pusher struct {
 	url, token, exercise string
 	accepted, rejected   int
 	start, last          time.Time
+	out                  io.Writer // reasons and progress
 }
 
 // pushDoc sends doc, splitting a large native array into chunks so no request nears the
@@ -120,7 +121,10 @@ func (p *pusher) send(ctx context.Context, f ingest.Format, body []byte) error {
 		p.accepted += ans.Accepted
 		p.rejected += ans.Rejected
 		for _, r := range ans.Reasons {
-			fmt.Fprintf(os.Stderr, "rejected: %s\n", r)
+			fmt.Fprintf(p.out, "rejected: %s\n", r)
+		}
+		if more := ans.Rejected - len(ans.Reasons); more > 0 {
+			fmt.Fprintf(p.out, "rejected: %d more not listed (COP lists the first %d; dead letter %s)\n", more, len(ans.Reasons), ans.DeadLetter)
 		}
 		p.progress(false)
 		return nil
@@ -133,7 +137,7 @@ func (p *pusher) progress(final bool) {
 	}
 	p.last = time.Now()
 	secs := time.Since(p.start).Seconds()
-	fmt.Fprintf(os.Stderr, "pushed: %d accepted, %d rejected, %.0f events/s\n", p.accepted, p.rejected, float64(p.accepted+p.rejected)/max(secs, 1e-3))
+	fmt.Fprintf(p.out, "pushed: %d accepted, %d rejected, %.0f events/s\n", p.accepted, p.rejected, float64(p.accepted+p.rejected)/max(secs, 1e-3))
 }
 
 func readInput(name string) ([]byte, error) {

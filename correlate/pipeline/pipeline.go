@@ -370,7 +370,7 @@ func decodeEvent(v []byte, e *event.Event) error {
 // undecodable is the dead letter of a cop.events message decodeEvent refused.
 func undecodable(m *kafka.Message, err error) deadletter.Letter {
 	return deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
-		"event", "undecodable cop.events message: "+err.Error(), m.Value, 0, time.Now().UTC())
+		"event", m.Value, time.Now().UTC(), "undecodable cop.events message: "+err.Error())
 }
 
 // stopped turns the error of work that could not be finished into Run's result: after a
@@ -527,9 +527,11 @@ func (d *DeadLetterSink) Run(ctx context.Context) error {
 			if err := json.Unmarshal(m.Value, &l); err != nil {
 				// Keep even an undecodable letter: nothing silently vanishes.
 				l = deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset), "",
-					"undecodable dead letter: "+err.Error(), m.Value, 0, m.Time)
+					m.Value, m.Time, "undecodable dead letter: "+err.Error())
 			}
-			letters = append(letters, l)
+			// Whoever wrote it (an older COP, another producer), what is stored is within
+			// the caps.
+			letters = append(letters, l.Capped())
 		}
 		if err := retry(ctx, d.Log, nil, "store dead letters", func() error { return d.Store.WriteDeadLetters(ctx, letters) }); err != nil {
 			return err

@@ -347,7 +347,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 		if !storeIt || r.Index != 0 {
 			return nil
 		}
-		letter := deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset), "sequence", reason, m.Value, 0, time.Now().UTC())
+		letter := deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset), "sequence", m.Value, time.Now().UTC(), reason)
 		return retry(ctx, r.Log, r.retries, "dead-letter a cop.sequence record", func() error { return writeLetters(ctx, r.dead, []deadletter.Letter{letter}) })
 	}
 	count := max(rec.Count, 1)

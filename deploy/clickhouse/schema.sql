@@ -179,9 +179,19 @@ INSERT INTO cop.contributors_daily SELECT exercise, toDate(observed_at, 'UTC') A
 		FROM cop.events
 		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to;
 
+ALTER TABLE cop.deadletter_local ON CLUSTER cop ADD COLUMN reasons Array(String) AFTER reason;
+
+ALTER TABLE cop.deadletter ON CLUSTER cop ADD COLUMN reasons Array(String) AFTER reason;
+
+ALTER TABLE cop.deadletter_local ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons;
+
+ALTER TABLE cop.deadletter ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons;
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (1, 'base schema', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (2, 'daily aggregates', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead letter reasons', now());

@@ -31,7 +31,7 @@ func observables(a *attribute) (obs []event.Observable, supported bool, err erro
 	part := func(i int, want string) (string, error) {
 		ps := strings.Split(v, "|")
 		if len(ps) != 2 || ps[i] == "" {
-			return "", fmt.Errorf("%q: want %s", v, want)
+			return "", fmt.Errorf("%s: want %s", event.Quote(v), want)
 		}
 		return ps[i], nil
 	}
@@ -106,7 +106,7 @@ func ipObservable(v string) ([]event.Observable, error) {
 	}
 	a, err := netip.ParseAddr(v)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: want an IPv4 or IPv6 address or a CIDR prefix", event.ErrInvalidObservable, v)
+		return nil, fmt.Errorf("%w %s: want an IPv4 or IPv6 address or a CIDR prefix", event.ErrInvalidObservable, event.Quote(v))
 	}
 	t := event.ObsIPv6
 	if a.Unmap().Is4() {

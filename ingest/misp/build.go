@@ -172,7 +172,7 @@ func observedAt(me *mispEvent) (time.Time, error) {
 			return t, nil
 		}
 		if me.Timestamp == "" && me.PublishTimestamp == "" {
-			return time.Time{}, fieldErr("date", "%q: want YYYY-MM-DD", me.Date)
+			return time.Time{}, fieldErr("date", "%s: want YYYY-MM-DD", event.Quote(me.Date))
 		}
 	}
 	for _, p := range [...]struct {
@@ -184,20 +184,29 @@ func observedAt(me *mispEvent) (time.Time, error) {
 		}
 		n, err := strconv.ParseInt(string(p.v), 10, 64)
 		if err != nil {
-			return time.Time{}, fieldErr(p.name, "%q: want Unix seconds", string(p.v))
+			return time.Time{}, fieldErr(p.name, "%s: want Unix seconds", event.Quote(string(p.v)))
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
 	return time.Time{}, fieldErr("date", "missing: want date (YYYY-MM-DD) or timestamp")
 }
 
+// countList names the skipped attribute types and how many of each: the first
+// maxSkippedTypes (in order), each type clipped, then how many more types there were.
 func countList(m map[string]int) string {
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys[:min(len(keys), maxSkippedTypes)] {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], event.Clip(k)))
+	}
+	if more := len(keys) - maxSkippedTypes; more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more types", more))
 	}
 	return strings.Join(parts, ", ")
 }
+
+// maxSkippedTypes caps the attribute types a reason lists.
+const maxSkippedTypes = 10
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -81,7 +81,7 @@ func parseOneLegacy(dec *json.Decoder, src event.Source) (event.Event, error) {
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return event.Event{}, err
 		}
-		return event.Event{}, &event.FieldError{Field: jsonField(err), Reason: err.Error()}
+		return event.Event{}, &event.FieldError{Field: jsonField(err), Reason: event.Clip(err.Error())}
 	}
 	e := event.Event{
 		SourceID: in.ID, Kind: in.Kind, ObservedAt: in.ObservedAt, ValidUntil: in.ValidUntil,

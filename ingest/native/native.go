@@ -82,7 +82,7 @@ func finish(e *event.Event, src event.Source, conf int, hasConf bool) error {
 	}
 	if err := e.Validate(); err != nil {
 		if e.SourceID != "" {
-			return fmt.Errorf("id %q: %w", e.SourceID, err)
+			return fmt.Errorf("id %s: %w", event.Quote(e.SourceID), err)
 		}
 		return err
 	}

@@ -60,7 +60,7 @@ func fieldErr(field, format string, args ...any) error {
 
 func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Event, error) {
 	if o.SpecVersion != "2.1" {
-		return event.Event{}, fieldErr("spec_version", "%q: want 2.1", o.SpecVersion)
+		return event.Event{}, fieldErr("spec_version", "%s: want 2.1", event.Quote(o.SpecVersion))
 	}
 	ev := event.Event{
 		ID:          src.EventID(o.ID),
@@ -77,10 +77,10 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 	switch o.Type {
 	case "indicator":
 		if o.PatternType != "" && o.PatternType != "stix" {
-			return ev, fieldErr("pattern_type", "%q: want stix (COP reads only STIX patterns)", o.PatternType)
+			return ev, fieldErr("pattern_type", "%s: want stix (COP reads only STIX patterns)", event.Quote(o.PatternType))
 		}
 		if err := f.addPattern(o.Pattern); err != nil {
-			return ev, fieldErr("pattern", "cannot parse STIX pattern %q: %v", o.Pattern, err)
+			return ev, fieldErr("pattern", "cannot parse STIX pattern %s: %v", event.Quote(o.Pattern), err)
 		}
 		if len(f.obs) == 0 {
 			reason := fmt.Sprintf("%v: want an '=' or IN comparison on ipv4-addr, ipv6-addr, domain-name, url, email-addr, file hashes or autonomous-system (%d comparisons skipped)", ErrNoObservable, f.skipped)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cidcc/cop/internal/event"
 )
 
 var (
@@ -52,7 +54,7 @@ func (e *ObjectError) Error() string {
 		id = "(no id)"
 	}
 	// Validate joins its field errors with newlines; one rejection is one line.
-	return fmt.Sprintf("%s %s: %s", e.Type, id, strings.ReplaceAll(e.Err.Error(), "\n", "; "))
+	return fmt.Sprintf("%s %s: %s", event.Clip(e.Type), event.Clip(id), strings.ReplaceAll(e.Err.Error(), "\n", "; "))
 }
 
 // Unwrap returns the reason.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cidcc/cop/internal/event"
 )
 
 // comparison is one comparison expression of a STIX pattern: object:path op value(s).
@@ -293,7 +295,7 @@ func (p *patternParser) test() error {
 			}
 		}
 		if c.Op == "" {
-			return p.errorf("expected a comparison operator (=, !=, <, >, IN, LIKE, MATCHES, ...) after %s:%s", obj, path)
+			return p.errorf("expected a comparison operator (=, !=, <, >, IN, LIKE, MATCHES, ...) after %s", event.Clip(obj+":"+path))
 		}
 	}
 	if c.Op == "IN" {
@@ -337,7 +339,7 @@ func (p *patternParser) objectPath() (obj, path string, err error) {
 	}
 	obj = strings.ToLower(p.s[start:p.pos])
 	if p.pos >= len(p.s) || p.s[p.pos] != ':' {
-		return "", "", p.errorf("expected ':' after object type %q", obj)
+		return "", "", p.errorf("expected ':' after object type %s", event.Quote(obj))
 	}
 	p.pos++
 	var b strings.Builder
@@ -359,7 +361,7 @@ func (p *patternParser) objectPath() (obj, path string, err error) {
 				idx := p.s[p.pos+1 : p.pos+end]
 				if idx != "*" {
 					if _, err := strconv.Atoi(idx); err != nil {
-						return "", "", p.errorf("list index %q: want a number or *", idx)
+						return "", "", p.errorf("list index %s: want a number or *", event.Quote(idx))
 					}
 				}
 				b.WriteString(p.s[p.pos : p.pos+end+1])
@@ -383,7 +385,7 @@ func (p *patternParser) objectPath() (obj, path string, err error) {
 			p.pos++
 		}
 		if p.pos == start {
-			return "", "", p.errorf("expected a property name in the path of %s", obj)
+			return "", "", p.errorf("expected a property name in the path of %s", event.Clip(obj))
 		}
 		b.WriteString(p.s[start:p.pos])
 	}

@@ -174,7 +174,7 @@ func decode(doc []byte) (*bundle, []error, error) {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			var id struct{ Type, ID string }
 			_ = json.Unmarshal(raw, &id)
-			errs = append(errs, &ObjectError{Type: id.Type, ID: id.ID, Err: &event.FieldError{Field: "object", Reason: fmt.Sprintf("cannot decode: %v", err)}})
+			errs = append(errs, &ObjectError{Type: id.Type, ID: id.ID, Err: &event.FieldError{Field: "object", Reason: "cannot decode: " + event.Clip(err.Error())}})
 			continue
 		}
 		if o.SpecVersion == "2.1" {
@@ -204,7 +204,7 @@ func decode(doc []byte) (*bundle, []error, error) {
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 timestamp such as 2026-02-01T10:00:00Z", s)
+		return time.Time{}, fmt.Errorf("%s: want an RFC 3339 timestamp such as 2026-02-01T10:00:00Z", event.Quote(s))
 	}
 	return t.UTC(), nil
 }

@@ -33,7 +33,7 @@ func ParseKind(s string) (Kind, error) {
 			return Kind(i + 1), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %q: want one of indicator, sighting, incident, report", ErrUnknownValue, s)
+	return 0, fmt.Errorf("%w %s: want one of indicator, sighting, incident, report", ErrUnknownValue, Quote(s))
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -80,7 +80,7 @@ func ParseSeverity(s string) (Severity, error) {
 			return Severity(i + 1), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %q: want one of info, low, medium, high, critical", ErrUnknownValue, s)
+	return 0, fmt.Errorf("%w %s: want one of info, low, medium, high, critical", ErrUnknownValue, Quote(s))
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -135,7 +135,7 @@ func ParseTLP(s string) (TLP, error) {
 			return TLP(i + 1), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %q: want one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED", ErrUnknownValue, s)
+	return 0, fmt.Errorf("%w %s: want one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED", ErrUnknownValue, Quote(s))
 }
 
 // MarshalText implements encoding.TextMarshaler.

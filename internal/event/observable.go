@@ -55,7 +55,7 @@ func ParseObservableType(s string) (ObservableType, error) {
 			return ObservableType(i + 1), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %q: want one of %s", ErrUnknownValue, s, strings.Join(observableTypeNames[1:], ", "))
+	return 0, fmt.Errorf("%w %s: want one of %s", ErrUnknownValue, Quote(s), strings.Join(observableTypeNames[1:], ", "))
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -89,7 +89,7 @@ func (o Observable) String() string { return o.Type.String() + ":" + o.Value }
 func NewObservable(t ObservableType, value string) (Observable, error) {
 	v, err := normalise(t, Refang(strings.TrimSpace(value)))
 	if err != nil {
-		return Observable{}, fmt.Errorf("%w %s %q: %v", ErrInvalidObservable, t, value, err)
+		return Observable{}, fmt.Errorf("%w %s %s: %v", ErrInvalidObservable, t, Quote(value), err)
 	}
 	return Observable{Type: t, Value: v}, nil
 }
@@ -192,7 +192,7 @@ func normaliseDomain(v string) (string, error) {
 		// checked below either way.
 		var err error
 		if ascii, err = domainProfile.ToASCII(v); err != nil {
-			return "", fmt.Errorf("not a domain name: %v", err)
+			return "", fmt.Errorf("not a domain name: %s", Clip(err.Error()))
 		}
 	}
 	for label := range strings.SplitSeq(ascii, ".") {

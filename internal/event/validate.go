@@ -63,7 +63,7 @@ func (e *Event) Validate() error {
 	if e.Category != "" {
 		e.Category = strings.ToLower(e.Category)
 		if !IsCategory(e.Category) {
-			bad("category", "%q is not a Reference Security Incident Taxonomy class/type such as malicious-code/c2-server", e.Category)
+			bad("category", "%s is not a Reference Security Incident Taxonomy class/type such as malicious-code/c2-server", Quote(e.Category))
 		}
 	}
 	e.Techniques = cleanList(e.Techniques, strings.ToUpper, IsTechnique, "techniques", "a MITRE ATT&CK id such as T1566 or T1566.001", bad)
@@ -87,7 +87,7 @@ func (e *Event) Validate() error {
 	if e.Exercise != "" {
 		e.Exercise = strings.ToUpper(e.Exercise)
 		if !isName(e.Exercise) {
-			bad("exercise", "%q: want letters, digits, '-' and '_' only, at most 64", e.Exercise)
+			bad("exercise", "%s: want letters, digits, '-' and '_' only, at most 64", Quote(e.Exercise))
 		}
 	}
 	e.Title = strings.TrimSpace(e.Title)
@@ -131,7 +131,7 @@ func cleanList(xs []string, fold func(string) string, ok func(string) bool, fiel
 	for i, x := range xs {
 		x = fold(strings.TrimSpace(x))
 		if !ok(x) {
-			bad(fmt.Sprintf("%s[%d]", field, i), "%q: want %s", x, want)
+			bad(fmt.Sprintf("%s[%d]", field, i), "%s: want %s", Quote(x), want)
 			continue
 		}
 		if !slices.Contains(out, x) {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -176,6 +179,15 @@ var Migrations = []Migration{
 		`INSERT INTO cop.events_daily ` + dailySelect,
 		`INSERT INTO cop.contributors_daily ` + contributorsSelect,
 	}},
+	{Version: 3, Name: "dead letter reasons", SQL: []string{
+		// One dead letter per rejected message: the reasons of its rejected elements (the
+		// first deadletter.MaxReasons) and how many there were. A row stored before holds
+		// one element's reason in reason alone, hence rejected's default. One column per
+		// statement: 18.16 has no ADD COLUMN IF NOT EXISTS, and a step interrupted after
+		// one of them finds that column there when it runs again (see alreadyDone).
+		`ALTER TABLE cop.deadletter ADD COLUMN reasons Array(String) AFTER reason`,
+		`ALTER TABLE cop.deadletter ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons`,
+	}},
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
@@ -233,7 +245,7 @@ func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int
 			return applied, err
 		}
 		for _, q := range stmts {
-			if err := conn.Exec(ctx, q); err != nil {
+			if err := conn.Exec(ctx, q); err != nil && !alreadyDone(q, err) {
 				return applied, fmt.Errorf("cannot apply migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
@@ -244,6 +256,26 @@ func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int
 	}
 	return applied, nil
 }
+
+// reAddColumn matches a statement adding one column; its name is the first group.
+var reAddColumn = regexp.MustCompile(`(?i)^\s*ALTER TABLE \S+(?: ON CLUSTER \S+)? ADD COLUMN (\w+) `)
+
+// alreadyDone reports whether err says that q, which adds one column, found that column
+// there: the statement ran before (a migration interrupted before it was recorded), and
+// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS to say so itself.
+func alreadyDone(q string, err error) bool {
+	sm := reAddColumn.FindStringSubmatch(q)
+	var ex *clickhouse.Exception
+	return sm != nil && errors.As(err, &ex) && (ex.Code == codeIllegalColumn || ex.Code == codeDuplicateColumn) &&
+		strings.Contains(ex.Message, "column "+sm[1]+": column with this name already exists")
+}
+
+// ClickHouse error codes alreadyDone recognises: 18.16 reports an added column that exists
+// as ILLEGAL_COLUMN, later servers as DUPLICATE_COLUMN.
+const (
+	codeIllegalColumn   = 44
+	codeDuplicateColumn = 15
+)
 
 // Major returns the server's major version (18 for 18.16.1, 24 for 24.8.4), or 0 if unknown.
 func (s *Store) Major() int {

@@ -176,20 +176,24 @@ func (s *Store) writeSituations(ctx context.Context, deltas []correlate.Delta) e
 	return nil
 }
 
-// WriteDeadLetters stores rejected messages.
+// WriteDeadLetters stores rejected messages, one row per letter (see deadletter.Letter.Capped).
 func (s *Store) WriteDeadLetters(ctx context.Context, letters []deadletter.Letter) error {
 	if len(letters) == 0 {
 		return nil
 	}
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO cop.deadletter (id, contributor, source, format, reason,
-		raw, raw_size, received_at)`)
+		reasons, rejected, raw, raw_size, received_at)`)
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert into cop.deadletter: %w", err)
 	}
 	defer batch.Abort()
 	for _, l := range letters {
-		if err := batch.Append(l.ID, l.Contributor, l.Source, l.Format, l.Reason, string(l.Raw),
-			uint32(l.RawSize), clampTime(l.ReceivedAt)); err != nil {
+		reasons := l.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		if err := batch.Append(l.ID, l.Contributor, l.Source, l.Format, l.Reason, reasons, uint32(l.Rejected),
+			string(l.Raw), uint32(l.RawSize), clampTime(l.ReceivedAt)); err != nil {
 			return fmt.Errorf("cannot append dead letter %s: %w", l.ID, err)
 		}
 	}
