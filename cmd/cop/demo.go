@@ -5,19 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/cidcc/cop/ingest/inject"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
@@ -96,8 +93,8 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
 	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.Dir, "demo", "tokens.txt"))
 
-	gen := &demoFeed{bus: bus.Config{Brokers: bus.Brokers(c.Kafka), Namespace: c.Namespace}, rate: c.Rate, log: log}
-	go gen.run(sctx)
+	gen := &inject.Demo{Bus: bus.Config{Brokers: bus.Brokers(c.Kafka), Namespace: c.Namespace}, Rate: c.Rate, Log: log}
+	go gen.Run(sctx)
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -162,61 +159,7 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	return tokens, nil
 }
 
-// demoFeed pushes synthetic member-state feeds into Kafka: mostly new reports, some
-// redeliveries of earlier messages (as a flaky producer would) and a few malformed ones.
-type demoFeed struct {
-	bus  bus.Config
-	rate int
-	log  zerolog.Logger
-	// What run has written so far; printStatus and the soak read them while it runs.
-	sent, redelivered, malformed atomic.Int64
-}
-
-func (d *demoFeed) run(ctx context.Context) {
-	w := bus.NewWriter(d.bus, "")
-	defer w.Close()
-	gen := synth.New(uint64(time.Now().UnixNano()))
-	rng := rand.New(rand.NewPCG(1, 2))
-	var recent []kafka.Message
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	per := max(1, d.rate/10)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		msgs := make([]kafka.Message, 0, per)
-		for range per {
-			switch r := rng.IntN(1000); {
-			case r < 50 && len(recent) > 0:
-				msgs = append(msgs, recent[rng.IntN(len(recent))])
-				d.redelivered.Add(1)
-			case r < 55:
-				ct := synth.Contributors[rng.IntN(len(synth.Contributors))]
-				msgs = append(msgs, kafka.Message{Topic: d.bus.FeedTopic(ct.Name), Value: gen.Malformed(rng.IntN(100))})
-				d.malformed.Add(1)
-			default:
-				ct, in := gen.Next(time.Now())
-				v, _ := json.Marshal(in)
-				m := kafka.Message{Topic: d.bus.FeedTopic(ct.Name), Value: v}
-				msgs = append(msgs, m)
-				if len(recent) < 1000 {
-					recent = append(recent, m)
-				} else {
-					recent[rng.IntN(len(recent))] = m
-				}
-				d.sent.Add(1)
-			}
-		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
-			d.log.Warn().Err(err).Msg("cannot write synthetic feed; retrying next tick")
-		}
-	}
-}
-
-func printStatus(ctx context.Context, addr, token string, d *demoFeed) {
+func printStatus(ctx context.Context, addr, token string, d *inject.Demo) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/stats", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -231,5 +174,5 @@ func printStatus(ctx context.Context, addr, token string, d *demoFeed) {
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
 	fmt.Fprintf(os.Stderr, "%s  sent %d new + %d redelivered + %d malformed | ClickHouse: %d events (%d content duplicates), %d situations, %d dead letters\n",
-		time.Now().Format("15:04:05"), d.sent.Load(), d.redelivered.Load(), d.malformed.Load(), st.Events, st.Duplicates, st.Situations, st.DeadLetters)
+		time.Now().Format("15:04:05"), d.Sent.Load(), d.Redelivered.Load(), d.Malformed.Load(), st.Events, st.Duplicates, st.Situations, st.DeadLetters)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cidcc/cop/ingest/inject"
 	"github.com/cidcc/cop/ingest/native"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
@@ -64,7 +65,7 @@ func TestExerciseScenarioStaysInItsExercise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newFeedPusher(bc, ex)
+	p := inject.NewPusher(bc, ex)
 	defer p.Close()
 	var ids []any
 	var c2 string // an observable unique to this run's infrastructure
@@ -179,9 +180,9 @@ func TestReplayReinjectsAWindowIntoAnExercise(t *testing.T) {
 	})
 
 	ex := strings.ToUpper("REPLAY-" + ns)
-	cfg := replayConfig{From: from, To: from.Add(n * time.Second), Speed: 120, Exercise: ex}
+	cfg := inject.ReplayConfig{From: from, To: from.Add(n * time.Second), Speed: 120, Exercise: ex}
 	began := time.Now()
-	sent, err := replay(ctx, st, bc, cfg, nil)
+	sent, err := inject.Replay(ctx, st, bc, cfg, nil)
 	if err != nil || sent != n {
 		t.Fatalf("replay sent %d, %v; want %d", sent, err, n)
 	}
@@ -215,7 +216,7 @@ func TestReplayReinjectsAWindowIntoAnExercise(t *testing.T) {
 	// Replaying again: the same ids, recognised as duplicates, nothing stored twice.
 	before := duplicates(t, addr)
 	cfg.Speed = 0
-	if sent, err := replay(ctx, st, bc, cfg, nil); err != nil || sent != n {
+	if sent, err := inject.Replay(ctx, st, bc, cfg, nil); err != nil || sent != n {
 		t.Fatalf("second replay sent %d, %v", sent, err)
 	}
 	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cidcc/cop/ingest/inject"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bench"
 	"github.com/cidcc/cop/internal/bus"
@@ -74,9 +75,9 @@ func runBench(ctx context.Context, args []string) error {
 			return serve(ctx, c, newLogger("serve").Level(zerolog.ErrorLevel), started)
 		},
 		Feed: func(ctx context.Context, bc bus.Config, rate int) func() int64 {
-			d := &demoFeed{bus: bc, rate: rate, log: newLogger("feed")}
-			go d.run(ctx)
-			return func() int64 { return d.sent.Load() + d.redelivered.Load() + d.malformed.Load() }
+			d := &inject.Demo{Bus: bc, Rate: rate, Log: newLogger("feed")}
+			go d.Run(ctx)
+			return func() int64 { return d.Sent.Load() + d.Redelivered.Load() + d.Malformed.Load() }
 		},
 	})
 }
