@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,213 +62,227 @@ type Correlator struct {
 // while the batch is held: the offsets stay uncommitted, so Kafka lag grows instead of
 // memory (backpressure), and nothing is lost. When ctx ends, the batch in flight is still
 // stored and committed, and a final snapshot is written, so a restart replays nothing.
+// Run works on a copy of c with the defaults filled in: c itself is never changed.
 func (c *Correlator) Run(ctx context.Context) error {
-	if c.Group == "" {
-		c.Group = c.Bus.Group("correlate")
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 20000
-	}
-	if c.Linger == 0 {
-		c.Linger = 50 * time.Millisecond
-	}
-	if c.TickEvery == 0 {
-		c.TickEvery = 10 * time.Second
-	}
-	if c.SnapshotEvery == 0 {
-		c.SnapshotEvery = 30 * time.Second
-	}
-	if c.SnapshotBatches == 0 {
-		c.SnapshotBatches = 1000
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 15 * time.Second
-	}
-	if c.Metrics == nil {
-		c.Metrics = &metrics.Registry{}
-	}
-	if c.Engine == nil {
-		c.Engine = correlate.New(engineConfig(c.EngineConfig))
-	}
-	var (
-		events    = c.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
-		replayed  = c.Metrics.Counter(`cop_correlate_replayed_total`, "cop.events messages re-applied at start to bring the restored engine up to the committed offsets.")
-		dups      = c.Metrics.Counter(`cop_duplicates_total`, "Events recognised as duplicates (redelivery or re-sent content).")
-		bad       = c.Metrics.Counter(`cop_correlate_undecodable_total`, "cop.events messages that could not be decoded.")
-		batches   = c.Metrics.Counter(`cop_correlate_batches_total`, "Batches stored and committed.")
-		retries   = c.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
-		snaps     = c.Metrics.Counter(`cop_correlate_snapshots_total`, "Engine state files written.")
-		batchSecs = c.Metrics.Gauge(`cop_correlate_batch_seconds`, "Duration of the last batch from fetch to commit.")
-		lag       = c.Metrics.Gauge(`cop_correlate_lag`, "Messages on cop.events behind the newest, as of the last batch (summed over the partitions it held).")
-		snapSecs  = c.Metrics.Gauge(`cop_correlate_snapshot_seconds`, "Duration of the last state file write.")
-		gauges    = engineGauges(c.Metrics)
-		batch     []event.Event
-		sb        store.Batch
-		nextTick  = time.Now().Add(c.TickEvery)
-		committed map[int]int64 // next offset per partition, as committed
-		partLag   = map[int]int64{}
-	)
+	w := c.withDefaults()
+	return w.run(ctx)
+}
 
-	// Work on the batch in flight uses wctx: it survives ctx's end by DrainTimeout, so a
-	// stop still stores and commits what was fetched.
-	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer wcancel()
-	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(c.DrainTimeout, wcancel) })
-	defer stopDrain()
+// withDefaults returns a copy of c with every unset field at its default.
+func (c *Correlator) withDefaults() *Correlator {
+	w := *c
+	w.Group = cmp.Or(w.Group, w.Bus.Group("correlate"))
+	w.MaxBatch = cmp.Or(w.MaxBatch, 20000)
+	w.Linger = cmp.Or(w.Linger, 50*time.Millisecond)
+	w.TickEvery = cmp.Or(w.TickEvery, 10*time.Second)
+	w.SnapshotEvery = cmp.Or(w.SnapshotEvery, 30*time.Second)
+	w.SnapshotBatches = cmp.Or(w.SnapshotBatches, 1000)
+	w.DrainTimeout = cmp.Or(w.DrainTimeout, 15*time.Second)
+	if w.Metrics == nil {
+		w.Metrics = &metrics.Registry{}
+	}
+	if w.Engine == nil {
+		w.Engine = correlate.New(engineConfig(w.EngineConfig))
+	}
+	return &w
+}
 
+// correlatorMetrics are the Correlator's own metrics.
+type correlatorMetrics struct {
+	events, replayed, dups, bad, batches, retries *metrics.Counter
+	batchSecs, lag                                *metrics.Gauge
+	gauges                                        func(*correlate.Engine)
+}
+
+func newCorrelatorMetrics(reg *metrics.Registry) correlatorMetrics {
+	return correlatorMetrics{
+		events:    reg.Counter(`cop_correlate_events_total`, "Events applied to the engine."),
+		replayed:  reg.Counter(`cop_correlate_replayed_total`, "cop.events messages re-applied at start to bring the restored engine up to the committed offsets."),
+		dups:      reg.Counter(`cop_duplicates_total`, "Events recognised as duplicates (redelivery or re-sent content)."),
+		bad:       reg.Counter(`cop_correlate_undecodable_total`, "cop.events messages that could not be decoded."),
+		batches:   reg.Counter(`cop_correlate_batches_total`, "Batches stored and committed."),
+		retries:   reg.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write."),
+		batchSecs: reg.Gauge(`cop_correlate_batch_seconds`, "Duration of the last batch from fetch to commit."),
+		lag:       reg.Gauge(`cop_correlate_lag`, "Messages on cop.events behind the newest, as of the last batch (summed over the partitions it held)."),
+		gauges:    engineGauges(reg),
+	}
+}
+
+// correlatorLoop is the state of one Run between batches.
+type correlatorLoop struct {
+	*Correlator
+	m         correlatorMetrics
+	sw        *stateWriter
+	jr        *journal // nil without a state file
+	r         *kafka.Reader
+	picture   *kafka.Writer
+	dead      *kafka.Writer
+	sb        store.Batch
+	letters   []deadletter.Letter
+	committed map[int]int64 // next offset per partition, as committed
+	partLag   map[int]int64
+	nextTick  time.Time
+	// ahead: the engine holds events not yet stored; the state file is never written
+	// then, or a restart would take the uncommitted (maybe unstored) events for
+	// redeliveries.
+	ahead bool
+}
+
+func (c *Correlator) run(ctx context.Context) error {
+	l := &correlatorLoop{Correlator: c, m: newCorrelatorMetrics(c.Metrics), partLag: map[int]int64{},
+		nextTick: time.Now().Add(c.TickEvery)}
+	wctx, release := drain(ctx, c.DrainTimeout)
+	defer release()
 	if c.StatePath != "" {
 		var err error
-		if committed, err = c.restore(ctx, retries, replayed); err != nil {
+		if l.committed, err = c.restore(ctx, l.m.retries, l.m.replayed); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-	}
-	var jr *journal
-	if c.StatePath != "" {
-		var err error
-		if jr, err = openJournal(c.StatePath + ".journal"); err != nil {
+		if l.jr, err = openJournal(c.StatePath + ".journal"); err != nil {
 			return err
 		}
-		defer jr.Close()
+		defer l.jr.Close()
 	}
-	var (
-		lastSnap  = time.Now()
-		sinceSnap = 0
-		dirty     = false // the engine holds events not in the state file
-		ahead     = false // the engine holds events not yet stored: never snapshot then
-	)
-	// snapshot writes the state file; never while the engine is ahead of the commits, or
-	// a restart would take the uncommitted (maybe unstored) events for redeliveries.
-	snapshot := func() {
-		if c.StatePath == "" || ahead || !dirty {
-			return
-		}
-		t := time.Now()
-		size, err := writeState(c.StatePath, c.Engine, c.Bus.Events(), committed)
-		if err != nil {
-			// Not fatal: the previous state file plus a longer replay is still correct.
-			c.Log.Error().Err(err).Str("path", c.StatePath).Msg("cannot write engine state; keeping the previous one")
-			return
-		}
-		if err := jr.reset(); err != nil {
+	if l.committed == nil {
+		l.committed = map[int]int64{}
+	}
+	l.sw = newStateWriter(c.Log, c.Metrics, c.StatePath, c.Bus.Events(), c.SnapshotEvery, c.SnapshotBatches)
+	l.sw.written = func() {
+		if err := l.jr.reset(); err != nil {
 			// The records left are all before the new state file's offsets: skipped.
 			c.Log.Error().Err(err).Msg("cannot empty the journal")
 		}
-		snaps.Inc()
-		snapSecs.Set(time.Since(t).Seconds())
-		c.Log.Debug().Str("path", c.StatePath).Int64("bytes", size).Dur("took", time.Since(t)).Msg("engine state written")
-		lastSnap, sinceSnap, dirty = time.Now(), 0, false
 	}
-
-	r := bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
-	picture := bus.NewWriter(c.Bus, c.Bus.Picture())
-	dead := bus.NewWriter(c.Bus, c.Bus.DeadLetter())
-	defer r.Close()
-	defer picture.Close()
-	defer dead.Close()
-	var letters []deadletter.Letter
-	if committed == nil {
-		committed = map[int]int64{}
-	}
+	l.r = bus.NewGroupReader(c.Bus, c.Group, c.Bus.Events())
+	l.picture = bus.NewWriter(c.Bus, c.Bus.Picture())
+	l.dead = bus.NewWriter(c.Bus, c.Bus.DeadLetter())
+	defer l.r.Close()
+	defer l.picture.Close()
+	defer l.dead.Close()
 
 	// The next batch is fetched and decoded while this one is applied and stored.
 	fch := make(chan *fetched)
 	pctx, pcancel := context.WithCancel(ctx)
 	pdone := make(chan struct{})
-	go func() { defer close(pdone); c.prefetch(pctx, r, fch, bad) }()
+	go func() { defer close(pdone); c.prefetch(pctx, l.r, fch, l.m.bad) }()
 	defer func() { pcancel(); <-pdone }()
 	wake := time.NewTimer(c.TickEvery)
 	defer wake.Stop()
 	for {
 		if ctx.Err() != nil {
-			snapshot()
+			l.snapshot()
 			return nil
 		}
-		var msgs []kafka.Message
-		wake.Reset(max(0, time.Until(nextTick)))
+		f := &fetched{}
+		wake.Reset(max(0, time.Until(l.nextTick)))
 		select {
-		case f := <-fch:
-			msgs, batch, letters = f.msgs, f.events, append(letters, f.letters...)
+		case f = <-fch:
 		case <-wake.C:
-			batch = nil
 		case <-ctx.Done():
 			continue
 		}
-		start := time.Now()
-		for i := range msgs {
-			if m := &msgs[i]; m.HighWaterMark > 0 {
-				partLag[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
-			}
+		if err := l.step(ctx, wctx, f); err != nil {
+			return c.stopped(ctx, err)
 		}
-		var total int64
-		for _, l := range partLag {
-			total += l
-		}
-		lag.Set(float64(total))
-		now := time.Now().UTC()
-		tick := now.After(nextTick) && ctx.Err() == nil
-		if jr != nil && (len(msgs) > 0 || tick) {
-			rec := journalRecord{Now: now.UnixNano(), Runs: runsOf(msgs)}
-			if tick {
-				rec.Tick = now.UnixNano()
-			}
-			if err := retry(wctx, c.Log, retries, "append to the journal", func() error { return jr.append(&rec) }); err != nil {
-				return c.stopped(ctx, err)
-			}
-		}
-		sb.Reset()
-		sb.StoredAt = now
-		if len(batch) > 0 {
-			res := c.Engine.Apply(batch, now)
-			ahead, dirty = true, true
-			sb.Events = batch
-			for _, st := range res.Events {
-				sb.Situations = append(sb.Situations, st.SituationID)
-				sb.Duplicate = append(sb.Duplicate, st.Duplicate)
-				if st.Duplicate {
-					dups.Inc()
-				}
-			}
-			sb.Deltas = append(sb.Deltas, c.Engine.Deltas()...)
-			events.Add(uint64(len(batch)))
-		}
-		if tick {
-			sb.Deltas = append(sb.Deltas, c.Engine.Tick(now)...)
-			nextTick = now.Add(c.TickEvery)
-			ahead, dirty = true, true
-		}
-		if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
-			if err := storeAndPublish(wctx, c.Log, retries, c.Store, picture, &sb); err != nil {
-				return c.stopped(ctx, err)
-			}
-		}
-		if len(letters) > 0 {
-			if err := retry(wctx, c.Log, retries, "dead-letter undecodable events", func() error { return writeLetters(wctx, dead, letters) }); err != nil {
-				return c.stopped(ctx, err)
-			}
-			letters = letters[:0]
-		}
-		ahead = false
-		if len(msgs) > 0 {
-			if err := retry(wctx, c.Log, retries, "commit cop.events offsets", func() error { return r.CommitMessages(wctx, msgs...) }); err != nil {
-				return c.stopped(ctx, err)
-			}
-			for i := range msgs {
-				if o := msgs[i].Offset + 1; o > committed[msgs[i].Partition] {
-					committed[msgs[i].Partition] = o
-				}
-			}
-			batches.Inc()
-			batchSecs.Set(time.Since(start).Seconds())
-			gauges(c.Engine)
-			sinceSnap++
-		}
-		if sinceSnap >= c.SnapshotBatches || (dirty && time.Since(lastSnap) >= c.SnapshotEvery) {
-			snapshot()
+		if l.sw.due() {
+			l.snapshot()
 		}
 	}
+}
+
+// snapshot writes the state file unless the engine is ahead of the commits.
+func (l *correlatorLoop) snapshot() {
+	if !l.ahead {
+		l.sw.write(l.Engine, l.committed)
+	}
+}
+
+// step journals, applies, stores, publishes and commits one fetched batch (empty when
+// only the decay tick is due). Its writes run under wctx, which outlives ctx's end.
+func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
+	start := time.Now()
+	l.letters = append(l.letters, f.letters...)
+	l.observeLag(f.msgs)
+	now := time.Now().UTC()
+	tick := now.After(l.nextTick) && ctx.Err() == nil
+	if l.jr != nil && (len(f.msgs) > 0 || tick) {
+		rec := journalRecord{Now: now.UnixNano(), Runs: runsOf(f.msgs)}
+		if tick {
+			rec.Tick = now.UnixNano()
+		}
+		if err := retry(wctx, l.Log, l.m.retries, "append to the journal", func() error { return l.jr.append(&rec) }); err != nil {
+			return err
+		}
+	}
+	sb := &l.sb
+	sb.Reset()
+	sb.StoredAt = now
+	if len(f.events) > 0 {
+		res := l.Engine.Apply(f.events, now)
+		l.ahead = true
+		l.sw.changed()
+		sb.Events = f.events
+		for _, st := range res.Events {
+			sb.Situations = append(sb.Situations, st.SituationID)
+			sb.Duplicate = append(sb.Duplicate, st.Duplicate)
+			if st.Duplicate {
+				l.m.dups.Inc()
+			}
+		}
+		sb.Deltas = append(sb.Deltas, l.Engine.Deltas()...)
+		l.m.events.Add(uint64(len(f.events)))
+	}
+	if tick {
+		sb.Deltas = append(sb.Deltas, l.Engine.Tick(now)...)
+		l.nextTick = now.Add(l.TickEvery)
+		l.ahead = true
+		l.sw.changed()
+	}
+	if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
+		if err := storeAndPublish(wctx, l.Log, l.m.retries, l.Store, l.picture, sb); err != nil {
+			return err
+		}
+	}
+	if len(l.letters) > 0 {
+		if err := retry(wctx, l.Log, l.m.retries, "dead-letter undecodable events", func() error { return writeLetters(wctx, l.dead, l.letters) }); err != nil {
+			return err
+		}
+		l.letters = l.letters[:0]
+	}
+	l.ahead = false
+	if len(f.msgs) == 0 {
+		return nil
+	}
+	if err := retry(wctx, l.Log, l.m.retries, "commit cop.events offsets", func() error { return l.r.CommitMessages(wctx, f.msgs...) }); err != nil {
+		return err
+	}
+	for i := range f.msgs {
+		if o := f.msgs[i].Offset + 1; o > l.committed[f.msgs[i].Partition] {
+			l.committed[f.msgs[i].Partition] = o
+		}
+	}
+	l.m.batches.Inc()
+	l.m.batchSecs.Set(time.Since(start).Seconds())
+	l.m.gauges(l.Engine)
+	l.sw.committed()
+	return nil
+}
+
+// observeLag updates the lag gauge from the high-water marks of msgs.
+func (l *correlatorLoop) observeLag(msgs []kafka.Message) {
+	for i := range msgs {
+		if m := &msgs[i]; m.HighWaterMark > 0 {
+			l.partLag[m.Partition] = max(0, m.HighWaterMark-m.Offset-1)
+		}
+	}
+	var total int64
+	for _, n := range l.partLag {
+		total += n
+	}
+	l.m.lag.Set(float64(total))
 }
 
 // engineGauges returns a function that publishes an engine's counters and state size as

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -157,6 +158,8 @@ type Replica struct {
 	StatePath     string
 	SnapshotEvery time.Duration
 	EngineConfig  *correlate.Config
+	// DrainTimeout as for Correlator (default 15 s).
+	DrainTimeout time.Duration
 	// Engine is nil until the replica restored it or met its first record.
 	Engine *correlate.Engine
 
@@ -184,16 +187,22 @@ func ownsSituation(index, count int, id string) bool {
 // Run applies cop.sequence until ctx is done. On start it restores the state file and
 // re-applies, without storing, the records between it and its committed offset; then it
 // applies, stores, publishes and commits record by record.
+//
+// Run works on a copy of r with the defaults filled in: r itself is never changed.
 func (r *Replica) Run(ctx context.Context) error {
 	if r.Index < 0 {
 		return fmt.Errorf("replica %d: want an index from 0", r.Index)
 	}
-	if r.SnapshotEvery == 0 {
-		r.SnapshotEvery = 30 * time.Second
+	w := *r
+	w.SnapshotEvery = cmp.Or(w.SnapshotEvery, 30*time.Second)
+	w.DrainTimeout = cmp.Or(w.DrainTimeout, 15*time.Second)
+	if w.Metrics == nil {
+		w.Metrics = &metrics.Registry{}
 	}
-	if r.Metrics == nil {
-		r.Metrics = &metrics.Registry{}
-	}
+	return w.run(ctx)
+}
+
+func (r *Replica) run(ctx context.Context) error {
 	r.events = r.Metrics.Counter(`cop_correlate_events_total`, "Events applied to the engine.")
 	r.retries = r.Metrics.Counter(`cop_store_retries_total`, "Retries of a ClickHouse or Kafka write.")
 	lag := r.Metrics.Gauge(`cop_correlate_lag`, "Records on cop.sequence behind the newest, as of the last one applied.")
@@ -207,6 +216,61 @@ func (r *Replica) Run(ctx context.Context) error {
 	defer r.picture.Close()
 	defer r.dead.Close()
 
+	committed, err := r.restore(ctx, seq, group)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	wctx, release := drain(ctx, r.DrainTimeout)
+	defer release()
+	gr := bus.NewGroupReader(r.Bus, group, seq)
+	defer gr.Close()
+	sw := newStateWriter(r.Log, r.Metrics, r.StatePath, seq, r.SnapshotEvery, 0)
+	snapshot := func() { sw.write(r.Engine, map[int]int64{0: committed}) }
+	for {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		m, err := gr.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				snapshot()
+				return nil
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				r.Log.Warn().Err(err).Msg("cannot fetch from cop.sequence; retrying")
+				sleep(ctx, time.Second)
+			}
+			if sw.due() {
+				snapshot()
+			}
+			continue
+		}
+		if m.HighWaterMark > 0 {
+			lag.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
+		}
+		if err := r.apply(wctx, m, true); err != nil {
+			return r.stopped(ctx, err)
+		}
+		if err := retry(wctx, r.Log, r.retries, "commit cop.sequence offset", func() error { return gr.CommitMessages(wctx, m) }); err != nil {
+			return r.stopped(ctx, err)
+		}
+		committed = m.Offset + 1
+		sw.changed()
+		sw.committed()
+		if r.Engine != nil { // nil until the first record a Sequencer wrote
+			gauges(r.Engine)
+		}
+		if sw.due() {
+			snapshot()
+		}
+	}
+}
+
+// restore loads the state file (if any) into r.Engine and re-applies, without storing,
+// the records between it and the group's committed offset, which it returns.
+func (r *Replica) restore(ctx context.Context, seq, group string) (int64, error) {
 	var from int64
 	if r.StatePath != "" {
 		e, hdr, err := readState(r.StatePath, engineConfig(r.EngineConfig))
@@ -229,72 +293,14 @@ func (r *Replica) Run(ctx context.Context) error {
 		to = offs[0]
 		return err
 	}); err != nil {
-		return nil
+		return 0, err
 	}
 	if from > to {
 		// Never written so: a state file is written only after its offset is committed.
 		r.Log.Error().Int64("state", from).Int64("committed", to).Msg("state file ahead of the committed offset; rebuilding the engine from cop.sequence")
 		r.Engine, from = nil, 0
 	}
-	if err := r.catchUp(ctx, from, to); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-
-	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer wcancel()
-	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(15*time.Second, wcancel) })
-	defer stopDrain()
-	gr := bus.NewGroupReader(r.Bus, group, seq)
-	defer gr.Close()
-	committed, dirty, lastSnap := to, false, time.Now()
-	snapshot := func() {
-		if r.StatePath == "" || !dirty || r.Engine == nil {
-			return
-		}
-		if _, err := writeState(r.StatePath, r.Engine, seq, map[int]int64{0: committed}); err != nil {
-			r.Log.Error().Err(err).Str("path", r.StatePath).Msg("cannot write engine state; keeping the previous one")
-			return
-		}
-		dirty, lastSnap = false, time.Now()
-	}
-	for {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		m, err := gr.FetchMessage(fctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				snapshot()
-				return nil
-			}
-			if !errors.Is(err, context.DeadlineExceeded) {
-				r.Log.Warn().Err(err).Msg("cannot fetch from cop.sequence; retrying")
-				sleep(ctx, time.Second)
-			}
-			if time.Since(lastSnap) >= r.SnapshotEvery {
-				snapshot()
-			}
-			continue
-		}
-		if m.HighWaterMark > 0 {
-			lag.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
-		}
-		if err := r.apply(wctx, m, true); err != nil {
-			return r.stopped(ctx, err)
-		}
-		if err := retry(wctx, r.Log, r.retries, "commit cop.sequence offset", func() error { return gr.CommitMessages(wctx, m) }); err != nil {
-			return r.stopped(ctx, err)
-		}
-		committed, dirty = m.Offset+1, true
-		if r.Engine != nil { // nil until the first record a Sequencer wrote
-			gauges(r.Engine)
-		}
-		if time.Since(lastSnap) >= r.SnapshotEvery {
-			snapshot()
-		}
-	}
+	return to, r.catchUp(ctx, from, to)
 }
 
 func (r *Replica) stopped(ctx context.Context, err error) error {
