@@ -61,13 +61,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if err != nil {
 				c.Log.Warn().Err(err).Msg("cannot list feed topics; retrying")
 			}
-			sleep(ctx, time.Second)
+			bus.Pause(ctx, time.Second)
 			continue
 		}
 		c.Log.Info().Strs("topics", topics).Msg("consuming feed topics")
 		if err := c.consume(ctx, topics, out); err != nil && ctx.Err() == nil {
 			c.Log.Warn().Err(err).Msg("feed consumer restarting")
-			sleep(ctx, time.Second)
+			bus.Pause(ctx, time.Second)
 		}
 	}
 	return nil
@@ -251,18 +251,10 @@ func writeAll(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error 
 		if ctx.Err() != nil || attempt >= 20 {
 			return fmt.Errorf("cannot write %d messages: %w", len(msgs), err)
 		}
-		sleep(ctx, time.Duration(attempt+1)*200*time.Millisecond)
+		bus.Pause(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
 
 // logSafe returns a dead-letter reason fit for the log: every quoted value ("…" or '…')
 // is elided and the rest truncated. Reasons quote payload values (an id, a category, a

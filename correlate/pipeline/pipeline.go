@@ -326,7 +326,7 @@ func (c *Correlator) prefetch(ctx context.Context, r *kafka.Reader, out chan<- *
 		if len(msgs) == 0 {
 			if ctx.Err() == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
-				sleep(ctx, time.Second)
+				bus.Pause(ctx, time.Second)
 			}
 			continue
 		}
@@ -532,7 +532,7 @@ func (d *DeadLetterSink) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				d.Log.Warn().Err(err).Msg("cannot fetch from cop.deadletter; retrying")
-				sleep(ctx, time.Second)
+				bus.Pause(ctx, time.Second)
 			}
 			continue
 		}
@@ -574,16 +574,8 @@ func retry(ctx context.Context, log zerolog.Logger, retries *metrics.Counter, wh
 		if attempt == 1 || attempt%10 == 0 {
 			log.Warn().Err(err).Int("attempt", attempt).Msgf("cannot %s; retrying", what)
 		}
-		sleep(ctx, backoff)
+		bus.Pause(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}

@@ -110,7 +110,7 @@ func (s *Sequencer) Run(ctx context.Context) error {
 		buf = msgs
 		if len(msgs) == 0 && err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
-			sleep(ctx, time.Second)
+			bus.Pause(ctx, time.Second)
 			continue
 		}
 		now := time.Now().UTC()
@@ -240,7 +240,7 @@ func (r *Replica) run(ctx context.Context) error {
 			}
 			if !errors.Is(err, context.DeadlineExceeded) {
 				r.Log.Warn().Err(err).Msg("cannot fetch from cop.sequence; retrying")
-				sleep(ctx, time.Second)
+				bus.Pause(ctx, time.Second)
 			}
 			if sw.due() {
 				snapshot()

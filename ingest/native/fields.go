@@ -182,118 +182,34 @@ func (d *decoder) enum() (b []byte, st status) {
 	return nil, odd
 }
 
-func (d *decoder) kind(dst *event.Kind) status {
+// enum reads a string value into dst: by exact (no allocation) when it is spelled as COP
+// writes it, else by parse, which accepts the other spellings (case, TLP 1.0 names).
+func enum[T any](d *decoder, dst *T, exact func([]byte) (T, bool), parse func(string) (T, error)) status {
 	b, st := d.enum()
 	if st != decoded || b == nil {
 		return st
 	}
-	switch string(b) {
-	case "indicator":
-		*dst = event.KindIndicator
-	case "sighting":
-		*dst = event.KindSighting
-	case "incident":
-		*dst = event.KindIncident
-	case "report":
-		*dst = event.KindReport
-	default:
-		k, err := event.ParseKind(string(b))
-		if err != nil {
+	v, ok := exact(b)
+	if !ok {
+		var err error
+		if v, err = parse(string(b)); err != nil {
 			return odd
 		}
-		*dst = k
 	}
+	*dst = v
 	return decoded
 }
+
+func (d *decoder) kind(dst *event.Kind) status { return enum(d, dst, event.KindOf, event.ParseKind) }
 
 func (d *decoder) severity(dst *event.Severity) status {
-	b, st := d.enum()
-	if st != decoded || b == nil {
-		return st
-	}
-	switch string(b) {
-	case "info":
-		*dst = event.SeverityInfo
-	case "low":
-		*dst = event.SeverityLow
-	case "medium":
-		*dst = event.SeverityMedium
-	case "high":
-		*dst = event.SeverityHigh
-	case "critical":
-		*dst = event.SeverityCritical
-	default:
-		s, err := event.ParseSeverity(string(b))
-		if err != nil {
-			return odd
-		}
-		*dst = s
-	}
-	return decoded
+	return enum(d, dst, event.SeverityOf, event.ParseSeverity)
 }
 
-func (d *decoder) tlp(dst *event.TLP) status {
-	b, st := d.enum()
-	if st != decoded || b == nil {
-		return st
-	}
-	switch string(b) {
-	case "CLEAR":
-		*dst = event.TLPClear
-	case "GREEN":
-		*dst = event.TLPGreen
-	case "AMBER":
-		*dst = event.TLPAmber
-	case "AMBER+STRICT":
-		*dst = event.TLPAmberStrict
-	case "RED":
-		*dst = event.TLPRed
-	default:
-		t, err := event.ParseTLP(string(b))
-		if err != nil {
-			return odd
-		}
-		*dst = t
-	}
-	return decoded
-}
+func (d *decoder) tlp(dst *event.TLP) status { return enum(d, dst, event.TLPOf, event.ParseTLP) }
 
 func (d *decoder) observableType(dst *event.ObservableType) status {
-	b, st := d.enum()
-	if st != decoded || b == nil {
-		return st
-	}
-	switch string(b) {
-	case "ipv4":
-		*dst = event.ObsIPv4
-	case "ipv6":
-		*dst = event.ObsIPv6
-	case "domain":
-		*dst = event.ObsDomain
-	case "url":
-		*dst = event.ObsURL
-	case "cidr":
-		*dst = event.ObsCIDR
-	case "email":
-		*dst = event.ObsEmail
-	case "sha256":
-		*dst = event.ObsSHA256
-	case "sha1":
-		*dst = event.ObsSHA1
-	case "md5":
-		*dst = event.ObsMD5
-	case "cve":
-		*dst = event.ObsCVE
-	case "asn":
-		*dst = event.ObsASN
-	default:
-		t, err := event.ParseObservableType(string(b))
-		if err != nil {
-			return odd
-		}
-		*dst = t
-	}
-	return decoded
+	return enum(d, dst, event.ObservableTypeOf, event.ParseObservableType)
 }
 
 // time hands the raw string, quotes included, to time.Time.UnmarshalJSON, as

@@ -296,3 +296,14 @@ func dial(ctx context.Context, cfg Config) (*kafka.Conn, error) {
 	}
 	return conn, nil
 }
+
+// Pause waits d, or less when ctx ends first: the backoff between retries of a Kafka or
+// ClickHouse operation.
+func Pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -152,3 +152,33 @@ func (t *TLP) UnmarshalText(b []byte) error {
 	*t = v
 	return err
 }
+
+// exact returns the index of b among names[1:] (the canonical spellings), 0 when it is
+// none of them. It does not allocate: decoders look a value up before parsing it.
+func exact(names []string, b []byte) int {
+	for i, n := range names[1:] {
+		if string(b) == n {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// KindOf returns the kind b spells exactly as COP writes it; ParseKind takes the rest.
+func KindOf(b []byte) (Kind, bool) { i := exact(kindNames[:], b); return Kind(i), i != 0 }
+
+// SeverityOf returns the severity b spells exactly as COP writes it; ParseSeverity takes the rest.
+func SeverityOf(b []byte) (Severity, bool) {
+	i := exact(severityNames[:], b)
+	return Severity(i), i != 0
+}
+
+// TLPOf returns the TLP b spells exactly as COP writes it; ParseTLP takes the rest.
+func TLPOf(b []byte) (TLP, bool) { i := exact(tlpNames[:], b); return TLP(i), i != 0 }
+
+// ObservableTypeOf returns the observable type b spells exactly as COP writes it;
+// ParseObservableType takes the rest.
+func ObservableTypeOf(b []byte) (ObservableType, bool) {
+	i := exact(observableTypeNames[:], b)
+	return ObservableType(i), i != 0
+}
