@@ -261,7 +261,8 @@ func benchCOP(ctx context.Context, bc bus.Config, chAddr, kafkaAddr string, st *
 	started := make(chan string, 1)
 	serveErr := make(chan error, 1)
 	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true,
-		Partitions: bc.Partitions, Namespace: bc.Namespace, PushRate: 0}
+		Partitions: bc.Partitions, Namespace: bc.Namespace,
+		Limits: api.Limits{PushRate: -1, PushBytesRate: -1, PushConcurrent: -1}}
 	go func() { serveErr <- serve(sctx, c, newLogger("serve").Level(3), started) }()
 	var addr string
 	select {
