@@ -338,3 +338,37 @@ func TestSlowPushBodyIsCut(t *testing.T) {
 		t.Errorf("slow body: %d, handler read error %v", resp.StatusCode, got)
 	}
 }
+
+// The probe: queued view changes ran on for 70–105 s after their client had gone.
+func TestViewsWaitingWhenTheClientLeavesAreNeverBuilt(t *testing.T) {
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.pic.Apply(deltas(sit("s1", event.TLPGreen, nil)))
+	c := f.follow(t, "analyst-1", nil)
+	c.snapshot(t)
+	burst := DefaultLimits().ViewBurst
+	for i := range burst + 10 {
+		sendView(t, c.conn, viewRequest{View: access.View{MinScore: float64(i)}})
+	}
+	// The burst's views are answered; the last one waits for a token.
+	for n := 0; n < burst; {
+		if readMessage(t, c.conn).Type == "snapshot" {
+			n++
+		}
+	}
+	built := f.s.Metrics.Counter("cop_ws_snapshots_built_total", "")
+	clients := f.s.Metrics.Gauge("cop_ws_clients", "")
+	c.conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for clients.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub still counts the client 10 s after it left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := built.Load()
+	// Past the moment the waiting view's token is back (1/ViewRate).
+	time.Sleep(time.Duration(float64(time.Second)/DefaultLimits().ViewRate) + 200*time.Millisecond)
+	if b := built.Load(); b != after {
+		t.Errorf("%d snapshots built for a client that had gone", b-after)
+	}
+}
