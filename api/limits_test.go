@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/cidcc/cop/correlate"
@@ -370,5 +371,41 @@ func TestViewsWaitingWhenTheClientLeavesAreNeverBuilt(t *testing.T) {
 	time.Sleep(time.Duration(float64(time.Second)/DefaultLimits().ViewRate) + 200*time.Millisecond)
 	if b := built.Load(); b != after {
 		t.Errorf("%d snapshots built for a client that had gone", b-after)
+	}
+}
+
+// The request timeouts must not cut a websocket: it is a long-lived connection whose
+// deadlines the hub sets itself.
+func TestWebsocketOutlivesTheRequestTimeouts(t *testing.T) {
+	reg := &metrics.Registry{}
+	pic := NewPicture(PictureConfig{Metrics: reg})
+	missions := access.DefaultMissions()
+	hub := NewHub(pic, missions, zerolog.Nop(), reg, 10*time.Millisecond)
+	stop := make(chan struct{})
+	go hub.Run(stop)
+	defer close(stop)
+	short := 100 * time.Millisecond
+	s := &Server{Insecure: true, Picture: pic, Hub: hub, Missions: missions, Metrics: reg, Log: zerolog.Nop(),
+		Limits: Limits{IdleTimeout: short, WriteTimeout: short, BodyTimeout: short, PushBodyTimeout: short}}
+	hs := s.HTTPServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(ln)
+	defer hs.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws/picture", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if m := readMessage(t, conn); m.Type != "snapshot" {
+		t.Fatalf("first message %q", m.Type)
+	}
+	time.Sleep(5 * short) // every request timeout has passed
+	pic.Apply(deltas(sit("s1", event.TLPGreen, nil)))
+	m := readMessage(t, conn)
+	if m.Type != "delta" || len(m.Situations) != 1 {
+		t.Fatalf("after the request timeouts: %+v, want the delta", m)
 	}
 }
