@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sort"
@@ -33,6 +34,9 @@ const (
 	// idleSeq is how long a client whose view sees no change goes without a message; then
 	// it is sent an empty delta so that its sequence, for a resume, stays recent.
 	idleSeq = 10 * time.Second
+	// sharedSnapshots is how many built snapshots the hub keeps for clients that ask the
+	// same view while the picture has not changed; beyond, the finished ones are let go.
+	sharedSnapshots = 16
 )
 
 // Message is what the server sends on /ws/picture. Every message carries the picture
@@ -76,11 +80,24 @@ type Hub struct {
 	log      zerolog.Logger
 	every    time.Duration
 
+	// perIdentity caps the connections of one identity (0: any); viewRate and viewBurst
+	// the view messages applied per connection. Set by SetLimits before serving.
+	perIdentity int
+	viewRate    float64
+	viewBurst   int
+
 	mu    sync.Mutex
 	slots []map[*client]struct{} // Lock should be held.
 	next  int                    // slot of the next client; Lock should be held.
+	conns map[string]int         // connections per identity name; Lock should be held.
+
+	snapMu sync.Mutex
+	snaps  map[string]*snapshotBuild // by snapshot key; snapMu should be held.
 
 	connected *metrics.Gauge
+	refused   *metrics.Counter
+	built     *metrics.Counter
+	coalesced *metrics.Counter
 	dropped   *metrics.Counter
 	sent      *metrics.Counter
 	resumed   *metrics.Counter
@@ -105,6 +122,22 @@ type client struct {
 	seq      uint64      // Lock should be held.
 	lastSent time.Time   // Lock should be held.
 	lastPing time.Time   // Lock should be held.
+	// viewTokens is the client's bucket of view messages, as of viewAt; pending the latest
+	// view waiting for a token, applied by a timer. Lock should be held.
+	viewTokens float64
+	viewAt     time.Time
+	pending    *viewRequest
+	waiting    bool // a timer will apply pending
+}
+
+// gone reports whether c was closed: work for it stops.
+func (c *client) gone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // pingMessage is queued to make the writer send a ping; it is never written as is.
@@ -124,7 +157,12 @@ func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg 
 	h := &Hub{
 		picture: picture, missions: missions, log: log, every: every,
 		slots:     make([]map[*client]struct{}, n),
+		conns:     map[string]int{},
+		snaps:     map[string]*snapshotBuild{},
 		connected: reg.Gauge("cop_ws_clients", "Connected websocket clients."),
+		refused:   reg.Counter("cop_ws_refused_total", "Websocket connections refused: the identity holds its most."),
+		built:     reg.Counter("cop_ws_snapshots_built_total", "Websocket snapshots built (one per view and picture sequence, shared by the clients asking it)."),
+		coalesced: reg.Counter("cop_ws_views_coalesced_total", "Websocket view messages replaced by a later one before they were applied."),
 		dropped:   reg.Counter("cop_ws_dropped_total", "Websocket clients dropped for falling behind."),
 		sent:      reg.Counter("cop_ws_messages_total", "Websocket messages queued to clients."),
 		resumed:   reg.Counter(`cop_ws_resumes_total{result="deltas"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
@@ -133,7 +171,15 @@ func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg 
 	for i := range h.slots {
 		h.slots[i] = map[*client]struct{}{}
 	}
+	h.SetLimits(Limits{})
 	return h
+}
+
+// SetLimits sets the connections per identity and the view changes per connection (zero
+// fields take their defaults, negative ones turn the limit off). Call it before serving.
+func (h *Hub) SetLimits(l Limits) {
+	l = l.WithDefaults()
+	h.perIdentity, h.viewRate, h.viewBurst = l.WSPerIdentity, l.ViewRate, max(l.ViewBurst, 1)
 }
 
 // Run flushes the slots in turn, one every interval/slots, until stop is closed. A late
@@ -357,29 +403,90 @@ func (h *Hub) enqueue(c *client, pm *websocket.PreparedMessage) {
 
 // sendSnapshot sends c the whole picture under its view of generation gen, unless a view
 // message has changed the view since. resume is the Message.Resume to send with it.
+//
+// Clients of the same scope asking at the same time, or while the picture has not changed,
+// share one built and encoded snapshot. Nothing is built for a client that has gone.
 func (h *Hub) sendSnapshot(c *client, gen uint64, resume string) {
+	if c.gone() {
+		return
+	}
 	c.mu.Lock()
-	v := c.view
+	v, key := c.view, c.key
 	c.mu.Unlock()
+	b := h.snapshot(key+"\x00"+resume, &c.id, v, resume)
+	h.sendPrepared(c, gen, b.pm, b.seq, b.at)
+}
+
+// snapshotBuild is one snapshot being built or built: done is closed when pm, seq and at
+// are set.
+type snapshotBuild struct {
+	done chan struct{}
+	pm   *websocket.PreparedMessage
+	seq  uint64
+	at   time.Time
+}
+
+// snapshot returns the snapshot of key (the scope and resume flag of id under v): one
+// being built for another client, one built at the picture's current sequence, or a new
+// one.
+func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume string) *snapshotBuild {
+	cur := h.picture.Seq()
+	h.snapMu.Lock()
+	b := h.snaps[key]
+	if b != nil {
+		select {
+		case <-b.done:
+			if b.seq != cur {
+				b = nil
+			}
+		default: // being built: wait for it
+		}
+	}
+	if b != nil {
+		h.snapMu.Unlock()
+		<-b.done
+		return b
+	}
+	// Built snapshots of an older picture are of no use any more; of the current one, a few
+	// are kept (each can be megabytes).
+	full := len(h.snaps) >= sharedSnapshots
+	for k, o := range h.snaps {
+		select {
+		case <-o.done:
+			if full || o.seq != cur {
+				delete(h.snaps, k)
+			}
+		default:
+		}
+	}
+	b = &snapshotBuild{done: make(chan struct{})}
+	h.snaps[key] = b
+	h.snapMu.Unlock()
+	defer close(b.done)
+	h.built.Inc()
 	all, seq := h.picture.Snapshot()
 	now := time.Now()
 	msg := Message{Type: "snapshot", Epoch: h.picture.Epoch(), Seq: seq, Resume: resume, At: now, Exercise: v.Exercise, View: &v,
 		Situations: []correlate.Situation{}}
 	for _, s := range all {
-		if c.id.SituationVisible(s, v, h.missions) {
-			msg.Situations = append(msg.Situations, h.Anon.Redact(&c.id, *s))
+		if id.SituationVisible(s, v, h.missions) {
+			msg.Situations = append(msg.Situations, h.Anon.Redact(id, *s))
 		}
 	}
 	sort.Slice(msg.Situations, func(i, j int) bool {
 		a, b := &msg.Situations[i], &msg.Situations[j]
 		return a.Score > b.Score || a.Score == b.Score && a.ID < b.ID
 	})
-	h.send(c, gen, &msg, now)
+	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
+	return b
 }
 
 // resume answers a view message that carried the client's epoch and sequence: what
 // changed in its view since, if the history still holds it, else a fresh snapshot.
 func (h *Hub) resume(c *client, gen uint64, epoch string, from uint64) {
+	if c.gone() {
+		return
+	}
 	var (
 		changes []Change
 		to      uint64
@@ -406,13 +513,18 @@ func (h *Hub) resume(c *client, gen uint64, epoch string, from uint64) {
 // send queues msg, which brings c to msg.Seq, unless a view message changed the view
 // since gen.
 func (h *Hub) send(c *client, gen uint64, msg *Message, now time.Time) {
-	pm := prepare(msg, h.log)
+	h.sendPrepared(c, gen, prepare(msg, h.log), msg.Seq, now)
+}
+
+// sendPrepared queues pm, which brings c to seq, unless a view message changed the view
+// since gen.
+func (h *Hub) sendPrepared(c *client, gen uint64, pm *websocket.PreparedMessage, seq uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.gen != gen || pm == nil {
 		return
 	}
-	c.seq, c.ready, c.lastSent = msg.Seq, true, now
+	c.seq, c.ready, c.lastSent = seq, true, now
 	h.enqueue(c, pm)
 }
 
@@ -452,14 +564,27 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 		writeError(w, http.StatusForbidden, "forbidden", "this identity may not take that view")
 		return
 	}
+	if !h.reserve(id.Name) {
+		h.refused.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "too_many_connections", fmt.Sprintf(
+			"identity %s already holds %d websocket connections, the most one identity may hold; close one first", id.Name, h.perIdentity))
+		return
+	}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		h.mu.Lock()
+		h.releaseLocked(id.Name)
+		h.mu.Unlock()
 		return // the upgrader already answered
 	}
+	// net/http's deadlines for the request stay on the hijacked connection: cleared here,
+	// the hub sets its own (pongWait, writeWait).
+	conn.NetConn().SetDeadline(time.Time{})
 	conn.SetReadLimit(maxClientMessage)
 	now := time.Now()
 	c := &client{id: id, conn: conn, queue: make(chan *websocket.PreparedMessage, clientQueue), done: make(chan struct{}),
-		view: v, key: scopeKey(&id, v), lastPing: now, lastSent: now}
+		view: v, key: scopeKey(&id, v), lastPing: now, lastSent: now, viewTokens: float64(h.viewBurst), viewAt: now}
 	h.mu.Lock()
 	c.slot = h.next
 	h.next = (h.next + 1) % len(h.slots)
@@ -477,12 +602,31 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 		defer func() {
 			h.mu.Lock()
 			delete(h.slots[c.slot], c)
+			h.releaseLocked(c.id.Name)
 			h.connected.Set(float64(h.countLocked()))
 			h.mu.Unlock()
 			c.close(websocket.CloseNormalClosure, "")
 		}()
 		h.readLoop(c)
 	}()
+}
+
+// reserve counts one more connection of identity name, unless it holds its most.
+func (h *Hub) reserve(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perIdentity > 0 && h.conns[name] >= h.perIdentity {
+		return false
+	}
+	h.conns[name]++
+	return true
+}
+
+// releaseLocked counts one connection of name less. Lock should be held.
+func (h *Hub) releaseLocked(name string) {
+	if h.conns[name]--; h.conns[name] <= 0 {
+		delete(h.conns, name)
+	}
 }
 
 // countLocked returns the number of clients. Lock should be held.
@@ -540,7 +684,9 @@ type viewRequest struct {
 }
 
 // readLoop takes view messages from the client; each is answered with a fresh snapshot,
-// or with what changed since the sequence it carries.
+// or with what changed since the sequence it carries. Views are applied at most viewRate
+// a second (bursts of viewBurst): one that comes sooner waits, and replaces any view
+// still waiting, so a flood of views costs one snapshot per token.
 func (h *Hub) readLoop(c *client) {
 	c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -566,16 +712,72 @@ func (h *Hub) readLoop(c *client) {
 			c.close(websocket.ClosePolicyViolation, "view not allowed for this identity")
 			return
 		}
+		req.View = v
 		c.mu.Lock()
-		c.view, c.key = v, scopeKey(&c.id, v)
-		c.gen++
-		c.ready = false // flushes leave it alone until it has its snapshot or resume
-		gen := c.gen
-		c.mu.Unlock()
-		if req.Seq > 0 || req.Epoch != "" {
-			h.resume(c, gen, req.Epoch, req.Seq)
-		} else {
-			h.sendSnapshot(c, gen, "")
+		if c.waiting {
+			c.pending = &req
+			c.mu.Unlock()
+			h.coalesced.Inc()
+			continue
 		}
+		if wait := h.takeView(c, time.Now()); wait > 0 {
+			c.pending, c.waiting = &req, true
+			c.mu.Unlock()
+			time.AfterFunc(wait, func() { h.applyPending(c) })
+			continue
+		}
+		gen := h.setView(c, req.View)
+		c.mu.Unlock()
+		h.answerView(c, gen, req)
+	}
+}
+
+// takeView takes a token from c's view bucket, or says how long until one is back. c.mu
+// should be held.
+func (h *Hub) takeView(c *client, now time.Time) time.Duration {
+	if h.viewRate <= 0 {
+		return 0
+	}
+	c.viewTokens = min(float64(h.viewBurst), c.viewTokens+now.Sub(c.viewAt).Seconds()*h.viewRate)
+	c.viewAt = now
+	if c.viewTokens >= 1 {
+		c.viewTokens--
+		return 0
+	}
+	return time.Duration((1 - c.viewTokens) / h.viewRate * float64(time.Second))
+}
+
+// applyPending applies the view that waited for a token, unless the client has gone.
+func (h *Hub) applyPending(c *client) {
+	c.mu.Lock()
+	req := c.pending
+	c.pending, c.waiting = nil, false
+	if req == nil || c.gone() {
+		c.mu.Unlock()
+		return
+	}
+	if wait := h.takeView(c, time.Now()); wait > 0 {
+		// The timer fired a little early: the token is nearly back, take it now.
+		c.viewTokens = 0
+	}
+	gen := h.setView(c, req.View)
+	c.mu.Unlock()
+	h.answerView(c, gen, *req)
+}
+
+// setView makes v the client's view and returns its generation. c.mu should be held.
+func (h *Hub) setView(c *client, v access.View) uint64 {
+	c.view, c.key = v, scopeKey(&c.id, v)
+	c.gen++
+	c.ready = false // flushes leave it alone until it has its snapshot or resume
+	return c.gen
+}
+
+// answerView sends the snapshot or resume of a view just applied.
+func (h *Hub) answerView(c *client, gen uint64, req viewRequest) {
+	if req.Seq > 0 || req.Epoch != "" {
+		h.resume(c, gen, req.Epoch, req.Seq)
+	} else {
+		h.sendSnapshot(c, gen, "")
 	}
 }

@@ -39,8 +39,11 @@ type Server struct {
 	Ready func(ctx context.Context) error
 	// Push, when set, serves POST /api/v1/feeds (the HTTP push gateway).
 	Push func(w http.ResponseWriter, r *http.Request, id access.Identity)
-	// PushLimit limits pushes per contributor; nil pushes without limit.
+	// PushLimit limits pushes per contributor; nil takes NewPushLimiter(Limits).
 	PushLimit *RateLimiter
+	// Limits bound each caller's cost: body and idle timeouts here and in HTTPServer, push
+	// limits when PushLimit is nil. The hub has its own (Hub.SetLimits).
+	Limits Limits
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
@@ -65,13 +68,16 @@ func (s *Server) Handler() http.Handler {
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	if s.Push != nil {
+		if s.PushLimit == nil {
+			s.PushLimit = NewPushLimiter(s.Limits)
+		}
 		mux.Handle("POST /api/v1/feeds", s.authed(s.PushLimit.limit(s.Push), access.RoleContributor))
 	}
 	if s.UI != nil {
 		files := http.FileServerFS(s.UI)
 		mux.Handle("GET /", files)
 	}
-	return securityHeaders(s.limitBodies(mux))
+	return securityHeaders(s.deadlines(s.limitBodies(mux)))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -76,6 +76,11 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 			httpError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", max))
 			return
 		}
+		var te interface{ Timeout() bool } // the server's body deadline (api.BodyTimeoutError)
+		if errors.As(err, &te) && te.Timeout() {
+			httpError(w, http.StatusRequestTimeout, "body_timeout", err.Error()+"; nothing was accepted")
+			return
+		}
 		httpError(w, http.StatusBadRequest, "bad_body", "cannot read body: "+err.Error())
 		return
 	}

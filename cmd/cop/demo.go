@@ -35,12 +35,13 @@ func demoFlags(c *demoConfig) *flag.FlagSet {
 	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
 	fs.IntVar(&c.Rate, "rate", 200, "synthetic events per second")
 	fs.StringVar(&c.Dir, "state", ".cop", "state directory")
+	limitFlags(fs, &c.Limits)
 	return fs
 }
 
 func runDemo(ctx context.Context, args []string) error {
 	var c demoConfig
-	if err := demoFlags(&c).Parse(args); err != nil {
+	if err := parseFlags(demoFlags(&c), args); err != nil {
 		return err
 	}
 	c.Partitions, c.Namespace = 4, "cop"

@@ -97,6 +97,8 @@ Environment (each sets the flag of the same meaning; flags win):
   COP_CLICKHOUSE   ClickHouse native address host:port (--clickhouse)
   COP_LISTEN       HTTP listen address (--listen)
   COP_IDENTITIES   identities file (--identities)
+  COP_PUSH_RATE …  each limit flag (--push-rate, --ws-per-identity, --idle-timeout, …) has
+                   the variable its description names
   COP_LOG_LEVEL    debug, info, warn, error (default info)`
 
 func env(name, def string) string {

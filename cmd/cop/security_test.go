@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
@@ -97,7 +98,7 @@ func startSecureServe(t *testing.T, ns string, ids []access.Identity, feeds []st
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Identities: path, Partitions: 2, Namespace: ns, PushRate: 100, PushBurst: 100}
+	c := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Identities: path, Partitions: 2, Namespace: ns, Limits: api.Limits{PushRate: 100, PushBurst: 100}}
 	if mod != nil {
 		mod(&c)
 	}

@@ -38,9 +38,10 @@ type serveConfig struct {
 	Namespace                             string
 	// TLS: with TLSCert and TLSKey, TLS 1.3 only; with TLSClientCA, mutual TLS as well.
 	TLSCert, TLSKey, TLSClientCA string
-	// PushRate and PushBurst limit pushes per contributor (requests/s; 0: no limit).
-	PushRate  float64
-	PushBurst int
+	// Limits bound each caller's cost (pushes, websockets, timeouts); zero fields take
+	// api.DefaultLimits, so every serving command, the demo and tests included, is limited
+	// unless it turns a limit off (negative).
+	api.Limits
 	// State is the correlator's state file ("": none, the engine starts empty);
 	// SnapshotEvery how often it is written.
 	State         string
@@ -83,8 +84,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.TLSCert, "tls-cert", env("COP_TLS_CERT", ""), "TLS certificate (PEM); with --tls-key, serve TLS 1.3 only, post-quantum key exchange preferred")
 	fs.StringVar(&c.TLSKey, "tls-key", env("COP_TLS_KEY", ""), "TLS private key (PEM)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env("COP_TLS_CLIENT_CA", ""), "CA (PEM) for client certificates: a verified certificate's subject CN names its identity")
-	fs.Float64Var(&c.PushRate, "push-rate", 20, "pushes per second each contributor may make (0: unlimited); over it, 429 with Retry-After")
-	fs.IntVar(&c.PushBurst, "push-burst", 40, "pushes a contributor may make at once before --push-rate applies")
+	limitFlags(fs, &c.Limits)
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
@@ -103,7 +103,7 @@ func runServe(ctx context.Context, args []string) error { return runStages(ctx, 
 // runStages runs serve restricted to stage (all when ""): `cop ingest|correlate|api`.
 func runStages(ctx context.Context, name, stage string, args []string) error {
 	var c serveConfig
-	if err := serveFlags(&c).Parse(args); err != nil {
+	if err := parseFlags(serveFlags(&c), args); err != nil {
 		return err
 	}
 	if stage != "" {
@@ -259,6 +259,11 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	anon := access.Anonymiser{Keys: ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, c.FlushEvery)
 	hub.Anon = anon
+	hubLimits := c.Limits
+	if c.Insecure {
+		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one
+	}
+	hub.SetLimits(hubLimits)
 	gw := &ingest.Gateway{Bus: bc, Keys: ring, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
 	defer gw.Writer.Close()
 	srv := &api.Server{
@@ -273,8 +278,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			}
 			return nil
 		},
-		Push:      func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
-		PushLimit: api.NewRateLimiter(c.PushRate, c.PushBurst),
+		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
+		Limits: c.Limits,
 	}
 	run("picture", func(ctx context.Context) error {
 		return picture.Follow(ctx, bc, log.With().Str("component", "picture").Logger())
@@ -289,7 +294,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs := srv.HTTPServer()
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("HTTP server stopped")

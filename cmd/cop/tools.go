@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/ingest/inject"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bench"
@@ -71,7 +72,8 @@ func runBench(ctx context.Context, args []string) error {
 	return bench.Run(ctx, args, bench.Host{
 		Serve: func(ctx context.Context, o bench.ServeOptions, started chan<- string) error {
 			c := serveConfig{Kafka: o.Kafka, ClickHouse: o.ClickHouse, Listen: "127.0.0.1:0", Insecure: true,
-				Partitions: o.Partitions, Namespace: o.Namespace, MaxObservables: o.MaxObservables, DedupSize: o.DedupSize}
+				Partitions: o.Partitions, Namespace: o.Namespace, MaxObservables: o.MaxObservables, DedupSize: o.DedupSize,
+				Limits: api.Limits{PushRate: -1, PushBytesRate: -1, PushConcurrent: -1}}
 			return serve(ctx, c, newLogger("serve").Level(zerolog.ErrorLevel), started)
 		},
 		Feed: func(ctx context.Context, bc bus.Config, rate int) func() int64 {

@@ -302,6 +302,7 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	anon := access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: make([]byte, keys.Size)}, Pseudonyms: keys.Key{Secret: make([]byte, keys.Size)}})}
 	hub := api.NewHub(pic, missions, log, reg, cfg.Every)
 	hub.Anon = anon
+	hub.SetLimits(api.Limits{WSPerIdentity: -1}) // every client is the insecure dev identity
 	srv := &api.Server{Insecure: true, Picture: pic, Hub: hub, Missions: missions, Anon: anon, Metrics: reg, Log: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
