@@ -73,10 +73,12 @@ func runBench(ctx context.Context, args []string) error {
 			return runSoak(ctx, args[1:])
 		case "e2e":
 			return runBenchE2E(ctx, args[1:])
+		case "quality":
+			return runBenchQuality(args[1:])
 		}
 	}
 	if len(args) == 0 || args[0] != "correlate" {
-		return errors.New("usage: cop bench correlate|query|ws|soak|e2e [flags]; cop bench <name> -h for its flags")
+		return errors.New("usage: cop bench correlate|query|ws|soak|e2e|quality [flags]; cop bench <name> -h for its flags")
 	}
 	fs := flag.NewFlagSet("bench correlate", flag.ContinueOnError)
 	events := fs.Int("events", 2_000_000, "events applied per measurement")
