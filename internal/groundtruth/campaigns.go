@@ -65,7 +65,7 @@ func campaigns() []Campaign {
 			[]string{"MT", "LY", "IT", "GR"}, []string{"transport"}, []string{"T1133", "T1078"}, 6),
 		mk("KEYHOLE", "GLASS FERRET", "Exploitation of VPN concentrators", "intrusion-attempts/exploit", event.KindSighting, event.SeverityMedium,
 			[]string{"NL", "BA", "XK", "GR", "CY"}, []string{"digital-infrastructure", "public-administration"}, []string{"T1190"}, 6),
-		mk("LOUD BANNER", "NOISY CROW", "Hacktivist defacements of ministry websites", "abusive-content/defacement", event.KindIncident, event.SeverityLow,
+		mk("LOUD BANNER", "NOISY CROW", "Hacktivist defacements of ministry websites", "information-content-security/unauthorised-information-modification", event.KindIncident, event.SeverityLow,
 			[]string{"MD", "GE", "AM", "RO", "BG"}, []string{"public-administration"}, []string{"T1491.002"}, 4),
 	}
 	for i := range cs {
@@ -145,8 +145,11 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	// Campaign infrastructure is in 100.64.0.0/10 (RFC 6598 shared address space): the
 	// documentation ranges have only three /24s. Campaign ci owns 100.(64+4ci).0.0/14.
 	net := 4*ci*256 + w
+	hosts := rng.Perm(254)
 	ip := func() event.Observable {
-		return event.Observable{Type: event.ObsIPv4, Value: fmt.Sprintf("100.%d.%d.%d", 64+net/256, net%256, 1+rng.IntN(254))}
+		h := hosts[0] + 1
+		hosts = hosts[1:]
+		return event.Observable{Type: event.ObsIPv4, Value: fmt.Sprintf("100.%d.%d.%d", 64+net/256, net%256, h)}
 	}
 	// Every fourth wave moves to a new registrable domain; the waves in between rotate
 	// hosts under it.
@@ -154,12 +157,18 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	reg := c.slug + "-" + hexs(block, 4) + ".example"
 	host := func() string { return words[rng.IntN(len(words))] + "-" + hexs(rng, 4) + "." + reg }
 	d0, d1 := host(), host()
+	for d1 == d0 {
+		d1 = host()
+	}
 	pool := []event.Observable{
 		ip(), ip(), ip(),
 		{Type: event.ObsIPv6, Value: fmt.Sprintf("2001:db8:%x:%x::%x", ci+1, w, 1+rng.IntN(0xfffe))},
 		{Type: event.ObsDomain, Value: d0}, {Type: event.ObsDomain, Value: d1},
 		{Type: event.ObsURL, Value: "https://" + d0 + "/" + words[rng.IntN(len(words))] + "/" + hexs(rng, 6)},
 		{Type: event.ObsSHA256, Value: hexs(rng, 64)},
+	}
+	for i, o := range pool {
+		pool[i] = normalised(o.Type, o.Value)
 	}
 	return wave{pool: pool, email: words[rng.IntN(len(words))] + "@" + d1}
 }
@@ -173,4 +182,14 @@ func hexs(rng *rand.Rand, n int) string {
 		b[i] = digits[rng.IntN(16)]
 	}
 	return string(b)
+}
+
+// normalised is the observable as event.NewObservable writes it, so generated values are
+// already what validation would make of them.
+func normalised(t event.ObservableType, v string) event.Observable {
+	o, err := event.NewObservable(t, v)
+	if err != nil {
+		panic("BUG: groundtruth generates an invalid observable: " + err.Error())
+	}
+	return o
 }
