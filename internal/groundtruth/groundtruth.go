@@ -114,15 +114,14 @@ type gen struct {
 // incident is an unrelated local incident: one contributor, a few reports, indicators of
 // its own.
 type incident struct {
-	n         int
-	left      int
-	by        synth.Contributor
-	country   string
-	sector    string
-	cat       int
-	sev       event.Severity
-	obs       []event.Observable
-	reportTLP event.TLP
+	n       int
+	left    int
+	by      synth.Contributor
+	country string
+	sector  string
+	cat     int
+	sev     event.Severity
+	obs     []event.Observable
 }
 
 func newGen(o Options) *gen {
@@ -225,7 +224,7 @@ func (g *gen) noise(at time.Time) {
 	in := &g.open[k]
 	ev := g.base(at, in.by, in.country)
 	nc := noiseCategories[in.cat]
-	ev.Kind, ev.Category, ev.Severity, ev.TLP = nc.kind, nc.category, in.sev, in.reportTLP
+	ev.Kind, ev.Category, ev.Severity = nc.kind, nc.category, in.sev
 	ev.Sectors = []string{in.sector}
 	ev.Observables = g.pick(in.obs, 1+g.rng.IntN(len(in.obs)))
 	g.maybeHub(&ev)
@@ -241,8 +240,7 @@ func (g *gen) newIncident() incident {
 	g.incidents++
 	in := incident{n: g.incidents, left: 1 + g.rng.IntN(4), by: synth.Contributors[g.rng.IntN(len(synth.Contributors))],
 		country: noiseCountries[g.rng.IntN(len(noiseCountries))], sector: noiseSectors[g.rng.IntN(len(noiseSectors))],
-		cat: g.rng.IntN(len(noiseCategories)), sev: event.SeverityLow + event.Severity(g.rng.IntN(2)),
-		reportTLP: event.TLPGreen}
+		cat: g.rng.IntN(len(noiseCategories)), sev: event.SeverityLow + event.Severity(g.rng.IntN(2))}
 	if g.rng.IntN(10) == 0 {
 		in.sev = event.SeverityHigh
 	}

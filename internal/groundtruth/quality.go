@@ -95,16 +95,18 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 		for merged[id] != "" {
 			id = merged[id]
 		}
-		s, ok := live[id]
-		if !ok {
+		if _, ok := live[id]; !ok {
 			continue // an exact redelivery, or retired
 		}
 		c := comps[id]
 		if c == nil {
-			c = &composition{sit: s, campaigns: map[int]int{}}
+			c = &composition{campaigns: map[int]int{}}
 			comps[id] = c
 		}
-		l := truth.Labels[events[i].ID]
+		l, ok := truth.Labels[events[i].ID]
+		if !ok {
+			continue // not in the truth table: not measured
+		}
 		if l.Noise {
 			c.noise++
 		} else {
@@ -119,6 +121,13 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 	}
 	sortByScore(all)
 	r.ranking(all)
+	r.views(all, comps, truth.Campaigns, viewers)
+	return r
+}
+
+// views measures each viewer's views of all (sorted best first): snapshot bytes, and
+// precision@10 for commanders.
+func (r *Report) views(all []*correlate.Situation, comps map[string]*composition, cs []Campaign, viewers []access.Identity) {
 	anon := access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: []byte("quality")}, Pseudonyms: keys.Key{Secret: []byte("quality")}})}
 	missions := access.DefaultMissions()
 	for _, id := range viewers {
@@ -130,7 +139,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 			}
 		}
 		for _, v := range views {
-			var shown []correlate.Situation
+			shown := []correlate.Situation{} // "[]" when empty, as the websocket sends it
 			var top []*correlate.Situation
 			for _, s := range all {
 				if id.SituationVisible(s, v, missions) {
@@ -143,11 +152,10 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 			b, _ := json.Marshal(shown)
 			r.Snapshots = append(r.Snapshots, Snapshot{Viewer: id.Name, Mission: v.Mission, Situations: len(shown), Bytes: len(b)})
 			if id.Role == access.RoleCommander {
-				r.Precision = append(r.Precision, precision(id.Name, missions[v.Mission], top, comps, truth.Campaigns))
+				r.Precision = append(r.Precision, precision(id.Name, missions[v.Mission], top, comps, cs))
 			}
 		}
 	}
-	return r
 }
 
 // run applies events to a fresh engine and returns the live situations at the end, the
@@ -314,7 +322,6 @@ func touches(m access.Mission, c *Campaign) bool {
 
 // composition is what a live situation holds of the truth.
 type composition struct {
-	sit       *correlate.Situation
 	campaigns map[int]int // campaign index -> events
 	noise     int
 }
