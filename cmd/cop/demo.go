@@ -137,10 +137,9 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 		tokens[id.Name] = tok
 		f.Identities = append(f.Identities, access.Entry{Identity: id, TokenSHA256: hash})
 	}
-	add(access.Identity{Name: "admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed})
-	add(access.Identity{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmberStrict})
-	add(access.Identity{Name: "cdr-althea", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUFOR-ALTHEA"}})
-	add(access.Identity{Name: "cdr-atalanta", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUNAVFOR-ATALANTA", "EUNAVFOR-ASPIDES"}})
+	for _, id := range demoViewers() {
+		add(id)
+	}
 	for _, ct := range synth.Contributors {
 		add(access.Identity{Name: ct.Name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
 	}
@@ -158,6 +157,17 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	}
 	c.Identities = path
 	return tokens, nil
+}
+
+// demoViewers are the demo's identities that look at the picture (cop bench quality
+// measures their views).
+func demoViewers() []access.Identity {
+	return []access.Identity{
+		{Name: "admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed},
+		{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmberStrict},
+		{Name: "cdr-althea", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUFOR-ALTHEA"}},
+		{Name: "cdr-atalanta", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUNAVFOR-ATALANTA", "EUNAVFOR-ASPIDES"}},
+	}
 }
 
 func printStatus(ctx context.Context, addr, token string, d *inject.Demo) {

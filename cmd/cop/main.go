@@ -33,7 +33,7 @@ func init() {
 		"api":       {"run the API, gateway and dashboard only (serve's flags)", func(ctx context.Context, a []string) error { return runStages(ctx, "api", "api", a) }, func() *flag.FlagSet { return serveFlags(&serveConfig{}) }},
 		"demo":      {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
 		"migrate":   {"create or upgrade the ClickHouse schema: cop migrate [--cluster NAME [--print]]", runMigrate, nil},
-		"bench":     {"print the performance tables: bench correlate|query|ws|soak|e2e", runBench, nil},
+		"bench":     {"print the performance tables: bench correlate|query|ws|soak|e2e|quality", runBench, nil},
 		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
 		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
 		"replay":    {"re-inject stored feeds as exercise traffic: cop replay --from T1 --to T2 --speed 60x --exercise NAME", runReplay, nil},

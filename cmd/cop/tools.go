@@ -81,6 +81,7 @@ func runBench(ctx context.Context, args []string) error {
 			go d.Run(ctx)
 			return func() int64 { return d.Sent.Load() + d.Redelivered.Load() + d.Malformed.Load() }
 		},
+		Viewers: demoViewers(),
 	})
 }
 

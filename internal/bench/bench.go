@@ -1,6 +1,6 @@
 // Package bench owns the harnesses behind `cop bench`: the correlation engine's table, the
 // analyst queries on ClickHouse, the websocket fan-out, the end-to-end run on the real
-// services and the soak. Each measures COP from outside and prints a table; none is
+// services, the soak, and the picture's quality against ground truth (internal/groundtruth). Each measures COP from outside and prints a table; none is
 // product code, and nothing in COP imports this package but cmd/cop.
 //
 // What needs COP running (e2e, soak) gets it from the Host cmd/cop passes in, so this
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 )
 
@@ -35,10 +36,13 @@ type Host struct {
 	// Feed starts the demo's synthetic member-state feeds at rate messages/s, until ctx
 	// is done; sent reports how many messages it has written so far.
 	Feed func(ctx context.Context, bc bus.Config, rate int) (sent func() int64)
+	// Viewers are the demo's identities that look at the picture, whose views the quality
+	// benchmark measures.
+	Viewers []access.Identity
 }
 
 // Names are the benchmarks Run knows.
-var Names = []string{"correlate", "query", "ws", "soak", "e2e"}
+var Names = []string{"correlate", "query", "ws", "soak", "e2e", "quality"}
 
 // Run runs the benchmark args[0] with the flags that follow.
 func Run(ctx context.Context, args []string, h Host) error {
@@ -56,6 +60,8 @@ func Run(ctx context.Context, args []string, h Host) error {
 		return runSoak(ctx, args[1:], h)
 	case "e2e":
 		return runE2E(ctx, args[1:], h)
+	case "quality":
+		return runQuality(args[1:], h)
 	}
 	return fmt.Errorf("cop bench: unknown benchmark %q: want one of %s", args[0], strings.Join(Names, ", "))
 }

@@ -1,0 +1,31 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/cidcc/cop/internal/groundtruth"
+)
+
+// runQuality is `cop bench quality`: the picture measured against ground truth
+// (internal/groundtruth, docs/quality.md).
+func runQuality(args []string, h Host) error {
+	fs := flag.NewFlagSet("bench quality", flag.ContinueOnError)
+	n := fs.Int("events", 100_000, "labelled events to generate (over a simulated hour)")
+	seed := fs.Uint64("seed", 1, "scenario seed")
+	batch := fs.Int("batch", 5000, "events per engine batch")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *batch < 1 {
+		return fmt.Errorf("--events and --batch: want at least 1, got %d and %d", *n, *batch)
+	}
+	events, truth, err := groundtruth.Generate(groundtruth.Options{Events: *n, Seed: *seed, IDKey: []byte("cop bench quality")})
+	if err != nil {
+		return err
+	}
+	r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
+	return r.WriteTable(os.Stdout)
+}
