@@ -12,11 +12,11 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -116,7 +116,7 @@ func (f *fixture) dial(token string, q url.Values, header http.Header) (*websock
 // wsClient collects every situation a websocket client was ever sent, by id.
 type wsClient struct {
 	conn *websocket.Conn
-	seen map[string]correlate.Situation
+	seen map[string]picture.Situation
 }
 
 // readUntil reads messages until one carries situation id want, or fails after 10 s.
@@ -168,25 +168,25 @@ func (f *fixture) follow(t testing.TB, name string, q url.Values) *wsClient {
 		t.Fatalf("%s cannot connect (%d): %v", name, status, err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &wsClient{conn: conn, seen: map[string]correlate.Situation{}}
+	return &wsClient{conn: conn, seen: map[string]picture.Situation{}}
 }
 
 // sit builds a live situation for the picture.
-func sit(id string, tlp event.TLP, mod func(*correlate.Situation)) correlate.Situation {
+func sit(id string, tlp event.TLP, mod func(*picture.Situation)) picture.Situation {
 	now := time.Now().UTC()
-	s := correlate.Situation{ID: id, Version: 1, Title: "title of " + id, Kind: event.KindIncident, Severity: event.SeverityHigh,
+	s := picture.Situation{ID: id, Version: 1, Title: "title of " + id, Kind: event.KindIncident, Severity: event.SeverityHigh,
 		Confidence: 60, Score: 50, TLP: tlp, Countries: []string{"BA"}, EventCount: 1,
-		Contributors: []correlate.Contributor{{Name: "feed-a"}}, FirstSeen: now, LastSeen: now, UpdatedAt: now}
+		Contributors: []picture.Contributor{{Name: "feed-a"}}, FirstSeen: now, LastSeen: now, UpdatedAt: now}
 	if mod != nil {
 		mod(&s)
 	}
 	return s
 }
 
-func deltas(ss ...correlate.Situation) []correlate.Delta {
-	out := make([]correlate.Delta, len(ss))
+func deltas(ss ...picture.Situation) []picture.Delta {
+	out := make([]picture.Delta, len(ss))
 	for i, s := range ss {
-		out[i] = correlate.Delta{Situation: s}
+		out[i] = picture.Delta{Situation: s}
 	}
 	return out
 }

@@ -18,11 +18,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/ingest/stix"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -110,14 +110,14 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 			e.Observables = append(e.Observables, event.Observable{Type: event.ObsURL, Value: "http://bad.example/x?a='1'"})
 		}),
 	}
-	sit := func(id string, tlp event.TLP, rel []string, score float64, contributors ...correlate.Contributor) correlate.Delta {
-		return correlate.Delta{Situation: correlate.Situation{ID: id, Version: 2, Exercise: ex, Title: "Campaign " + id,
+	sit := func(id string, tlp event.TLP, rel []string, score float64, contributors ...picture.Contributor) picture.Delta {
+		return picture.Delta{Situation: picture.Situation{ID: id, Version: 2, Exercise: ex, Title: "Campaign " + id,
 			Kind: event.KindIndicator, Severity: event.SeverityHigh, Confidence: 80, Score: score, TLP: tlp, ReleasableTo: rel,
 			Contributors: contributors, Countries: []string{"BA"}, Sectors: []string{"energy"}, EventCount: 4,
 			FirstSeen: hT0, LastSeen: hT0.Add(7 * time.Minute), UpdatedAt: hT0.Add(time.Hour)}}
 	}
-	fr, pl := correlate.Contributor{Name: "fr-comcyber"}, correlate.Contributor{Name: "pl-csirt-mon", Anonymise: true}
-	b := &store.Batch{Events: env.evs, Deltas: []correlate.Delta{
+	fr, pl := picture.Contributor{Name: "fr-comcyber"}, picture.Contributor{Name: "pl-csirt-mon", Anonymise: true}
+	b := &store.Batch{Events: env.evs, Deltas: []picture.Delta{
 		sit("S-A", event.TLPGreen, nil, 70, fr, pl),
 		sit("S-RED", event.TLPRed, []string{"EUFOR-ALTHEA"}, 90, fr),
 		sit("S-ELSEWHERE", event.TLPGreen, nil, 20, fr),
@@ -289,7 +289,7 @@ func TestHistoryDenials(t *testing.T) {
 		t.Errorf("situation found by an anonymised contributor's name: %s", body)
 	}
 	_, _, body = env.get("analyst-1", "/api/v1/situations/S-A")
-	var one struct{ Situation correlate.Situation }
+	var one struct{ Situation picture.Situation }
 	json.Unmarshal(body, &one)
 	if fmt.Sprint(one.Situation.Contributors) != fmt.Sprintf("[{fr-comcyber false} {%s true}]", testAnon.Pseudonym("analyst-1", "pl-csirt-mon")) {
 		t.Errorf("situation contributors as analyst-1 sees them: %v", one.Situation.Contributors)
@@ -306,7 +306,7 @@ func TestSituationsLatestVersionAndMembers(t *testing.T) {
 	env := newHistoryEnv(t)
 	code, _, body := env.get("althea", "/api/v1/situations")
 	var out struct {
-		Situations []correlate.Situation
+		Situations []picture.Situation
 		Next       string
 	}
 	json.Unmarshal(body, &out)
@@ -321,7 +321,7 @@ func TestSituationsLatestVersionAndMembers(t *testing.T) {
 	f := func(query, want string) {
 		t.Helper()
 		_, _, body := env.get("analyst-1", "/api/v1/situations?"+query)
-		var out struct{ Situations []correlate.Situation }
+		var out struct{ Situations []picture.Situation }
 		json.Unmarshal(body, &out)
 		var got []string
 		for _, s := range out.Situations {
@@ -341,7 +341,7 @@ func TestSituationsLatestVersionAndMembers(t *testing.T) {
 	f("limit=1&sort=updated_at", "S-A")
 	_, _, body = env.get("analyst-1", "/api/v1/situations/S-A")
 	var one struct {
-		Situation correlate.Situation
+		Situation picture.Situation
 		Events    []store.StoredEvent
 	}
 	json.Unmarshal(body, &one)

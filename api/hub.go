@@ -15,9 +15,9 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Websocket limits.
@@ -51,12 +51,12 @@ type Message struct {
 	From uint64 `json:"from,omitempty"`
 	// Resume answers a view message that carried a sequence: "deltas" (this delta brings
 	// the client from that sequence to Seq) or "snapshot" (too old or unknown: start over).
-	Resume     string                `json:"resume,omitempty"`
-	At         time.Time             `json:"at"` // when the hub built the message
-	Exercise   string                `json:"exercise,omitempty"`
-	View       *access.View          `json:"view,omitempty"`
-	Situations []correlate.Situation `json:"situations"`
-	Removed    []Removal             `json:"removed,omitempty"`
+	Resume     string              `json:"resume,omitempty"`
+	At         time.Time           `json:"at"` // when the hub built the message
+	Exercise   string              `json:"exercise,omitempty"`
+	View       *access.View        `json:"view,omitempty"`
+	Situations []picture.Situation `json:"situations"`
+	Removed    []Removal           `json:"removed,omitempty"`
 }
 
 // Removal says a situation the client was sent left its picture (merged, retired, or no
@@ -308,7 +308,7 @@ func (h *Hub) flushSlot(i int, f *flush) {
 		if pm == nil && d.idle {
 			if pm = f.idle[gk]; pm == nil {
 				pm = prepare(&Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: to, From: gk.from, At: now,
-					Exercise: d.v.Exercise, Situations: []correlate.Situation{}}, h.log)
+					Exercise: d.v.Exercise, Situations: []picture.Situation{}}, h.log)
 				f.idle[gk] = pm
 			}
 		}
@@ -334,7 +334,7 @@ func (h *Hub) flushSlot(i int, f *flush) {
 // at from: a client never learns of a situation it may not see, not even its id.
 func (h *Hub) delta(id *access.Identity, v access.View, changes []Change, from, to uint64, now time.Time) *Message {
 	msg := &Message{Type: "delta", Epoch: h.picture.Epoch(), Seq: to, From: from, At: now, Exercise: v.Exercise,
-		Situations: []correlate.Situation{}}
+		Situations: []picture.Situation{}}
 	for i := range changes {
 		ch := &changes[i]
 		switch {
@@ -467,7 +467,7 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 	all, seq := h.picture.Snapshot()
 	now := time.Now()
 	msg := Message{Type: "snapshot", Epoch: h.picture.Epoch(), Seq: seq, Resume: resume, At: now, Exercise: v.Exercise, View: &v,
-		Situations: []correlate.Situation{}}
+		Situations: []picture.Situation{}}
 	for _, s := range all {
 		if id.SituationVisible(s, v, h.missions) {
 			msg.Situations = append(msg.Situations, h.Anon.Redact(id, *s))

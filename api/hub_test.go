@@ -8,9 +8,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // readMessage reads the next message, failing the test after 10 s.
@@ -42,7 +42,7 @@ func sendView(t testing.TB, conn *websocket.Conn, req viewRequest) {
 	}
 }
 
-func ids(ss []correlate.Situation) []string {
+func ids(ss []picture.Situation) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
 		out[i] = s.ID
@@ -58,7 +58,7 @@ func removed(rs []Removal) []string {
 	return out
 }
 
-func withVersion(s correlate.Situation, v uint64, mod func(*correlate.Situation)) correlate.Situation {
+func withVersion(s picture.Situation, v uint64, mod func(*picture.Situation)) picture.Situation {
 	s.Version = v
 	if mod != nil {
 		mod(&s)
@@ -66,8 +66,8 @@ func withVersion(s correlate.Situation, v uint64, mod func(*correlate.Situation)
 	return s
 }
 
-func removal(id, into string) correlate.Delta {
-	return correlate.Delta{Situation: correlate.Situation{ID: id, Version: 99}, Removed: true, MergedInto: into}
+func removal(id, into string) picture.Delta {
+	return picture.Delta{Situation: picture.Situation{ID: id, Version: 99}, Removed: true, MergedInto: into}
 }
 
 func TestResumeSendsOnlyWhatChangedInTheViewSinceTheSequence(t *testing.T) {
@@ -87,14 +87,14 @@ func TestResumeSendsOnlyWhatChangedInTheViewSinceTheSequence(t *testing.T) {
 	conn.Close()
 
 	f.pic.Apply(deltas(
-		withVersion(upd, 2, func(s *correlate.Situation) { s.Score = 70 }),
-		withVersion(tight, 2, func(s *correlate.Situation) { s.TLP = event.TLPAmber }), // marking tightened: must leave the client
-		withVersion(secret, 2, func(s *correlate.Situation) { s.Score = 90 }),
+		withVersion(upd, 2, func(s *picture.Situation) { s.Score = 70 }),
+		withVersion(tight, 2, func(s *picture.Situation) { s.TLP = event.TLPAmber }), // marking tightened: must leave the client
+		withVersion(secret, 2, func(s *picture.Situation) { s.Score = 90 }),
 		sit("secret-new", event.TLPAmber, nil),
 		sit("secret-gone", event.TLPAmber, nil),
 		sit("fresh", event.TLPGreen, nil),
 	))
-	f.pic.Apply([]correlate.Delta{removal("gone", "upd"), removal("secret-gone", "upd")})
+	f.pic.Apply([]picture.Delta{removal("gone", "upd"), removal("secret-gone", "upd")})
 
 	conn = f.connect(t, "cmdr-green", true)
 	sendView(t, conn, viewRequest{Epoch: snap.Epoch, Seq: snap.Seq})
@@ -131,12 +131,12 @@ func TestResumeNeverLeaksASituationTheCallerMayNotSee(t *testing.T) {
 	if !slices.Contains(ids(snap.Situations), "s-amber") {
 		t.Fatal("cmdr-althea's snapshot lacks s-amber: the test would prove nothing")
 	}
-	var changed []correlate.Situation
+	var changed []picture.Situation
 	for _, s := range matrixSituations() {
-		changed = append(changed, withVersion(s, 2, func(s *correlate.Situation) { s.Score = 77 }))
+		changed = append(changed, withVersion(s, 2, func(s *picture.Situation) { s.Score = 77 }))
 	}
 	f.pic.Apply(deltas(changed...))
-	f.pic.Apply([]correlate.Delta{removal("s-red-named", "s-green"), removal("s-rel-other", "")})
+	f.pic.Apply([]picture.Delta{removal("s-red-named", "s-green"), removal("s-rel-other", "")})
 
 	for _, c := range []struct {
 		viewer string
@@ -179,9 +179,9 @@ func TestResumeWithoutTheHistoryGetsAFreshSnapshotFlaggedAsSuch(t *testing.T) {
 		seq   func(snap Message, f *fixture) uint64
 	}{
 		{"history_overwritten", func(m Message) string { return m.Epoch }, func(m Message, f *fixture) uint64 {
-			flood := make([]correlate.Delta, 17_000) // more changes than the history keeps
+			flood := make([]picture.Delta, 17_000) // more changes than the history keeps
 			for i := range flood {
-				flood[i] = correlate.Delta{Situation: withVersion(sit("busy", event.TLPGreen, nil), uint64(10+i), nil)}
+				flood[i] = picture.Delta{Situation: withVersion(sit("busy", event.TLPGreen, nil), uint64(10+i), nil)}
 			}
 			f.pic.Apply(flood)
 			return m.Seq
@@ -220,9 +220,9 @@ func TestDeltaNamesInvisibleSituationsNeverButTellsWhatLeftTheView(t *testing.T)
 	f.pic.Apply(deltas(tight))
 	conn := f.connect(t, "cmdr-green", false)
 	readMessage(t, conn)
-	f.pic.Apply(deltas(sit("secret", event.TLPAmber, nil), sit("elsewhere", event.TLPGreen, func(s *correlate.Situation) { s.Countries = []string{"UA"} })))
-	f.pic.Apply([]correlate.Delta{removal("secret", "")})
-	f.pic.Apply(deltas(withVersion(tight, 2, func(s *correlate.Situation) { s.TLP = event.TLPAmber })))
+	f.pic.Apply(deltas(sit("secret", event.TLPAmber, nil), sit("elsewhere", event.TLPGreen, func(s *picture.Situation) { s.Countries = []string{"UA"} })))
+	f.pic.Apply([]picture.Delta{removal("secret", "")})
+	f.pic.Apply(deltas(withVersion(tight, 2, func(s *picture.Situation) { s.TLP = event.TLPAmber })))
 	var gotRemovals []string
 	for !slices.Contains(gotRemovals, "tight>") {
 		m := readMessage(t, conn)

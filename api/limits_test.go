@@ -15,10 +15,10 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // pushServer is a server whose push handler is push, with every other setting (its push
@@ -218,7 +218,7 @@ func TestClosedWebsocketFreesItsPlace(t *testing.T) {
 func TestBurstOfViewsBuildsFewSnapshotsAndAppliesTheLatest(t *testing.T) {
 	f := newFixture(t, nil, matrixIdentities, nil)
 	for i := range 200 {
-		f.pic.Apply(deltas(sit(fmt.Sprintf("s%03d", i), event.TLPGreen, func(s *correlate.Situation) { s.Score = float64(i % 100) })))
+		f.pic.Apply(deltas(sit(fmt.Sprintf("s%03d", i), event.TLPGreen, func(s *picture.Situation) { s.Score = float64(i % 100) })))
 	}
 	c := f.follow(t, "analyst-1", nil)
 	c.snapshot(t)

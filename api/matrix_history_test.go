@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -176,9 +176,9 @@ func historyMatrixData(t *testing.T, st *store.Store) *historyMatrix {
 	for i, r := range rules {
 		e := statsEvent(ns+"-"+r.tag, t0.Add(time.Duration(i+1)*time.Minute), r.tlp, r.mod)
 		e.Observables = []event.Observable{{Type: event.ObsDomain, Value: m.value(r.tag)}}
-		s := correlate.Situation{ID: m.sitID(r.tag), Version: 1, Exercise: e.Exercise, Title: "matrix " + r.tag,
+		s := picture.Situation{ID: m.sitID(r.tag), Version: 1, Exercise: e.Exercise, Title: "matrix " + r.tag,
 			Kind: e.Kind, Severity: e.Severity, Confidence: 50, Score: 50, TLP: e.TLP, ReleasableTo: e.ReleasableTo,
-			Contributors: []correlate.Contributor{{Name: e.Contributor, Anonymise: e.Anonymise}},
+			Contributors: []picture.Contributor{{Name: e.Contributor, Anonymise: e.Anonymise}},
 			Countries:    e.Countries, EventCount: 1, EventIDs: []string{e.ID},
 			FirstSeen: e.ObservedAt, LastSeen: e.ObservedAt, UpdatedAt: m.stored}
 		b := batches[e.Exercise]
@@ -189,7 +189,7 @@ func historyMatrixData(t *testing.T, st *store.Store) *historyMatrix {
 		b.Events = append(b.Events, e)
 		b.Situations = append(b.Situations, s.ID)
 		b.Duplicate = append(b.Duplicate, false)
-		b.Deltas = append(b.Deltas, correlate.Delta{Situation: s})
+		b.Deltas = append(b.Deltas, picture.Delta{Situation: s})
 	}
 	for _, b := range batches {
 		if err := st.Write(context.Background(), b); err != nil {

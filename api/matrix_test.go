@@ -5,25 +5,25 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // matrixSituations are one situation per marking rule, all in EUFOR Althea's area (BA)
 // unless the rule is about the area.
-func matrixSituations() []correlate.Situation {
-	return []correlate.Situation{
+func matrixSituations() []picture.Situation {
+	return []picture.Situation{
 		sit("s-green", event.TLPGreen, nil),
 		sit("s-amber", event.TLPAmber, nil),
-		sit("s-red-named", event.TLPRed, func(s *correlate.Situation) { s.ReleasableTo = []string{"CMDR-ALTHEA"} }),
+		sit("s-red-named", event.TLPRed, func(s *picture.Situation) { s.ReleasableTo = []string{"CMDR-ALTHEA"} }),
 		sit("s-red-unnamed", event.TLPRed, nil),
-		sit("s-rel-mission", event.TLPGreen, func(s *correlate.Situation) { s.ReleasableTo = []string{"EUFOR-ALTHEA"} }),
-		sit("s-rel-other", event.TLPGreen, func(s *correlate.Situation) { s.ReleasableTo = []string{"CERT-EU"} }),
-		sit("s-anon", event.TLPGreen, func(s *correlate.Situation) {
-			s.Contributors = []correlate.Contributor{{Name: "feed-a", Anonymise: true}}
+		sit("s-rel-mission", event.TLPGreen, func(s *picture.Situation) { s.ReleasableTo = []string{"EUFOR-ALTHEA"} }),
+		sit("s-rel-other", event.TLPGreen, func(s *picture.Situation) { s.ReleasableTo = []string{"CERT-EU"} }),
+		sit("s-anon", event.TLPGreen, func(s *picture.Situation) {
+			s.Contributors = []picture.Contributor{{Name: "feed-a", Anonymise: true}}
 		}),
-		sit("s-exercise", event.TLPGreen, func(s *correlate.Situation) { s.Exercise = "CYDEF-X" }),
-		sit("s-ua", event.TLPGreen, func(s *correlate.Situation) { s.Countries = []string{"UA"} }),
+		sit("s-exercise", event.TLPGreen, func(s *picture.Situation) { s.Exercise = "CYDEF-X" }),
+		sit("s-ua", event.TLPGreen, func(s *picture.Situation) { s.Countries = []string{"UA"} }),
 	}
 }
 
@@ -87,7 +87,7 @@ func TestAccessMatrixWebsocket(t *testing.T) {
 				if c.status != http.StatusSwitchingProtocols {
 					return
 				}
-				cl := &wsClient{conn: conn, seen: map[string]correlate.Situation{}}
+				cl := &wsClient{conn: conn, seen: map[string]picture.Situation{}}
 				cl.snapshot(t)
 				if mode == "delta" {
 					f.pic.Apply(deltas(matrixSituations()...))
@@ -102,7 +102,7 @@ func TestAccessMatrixWebsocket(t *testing.T) {
 		for _, c := range wsCells {
 			t.Run(mode+"/"+c.rule, func(t *testing.T) {
 				f := newFixture(t, nil, matrixIdentities, nil)
-				sentinel := sit("zz-sentinel", event.TLPClear, func(s *correlate.Situation) {
+				sentinel := sit("zz-sentinel", event.TLPClear, func(s *picture.Situation) {
 					if ex := c.view.Get("exercise"); ex != "" {
 						s.Exercise = "CYDEF-X"
 					}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // PictureConfig bounds the live picture. Zero fields take the defaults.
@@ -40,7 +40,7 @@ func (c *PictureConfig) setDefaults() {
 		c.MaxSituations = 100_000
 	}
 	if c.RetireAfter <= 0 {
-		c.RetireAfter = longestLifetime(correlate.DefaultConfig())
+		c.RetireAfter = picture.LongestLifetime
 	}
 	if c.History <= 0 {
 		c.History = 16_384
@@ -48,15 +48,6 @@ func (c *PictureConfig) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = &metrics.Registry{}
 	}
-}
-
-// longestLifetime is how long the engine keeps a situation that no longer changes.
-func longestLifetime(c correlate.Config) time.Duration {
-	d := c.DefaultLifetime
-	for _, l := range c.Lifetime {
-		d = max(d, l)
-	}
-	return d
 }
 
 // Picture is the live picture in memory: the latest version of every situation, rebuilt
@@ -84,7 +75,7 @@ type Picture struct {
 }
 
 type held struct {
-	s   *correlate.Situation
+	s   *picture.Situation
 	seq uint64 // last change
 }
 
@@ -94,7 +85,7 @@ type held struct {
 type change struct {
 	seq        uint64
 	id         string
-	prev       *correlate.Situation
+	prev       *picture.Situation
 	mergedInto string
 }
 
@@ -103,7 +94,7 @@ type change struct {
 // the version held at the second (nil: it left the picture, into MergedInto if it merged).
 type Change struct {
 	ID         string
-	Prev, Cur  *correlate.Situation
+	Prev, Cur  *picture.Situation
 	MergedInto string
 }
 
@@ -134,7 +125,7 @@ func (p *Picture) Epoch() string { return p.epoch }
 const sweepEvery = time.Minute
 
 // Apply folds deltas into the picture; an older version than the one held is ignored.
-func (p *Picture) Apply(deltas []correlate.Delta) {
+func (p *Picture) Apply(deltas []picture.Delta) {
 	now := time.Now()
 	retireBefore := now.Add(-p.cfg.RetireAfter)
 	p.mu.Lock()
@@ -158,11 +149,11 @@ func (p *Picture) Apply(deltas []correlate.Delta) {
 			continue
 		}
 		s := d.Situation
-		var prev *correlate.Situation
+		var prev *picture.Situation
 		if ok {
 			prev = cur.s
 		}
-		p.record(id, markings(prev), "")
+		p.record(id, prev.Markings(), "")
 		p.situations[id] = held{s: &s, seq: p.seq}
 	}
 	if now.Sub(p.swept) >= sweepEvery {
@@ -181,25 +172,15 @@ func (p *Picture) Apply(deltas []correlate.Delta) {
 }
 
 // record appends a change to the history. Lock should be held.
-func (p *Picture) record(id string, prev *correlate.Situation, mergedInto string) {
+func (p *Picture) record(id string, prev *picture.Situation, mergedInto string) {
 	p.seq++
 	p.history[p.seq%uint64(len(p.history))] = change{seq: p.seq, id: id, prev: prev, mergedInto: mergedInto}
 }
 
 // drop removes a held situation as a change. Lock should be held.
-func (p *Picture) drop(id string, s *correlate.Situation, mergedInto string) {
-	p.record(id, markings(s), mergedInto)
+func (p *Picture) drop(id string, s *picture.Situation, mergedInto string) {
+	p.record(id, s.Markings(), mergedInto)
 	delete(p.situations, id)
-}
-
-// markings returns what of s decides who may see it (access.Identity.SituationVisible),
-// so that the history does not keep replaced versions' observables, events and texts.
-func markings(s *correlate.Situation) *correlate.Situation {
-	if s == nil {
-		return nil
-	}
-	return &correlate.Situation{ID: s.ID, Version: s.Version, Exercise: s.Exercise, Score: s.Score, TLP: s.TLP,
-		ReleasableTo: s.ReleasableTo, Countries: s.Countries, Sectors: s.Sectors, Geo: s.Geo}
 }
 
 // evict drops the least recently changed situations down to 95% of the cap, so that a
@@ -223,10 +204,10 @@ func (p *Picture) evict() {
 
 // Snapshot returns every situation and the sequence number the picture is at. The
 // situations must not be modified.
-func (p *Picture) Snapshot() ([]*correlate.Situation, uint64) {
+func (p *Picture) Snapshot() ([]*picture.Situation, uint64) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	out := make([]*correlate.Situation, 0, len(p.situations))
+	out := make([]*picture.Situation, 0, len(p.situations))
 	for _, h := range p.situations {
 		out = append(out, h.s)
 	}
@@ -351,7 +332,7 @@ func (p *Picture) followPartition(ctx context.Context, cfg bus.Config, part int,
 	r := bus.NewPartitionReader(cfg, cfg.Picture(), part) // from the first offset
 	defer r.Close()
 	signalled := false
-	deltas := make([]correlate.Delta, 0, 256)
+	deltas := make([]picture.Delta, 0, 256)
 	for ctx.Err() == nil {
 		if !signalled {
 			// Caught up when the reader's lag reaches zero (or the partition is empty).
@@ -367,7 +348,7 @@ func (p *Picture) followPartition(ctx context.Context, cfg bus.Config, part int,
 			if err != nil {
 				break
 			}
-			var d correlate.Delta
+			var d picture.Delta
 			if err := json.Unmarshal(m.Value, &d); err != nil {
 				log.Error().Err(err).Str("topic", m.Topic).Int("partition", m.Partition).Int64("offset", m.Offset).
 					Msg("cannot decode picture delta; skipped")

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // describe renders changes as "id:prevVersion→curVersion>mergedInto" (0: none).
 func describe(changes []Change) string {
 	var b strings.Builder
 	for _, c := range changes {
-		v := func(s *correlate.Situation) uint64 {
+		v := func(s *picture.Situation) uint64 {
 			if s == nil {
 				return 0
 			}
@@ -33,7 +33,7 @@ func TestPictureSinceGivesTheVersionsHeldAtBothEnds(t *testing.T) {
 	a, b, c := sit("a", event.TLPGreen, nil), sit("b", event.TLPGreen, nil), sit("c", event.TLPGreen, nil)
 	p.Apply(deltas(a, b))                                           // seq 1, 2
 	p.Apply(deltas(withVersion(a, 2, nil), withVersion(a, 3, nil))) // 3, 4
-	p.Apply([]correlate.Delta{removal("b", "a")})                   // 5
+	p.Apply([]picture.Delta{removal("b", "a")})                     // 5
 	p.Apply(deltas(c))                                              // 6
 	p.Apply(deltas(withVersion(a, 1, nil)))                         // older than held: ignored
 	f := func(from uint64, want string, wantOK bool) {
@@ -64,12 +64,12 @@ func TestPictureSinceGivesTheVersionsHeldAtBothEnds(t *testing.T) {
 func TestPictureDropsMergedAndRetiredSituations(t *testing.T) {
 	reg := &metrics.Registry{}
 	p := NewPicture(PictureConfig{RetireAfter: time.Hour, Metrics: reg})
-	old := sit("old", event.TLPGreen, func(s *correlate.Situation) { s.UpdatedAt = time.Now().Add(-2 * time.Hour) })
+	old := sit("old", event.TLPGreen, func(s *picture.Situation) { s.UpdatedAt = time.Now().Add(-2 * time.Hour) })
 	p.Apply(deltas(sit("a", event.TLPGreen, nil), sit("b", event.TLPGreen, nil), old))
 	if p.Len() != 2 {
 		t.Fatalf("%d situations held, want 2: one not updated for longer than RetireAfter is retired", p.Len())
 	}
-	p.Apply([]correlate.Delta{removal("b", "a")})
+	p.Apply([]picture.Delta{removal("b", "a")})
 	if p.Len() != 1 {
 		t.Fatalf("%d situations held after b merged into a, want 1", p.Len())
 	}
@@ -98,13 +98,13 @@ func TestPictureDropsMergedAndRetiredSituations(t *testing.T) {
 func TestPictureCapDropsTheLeastRecentlyChangedFirst(t *testing.T) {
 	reg := &metrics.Registry{}
 	p := NewPicture(PictureConfig{MaxSituations: 100, Metrics: reg})
-	var all []correlate.Situation
+	var all []picture.Situation
 	for i := range 100 {
 		all = append(all, sit(fmt.Sprintf("s%03d", i), event.TLPGreen, nil))
 	}
 	p.Apply(deltas(all...))
 	// s000…s009 change again: now the most recent.
-	var again []correlate.Situation
+	var again []picture.Situation
 	for _, s := range all[:10] {
 		again = append(again, withVersion(s, 2, nil))
 	}
@@ -145,12 +145,12 @@ func TestMarkingsDecideVisibilityAsTheWholeSituation(t *testing.T) {
 	missions := access.DefaultMissions()
 	views := []access.View{{}, {Exercise: "CYDEF-X"}, {Mission: "EUFOR-ALTHEA"}, {Mission: "EUAM-UKRAINE", MinScore: 40},
 		{Sectors: []string{"energy"}}, {MinScore: 60}}
-	for _, s := range append(matrixSituations(), sit("geo", event.TLPGreen, func(s *correlate.Situation) {
+	for _, s := range append(matrixSituations(), sit("geo", event.TLPGreen, func(s *picture.Situation) {
 		s.Countries = nil
 		s.Geo = &event.Geo{Lat: 44, Lon: 18}
 		s.Sectors = []string{"energy"}
 	})) {
-		m := markings(&s)
+		m := s.Markings()
 		for _, id := range matrixIdentities {
 			for _, v := range views {
 				if got, want := id.SituationVisible(m, v, missions), id.SituationVisible(&s, v, missions); got != want {

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -31,7 +31,7 @@ var (
 // mayReceive is the reference rule: same exercise; TLP within the ceiling; a non-empty
 // releasability list names the viewer or one of its missions; RED only when named; in a
 // mission view, inside the mission's countries.
-func mayReceive(id access.Identity, v access.View, s correlate.Situation, missions access.Missions) bool {
+func mayReceive(id access.Identity, v access.View, s picture.Situation, missions access.Missions) bool {
 	if s.Exercise != v.Exercise || s.TLP < event.TLPClear || s.TLP > id.MaxTLP {
 		return false
 	}
@@ -66,14 +66,14 @@ func some(rng *rand.Rand, xs []string, upper bool) []string {
 	return out
 }
 
-func randomSituation(rng *rand.Rand, i int) correlate.Situation {
-	return sit(fmt.Sprintf("p-%04d", i), event.TLP(1+rng.IntN(5)), func(s *correlate.Situation) {
+func randomSituation(rng *rand.Rand, i int) picture.Situation {
+	return sit(fmt.Sprintf("p-%04d", i), event.TLP(1+rng.IntN(5)), func(s *picture.Situation) {
 		if rng.IntN(2) == 0 {
 			s.ReleasableTo = some(rng, append(slices.Clone(propNames), propMissions...), true)
 		}
 		s.Exercise = pick(rng, propExercises)
 		s.Countries = []string{pick(rng, propCountries)}
-		s.Contributors = []correlate.Contributor{{Name: pick(rng, propNames[:3]), Anonymise: rng.IntN(2) == 0}}
+		s.Contributors = []picture.Contributor{{Name: pick(rng, propNames[:3]), Anonymise: rng.IntN(2) == 0}}
 	})
 }
 
@@ -126,7 +126,7 @@ func TestPropertyWebsocketNeverSendsForbiddenSituations(t *testing.T) {
 		}
 		f := newFixture(t, nil, ids, nil)
 		missions := access.DefaultMissions()
-		var all []correlate.Situation
+		var all []picture.Situation
 		for i := 0; i < 60; i++ {
 			all = append(all, randomSituation(rng, round*1000+i))
 		}
@@ -139,15 +139,15 @@ func TestPropertyWebsocketNeverSendsForbiddenSituations(t *testing.T) {
 		}
 		f.pic.Apply(deltas(all[30:]...))
 		// One sentinel per exercise, visible to every view of it, closes the round.
-		var sentinels []correlate.Situation
+		var sentinels []picture.Situation
 		for _, ex := range propExercises {
-			sentinels = append(sentinels, sit("zz-"+ex, event.TLPClear, func(s *correlate.Situation) {
+			sentinels = append(sentinels, sit("zz-"+ex, event.TLPClear, func(s *picture.Situation) {
 				s.Exercise = ex
 				s.Countries = []string{"BA", "UA", "SO"}
 			}))
 		}
 		f.pic.Apply(deltas(sentinels...))
-		byID := map[string]correlate.Situation{}
+		byID := map[string]picture.Situation{}
 		for _, s := range all {
 			byID[s.ID] = s
 		}
@@ -218,7 +218,7 @@ func TestPropertyRESTNeverShowsForbiddenEvents(t *testing.T) {
 		want := map[string]uint64{}
 		var total uint64
 		for _, e := range events {
-			s := correlate.Situation{TLP: e.TLP, ReleasableTo: e.ReleasableTo, Exercise: e.Exercise}
+			s := picture.Situation{TLP: e.TLP, ReleasableTo: e.ReleasableTo, Exercise: e.Exercise}
 			if mayReceive(v.id, v.view, s, nil) {
 				total++
 				want[e.Countries[0]]++
@@ -261,7 +261,7 @@ func checkEventList(t *testing.T, f *fixture, v propViewer, q url.Values, events
 		got[e.ID] = e
 	}
 	for _, e := range events {
-		s := correlate.Situation{TLP: e.TLP, ReleasableTo: e.ReleasableTo, Exercise: e.Exercise}
+		s := picture.Situation{TLP: e.TLP, ReleasableTo: e.ReleasableTo, Exercise: e.Exercise}
 		listed, ok := got[e.ID]
 		if may := mayReceive(v.id, v.view, s, nil); may != ok {
 			t.Errorf("seed %d: %s (%s, TLP ≤ %s, exercise %q) listed %s (TLP %s, releasable %v, exercise %q): %v, may see: %v",

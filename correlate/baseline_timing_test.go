@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // baseline is the same work as Engine written the obvious way: maps keyed by strings, a
@@ -57,7 +58,7 @@ func (s *baseSit) root() *baseSit {
 	return s.parent
 }
 
-func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []Situation) {
+func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []picture.Situation) {
 	stored := make([]Stored, 0, len(batch))
 	clear(b.dirty)
 	for _, ev := range batch {
@@ -110,7 +111,7 @@ func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []Situat
 			for _, r := range roots[1:] {
 				r.parent = s
 				s.events = append(s.events, r.events...)
-				s.events = s.events[max(0, len(s.events)-MaxSituationEvents):]
+				s.events = s.events[max(0, len(s.events)-picture.MaxSituationEvents):]
 				s.count += r.count
 				for k, v := range r.contributors {
 					s.contributors[k] = math.Max(s.contributors[k], v)
@@ -127,8 +128,8 @@ func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []Situat
 			}
 		}
 		s.events = append(s.events, ev.ID)
-		if len(s.events) > MaxSituationEvents {
-			s.events = s.events[len(s.events)-MaxSituationEvents:]
+		if len(s.events) > picture.MaxSituationEvents {
+			s.events = s.events[len(s.events)-picture.MaxSituationEvents:]
 		}
 		s.count++
 		s.contributors[ev.Contributor] = math.Max(s.contributors[ev.Contributor], float64(ev.Confidence)/100)
@@ -148,23 +149,23 @@ func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []Situat
 		b.dirty[s] = true
 		stored = append(stored, Stored{SituationID: s.id})
 	}
-	var out []Situation
+	var out []picture.Situation
 	for s := range b.dirty {
 		if s.parent != nil {
 			continue
 		}
 		p := 1.0
-		var cs []Contributor
+		var cs []picture.Contributor
 		for c, conf := range s.contributors {
 			p *= 1 - conf*b.cfg.DefaultReliability
-			cs = append(cs, Contributor{Name: c})
+			cs = append(cs, picture.Contributor{Name: c})
 		}
-		sit := Situation{ID: s.id, Title: s.title, Severity: s.sev, Confidence: 100 * (1 - p), Contributors: cs, EventCount: s.count}
+		sit := picture.Situation{ID: s.id, Title: s.title, Severity: s.sev, Confidence: 100 * (1 - p), Contributors: cs, EventCount: s.count}
 		for c := range s.countries {
 			sit.Countries = append(sit.Countries, c)
 		}
 		slices.Sort(sit.Countries)
-		sit.EventIDs = s.events[max(0, len(s.events)-MaxSituationEvents):]
+		sit.EventIDs = s.events[max(0, len(s.events)-picture.MaxSituationEvents):]
 		sit.Score = 100 * b.cfg.SeverityWeight[s.sev] * (1 - p)
 		sit.Explanation.Text = fmt.Sprintf("%s severity × confidence %.2f = %.1f", s.sev, 1-p, sit.Score)
 		out = append(out, sit)

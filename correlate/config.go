@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Config holds every knob of the engine. Start from DefaultConfig and change what you
@@ -105,7 +106,7 @@ func DefaultConfig() Config {
 	c.Lifetime[event.ObsSHA256] = 365 * day
 	c.Lifetime[event.ObsSHA1] = 365 * day
 	c.Lifetime[event.ObsMD5] = 365 * day
-	c.Lifetime[event.ObsCVE] = 730 * day
+	c.Lifetime[event.ObsCVE] = picture.LongestLifetime
 	c.Lifetime[event.ObsASN] = 180 * day
 	return c
 }

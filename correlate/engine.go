@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Engine holds the correlation state of one correlator: the dedup windows, the observables
@@ -81,11 +82,11 @@ type Engine struct {
 	geos      []event.Geo
 	liveIDs   []string  // ids of the touched live situations, as in touched
 	liveDecay []float64 // and their decay factors
-	deltas    []Delta
+	deltas    []picture.Delta
 	applied   int64 // processing time of the last Apply
 	applying  int64 // processing time of the Apply running
 	pending   bool  // Deltas has not rendered the last Apply yet
-	tick      []Delta
+	tick      []picture.Delta
 	tickGeo   []event.Geo
 	text      textBlock
 }
@@ -400,7 +401,7 @@ func (e *Engine) finish(now int64) {
 // valid until the next Apply (Tick does not reuse it); strings in it stay valid forever.
 //
 // Call it before Tick: Tick changes situations, so it materialises pending deltas first.
-func (e *Engine) Deltas() []Delta {
+func (e *Engine) Deltas() []picture.Delta {
 	if !e.pending {
 		return e.deltas
 	}
@@ -438,12 +439,12 @@ func (e *Engine) Deltas() []Delta {
 }
 
 // nextDelta appends a cleared delta to *ds, keeping the slices of a reused slot.
-func nextDelta(ds *[]Delta) *Delta {
+func nextDelta(ds *[]picture.Delta) *picture.Delta {
 	n := len(*ds)
 	if n < cap(*ds) {
 		*ds = (*ds)[:n+1]
 	} else {
-		*ds = append(*ds, Delta{})
+		*ds = append(*ds, picture.Delta{})
 	}
 	d := &(*ds)[n]
 	s := &d.Situation
@@ -451,9 +452,9 @@ func nextDelta(ds *[]Delta) *Delta {
 	clear(d.MergedFrom)
 	clear(s.Observables)
 	clear(s.EventIDs)
-	*d = Delta{
+	*d = picture.Delta{
 		MergedFrom: d.MergedFrom[:0],
-		Situation: Situation{
+		Situation: picture.Situation{
 			Contributors: s.Contributors[:0],
 			Countries:    s.Countries[:0],
 			Sectors:      s.Sectors[:0],

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -41,7 +42,7 @@ func ev(c, src string, obs ...string) event.Event {
 // applied is what one Apply produced with its deltas materialised, as the pipeline sees it.
 type applied struct {
 	Events []Stored
-	Deltas []Delta
+	Deltas []picture.Delta
 }
 
 // apply runs e.Apply and e.Deltas; the result is valid until the next call on e.
@@ -55,9 +56,9 @@ func apply(e *Engine, batch []event.Event, now time.Time) *applied {
 }
 
 // only returns the single non-removed delta of r, failing otherwise.
-func only(t *testing.T, ds []Delta) Situation {
+func only(t *testing.T, ds []picture.Delta) picture.Situation {
 	t.Helper()
-	var got []Situation
+	var got []picture.Situation
 	for _, d := range ds {
 		if !d.Removed {
 			got = append(got, d.Situation)
@@ -269,4 +270,15 @@ func TestEventIDsComeBackAsGiven(t *testing.T) {
 	f("short")
 	f("exactly-sixteen!")
 	f("a-rather-long-event-identifier-from-some-feed-that-is-over-32")
+}
+
+func TestLongestDefaultLifetimeIsThePictures(t *testing.T) {
+	c := DefaultConfig()
+	longest := c.DefaultLifetime
+	for _, l := range c.Lifetime {
+		longest = max(longest, l)
+	}
+	if longest != picture.LongestLifetime {
+		t.Errorf("the engine keeps a quiet situation up to %s, the picture drops it after %s", longest, picture.LongestLifetime)
+	}
 }

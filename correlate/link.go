@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // obsRec is one tracked observable: its corroboration and the situation it links.
@@ -124,11 +125,6 @@ const (
 	flagRelNone
 	flagPublished // has been in a batch's deltas: consumers know it
 )
-
-// NoRelease is the single entry of Situation.ReleasableTo when the members' releasability
-// lists have no name in common: nobody may receive the situation beyond TLP rules allow...
-// and since no organisation is called "!none", no releasability filter lets it through.
-const NoRelease = "!none"
 
 func unixSec(t time.Time) uint32 { return clampSec(t.Unix()) }
 
@@ -675,7 +671,7 @@ func (e *Engine) memberID(m *member) string {
 }
 
 func (e *Engine) trimMembers(d *sitData) {
-	for d.nids > MaxSituationEvents {
+	for d.nids > picture.MaxSituationEvents {
 		h := d.idsHead
 		d.idsHead = e.members.at(h).next
 		e.freeMember(h)

@@ -11,21 +11,22 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
-// picture follows an engine's outputs the way a consumer of cop.picture does and answers
+// consumer follows an engine's outputs the way a consumer of cop.picture does and answers
 // which events ended up together and with what score.
-type picture struct {
+type consumer struct {
 	eventSit map[string]string // event id → situation id when stored
 	into     map[string]string // absorbed situation → survivor
 	score    map[string]float64
 }
 
-func newPicture() *picture {
-	return &picture{eventSit: map[string]string{}, into: map[string]string{}, score: map[string]float64{}}
+func newPicture() *consumer {
+	return &consumer{eventSit: map[string]string{}, into: map[string]string{}, score: map[string]float64{}}
 }
 
-func (p *picture) apply(batch []event.Event, r *applied) {
+func (p *consumer) apply(batch []event.Event, r *applied) {
 	for i, st := range r.Events {
 		if st.SituationID != "" && !st.Duplicate {
 			p.eventSit[batch[i].ID] = st.SituationID
@@ -41,7 +42,7 @@ func (p *picture) apply(batch []event.Event, r *applied) {
 	}
 }
 
-func (p *picture) resolve(id string) string {
+func (p *consumer) resolve(id string) string {
 	for {
 		next, ok := p.into[id]
 		if !ok {
@@ -53,7 +54,7 @@ func (p *picture) resolve(id string) string {
 
 // canonical lists each situation as its sorted member ids and score, sorted: it does not
 // depend on situation ids, which depend on arrival order.
-func (p *picture) canonical() []string {
+func (p *consumer) canonical() []string {
 	groups := map[string][]string{}
 	for ev, sit := range p.eventSit {
 		r := p.resolve(sit)
@@ -249,7 +250,7 @@ func FuzzEngine(f *testing.F) {
 	})
 }
 
-func checkResult(t *testing.T, e *Engine, batch []event.Event, stored []Stored, deltas []Delta) {
+func checkResult(t *testing.T, e *Engine, batch []event.Event, stored []Stored, deltas []picture.Delta) {
 	t.Helper()
 	if len(stored) != len(batch) {
 		t.Fatalf("%d stored for %d events", len(stored), len(batch))
@@ -275,7 +276,7 @@ func checkResult(t *testing.T, e *Engine, batch []event.Event, stored []Stored, 
 		if s.Score < 0 || s.Score > 100 || math.IsNaN(s.Score) || s.Confidence < 0 || s.Confidence > 100 {
 			t.Fatalf("score %v confidence %v", s.Score, s.Confidence)
 		}
-		if s.EventCount < 1 || len(s.EventIDs) > MaxSituationEvents || len(s.Observables) > MaxSituationObservables || len(s.Contributors) < 1 {
+		if s.EventCount < 1 || len(s.EventIDs) > picture.MaxSituationEvents || len(s.Observables) > picture.MaxSituationObservables || len(s.Contributors) < 1 {
 			t.Fatalf("situation %+v", s)
 		}
 		if !slices.IsSorted(s.Countries) || !slices.IsSorted(s.Sectors) || !slices.IsSorted(s.ReleasableTo) {

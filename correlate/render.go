@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // render writes d's current state into s under the public id id, with decay the decay
 // factor at d.updated, reusing s's slices. Strings come from the arena, the dictionaries
 // or the batch's text block, so rendering does not allocate once the buffers have grown. geos[slot] holds the Geo that s points to.
-func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos *[]event.Geo, slot int) {
+func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situation, geos *[]event.Geo, slot int) {
 	s.ID = id
 	s.Version = d.version
 	s.Exercise = e.scopes.names[d.scope]
@@ -43,7 +44,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
 		l := e.links.at(i)
-		s.Contributors = append(s.Contributors, Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
+		s.Contributors = append(s.Contributors, picture.Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
 	}
 	slices.SortFunc(s.Contributors, compareContributors)
 	s.Countries = e.appendSet(s.Countries, d.countryBits, d.countries)
@@ -51,12 +52,12 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	s.Techniques = e.appendSet(s.Techniques, d.techBits, d.techs)
 	switch {
 	case d.flags&flagRelNone != 0:
-		s.ReleasableTo = append(s.ReleasableTo, NoRelease)
+		s.ReleasableTo = append(s.ReleasableTo, picture.NoRelease)
 	case d.flags&flagRelSet != 0:
 		s.ReleasableTo = e.appendWords(s.ReleasableTo, d.rel)
 	}
 	// The first observables it linked, in the order they joined.
-	for i, k := d.ownHead, 0; i != noNode && k < MaxSituationObservables; k++ {
+	for i, k := d.ownHead, 0; i != noNode && k < picture.MaxSituationObservables; k++ {
 		ob := e.obs.at(i)
 		s.Observables = append(s.Observables, event.Observable{Type: ob.typ, Value: e.arena.str(ob.val)})
 		i = ob.next
@@ -74,7 +75,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *Situation, geos
 	}
 }
 
-func compareContributors(a, b Contributor) int {
+func compareContributors(a, b picture.Contributor) int {
 	if c := strings.Compare(a.Name, b.Name); c != 0 {
 		return c
 	}

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Retirement keeps the engine's memory bounded on an endless stream. Live situations are
@@ -177,7 +178,7 @@ func (e *Engine) sweepOrphans(now int64) {
 }
 
 // retiredDelta appends the Removed delta of a retired situation.
-func (e *Engine) retiredDelta(ds *[]Delta, rec *retiredRec, now int64) {
+func (e *Engine) retiredDelta(ds *[]picture.Delta, rec *retiredRec, now int64) {
 	dl := nextDelta(ds)
 	dl.Removed = true
 	dl.Situation.Contributors = nil // the same JSON whatever the slot held before

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 const day = 24 * time.Hour
 
 // removed returns the Removed deltas of ds that do not name a survivor: retirements.
-func retirements(ds []Delta) []Delta {
-	var out []Delta
+func retirements(ds []picture.Delta) []picture.Delta {
+	var out []picture.Delta
 	for _, d := range ds {
 		if d.Removed && d.MergedInto == "" {
 			out = append(out, d)
@@ -228,8 +229,8 @@ func TestSnapshotRestoreResumesExactlyUnderTheCap(t *testing.T) {
 		}
 		if i%10 == 9 {
 			later := now.Add(time.Duration(i) * 3 * time.Minute) // the last retires everything
-			ta := resultJSON(t, &applied{Deltas: append([]Delta{}, a.Tick(later)...)})
-			tb := resultJSON(t, &applied{Deltas: append([]Delta{}, b.Tick(later)...)})
+			ta := resultJSON(t, &applied{Deltas: append([]picture.Delta{}, a.Tick(later)...)})
+			tb := resultJSON(t, &applied{Deltas: append([]picture.Delta{}, b.Tick(later)...)})
 			if ta != tb {
 				t.Fatalf("tick differs after restore:\n%.3000s\n%.3000s", ta, tb)
 			}

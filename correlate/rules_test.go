@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 func TestMarkingsAreCarried(t *testing.T) {
@@ -29,7 +30,7 @@ func TestMarkingsAreCarried(t *testing.T) {
 		t.Errorf("releasable %v", s.ReleasableTo)
 	}
 	// DE's named and anonymised reports are two entries (addContributor says why).
-	if want := []Contributor{{"DE", false}, {"DE", true}, {"FR", false}}; !slices.Equal(s.Contributors, want) {
+	if want := []picture.Contributor{{Name: "DE"}, {Name: "DE", Anonymise: true}, {Name: "FR"}}; !slices.Equal(s.Contributors, want) {
 		t.Errorf("contributors %v, want %v", s.Contributors, want)
 	}
 	if !slices.Equal(s.Countries, []string{"BA", "EE", "LV"}) || !slices.Equal(s.Sectors, []string{"energy", "telecom"}) ||
@@ -49,8 +50,8 @@ func TestMarkingsAreCarried(t *testing.T) {
 	d := ev("IT", "4", "ipv4:192.0.2.1")
 	d.ReleasableTo = []string{"EUCAP"}
 	s = only(t, apply(e, []event.Event{d}, t0).Deltas)
-	if !slices.Equal(s.ReleasableTo, []string{NoRelease}) || s.Version != 2 {
-		t.Errorf("releasable %v version %d, want [%s] 2", s.ReleasableTo, s.Version, NoRelease)
+	if !slices.Equal(s.ReleasableTo, []string{picture.NoRelease}) || s.Version != 2 {
+		t.Errorf("releasable %v version %d, want [%s] 2", s.ReleasableTo, s.Version, picture.NoRelease)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // lifetime returns τ in ns for d: the longest lifetime of its observables' types.
@@ -94,7 +96,7 @@ func (e *Engine) plan(d *sitData, now int64) {
 // without MergedInto, and forgets them with their observables and member lists. Their
 // observables start a new situation when reported again; a content duplicate of one of
 // their events, still in the dedup window, is stored under the retired id.
-func (e *Engine) Tick(now time.Time) []Delta {
+func (e *Engine) Tick(now time.Time) []picture.Delta {
 	e.Deltas()
 	nowNs := now.UnixNano()
 	e.tick = e.tick[:0]
@@ -130,7 +132,7 @@ func (e *Engine) Tick(now time.Time) []Delta {
 var severityWords = [...]string{"unknown", "info", "low", "medium", "high", "critical"}
 
 // explain writes the one-line explanation of d's score.
-func (e *Engine) explain(d *sitData, ex *Explanation) {
+func (e *Engine) explain(d *sitData, ex *picture.Explanation) {
 	sev := min(int(d.sev), len(severityWords)-1)
 	sector := ""
 	if d.critWord != 0 {

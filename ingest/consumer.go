@@ -255,7 +255,6 @@ func writeAll(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error 
 	}
 }
 
-
 // logSafe returns a dead-letter reason fit for the log: every quoted value ("…" or '…')
 // is elided and the rest truncated. Reasons quote payload values (an id, a category, a
 // title), and the payload may be TLP:AMBER+ or of unknown marking; the full reason stays

@@ -17,11 +17,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
 	"github.com/cidcc/cop/internal/keys"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // TestAttackerCannotNameAnonymisedContributors plays the attacker of issue 14 on a real
@@ -77,7 +77,7 @@ func TestAttackerCannotNameAnonymisedContributors(t *testing.T) {
 		return b
 	}
 	var situations struct {
-		Situations []struct{ correlate.Situation } `json:"situations"`
+		Situations []struct{ picture.Situation } `json:"situations"`
 	}
 	itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
 		situations.Situations = nil
@@ -172,7 +172,7 @@ func TestAttackerCannotNameAnonymisedContributors(t *testing.T) {
 			// 4. Every situation shown lists one entry per independent contribution, and the
 			// names in sorted order: neither the count nor the place of a pseudonym tells who.
 			var list struct {
-				Situations []struct{ correlate.Situation } `json:"situations"`
+				Situations []struct{ picture.Situation } `json:"situations"`
 			}
 			if err := json.Unmarshal(listBody, &list); err != nil || len(list.Situations) == 0 {
 				t.Fatalf("situations as %s: %v %s", viewer, err, listBody)

@@ -98,24 +98,24 @@ func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string,
 	return addr, st
 }
 
-// picture is a websocket client's view of the live picture.
-type picture struct {
+// wsView is a websocket client's view of the live picture.
+type wsView struct {
 	mu       sync.Mutex
 	events   map[string]int // situation id → event_count
 	messages int
 }
 
-func followPicture(t *testing.T, addr string) *picture { return followView(t, addr, "") }
+func followPicture(t *testing.T, addr string) *wsView { return followView(t, addr, "") }
 
 // followView follows the picture of view query (e.g. "exercise=CYDEF-X"; "" is the real one).
-func followView(t *testing.T, addr, query string) *picture {
+func followView(t *testing.T, addr, query string) *wsView {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/picture?"+query, nil)
 	if err != nil {
 		t.Fatalf("cannot connect to /ws/picture: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	p := &picture{events: map[string]int{}}
+	p := &wsView{events: map[string]int{}}
 	var first sync.WaitGroup
 	first.Add(1)
 	go func() {
@@ -151,7 +151,7 @@ func followView(t *testing.T, addr, query string) *picture {
 	return p
 }
 
-func (p *picture) totalEvents() (events, situations int) {
+func (p *wsView) totalEvents() (events, situations int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, n := range p.events {

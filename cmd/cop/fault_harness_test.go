@@ -29,6 +29,7 @@ import (
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/internal/synth"
 )
@@ -342,7 +343,7 @@ func (f *feed) cleanEventCount(t *testing.T, msgs []kafka.Message) int64 {
 	cfg := correlate.DefaultConfig()
 	cfg.Instance = f.ns
 	e := correlate.New(cfg)
-	last := map[string]correlate.Delta{}
+	last := map[string]picture.Delta{}
 	var batch []event.Event
 	for i, m := range msgs {
 		name, _ := f.bc.Contributor(m.Topic)

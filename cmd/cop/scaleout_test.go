@@ -56,7 +56,7 @@ func TestStagesScaleOut(t *testing.T) {
 		c.Stages, c.Replica, c.State = "correlate", fmt.Sprintf("%d/2", i), filepath.Join(t.TempDir(), "state.snap")
 		background(c)
 	}
-	var pics []*picture
+	var pics []*wsView
 	c = base
 	c.Stages = "api"
 	addr, st := runTestServe(t, c, log)

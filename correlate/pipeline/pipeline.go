@@ -23,6 +23,7 @@ import (
 	"github.com/cidcc/cop/internal/deadletter"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -493,7 +494,7 @@ func writeLetters(ctx context.Context, w *kafka.Writer, letters []deadletter.Let
 	return w.WriteMessages(ctx, msgs...)
 }
 
-func publish(ctx context.Context, w *kafka.Writer, deltas []correlate.Delta) error {
+func publish(ctx context.Context, w *kafka.Writer, deltas []picture.Delta) error {
 	if len(deltas) == 0 {
 		return nil
 	}
@@ -578,4 +579,3 @@ func retry(ctx context.Context, log zerolog.Logger, retries *metrics.Counter, wh
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
-

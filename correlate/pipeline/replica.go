@@ -18,6 +18,7 @@ import (
 	"github.com/cidcc/cop/internal/deadletter"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -416,7 +417,7 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 }
 
 // owned appends to dst the deltas of situations this replica owns among count.
-func (r *Replica) owned(dst, deltas []correlate.Delta, count int) []correlate.Delta {
+func (r *Replica) owned(dst, deltas []picture.Delta, count int) []picture.Delta {
 	for i := range deltas {
 		if ownsSituation(r.Index, count, deltas[i].Situation.ID) {
 			dst = append(dst, deltas[i])

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/keys"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Role is what an identity may do.
@@ -111,7 +111,7 @@ func (id *Identity) named(list []string) bool {
 }
 
 // SituationVisible reports whether s is in id's picture under view v.
-func (id *Identity) SituationVisible(s *correlate.Situation, v View, missions Missions) bool {
+func (id *Identity) SituationVisible(s *picture.Situation, v View, missions Missions) bool {
 	if !id.CanSee(Marked{TLP: s.TLP, ReleasableTo: s.ReleasableTo, Exercise: s.Exercise}, strings.ToUpper(v.Exercise)) {
 		return false
 	}
@@ -154,7 +154,7 @@ func (a Anonymiser) Pseudonym(viewer, contributor string) string {
 // Redact returns s as id may see it: anonymised contributors other than id itself are
 // replaced by their pseudonyms, and the list is sorted again by the names shown, so a
 // pseudonym's place in it says nothing of the name behind it.
-func (a Anonymiser) Redact(id *Identity, s correlate.Situation) correlate.Situation {
+func (a Anonymiser) Redact(id *Identity, s picture.Situation) picture.Situation {
 	anon := false
 	for _, c := range s.Contributors {
 		anon = anon || a.Shown(id, c.Name, c.Anonymise) != c.Name
@@ -162,12 +162,12 @@ func (a Anonymiser) Redact(id *Identity, s correlate.Situation) correlate.Situat
 	if !anon {
 		return s
 	}
-	cs := make([]correlate.Contributor, len(s.Contributors))
+	cs := make([]picture.Contributor, len(s.Contributors))
 	for i, c := range s.Contributors {
 		c.Name = a.Shown(id, c.Name, c.Anonymise)
 		cs[i] = c
 	}
-	slices.SortFunc(cs, func(x, y correlate.Contributor) int {
+	slices.SortFunc(cs, func(x, y picture.Contributor) int {
 		if c := strings.Compare(x.Name, y.Name); c != 0 {
 			return c
 		}

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/keys"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 func TestCanSeeMarkingRules(t *testing.T) {
@@ -49,7 +49,7 @@ func testAnonymiser(secret byte) Anonymiser {
 }
 
 // anonymised returns the name shown for the situation's one anonymised contributor.
-func anonymised(t *testing.T, s correlate.Situation) string {
+func anonymised(t *testing.T, s picture.Situation) string {
 	t.Helper()
 	for _, c := range s.Contributors {
 		if c.Anonymise {
@@ -62,7 +62,7 @@ func anonymised(t *testing.T, s correlate.Situation) string {
 
 func TestRedactPseudonymsAreStablePerViewerAndContributorSeesItself(t *testing.T) {
 	an := testAnonymiser(1)
-	s := correlate.Situation{Contributors: []correlate.Contributor{{Name: "milcert-ee", Anonymise: true}, {Name: "cert-eu"}}}
+	s := picture.Situation{Contributors: []picture.Contributor{{Name: "milcert-ee", Anonymise: true}, {Name: "cert-eu"}}}
 	a := &Identity{Name: "cmdr-a", Role: RoleCommander}
 	b := &Identity{Name: "cmdr-b", Role: RoleCommander}
 	ra, ra2, rb := an.Redact(a, s), an.Redact(a, s), an.Redact(b, s)
@@ -107,9 +107,9 @@ func TestPseudonymsNeedTheKey(t *testing.T) {
 
 func TestRedactSortsByShownName(t *testing.T) {
 	an := testAnonymiser(1)
-	s := correlate.Situation{Contributors: []correlate.Contributor{{Name: "aa"}, {Name: "bb", Anonymise: true}, {Name: "zz"}}}
+	s := picture.Situation{Contributors: []picture.Contributor{{Name: "aa"}, {Name: "bb", Anonymise: true}, {Name: "zz"}}}
 	got := an.Redact(&Identity{Name: "v", Role: RoleAnalyst}, s).Contributors
-	if !slices.IsSortedFunc(got, func(x, y correlate.Contributor) int { return strings.Compare(x.Name, y.Name) }) {
+	if !slices.IsSortedFunc(got, func(x, y picture.Contributor) int { return strings.Compare(x.Name, y.Name) }) {
 		t.Errorf("contributors not sorted by the names shown: %v (the place of a pseudonym tells the name's place)", got)
 	}
 }

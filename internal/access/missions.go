@@ -3,7 +3,7 @@ package access
 import (
 	"slices"
 
-	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Mission is a CSDP mission or operation with its area of responsibility: countries and
@@ -26,7 +26,7 @@ type Missions map[string]Mission
 
 // Covers reports whether s touches the mission's area: a shared country, or a position
 // inside one of its boxes.
-func (m Mission) Covers(s *correlate.Situation) bool {
+func (m Mission) Covers(s *picture.Situation) bool {
 	for _, c := range s.Countries {
 		if slices.Contains(m.Countries, c) {
 			return true

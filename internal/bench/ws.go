@@ -29,11 +29,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cidcc/cop/api"
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // wsBenchConfig is one run of `cop bench ws`.
@@ -146,16 +146,16 @@ func benchViews(n int) []benchView {
 	return views
 }
 
-func benchSituation(view, i int, v benchView) correlate.Situation {
+func benchSituation(view, i int, v benchView) picture.Situation {
 	now := time.Now()
-	return correlate.Situation{
+	return picture.Situation{
 		ID: fmt.Sprintf("bench-v%02d-s%03d", view, i), Version: 1, Exercise: v.exercise,
 		Title: fmt.Sprintf("Synthetic intrusion set %d against %s", i, v.country),
 		Kind:  event.KindIndicator, Category: "intrusion", Severity: event.SeverityHigh,
 		Confidence: 80, Score: float64(60 + i%40),
-		Explanation: correlate.Explanation{Severity: 0.75, Confidence: 0.8, Corroborations: 2, Criticality: 1, Decay: 1,
+		Explanation: picture.Explanation{Severity: 0.75, Confidence: 0.8, Corroborations: 2, Criticality: 1, Decay: 1,
 			Text: "high severity × 80% confidence from 2 contributors × criticality 1.0 × decay 1.0"},
-		Contributors: []correlate.Contributor{{Name: "cert-a"}, {Name: "cert-b", Anonymise: true}},
+		Contributors: []picture.Contributor{{Name: "cert-a"}, {Name: "cert-b", Anonymise: true}},
 		Countries:    []string{v.country}, Sectors: []string{"energy"}, Techniques: []string{"T1566", "T1071"},
 		TLP: event.TLPGreen,
 		Observables: []event.Observable{{Type: 1, Value: fmt.Sprintf("198.51.100.%d", i%250)},
@@ -283,15 +283,15 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 
 	// The picture starts with every view's situations so snapshots are realistic.
 	pic := api.NewPicture(api.PictureConfig{})
-	sits := make([]correlate.Situation, 0, cfg.Views*cfg.Pool)
+	sits := make([]picture.Situation, 0, cfg.Views*cfg.Pool)
 	for v := range views {
 		for i := range cfg.Pool {
 			sits = append(sits, benchSituation(v, i, views[v]))
 		}
 	}
-	init := make([]correlate.Delta, len(sits))
+	init := make([]picture.Delta, len(sits))
 	for i := range sits {
-		init[i] = correlate.Delta{Situation: sits[i]}
+		init[i] = picture.Delta{Situation: sits[i]}
 	}
 	pic.Apply(init)
 
@@ -364,7 +364,7 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	start := time.Now()
 	total := float64(cfg.Rate * cfg.Views)
 	done := 0
-	batch := make([]correlate.Delta, 0, 256)
+	batch := make([]picture.Delta, 0, 256)
 	tick := time.NewTicker(5 * time.Millisecond)
 	for now := range tick.C {
 		el := now.Sub(start)
@@ -380,7 +380,7 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 			s.Version++
 			s.UpdatedAt = time.Now()
 			s.LastSeen = s.UpdatedAt
-			batch = append(batch, correlate.Delta{Situation: *s})
+			batch = append(batch, picture.Delta{Situation: *s})
 		}
 		pic.Apply(batch)
 	}

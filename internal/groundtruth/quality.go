@@ -13,6 +13,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/keys"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Report holds the figures Measure takes of a picture. docs/quality.md says what each one
@@ -115,7 +116,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 	}
 	r := Report{Events: len(events), Situations: len(live)}
 	r.grouping(comps, len(truth.Campaigns))
-	all := make([]*correlate.Situation, 0, len(live))
+	all := make([]*picture.Situation, 0, len(live))
 	for _, s := range live {
 		all = append(all, s)
 	}
@@ -127,7 +128,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 
 // views measures each viewer's views of all (sorted best first): snapshot bytes, and
 // precision@10 for commanders.
-func (r *Report) views(all []*correlate.Situation, comps map[string]*composition, cs []Campaign, viewers []access.Identity) {
+func (r *Report) views(all []*picture.Situation, comps map[string]*composition, cs []Campaign, viewers []access.Identity) {
 	anon := access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: []byte("quality")}, Pseudonyms: keys.Key{Secret: []byte("quality")}})}
 	missions := access.DefaultMissions()
 	for _, id := range viewers {
@@ -139,8 +140,8 @@ func (r *Report) views(all []*correlate.Situation, comps map[string]*composition
 			}
 		}
 		for _, v := range views {
-			shown := []correlate.Situation{} // "[]" when empty, as the websocket sends it
-			var top []*correlate.Situation
+			shown := []picture.Situation{} // "[]" when empty, as the websocket sends it
+			var top []*picture.Situation
 			for _, s := range all {
 				if id.SituationVisible(s, v, missions) {
 					shown = append(shown, anon.Redact(&id, *s))
@@ -161,9 +162,9 @@ func (r *Report) views(all []*correlate.Situation, comps map[string]*composition
 // run applies events to a fresh engine and returns the live situations at the end, the
 // situation each event was stored under ("" for an exact redelivery), and which absorbed
 // situation merged into which.
-func run(events []event.Event, batch int) (live map[string]*correlate.Situation, sitOf []string, merged map[string]string) {
+func run(events []event.Event, batch int) (live map[string]*picture.Situation, sitOf []string, merged map[string]string) {
 	e := correlate.New(correlate.DefaultConfig())
-	live, merged = map[string]*correlate.Situation{}, map[string]string{}
+	live, merged = map[string]*picture.Situation{}, map[string]string{}
 	sitOf = make([]string, 0, len(events))
 	for i := 0; i < len(events); i += batch {
 		b := events[i:min(i+batch, len(events))]
@@ -186,7 +187,7 @@ func run(events []event.Event, batch int) (live map[string]*correlate.Situation,
 }
 
 // clone copies s out of the engine's reused delta buffers.
-func clone(s *correlate.Situation) *correlate.Situation {
+func clone(s *picture.Situation) *picture.Situation {
 	c := *s
 	c.Contributors = slices.Clone(s.Contributors)
 	c.Countries = slices.Clone(s.Countries)
@@ -240,7 +241,7 @@ func (r *Report) grouping(comps map[string]*composition, campaigns int) {
 
 // ranking measures the score: share critical, distinct scores at the top, ties. all is
 // sorted best first.
-func (r *Report) ranking(all []*correlate.Situation) {
+func (r *Report) ranking(all []*picture.Situation) {
 	critical := 0
 	for _, s := range all {
 		if s.Severity == event.SeverityCritical {
@@ -266,8 +267,8 @@ func (r *Report) ranking(all []*correlate.Situation) {
 func shown(score float64) int64 { return int64(math.Round(score * 10)) }
 
 // sortByScore orders situations as the websocket snapshot does: best score first, then id.
-func sortByScore(all []*correlate.Situation) {
-	slices.SortFunc(all, func(a, b *correlate.Situation) int {
+func sortByScore(all []*picture.Situation) {
+	slices.SortFunc(all, func(a, b *picture.Situation) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}
@@ -276,7 +277,7 @@ func sortByScore(all []*correlate.Situation) {
 }
 
 // precision is precision@10 of a commander's view of mission m (see Precision).
-func precision(viewer string, m access.Mission, top []*correlate.Situation, comps map[string]*composition, cs []Campaign) Precision {
+func precision(viewer string, m access.Mission, top []*picture.Situation, comps map[string]*composition, cs []Campaign) Precision {
 	var relevant []int
 	for i := range cs {
 		if touches(m, &cs[i]) {

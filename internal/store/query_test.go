@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -236,16 +236,16 @@ func TestTrendCountsRedeliveredEventsOnce(t *testing.T) {
 func TestSituationPagesGiveEachLatestVersionOnce(t *testing.T) {
 	st := openStore(t)
 	ex := exercise(t)
-	var deltas []correlate.Delta
+	var deltas []picture.Delta
 	want := map[string]uint64{}
 	for i := range 30 {
 		id := fmt.Sprintf("S-%02d", i)
 		versions := 1 + i%3
 		for v := 1; v <= versions; v++ {
-			s := correlate.Situation{ID: id, Version: uint64(v), Exercise: ex, Title: fmt.Sprint("v", v),
+			s := picture.Situation{ID: id, Version: uint64(v), Exercise: ex, Title: fmt.Sprint("v", v),
 				Kind: event.KindIncident, TLP: event.TLPGreen, Severity: event.SeverityHigh, FirstSeen: t0, LastSeen: t0,
 				UpdatedAt: t0.Add(time.Duration(i*10+v) * time.Minute)}
-			d := correlate.Delta{Situation: s}
+			d := picture.Delta{Situation: s}
 			if v == versions && i%7 == 0 {
 				d.Removed = true
 			}

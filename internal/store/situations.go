@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // SituationFilter narrows a situations query; the event-level filters (kind, technique,
@@ -89,7 +89,7 @@ func (f *SituationFilter) where(c Caller) *sqlWhere {
 
 // StoredSituation is the latest version of a situation as stored.
 type StoredSituation struct {
-	correlate.Situation
+	picture.Situation
 	MergedInto string `json:"merged_into,omitempty"`
 }
 

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/deadletter"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Batch is what one correlator batch stores: the events (with their situation and
@@ -19,7 +19,7 @@ type Batch struct {
 	Events     []event.Event
 	Situations []string // situation id per event; "" for a dropped redelivery (not stored)
 	Duplicate  []bool
-	Deltas     []correlate.Delta
+	Deltas     []picture.Delta
 	// StoredAt is when COP added the events (TAXII's date added): the correlator's batch
 	// time, which its journal keeps, so a batch stored again after a crash writes rows
 	// identical to the first ones and they fold. Zero means now.
@@ -133,7 +133,7 @@ func (s *Store) writeObservables(ctx context.Context, b *Batch, now time.Time) e
 	return nil
 }
 
-func (s *Store) writeSituations(ctx context.Context, deltas []correlate.Delta) error {
+func (s *Store) writeSituations(ctx context.Context, deltas []picture.Delta) error {
 	if len(deltas) == 0 {
 		return nil
 	}

@@ -1,13 +1,9 @@
-// Package correlate is COP's correlation engine: it deduplicates events, tracks who
-// corroborated each observable, links events that share observables into situations and
-// scores each situation with an explanation.
-//
-// It is pure and single-threaded: no Kafka, no ClickHouse, no goroutines of its own. The
-// pipeline (correlate/pipeline) feeds it batches with Engine.Apply and takes its outputs;
-// Engine.Tick re-scores for decay; Snapshot and Restore let a restarted correlator resume.
-// Its memory is bounded: situations retire after Config.RetireAfter without an event, or
-// oldest first beyond Config.MaxObservables and MaxSituations (retire.go).
-package correlate
+// Package picture owns the live picture's model: the situation the engine renders, its
+// contributors and the explanation of its score, and the delta that changes it. The
+// correlation engine (correlate) renders into it; the API, the store and the access
+// rules read it. It holds data and the rules about the data alone (markings), does no
+// I/O and must not depend on the engine.
+package picture
 
 import (
 	"time"
@@ -87,3 +83,24 @@ const (
 	MaxSituationObservables = 32
 	MaxSituationEvents      = 32
 )
+
+// LongestLifetime is the longest time a situation that no longer changes stays in the
+// picture: the engine's longest default lifetime of an observable (a CVE's), after which it
+// has decayed to nothing and is retired without a delta, so consumers of the compacted
+// cop.picture drop it themselves. correlate.DefaultConfig takes it from here.
+const LongestLifetime = 730 * 24 * time.Hour
+
+// NoRelease is the single entry of Situation.ReleasableTo when the members' releasability
+// lists have no name in common: no organisation is called "!none", so no releasability
+// rule lets the situation through.
+const NoRelease = "!none"
+
+// Markings returns what of s decides who may see it (access.Identity.SituationVisible),
+// without its observables, events and texts: what a history of replaced versions keeps.
+func (s *Situation) Markings() *Situation {
+	if s == nil {
+		return nil
+	}
+	return &Situation{ID: s.ID, Version: s.Version, Exercise: s.Exercise, Score: s.Score, TLP: s.TLP,
+		ReleasableTo: s.ReleasableTo, Countries: s.Countries, Sectors: s.Sectors, Geo: s.Geo}
+}
