@@ -108,7 +108,7 @@ func (s *Server) audit(r *http.Request, id access.Identity, action string, rows 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.Store.Audit(ctx, row); err != nil {
-		s.Log.Error().Err(err).Str("identity", id.Name).Str("action", action).Msg("cannot write audit row")
+		s.Log.Error().Str("error", store.Redacted(err)).Str("identity", id.Name).Str("action", action).Msg("cannot write audit row")
 	}
 }
 

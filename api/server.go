@@ -106,12 +106,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, id access.Identit
 				writeError(w, http.StatusBadRequest, "bad_request", p.name+": want an RFC 3339 time")
 				return
 			}
-			*p.dst = t
+			*p.dst = store.QueryTime(t)
 		}
 	}
 	st, err := s.Store.Stats(r.Context(), sc)
 	if err != nil {
-		s.Log.Error().Err(err).Msg("stats query failed")
+		s.storeError(r, err, "stats query failed")
 		s.audit(r, id, "stats", 0, http.StatusServiceUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
 		return

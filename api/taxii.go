@@ -168,6 +168,8 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 			taxiiError(w, status, "added_after: want an RFC 3339 timestamp")
 			return
 		}
+		f.Since = store.QueryTime(f.Since) // after the last time the store can hold: nothing
+
 	}
 	if f.Limit, err = parseLimit(q, DefaultLimit); err != nil {
 		status = http.StatusBadRequest
@@ -203,7 +205,7 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 	})
 	if err != nil {
 		status = http.StatusServiceUnavailable
-		s.Log.Error().Err(err).Msg("TAXII objects query failed")
+		s.storeError(r, err, "TAXII objects query failed")
 		taxiiError(w, status, "history store unavailable")
 		return
 	}
