@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +200,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) int {
 		writeError(w, http.StatusBadRequest, "bad_request", br.msg)
 		return http.StatusBadRequest
 	case errors.Is(err, errForbiddenExercise):
+		// The handler audits it; the log says it happened, as for the other refusals.
+		s.refusals().Warn().Str("path", r.URL.Path).Strs("params", paramNames(r)).Int("status", http.StatusForbidden).
+			Str("remote", r.RemoteAddr).Str("why", err.Error()).Msg("request refused")
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 		return http.StatusForbidden
 	case errors.Is(err, context.Canceled):
@@ -215,14 +217,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) int {
 // parameters, never their values (a search text, an observable), and err without what
 // ClickHouse quotes of the query.
 func (s *Server) logError(r *http.Request, err error) *zerolog.Event {
-	names := make([]string, 0, len(r.URL.Query()))
-	for k := range r.URL.Query() {
-		if k != "access_token" {
-			names = append(names, k)
-		}
-	}
-	slices.Sort(names)
-	return s.Log.Error().Str("error", store.Redacted(err)).Str("path", r.URL.Path).Strs("params", names)
+	return s.Log.Error().Str("error", store.Redacted(err)).Str("path", r.URL.Path).Strs("params", paramNames(r))
 }
 
 // storeError logs a failed store query of r.
@@ -244,8 +239,8 @@ func (s *Server) eventPage(r *http.Request, id access.Identity, c store.Caller, 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	q := r.URL.Query()
 	format := q.Get("format")
-	action := "events.list"
-	if format != "" && format != "json" {
+	action := "events.list" // the audit records known actions only: never what a caller typed
+	if format == "csv" || format == "stix" {
 		action = "events.export." + format
 	}
 	rows, status := 0, http.StatusOK

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,6 +43,9 @@ type Server struct {
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
+
+	refusalOnce sync.Once
+	refusalLog  *zerolog.Logger // sampled: see refusals
 }
 
 // Handler returns the HTTP handler with every route.
@@ -55,7 +59,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.Metrics.WriteTo(w)
 	}, access.RoleAdmin))
-	mux.Handle("GET /ws/picture", s.authed(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
@@ -141,6 +145,10 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			// Served over TLS: browsers must never fall back to plain HTTP for this host.
+			hd.Set("Strict-Transport-Security", "max-age=63072000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }
