@@ -3,10 +3,14 @@ package api
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/cidcc/cop/ui"
 )
 
 // A token is taken from the URL only on the websocket route (browsers cannot give a
@@ -140,5 +144,53 @@ func TestStrictTransportSecurityUnderTLS(t *testing.T) {
 	plain := newFixture(t, nil, matrixIdentities, nil)
 	if got := plain.do(t, "GET", "/healthz", "", nil).Header.Get("Strict-Transport-Security"); got != "" {
 		t.Errorf("plain HTTP: Strict-Transport-Security %q", got)
+	}
+}
+
+// The dashboard's files: a path that cannot name a file is 400, one that names none or
+// a directory 404 (no listings), never 500.
+func TestStaticFilesRefuseBadPathsAndListNoDirectory(t *testing.T) {
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.s.UI = ui.Files()
+	srv := httptest.NewServer(f.s.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.RawPath, req.URL.Path = "", "" // send path as typed
+		req.URL.Opaque = "//" + req.URL.Host + path
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for path, want := range map[string]int{
+		"/":                                     200,
+		"/app.js":                               200,
+		"/vendor/leaflet/leaflet.js":            200,
+		"/%ff":                                  400,
+		"/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd": 400,
+		"/vendor/%ff/x":                         400,
+		"/..%2f..%2fetc%2fpasswd":               400,
+		"/%00":                                  400,
+		"/vendor/":                              404,
+		"/vendor/leaflet/":                      404,
+		"/vendor/leaflet/images/":               404,
+		"/vendor":                               404,
+		"/nope.js":                              404,
+	} {
+		code, body := get(path)
+		if code != want {
+			t.Errorf("GET %s: %d, want %d (%.100s)", path, code, want, body)
+		}
+		if want != 200 && strings.Contains(body, `<a href="`) {
+			t.Errorf("GET %s lists a directory: %.200s", path, body)
+		}
 	}
 }

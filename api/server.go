@@ -70,8 +70,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST /api/v1/feeds", s.authed(s.PushLimit.limit(s.Push), access.RoleContributor))
 	}
 	if s.UI != nil {
-		files := http.FileServerFS(s.UI)
-		mux.Handle("GET /", files)
+		mux.Handle("GET /", staticFiles(s.UI))
 	}
 	return securityHeaders(s.limitBodies(mux))
 }
