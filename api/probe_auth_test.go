@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -191,6 +192,38 @@ func TestStaticFilesRefuseBadPathsAndListNoDirectory(t *testing.T) {
 		}
 		if want != 200 && strings.Contains(body, `<a href="`) {
 			t.Errorf("GET %s lists a directory: %.200s", path, body)
+		}
+	}
+}
+
+// The OpenAPI lists every answer of the push, and the push route allows POST only.
+func TestOpenAPIListsThePushAnswersAndFeedsAllowsPOSTOnly(t *testing.T) {
+	var spec struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"202", "400", "401", "403", "413", "415", "422", "429", "503"} {
+		if _, ok := spec.Paths["/api/v1/feeds"]["post"].Responses[code]; !ok {
+			t.Errorf("openapi.json: POST /api/v1/feeds does not document %s", code)
+		}
+	}
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.s.UI = ui.Files()
+	srv := httptest.NewServer(f.s.Handler())
+	defer srv.Close()
+	for _, method := range []string{"GET", "PUT", "DELETE", "PATCH"} {
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/feeds", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+			t.Errorf("%s /api/v1/feeds: %d, Allow %q; want 405 and Allow POST", method, resp.StatusCode, resp.Header.Get("Allow"))
 		}
 	}
 }

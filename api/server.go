@@ -72,7 +72,20 @@ func (s *Server) Handler() http.Handler {
 	if s.UI != nil {
 		mux.Handle("GET /", staticFiles(s.UI))
 	}
-	return securityHeaders(s.limitBodies(mux))
+	return securityHeaders(s.limitBodies(pushMethod(mux)))
+}
+
+// pushMethod answers any method but POST on /api/v1/feeds with 405 and Allow: POST; the
+// mux's own answer listed GET and HEAD too, from the dashboard's catch-all GET /.
+func pushMethod(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/feeds" && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method: want POST")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
