@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/store"
@@ -73,7 +75,8 @@ func parseTime(q url.Values, name string) (time.Time, error) {
 	if err != nil {
 		return t, badParam(name, "an RFC 3339 time")
 	}
-	return t, nil
+	// Beyond what the store holds (1970..2105): a since selects nothing, an until bounds nothing.
+	return store.QueryTime(t), nil
 }
 
 func parseLimit(q url.Values, def int) (int, error) {
@@ -181,22 +184,35 @@ func (s *Server) redactEvent(id access.Identity, e *store.StoredEvent) {
 }
 
 // fail answers err as JSON with the right status and returns that status for the audit.
-func (s *Server) fail(w http.ResponseWriter, err error) int {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	var br *badRequest
 	switch {
 	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, "bad_request", br.msg)
 		return http.StatusBadRequest
 	case errors.Is(err, errForbiddenExercise):
+		// The handler audits it; the log says it happened, as for the other refusals.
+		s.refusals().Warn().Str("path", r.URL.Path).Strs("params", paramNames(r)).Int("status", http.StatusForbidden).
+			Str("remote", r.RemoteAddr).Str("why", err.Error()).Msg("request refused")
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 		return http.StatusForbidden
 	case errors.Is(err, context.Canceled):
 		return 499
 	}
-	s.Log.Error().Err(err).Msg("history query failed")
+	s.storeError(r, err, "history query failed")
 	writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
 	return http.StatusServiceUnavailable
 }
+
+// logError starts an error log entry for r's err: the route and the names of its
+// parameters, never their values (a search text, an observable), and err without what
+// ClickHouse quotes of the query.
+func (s *Server) logError(r *http.Request, err error) *zerolog.Event {
+	return s.Log.Error().Str("error", store.Redacted(err)).Str("path", r.URL.Path).Strs("params", paramNames(r))
+}
+
+// storeError logs a failed store query of r.
+func (s *Server) storeError(r *http.Request, err error, msg string) { s.logError(r, err).Msg(msg) }
 
 // eventPage reads one page of events as id may see them.
 func (s *Server) eventPage(r *http.Request, id access.Identity, c store.Caller, f store.EventFilter) ([]*store.StoredEvent, *store.Cursor, error) {
@@ -214,20 +230,20 @@ func (s *Server) eventPage(r *http.Request, id access.Identity, c store.Caller, 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	q := r.URL.Query()
 	format := q.Get("format")
-	action := "events.list"
-	if format != "" && format != "json" {
+	action := "events.list" // the audit records known actions only: never what a caller typed
+	if format == "csv" || format == "stix" {
 		action = "events.export." + format
 	}
 	rows, status := 0, http.StatusOK
 	defer func() { s.audit(r, id, action, uint64(max(rows, 0)), status) }()
 	c, err := callerFor(id, q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	f, err := eventFilter(q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	switch format {
@@ -239,12 +255,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id access.Identi
 		rows, status = s.export(w, r, id, c, f, format)
 		return
 	default:
-		status = s.fail(w, badParam("format", "json, csv or stix"))
+		status = s.fail(w, r, badParam("format", "json, csv or stix"))
 		return
 	}
 	out, next, err := s.eventPage(r, id, c, f)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	rows = len(out)
@@ -292,7 +308,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identi
 		}
 	}
 	if err != nil {
-		s.Log.Error().Err(err).Str("format", format).Int("rows", rows).Msg("export cut short")
+		s.logError(r, err).Str("format", format).Int("rows", rows).Msg("export cut short")
 		return rows, http.StatusInternalServerError
 	}
 	return rows, http.StatusOK
@@ -314,7 +330,7 @@ func situationFilter(q url.Values) (f store.SituationFilter, err error) {
 	f.Severities, f.TLPs, f.Q, f.Limit = ef.Severities, ef.TLPs, ef.Q, ef.Limit
 	f.Members = store.EventFilter{Kinds: ef.Kinds, Techniques: ef.Techniques, ObsValue: ef.ObsValue, ObsType: ef.ObsType}
 	if v := q.Get("min_score"); v != "" {
-		if f.MinScore, err = strconv.ParseFloat(v, 64); err != nil || f.MinScore < 0 || f.MinScore > 100 {
+		if f.MinScore, err = strconv.ParseFloat(v, 64); err != nil || !(f.MinScore >= 0 && f.MinScore <= 100) { // NaN too
 			return f, badParam("min_score", "a number from 0 to 100")
 		}
 	}
@@ -331,8 +347,9 @@ func situationFilter(q url.Values) (f store.SituationFilter, err error) {
 
 // situationKeep returns the checks the store cannot make in SQL: a commander sees only
 // situations in its missions' areas (or the one it names), and a contributor filter
-// matches an anonymised contributor by name only for itself and admins.
-func (s *Server) situationKeep(id access.Identity, q url.Values, f store.SituationFilter) (func(*store.StoredSituation) bool, error) {
+// matches an anonymised contributor by name only for itself and admins. When the areas
+// are countries only, it sets f.Areas so the store reads only situations that may pass.
+func (s *Server) situationKeep(id access.Identity, q url.Values, f *store.SituationFilter) (func(*store.StoredSituation) bool, error) {
 	var missions []access.Mission
 	if m := strings.ToUpper(q.Get("mission")); m != "" {
 		if !id.AllowedMission(m) {
@@ -353,6 +370,15 @@ func (s *Server) situationKeep(id access.Identity, q url.Values, f store.Situati
 			return func(*store.StoredSituation) bool { return false }, nil
 		}
 	}
+	var areas []string
+	for _, m := range missions {
+		if len(m.Boxes) > 0 { // a position in a box also covers: no country prefilter
+			areas = nil
+			break
+		}
+		areas = append(areas, m.Countries...)
+	}
+	f.Areas = areas
 	return func(st *store.StoredSituation) bool {
 		if len(missions) > 0 {
 			covered := false
@@ -385,17 +411,17 @@ func (s *Server) situations(w http.ResponseWriter, r *http.Request, id access.Id
 	defer func() { s.audit(r, id, "situations.list", uint64(max(rows, 0)), status) }()
 	c, err := callerFor(id, q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	f, err := situationFilter(q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
-	keep, err := s.situationKeep(id, q, f)
+	keep, err := s.situationKeep(id, q, &f)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	out := []situationView{}
@@ -407,7 +433,7 @@ func (s *Server) situations(w http.ResponseWriter, r *http.Request, id access.Id
 		return true, nil
 	})
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	rows = len(out)
@@ -432,24 +458,25 @@ func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Ide
 	defer func() { s.audit(r, id, "situations.get", uint64(max(rows, 0)), status) }()
 	c, err := callerFor(id, q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
-	keep, err := s.situationKeep(id, q, store.SituationFilter{})
+	sf := store.SituationFilter{ID: r.PathValue("id"), Limit: 1}
+	keep, err := s.situationKeep(id, q, &sf)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	var found *situationView
-	sid := r.PathValue("id")
-	if _, err := s.Store.EachSituation(r.Context(), c, store.SituationFilter{ID: sid, Limit: 1}, func(st *store.StoredSituation) (bool, error) {
+	sid := sf.ID
+	if _, err := s.Store.EachSituation(r.Context(), c, sf, func(st *store.StoredSituation) (bool, error) {
 		if keep(st) {
 			v := s.viewOf(id, st)
 			found = &v
 		}
 		return true, nil
 	}); err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	if found == nil {
@@ -460,12 +487,12 @@ func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Ide
 	}
 	f := store.EventFilter{Situation: sid, Limit: MaxLimit}
 	if f.After, err = parseCursor(q); err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	events, next, err := s.eventPage(r, id, c, f)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	rows = 1 + len(events)
@@ -483,17 +510,17 @@ func (s *Server) observable(w http.ResponseWriter, r *http.Request, id access.Id
 	defer func() { s.audit(r, id, "observables.get", uint64(max(rows, 0)), status) }()
 	c, err := callerFor(id, q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	value, typ, err := observableParam(r.PathValue("value"), q.Get("type"))
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	h, err := s.Store.Observable(r.Context(), c, value, typ)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	for i := range h.Sightings {
@@ -521,28 +548,28 @@ func (s *Server) statsOrTrend(w http.ResponseWriter, r *http.Request, id access.
 	}
 	c, err := callerFor(id, q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	f, err := eventFilter(q)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	dims := list(q, "group")
 	for _, d := range dims {
 		if !validDim(d) {
-			status = s.fail(w, badParam("group", "one or two of "+strings.Join(store.TrendDims(), ", ")))
+			status = s.fail(w, r, badParam("group", "one or two of "+strings.Join(store.TrendDims(), ", ")))
 			return
 		}
 	}
 	if len(dims) > 2 {
-		status = s.fail(w, badParam("group", "one or two dimensions"))
+		status = s.fail(w, r, badParam("group", "one or two dimensions"))
 		return
 	}
 	trend, err := s.Store.Trend(r.Context(), c, f, dims)
 	if err != nil {
-		status = s.fail(w, err)
+		status = s.fail(w, r, err)
 		return
 	}
 	for i := range trend {

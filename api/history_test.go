@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,25 @@ type historyEnv struct {
 	ex     string
 	tokens map[string]string
 	evs    []event.Event
+	logs   *logBuffer // what the server logged
+}
+
+// logBuffer collects a server's log lines; handlers write from many goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var hT0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -67,7 +87,7 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 		t.Fatal(err)
 	}
 	ex := strings.ToUpper("T-" + itest.Namespace(t))
-	env := &historyEnv{t: t, st: st, ex: ex, tokens: map[string]string{}}
+	env := &historyEnv{t: t, st: st, ex: ex, tokens: map[string]string{}, logs: &logBuffer{}}
 	ids := []access.Identity{
 		{Name: "analyst-1", Role: access.RoleAnalyst, MaxTLP: event.TLPAmber, Exercises: []string{ex}},
 		{Name: "analyst-green", Role: access.RoleAnalyst, MaxTLP: event.TLPGreen, Exercises: []string{ex}},
@@ -135,7 +155,7 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := &Server{Auth: auth, Store: st, Missions: access.DefaultMissions(), Anon: testAnon, Log: zerolog.New(io.Discard)}
+	srv := &Server{Auth: auth, Store: st, Missions: access.DefaultMissions(), Anon: testAnon, Log: zerolog.New(env.logs)}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	env.url = ts.URL

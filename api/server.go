@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,6 +48,9 @@ type Server struct {
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
+
+	refusalOnce sync.Once
+	refusalLog  *zerolog.Logger // sampled: see refusals
 }
 
 // Handler returns the HTTP handler with every route.
@@ -60,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.Metrics.WriteTo(w)
 	}, access.RoleAdmin))
-	mux.Handle("GET /ws/picture", s.authed(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
@@ -74,10 +78,22 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST /api/v1/feeds", s.authed(s.PushLimit.limit(s.Push), access.RoleContributor))
 	}
 	if s.UI != nil {
-		files := http.FileServerFS(s.UI)
-		mux.Handle("GET /", files)
+		mux.Handle("GET /", staticFiles(s.UI))
 	}
-	return securityHeaders(s.deadlines(s.limitBodies(mux)))
+	return securityHeaders(s.deadlines(s.limitBodies(pushMethod(mux))))
+}
+
+// pushMethod answers any method but POST on /api/v1/feeds with 405 and Allow: POST; the
+// mux's own answer listed GET and HEAD too, from the dashboard's catch-all GET /.
+func pushMethod(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/feeds" && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method: want POST")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -114,12 +130,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, id access.Identit
 				writeError(w, http.StatusBadRequest, "bad_request", p.name+": want an RFC 3339 time")
 				return
 			}
-			*p.dst = t
+			*p.dst = store.QueryTime(t)
 		}
 	}
 	st, err := s.Store.Stats(r.Context(), sc)
 	if err != nil {
-		s.Log.Error().Err(err).Msg("stats query failed")
+		s.storeError(r, err, "stats query failed")
 		s.audit(r, id, "stats", 0, http.StatusServiceUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "history store unavailable")
 		return
@@ -149,6 +165,10 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			// Served over TLS: browsers must never fall back to plain HTTP for this host.
+			hd.Set("Strict-Transport-Security", "max-age=63072000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -33,9 +35,14 @@ func (s *Server) taxiiRoutes(mux *http.ServeMux) {
 	roles := []access.Role{access.RoleAnalyst, access.RoleAdmin}
 	mux.Handle("GET /taxii2/", s.authed(s.taxiiDiscovery, roles...))
 	mux.Handle("GET "+taxiiRoot, s.authed(s.taxiiAPIRoot, roles...))
-	mux.Handle("GET "+taxiiRoot+"collections/", s.authed(s.taxiiCollections, roles...))
-	mux.Handle("GET "+taxiiRoot+"collections/{id}/", s.authed(s.taxiiCollection, roles...))
-	mux.Handle("GET "+taxiiRoot+"collections/{id}/objects/", s.authed(s.taxiiObjects, roles...))
+	// {$}: a pattern ending in / matches its whole subtree (…/manifest/ answered the
+	// collection, …/objects/<id>/ the first page of objects).
+	mux.Handle("GET "+taxiiRoot+"collections/{$}", s.authed(s.taxiiCollections, roles...))
+	mux.Handle("GET "+taxiiRoot+"collections/{id}/{$}", s.authed(s.taxiiCollection, roles...))
+	mux.Handle("GET "+taxiiRoot+"collections/{id}/objects/{$}", s.authed(s.taxiiObjects, roles...))
+	mux.Handle("GET "+taxiiRoot+"collections/{id}/manifest/{$}", s.authed(s.taxiiObjects, roles...))
+	mux.Handle("GET "+taxiiRoot+"collections/{id}/objects/{object}/{$}", s.authed(s.taxiiObjects, roles...))
+	mux.Handle("GET "+taxiiRoot+"collections/{id}/objects/{object}/versions/{$}", s.authed(s.taxiiObjects, roles...))
 }
 
 func writeTAXII(w http.ResponseWriter, status int, v any) {
@@ -49,10 +56,40 @@ func taxiiError(w http.ResponseWriter, status int, title string) {
 	writeTAXII(w, status, map[string]any{"title": title, "http_status": status})
 }
 
-// acceptsTAXII reports whether the Accept header allows the TAXII media type.
+// acceptsTAXII reports whether the Accept header allows TAXII 2.1's media type: absent,
+// */*, application/*, or application/taxii+json without a version or with version=2.1.
+// TAXII 2.0's (application/vnd.oasis.taxii+json) and version=2.0 are not served (406).
 func acceptsTAXII(r *http.Request) bool {
 	a := r.Header.Get("Accept")
-	return a == "" || strings.Contains(a, "application/taxii+json") || strings.Contains(a, "*/*")
+	if strings.TrimSpace(a) == "" {
+		return true
+	}
+	for _, rng := range strings.Split(a, ",") {
+		parts := strings.Split(rng, ";")
+		typ := strings.ToLower(strings.TrimSpace(parts[0]))
+		version, refused := "", false
+		for _, p := range parts[1:] {
+			k, v, _ := strings.Cut(p, "=")
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "version":
+				version = strings.TrimSpace(v)
+			case "q":
+				refused = strings.Trim(strings.TrimSpace(v), "0.") == ""
+			}
+		}
+		if refused {
+			continue
+		}
+		switch typ {
+		case "*/*", "application/*":
+			return true
+		case "application/taxii+json":
+			if version == "" || version == "2.1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Server) taxiiDiscovery(w http.ResponseWriter, r *http.Request, id access.Identity) {
@@ -133,6 +170,10 @@ func (s *Server) taxiiCollections(w http.ResponseWriter, r *http.Request, id acc
 }
 
 func (s *Server) taxiiCollection(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	if !acceptsTAXII(r) {
+		taxiiError(w, http.StatusNotAcceptable, "accept "+taxiiMedia)
+		return
+	}
 	c, ok := s.findCollection(r, id)
 	if !ok {
 		// The same answer for a collection that does not exist and one it may not read.
@@ -142,11 +183,83 @@ func (s *Server) taxiiCollection(w http.ResponseWriter, r *http.Request, id acce
 	writeTAXII(w, http.StatusOK, c)
 }
 
-// taxiiObjects serves a collection's objects: ?added_after, ?limit, ?next, ?match[type].
+// taxiiMatch is the match[...] filters of a TAXII request (TAXII 2.1 section 3.4.1).
+// COP keeps one version of each object, in STIX 2.1: match[version] first, last and all
+// select it alike, a timestamp selects it when it is its version; match[spec_version]
+// selects everything when it lists 2.1, nothing otherwise.
+type taxiiMatch struct {
+	ids, types []string
+	versions   []time.Time // empty: any version (first, last, all or absent)
+	noSpec     bool        // match[spec_version] lists no version COP serves
+}
+
+func parseTAXIIMatch(q url.Values, object string) (taxiiMatch, error) {
+	m := taxiiMatch{ids: list(q, "match[id]"), types: list(q, "match[type]")}
+	if object != "" {
+		m.ids = []string{object}
+	}
+	for _, v := range list(q, "match[version]") {
+		switch v {
+		case "first", "last", "all":
+			m.versions = nil
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return m, badParam("match[version]", "first, last, all or RFC 3339 timestamps")
+		}
+		m.versions = append(m.versions, t)
+	}
+	if specs := list(q, "match[spec_version]"); len(specs) > 0 {
+		m.noSpec = !slices.Contains(specs, "2.1")
+	}
+	return m, nil
+}
+
+// version is o's version as TAXII counts it: modified, else created, else when it was added.
+func taxiiVersion(o map[string]any, added time.Time) string {
+	for _, k := range []string{"modified", "created"} {
+		if v, ok := o[k].(string); ok {
+			return v
+		}
+	}
+	return added.UTC().Format(taxiiTimeFmt)
+}
+
+func (m *taxiiMatch) keep(o map[string]any, version string) bool {
+	if m.noSpec || len(m.types) > 0 && !slices.Contains(m.types, o["type"].(string)) ||
+		len(m.ids) > 0 && !slices.Contains(m.ids, o["id"].(string)) {
+		return false
+	}
+	if len(m.versions) == 0 {
+		return true
+	}
+	v, err := time.Parse(time.RFC3339Nano, version)
+	return err == nil && slices.ContainsFunc(m.versions, v.Equal)
+}
+
+// errTAXIIFound stops the scan for one object once it is found.
+var errTAXIIFound = errors.New("found")
+
+// taxiiObjects serves a collection's objects/ and manifest/, and one object's
+// objects/{object}/ and objects/{object}/versions/: ?added_after, ?limit, ?next and
+// match[id], match[type], match[version], match[spec_version]. One object is looked for
+// through the whole collection as the caller may see it (its id is a hash: no index
+// finds the event behind it), stopping at the first match; 404 when there is none.
 func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	q := r.URL.Query()
+	object := r.PathValue("object")
+	kind := "objects"
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/versions/"):
+		kind = "versions"
+	case object != "":
+		kind = "object"
+	case strings.HasSuffix(r.URL.Path, "/manifest/"):
+		kind = "manifest"
+	}
 	rows, status := 0, http.StatusOK
-	defer func() { s.audit(r, id, "taxii.objects", uint64(max(rows, 0)), status) }()
+	defer func() { s.audit(r, id, "taxii."+kind, uint64(max(rows, 0)), status) }()
 	if !acceptsTAXII(r) {
 		status = http.StatusNotAcceptable
 		taxiiError(w, status, "accept "+taxiiMedia)
@@ -168,6 +281,7 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 			taxiiError(w, status, "added_after: want an RFC 3339 timestamp")
 			return
 		}
+		f.Since = store.QueryTime(f.Since) // after the last time the store can hold: nothing
 	}
 	if f.Limit, err = parseLimit(q, DefaultLimit); err != nil {
 		status = http.StatusBadRequest
@@ -183,35 +297,70 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 		}
 		f.After = &cur
 	}
-	types := list(q, "match[type]")
+	match, err := parseTAXIIMatch(q, object)
+	if err != nil {
+		status = http.StatusBadRequest
+		taxiiError(w, status, err.Error())
+		return
+	}
+	if object != "" {
+		f.Limit, f.After = 0, nil // one version: no pages
+	}
 	x := &stixExport{seen: map[string]bool{}}
 	objects := []map[string]any{}
+	manifest := []map[string]any{}
+	var versions []string
 	var first, last time.Time
 	next, err := s.Store.EachEvent(r.Context(), caller, f, func(e *store.StoredEvent) error {
 		s.redactEvent(id, e)
 		rows++
-		if first.IsZero() {
-			first = e.StoredAt
-		}
-		last = e.StoredAt
 		for _, o := range x.objects(e, e.Contributor) {
-			if len(types) == 0 || slices.Contains(types, o["type"].(string)) {
-				objects = append(objects, o)
+			version := taxiiVersion(o, e.StoredAt)
+			if !match.keep(o, version) {
+				continue
+			}
+			if first.IsZero() {
+				first = e.StoredAt
+			}
+			last = e.StoredAt
+			objects = append(objects, o)
+			manifest = append(manifest, map[string]any{"id": o["id"], "date_added": e.StoredAt.UTC().Format(taxiiTimeFmt),
+				"version": version, "media_type": "application/stix+json;version=2.1"})
+			versions = append(versions, version)
+			if object != "" {
+				return errTAXIIFound
 			}
 		}
 		return nil
 	})
+	if errors.Is(err, errTAXIIFound) {
+		next, err = nil, nil
+	}
 	if err != nil {
 		status = http.StatusServiceUnavailable
-		s.Log.Error().Err(err).Msg("TAXII objects query failed")
+		s.storeError(r, err, "TAXII objects query failed")
 		taxiiError(w, status, "history store unavailable")
+		return
+	}
+	if object != "" && len(objects) == 0 {
+		// The same answer whether it does not exist or may not be seen.
+		status = http.StatusNotFound
+		taxiiError(w, status, "no such object in this collection")
 		return
 	}
 	if !first.IsZero() {
 		w.Header().Set("X-TAXII-Date-Added-First", first.Format(taxiiTimeFmt))
 		w.Header().Set("X-TAXII-Date-Added-Last", last.Format(taxiiTimeFmt))
 	}
-	env := map[string]any{"more": next != nil, "objects": objects}
+	env := map[string]any{"more": next != nil}
+	switch kind {
+	case "manifest":
+		env["objects"] = manifest
+	case "versions":
+		env["versions"] = versions
+	default:
+		env["objects"] = objects
+	}
 	if next != nil {
 		env["next"] = next.String()
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,12 +62,9 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 		max = 32 << 20
 	}
 	reqID := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(g.seq.Add(1), 36)
-	format, err := ParseFormat(r.URL.Query().Get("format"))
-	if err == nil && format == "" {
-		format, err = ParseFormat(r.Header.Get("Content-Type"))
-	}
-	if err != nil {
-		httpError(w, http.StatusUnsupportedMediaType, "unsupported_format", err.Error())
+	format, msg := pushFormat(r)
+	if msg != "" {
+		httpError(w, http.StatusUnsupportedMediaType, "unsupported_format", msg)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
@@ -116,6 +114,31 @@ func (g *Gateway) Push(w http.ResponseWriter, r *http.Request, contributor strin
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(ans)
+}
+
+// pushFormat is the format of push r, from ?format= and the Content-Type, or why r is
+// refused (415): a Content-Encoding (the body is parsed as sent, so a compressed one
+// would fail as "not valid UTF-8"), a Content-Type that is not a feed's (checked even
+// when ?format= names one), or the two naming different formats.
+func pushFormat(r *http.Request) (Format, string) {
+	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
+		return "", "Content-Encoding " + strconv.Quote(enc) + ": want none; send the document uncompressed"
+	}
+	byType, err := ParseFormat(r.Header.Get("Content-Type"))
+	if err != nil {
+		return "", "Content-Type: " + err.Error() + " (or application/json)"
+	}
+	byQuery, err := ParseFormat(r.URL.Query().Get("format"))
+	if err != nil {
+		return "", "format: " + err.Error()
+	}
+	if byQuery != "" && byType != "" && byQuery != byType {
+		return "", "format=" + string(byQuery) + " but Content-Type says " + string(byType) + ": want one format"
+	}
+	if byQuery != "" {
+		return byQuery, ""
+	}
+	return byType, ""
 }
 
 func httpError(w http.ResponseWriter, status int, code, msg string) {

@@ -50,7 +50,6 @@ func (s *Store) Observable(ctx context.Context, c Caller, value, typ string) (Hi
 		return h, fmt.Errorf("cannot look up observable: %w", err)
 	}
 	defer rows.Close()
-	seen := map[string]bool{}
 	for rows.Next() {
 		var sg Sighting
 		var anon uint8
@@ -67,11 +66,31 @@ func (s *Store) Observable(ctx context.Context, c Caller, value, typ string) (Hi
 			h.FirstSeen = sg.ObservedAt
 		}
 		h.LastSeen = sg.ObservedAt
-		if sg.SituationID != "" && !seen[sg.SituationID] {
+		h.Sightings = append(h.Sightings, sg)
+	}
+	if err := rows.Err(); err != nil {
+		return h, fmt.Errorf("cannot read sightings: %w", err)
+	}
+	// Only situations c may see are named (as for events: see hideSituations).
+	var ids []string
+	for _, sg := range h.Sightings {
+		if sg.SituationID != "" {
+			ids = append(ids, sg.SituationID)
+		}
+	}
+	visible, err := s.visibleSituations(ctx, c, ids)
+	if err != nil {
+		return h, err
+	}
+	seen := map[string]bool{}
+	for i := range h.Sightings {
+		sg := &h.Sightings[i]
+		if !visible[sg.SituationID] {
+			sg.SituationID = ""
+		} else if !seen[sg.SituationID] {
 			seen[sg.SituationID] = true
 			h.Situations = append(h.Situations, sg.SituationID)
 		}
-		h.Sightings = append(h.Sightings, sg)
 	}
-	return h, rows.Err()
+	return h, nil
 }

@@ -59,7 +59,7 @@ func ParseCursor(s string) (Cursor, error) {
 	if !ok || err != nil || id == "" {
 		return Cursor{}, ErrBadCursor
 	}
-	return Cursor{At: time.Unix(sec, 0).UTC(), ID: id}, nil
+	return Cursor{At: QueryTime(time.Unix(sec, 0)), ID: id}, nil
 }
 
 // sqlWhere accumulates a WHERE clause and its bound arguments. Values are always bound
@@ -265,6 +265,22 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 	}
 	var last StoredEvent
 	emitted := 0
+	// Events go to fn a batch at a time, once the situations they name have been checked
+	// against c (a situation id c may not see is dropped: it would tell that hidden
+	// intelligence on the event exists).
+	var pending []*StoredEvent
+	flush := func() error {
+		if err := s.hideSituations(ctx, c, pending); err != nil {
+			return err
+		}
+		for _, e := range pending {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		pending = pending[:0:0]
+		return nil
+	}
 	for {
 		w := f.where(c)
 		order := " ORDER BY " + col + " " + dir + ", id " + dir
@@ -283,7 +299,7 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 				return nil, err
 			}
 			if read = len(keys); read == 0 {
-				return nil, nil
+				return nil, flush()
 			}
 			lo, hi := keys[0].At, keys[len(keys)-1].At
 			if lo.After(hi) {
@@ -306,8 +322,8 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 			if f.Limit == 0 {
 				read++
 			}
-			var e StoredEvent
-			if err := scanEvent(rows, &e); err != nil {
+			e := new(StoredEvent)
+			if err := scanEvent(rows, e); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -317,13 +333,15 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 			if f.Limit > 0 && emitted == f.Limit {
 				rows.Close()
 				cur := last.cursor(f.ByStored)
-				return &cur, nil
+				return &cur, flush()
 			}
-			last = e
+			last = *e
 			emitted++
-			if err := fn(&e); err != nil {
-				rows.Close()
-				return nil, err
+			if pending = append(pending, e); len(pending) == hideBatch {
+				if err := flush(); err != nil {
+					rows.Close()
+					return nil, err
+				}
 			}
 		}
 		err = rows.Err()
@@ -332,11 +350,35 @@ func (s *Store) EachEvent(ctx context.Context, c Caller, f EventFilter, fn func(
 			return nil, fmt.Errorf("cannot read events: %w", err)
 		}
 		if f.Limit == 0 || read < want {
-			return nil, nil
+			return nil, flush()
 		}
 		cur := last.cursor(f.ByStored)
 		f.After = &cur
 	}
+}
+
+// hideBatch is how many events share one look-up of the situations they name.
+const hideBatch = 500
+
+// hideSituations clears the situation id of every event in evs whose situation c may not
+// see, by the rule GET /api/v1/situations/{id} applies (SituationFilter.where).
+func (s *Store) hideSituations(ctx context.Context, c Caller, evs []*StoredEvent) error {
+	var ids []string
+	for _, e := range evs {
+		if e.SituationID != "" {
+			ids = append(ids, e.SituationID)
+		}
+	}
+	visible, err := s.visibleSituations(ctx, c, ids)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if !visible[e.SituationID] {
+			e.SituationID = ""
+		}
+	}
+	return nil
 }
 
 // eventKeys returns the sort key and id of the first n rows w selects.

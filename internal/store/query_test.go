@@ -32,7 +32,11 @@ func openStore(t *testing.T) *store.Store {
 // fixture writes evs (with a situation id each) in one batch, twice when redeliver.
 func fixture(t *testing.T, st *store.Store, evs []event.Event, redeliver bool) {
 	t.Helper()
-	b := &store.Batch{Events: evs}
+	// The events' situation, visible to whoever sees the events (a situation id is shown
+	// only when the situation may be seen).
+	b := &store.Batch{Events: evs, Deltas: []picture.Delta{{Situation: picture.Situation{ID: "sit-" + evs[0].Exercise,
+		Version: 1, Exercise: evs[0].Exercise, Title: "fixture", Kind: event.KindIndicator, Severity: event.SeverityLow, TLP: event.TLPClear, EventCount: len(evs),
+		FirstSeen: t0, LastSeen: t0, UpdatedAt: t0}}}}
 	for range evs {
 		b.Situations = append(b.Situations, "sit-"+evs[0].Exercise)
 		b.Duplicate = append(b.Duplicate, false)

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -19,15 +20,18 @@ type SituationFilter struct {
 	Contributors []string
 	Countries    []string
 	Sectors      []string
-	Severities   []event.Severity
-	TLPs         []event.TLP
-	MinScore     float64
-	Q            string
-	ID           string
-	Members      EventFilter // Kinds, Techniques, ObsValue, ObsType only
-	Asc          bool
-	After        *Cursor // on updated_at, id
-	Limit        int
+	// Areas, when not empty, keeps situations sharing one of its countries: the API's
+	// prefilter for mission areas without boxes (it still checks each kept one).
+	Areas      []string
+	Severities []event.Severity
+	TLPs       []event.TLP
+	MinScore   float64
+	Q          string
+	ID         string
+	Members    EventFilter // Kinds, Techniques, ObsValue, ObsType only
+	Asc        bool
+	After      *Cursor // on updated_at, id
+	Limit      int
 }
 
 // latestSituations is every situation's latest version in one exercise, with the columns
@@ -64,10 +68,13 @@ func (f *SituationFilter) where(c Caller) *sqlWhere {
 		w.hasAny("contributors", f.Contributors)
 	}
 	w.hasAny("countries", f.Countries)
+	w.hasAny("countries", f.Areas)
 	w.hasAny("sectors", f.Sectors)
 	w.levels(f.Severities, f.TLPs)
 	if f.MinScore > 0 {
-		w.add("score >= ?", f.MinScore)
+		// Scores are kept to far fewer decimals than 1e-6; rounding up keeps "at least"
+		// and keeps subnormals (1e-308), which ClickHouse cannot parse, out of the SQL.
+		w.add("score >= ?", math.Ceil(f.MinScore*1e6)/1e6)
 	}
 	if f.Q != "" {
 		w.add("positionCaseInsensitiveUTF8(title, ?) > 0", f.Q)
@@ -96,95 +103,168 @@ type StoredSituation struct {
 // Cursor returns the keyset position of st.
 func (st *StoredSituation) Cursor() Cursor { return Cursor{At: st.UpdatedAt, ID: st.ID} }
 
+// maxInnerPage bounds the rows one round of EachSituation reads whole when fn drops
+// many: rounds double from Limit+1 up to it, so a sparse result costs a few large reads
+// instead of one small read per kept situation.
+const maxInnerPage = 1000
+
+// afterKeys, when set (tests only), runs between the two phases of each round of
+// EachSituation: a test writes a new version there, or counts the rounds.
+var afterKeys func()
+
 // EachSituation streams the latest version of each live situation f selects in c's scope
 // to fn, by updated_at (then id). fn says whether it kept the situation (the API drops
 // some after reading the payload: mission areas, anonymised contributors); Limit counts
 // kept ones. It returns the cursor of the next page, or nil.
+//
+// A page is chosen in two phases: the keys of the page from the narrow columns, then the
+// latest version of just those ids, whole. A situation updated between the phases is
+// returned as updated (the cursor stays at the position the first phase saw), and one that
+// no longer qualifies is skipped; the cursor still moves past it, so a page is empty only
+// when nothing more qualifies.
 func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, fn func(*StoredSituation) (bool, error)) (*Cursor, error) {
 	dir := "DESC"
 	if f.Asc {
 		dir = "ASC"
 	}
-	kept := 0
-	var last Cursor
-	for {
+	order := " ORDER BY updated_at " + dir + ", id " + dir
+	if f.Limit == 0 {
 		w := f.where(c)
-		order := " ORDER BY updated_at " + dir + ", id " + dir
 		q := "SELECT " + situationColumns + " FROM " + latestSituations(situationFilterColumns+", confidence, event_count, merged_into, payload") + " WHERE " + w.String() + order
-		args := append([]any{c.Exercise}, w.args...)
-		full := false // the page had as many as asked: there may be more
-		if f.Limit > 0 {
-			want := f.Limit - kept + 1
-			// Two phases, as for events: the page's (id, version) from the narrow columns,
-			// then those rows whole.
-			page, err := s.situationKeys(ctx, c, w, order, want)
-			if err != nil {
-				return nil, err
-			}
-			if len(page) == 0 {
-				return nil, nil
-			}
-			full = len(page)/2 == want
-			pw := &sqlWhere{}
-			pw.marking(c, "")
-			pw.add("(id, version) IN ("+strings.TrimSuffix(strings.Repeat("(?, ?), ", len(page)/2), ", ")+")", page...)
-			q = "SELECT " + situationColumns + " FROM cop.situations WHERE " + pw.String() + order + " LIMIT 1 BY id"
-			args = pw.args
-		}
-		rows, err := s.conn.Query(ctx, q, args...)
+		rows, err := s.conn.Query(ctx, q, append([]any{c.Exercise}, w.args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("cannot query situations: %w", err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var st StoredSituation
 			if err := scanSituation(rows, &st); err != nil {
-				rows.Close()
 				return nil, err
 			}
-			if f.Limit > 0 && kept == f.Limit {
-				rows.Close()
-				return &last, nil
+			if _, err := fn(&st); err != nil {
+				return nil, err
 			}
-			last = st.Cursor()
-			ok, err := fn(&st)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("cannot read situations: %w", err)
+		}
+		return nil, nil
+	}
+	kept, inner := 0, 0
+	for {
+		// One more than needed says whether a next page exists.
+		inner = min(max(f.Limit-kept+1, 2*inner), max(maxInnerPage, f.Limit-kept+1))
+		keys, err := s.situationKeys(ctx, c, f.where(c), order, inner)
+		if err != nil {
+			return nil, err
+		}
+		if afterKeys != nil {
+			afterKeys()
+		}
+		rows, err := s.situationsByID(ctx, c, f, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			st, ok := rows[k.ID]
+			if !ok {
+				f.After = &k
+				continue
+			}
+			if kept == f.Limit {
+				return f.After, nil
+			}
+			f.After = &k
+			ok, err := fn(st)
 			if err != nil {
-				rows.Close()
 				return nil, err
 			}
 			if ok {
 				kept++
 			}
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("cannot read situations: %w", err)
-		}
-		if !full {
+		if len(keys) < inner {
 			return nil, nil
 		}
-		cur := last
-		f.After = &cur
 	}
 }
 
-// situationKeys returns the id and version, alternating, of the first n latest versions
-// w selects.
-func (s *Store) situationKeys(ctx context.Context, c Caller, w *sqlWhere, order string, n int) ([]any, error) {
-	rows, err := s.conn.Query(ctx, "SELECT id, version FROM "+latestSituations(situationFilterColumns)+" WHERE "+w.String()+order+" LIMIT "+strconv.Itoa(n),
+// situationKeys returns the cursors of the first n latest versions w selects.
+func (s *Store) situationKeys(ctx context.Context, c Caller, w *sqlWhere, order string, n int) ([]Cursor, error) {
+	rows, err := s.conn.Query(ctx, "SELECT updated_at, id FROM "+latestSituations(situationFilterColumns)+" WHERE "+w.String()+order+" LIMIT "+strconv.Itoa(n),
 		append([]any{c.Exercise}, w.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query situations: %w", err)
 	}
 	defer rows.Close()
-	var out []any
+	var out []Cursor
 	for rows.Next() {
-		var id string
-		var version uint64
-		if err := rows.Scan(&id, &version); err != nil {
+		var k Cursor
+		if err := rows.Scan(&k.At, &k.ID); err != nil {
 			return nil, fmt.Errorf("cannot read situations: %w", err)
 		}
-		out = append(out, id, version)
+		k.At = k.At.UTC()
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// situationsByID reads whole the latest version of each situation of keys that f still
+// selects (f.After aside), by id.
+func (s *Store) situationsByID(ctx context.Context, c Caller, f SituationFilter, keys []Cursor) (map[string]*StoredSituation, error) {
+	out := make(map[string]*StoredSituation, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	f.After = nil
+	w := f.where(c)
+	ids := make([]any, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	q := "SELECT " + situationColumns + " FROM (SELECT " + situationFilterColumns + ", confidence, event_count, merged_into, payload" +
+		" FROM cop.situations WHERE exercise = ? AND id IN (" + placeholders(len(ids)) + ") ORDER BY id, version DESC LIMIT 1 BY id) WHERE " + w.String()
+	rows, err := s.conn.Query(ctx, q, append(append([]any{c.Exercise}, ids...), w.args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query situations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st := new(StoredSituation)
+		if err := scanSituation(rows, st); err != nil {
+			return nil, err
+		}
+		out[st.ID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read situations: %w", err)
+	}
+	return out, nil
+}
+
+// visibleSituations returns which of ids name a live situation c may see: the rule of
+// SituationFilter.where, on each one's latest version.
+func (s *Store) visibleSituations(ctx context.Context, c Caller, ids []string) (map[string]bool, error) {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	w := (&SituationFilter{}).where(c)
+	rows, err := s.conn.Query(ctx, "SELECT id FROM (SELECT "+situationFilterColumns+" FROM cop.situations WHERE exercise = ? AND id IN ("+
+		placeholders(len(ids))+") ORDER BY id, version DESC LIMIT 1 BY id) WHERE "+w.String(),
+		append(append([]any{c.Exercise}, anys(ids, str)...), w.args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot check situations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("cannot check situations: %w", err)
+		}
+		out[id] = true
 	}
 	return out, rows.Err()
 }

@@ -8,11 +8,14 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 )
 
 // Database is the ClickHouse database COP's tables live in.
@@ -97,3 +100,18 @@ func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 // Conn exposes the driver connection to packages that build their own queries on COP's
 // schema (tests, benchmarks).
 func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Redacted is err's text for a log: a ClickHouse exception quotes the query back, bound
+// values (a caller's search text, an AMBER observable) included, so only its code and
+// name are kept, after whatever context COP added.
+func Redacted(err error) string {
+	var ex *proto.Exception
+	if err == nil || !errors.As(err, &ex) {
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	prefix, _, _ := strings.Cut(err.Error(), ex.Error())
+	return fmt.Sprintf("%sClickHouse exception %d (%s)", prefix, ex.Code, ex.Name)
+}

@@ -209,6 +209,20 @@ var (
 	maxTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
 )
 
+// QueryTime is t as a query bound on a DateTime column: the column holds minTime..maxTime
+// (writes clamp to it), and a bound outside would wrap around 32 bits. A time before
+// minTime becomes minTime, one after maxTime becomes the second after it; so a since (>=)
+// beyond the range selects nothing and an until (<) beyond it bounds nothing.
+func QueryTime(t time.Time) time.Time {
+	switch {
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime.Add(time.Second)
+	}
+	return t.UTC()
+}
+
 func clampTime(t time.Time) time.Time {
 	switch {
 	case t.Before(minTime):

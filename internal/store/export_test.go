@@ -1,0 +1,15 @@
+package store
+
+import "context"
+
+// SetAfterKeys sets the hook EachSituation runs between its two phases, until the returned
+// function restores none.
+func SetAfterKeys(f func()) (restore func()) {
+	afterKeys = f
+	return func() { afterKeys = nil }
+}
+
+// Exec runs q on s's connection (tests: OPTIMIZE a partition).
+func (s *Store) Exec(ctx context.Context, q string, args ...any) error {
+	return s.conn.Exec(ctx, q, args...)
+}
