@@ -232,8 +232,9 @@ func TestAccessMatrixPushAndKafkaFeed(t *testing.T) {
 // TestAccessMatrixKafkaOverTLS runs every stage of serve on the real broker's SSL listener
 // as deploy/ does: principal cop over mutual TLS, deploy/kafka/init.sh's ACLs, the topics
 // made beforehand by the admin as kafka-init makes them. Serve starts; a contributor's
-// report written over mutual TLS into its own feed is stored under its name; one it
-// writes into another contributor's feed is refused; no stage logs an authorization error.
+// report written over mutual TLS into its own feed is stored under its name and the api
+// stage's live picture (read from cop.picture) shows it; one it writes into another
+// contributor's feed is refused; no stage logs an authorization error.
 func TestAccessMatrixKafkaOverTLS(t *testing.T) {
 	sslAddr, certs := itest.KafkaSSL(t)
 	ns := itest.Namespace(t)
@@ -244,7 +245,8 @@ func TestAccessMatrixKafkaOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	itest.GrantACLs(t, admin, itest.DeployACLs(t, ns, itest.SSLContributors...))
-	s := startSecureServe(t, ns, []access.Identity{{Name: ns + "-analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPRed}}, nil,
+	cmdr := ns + "-cmdr"
+	s := startSecureServe(t, ns, []access.Identity{{Name: cmdr, Role: access.RoleCommander, MaxTLP: event.TLPRed, Missions: []string{"EUFOR-ALTHEA"}}}, nil,
 		func(c *serveConfig) {
 			c.Kafka = sslAddr
 			c.Backends.KafkaCA = filepath.Join(certs, "ca.pem")
@@ -268,6 +270,13 @@ func TestAccessMatrixKafkaOverTLS(t *testing.T) {
 		itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
 			got := s.stored(t, ns+"-tls-own")
 			return got[ns+"-tls-own"] == own, fmt.Sprintf("stored %v, want the event under %s", got, own)
+		})
+	})
+	t.Run("kafka_tls/api_reads_picture/allow", func(t *testing.T) {
+		p := followView(t, s.addr, "access_token="+s.tokens[cmdr])
+		itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+			n, _ := p.totalEvents()
+			return n >= 1, fmt.Sprintf("the commander's live picture (from %s over TLS) holds %d events", s.bc.Picture(), n)
 		})
 	})
 	t.Run("kafka_tls/contributor_other_feed/deny", func(t *testing.T) {
