@@ -230,6 +230,70 @@ func TestAccessMatrixPushAndKafkaFeed(t *testing.T) {
 	})
 }
 
+// TestAccessMatrixKafkaOverTLS runs every stage of serve on the real broker's SSL listener
+// as deploy/ does: principal cop over mutual TLS, deploy/kafka/init.sh's ACLs, the topics
+// made beforehand by the admin as kafka-init makes them. Serve starts; a contributor's
+// report written over mutual TLS into its own feed is stored under its name and the api
+// stage's live picture (read from cop.picture) shows it; one it writes into another
+// contributor's feed is refused; no stage logs an authorization error.
+func TestAccessMatrixKafkaOverTLS(t *testing.T) {
+	sslAddr, certs := itest.KafkaSSL(t)
+	ns := itest.Namespace(t)
+	own, other := itest.SSLContributors[0], itest.SSLContributors[1]
+	admin := itest.SSLConfig(t, sslAddr, certs, "admin", ns)
+	if err := bus.EnsureTopics(context.Background(), admin, admin.FeedTopic(own), admin.FeedTopic(other),
+		admin.Events(), admin.Picture(), admin.DeadLetter()); err != nil {
+		t.Fatal(err)
+	}
+	itest.GrantACLs(t, admin, itest.DeployACLs(t, ns, itest.SSLContributors...))
+	cmdr := ns + "-cmdr"
+	s := startSecureServe(t, ns, []access.Identity{{Name: cmdr, Role: access.RoleCommander, MaxTLP: event.TLPRed, Missions: []string{"EUFOR-ALTHEA"}}}, nil,
+		func(c *serveConfig) {
+			c.Kafka = sslAddr
+			c.Backends.KafkaCA = filepath.Join(certs, "ca.pem")
+			c.Backends.KafkaCert, c.Backends.KafkaKey = filepath.Join(certs, "cop.crt"), filepath.Join(certs, "cop.key")
+		})
+
+	contributor := itest.SSLConfig(t, sslAddr, certs, own, ns)
+	hdr := []kafka.Header{{Key: "cop-format", Value: []byte("native")}}
+	write := func(topic, id string) error {
+		w := bus.NewWriter(contributor, topic)
+		w.MaxAttempts = 2
+		defer w.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return w.WriteMessages(ctx, kafka.Message{Headers: hdr, Value: []byte(nativeEvent(id, "GREEN", "over TLS", id+".example", ""))})
+	}
+	t.Run("kafka_tls/contributor_own_feed/allow", func(t *testing.T) {
+		if err := write(contributor.FeedTopic(own), ns+"-tls-own"); err != nil {
+			t.Fatal(err)
+		}
+		itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+			got := s.stored(t, ns+"-tls-own")
+			return got[ns+"-tls-own"] == own, fmt.Sprintf("stored %v, want the event under %s", got, own)
+		})
+	})
+	t.Run("kafka_tls/api_reads_picture/allow", func(t *testing.T) {
+		p := followView(t, s.addr, "access_token="+s.tokens[cmdr])
+		itest.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+			n, _ := p.totalEvents()
+			return n >= 1, fmt.Sprintf("the commander's live picture (from %s over TLS) holds %d events", s.bc.Picture(), n)
+		})
+	})
+	t.Run("kafka_tls/contributor_other_feed/deny", func(t *testing.T) {
+		if err := write(contributor.FeedTopic(other), ns+"-tls-other"); err == nil {
+			t.Errorf("%s wrote into %s's feed", own, other)
+		}
+	})
+	t.Run("kafka_tls/stages_authorized/allow", func(t *testing.T) {
+		for _, bad := range []string{"Authorization Failed", "not authorized"} {
+			if strings.Contains(s.logs.String(), bad) {
+				t.Errorf("serve logged %q on the SSL listener with init.sh's ACLs:\n%s", bad, s.logs)
+			}
+		}
+	})
+}
+
 // TestLogsHoldNoTokensNorAmberContent runs serve with AMBER and RED traffic on both push
 // paths, a dead letter quoting AMBER values, and a dashboard-style websocket with the
 // token in its URL, and checks the logs hold none of it.

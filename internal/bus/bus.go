@@ -101,7 +101,12 @@ func Brokers(s string) []string {
 
 // EnsureTopics creates the topics that do not exist yet. cop.picture is compacted: it
 // holds the latest delta per situation, so an API instance rebuilds the picture from it.
+// Topics that exist are left alone, so a principal without the Create ACL (COP's stages
+// on a cluster whose topics deploy/kafka/init.sh made) passes when they all exist.
 func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
+	if len(topics) == 0 {
+		return nil // a metadata request naming no topic would list them all
+	}
 	parts := cfg.Partitions
 	if parts <= 0 {
 		parts = 4
@@ -111,6 +116,14 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 		return err
 	}
 	defer conn.Close()
+	missing, err := missingTopics(ctx, cfg, topics)
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	topics = missing
 	ctrl, err := conn.Controller()
 	if err != nil {
 		return fmt.Errorf("cannot find the Kafka controller: %w", err)
@@ -157,6 +170,31 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 		}
 	}
 	return nil
+}
+
+// missingTopics returns the topics the metadata does not show with partitions and leaders:
+// those that do not exist, and those cfg's principal may not describe (creating those
+// then fails on the ACLs, as it should). It asks without auto-creation: kafka.Conn's
+// metadata requests would create a missing topic with the broker's defaults.
+func missingTopics(ctx context.Context, cfg Config, topics []string) ([]string, error) {
+	tr := cfg.transport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read Kafka topic metadata: %w", err)
+	}
+	ok := map[string]bool{}
+	for _, t := range md.Topics {
+		ok[t.Name] = t.Error == nil && len(t.Partitions) > 0 && leadersKnown(t.Partitions)
+	}
+	var out []string
+	for _, t := range topics {
+		if !ok[t] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 func leadersKnown(parts []kafka.Partition) bool {
