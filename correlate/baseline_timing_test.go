@@ -10,6 +10,7 @@ import (
 
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/synth"
 )
 
 // baseline is the same work as Engine written the obvious way: maps keyed by strings, a
@@ -176,17 +177,17 @@ func (b *baseline) apply(batch []event.Event, now time.Time) ([]Stored, []pictur
 func BenchmarkEngineBaseline(b *testing.B) {
 	for _, live := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
-			g := NewGen(1, live)
+			g := synth.NewStream(1, live)
 			e := newBaseline(DefaultConfig())
 			for !g.Prefilled() {
-				e.apply(g.Prefill(BenchBatch), g.Time())
+				e.apply(g.Prefill(synth.StreamBatch), g.Time())
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			var spent time.Duration
-			for done := 0; done < b.N; done += BenchBatch {
+			for done := 0; done < b.N; done += synth.StreamBatch {
 				b.StopTimer()
-				batch := g.Batch(min(BenchBatch, b.N-done))
+				batch := g.Batch(min(synth.StreamBatch, b.N-done))
 				now := g.Time()
 				b.StartTimer()
 				start := time.Now()

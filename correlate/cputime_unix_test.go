@@ -1,6 +1,6 @@
 //go:build unix
 
-package correlate
+package correlate_test
 
 import (
 	"syscall"

@@ -1,21 +1,25 @@
-package correlate
+package correlate_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/bench"
+	"github.com/cidcc/cop/internal/synth"
 )
 
 // filled caches prefilled engines across the benchmark's b.N rounds, which keep feeding
 // the same steady state.
 var filled = map[int]struct {
-	e     *Engine
-	g     *Gen
+	e     *correlate.Engine
+	g     *synth.Stream
 	bytes uint64
 }{}
 
 // BenchmarkEngine times what the pipeline pays per batch: Engine.Apply and then
-// Engine.Deltas for that batch, in batches of BenchBatch pre-generated steady-state events
+// Engine.Deltas for that batch, in batches of synth.StreamBatch pre-generated steady-state events
 // (Zipf observable popularity, 20% duplicates). events/s counts both; apply-events/s
 // counts Apply alone; cpu-events/s divides by the process's CPU time over the same spans
 // instead of wall time, which on a shared machine includes waiting for a core.
@@ -29,7 +33,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
 			f, ok := filled[live]
 			if !ok {
-				f.e, f.g, f.bytes = Fill(live)
+				f.e, f.g, f.bytes = bench.Fill(live)
 				warmUp(f.e, f.g)
 				filled[live] = f
 			}
@@ -37,9 +41,9 @@ func BenchmarkEngine(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var spent, applying, cpu time.Duration
-			for done := 0; done < b.N; done += BenchBatch {
+			for done := 0; done < b.N; done += synth.StreamBatch {
 				b.StopTimer()
-				batch := g.Batch(min(BenchBatch, b.N-done))
+				batch := g.Batch(min(synth.StreamBatch, b.N-done))
 				now := g.Time()
 				b.StartTimer()
 				cpu0 := processCPU()
@@ -64,22 +68,22 @@ func BenchmarkEngine(b *testing.B) {
 
 // warmUp feeds steady-state batches until both dedup windows are full, so that the
 // benchmark does not time their growth.
-func warmUp(e *Engine, g *Gen) {
-	for !WindowsFull(e) {
-		e.Apply(g.Batch(BenchBatch), g.Time())
+func warmUp(e *correlate.Engine, g *synth.Stream) {
+	for !bench.WindowsFull(e) {
+		e.Apply(g.Batch(synth.StreamBatch), g.Time())
 		e.Deltas()
 	}
 }
 
-func BenchmarkGen(b *testing.B) {
-	g := NewGen(1, 1_000_000)
+func BenchmarkStream(b *testing.B) {
+	g := synth.NewStream(1, 1_000_000)
 	for !g.Prefilled() {
-		g.Prefill(BenchBatch)
+		g.Prefill(synth.StreamBatch)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for done := 0; done < b.N; done += BenchBatch {
-		g.Batch(min(BenchBatch, b.N-done))
+	for done := 0; done < b.N; done += synth.StreamBatch {
+		g.Batch(min(synth.StreamBatch, b.N-done))
 	}
 }
 
@@ -90,12 +94,12 @@ func BenchmarkGen(b *testing.B) {
 // (state-bytes/observable divides that by the cap).
 func BenchmarkEngineAtCap(b *testing.B) {
 	const limit = 100_000
-	cfg := DefaultConfig()
+	cfg := correlate.DefaultConfig()
 	cfg.MaxObservables = limit
 	cfg.MaxEventIDs, cfg.MaxFingerprints = limit, limit // the same scale as the cap
-	e := New(cfg)
-	g := NewGen(3, 1<<40) // never prefilled: every event introduces observables
-	g.Reserve(BenchBatch)
+	e := correlate.New(cfg)
+	g := synth.NewStream(3, 1<<40) // never prefilled: every event introduces observables
+	g.Reserve(synth.StreamBatch)
 	feed := func(n int) time.Duration {
 		batch := g.Prefill(n)
 		now := g.Time()
@@ -105,15 +109,15 @@ func BenchmarkEngineAtCap(b *testing.B) {
 		return time.Since(start)
 	}
 	for e.Counters().CapRetired == 0 || e.Counters().EvictedIDs == 0 {
-		feed(BenchBatch)
+		feed(synth.StreamBatch)
 	}
 	atCap := e.StateBytes()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var spent time.Duration
 	peak := atCap
-	for done := 0; done < b.N; done += BenchBatch {
-		spent += feed(min(BenchBatch, b.N-done))
+	for done := 0; done < b.N; done += synth.StreamBatch {
+		spent += feed(min(synth.StreamBatch, b.N-done))
 		peak = max(peak, e.StateBytes())
 	}
 	b.ReportMetric(float64(b.N)/spent.Seconds(), "events/s")

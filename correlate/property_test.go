@@ -12,6 +12,7 @@ import (
 
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/synth"
 )
 
 // consumer follows an engine's outputs the way a consumer of cop.picture does and answers
@@ -78,7 +79,7 @@ func propertyEvents(rng *rand.Rand, n int) []event.Event {
 		for range 1 + rng.IntN(3) {
 			obs = append(obs, fmt.Sprintf("ipv4:198.51.100.%d", rng.IntN(3*n)))
 		}
-		e := ev(GenContributors[rng.IntN(4)], fmt.Sprint("p", i), obs...)
+		e := ev(synth.StreamContributors[rng.IntN(4)], fmt.Sprint("p", i), obs...)
 		e.Severity = event.Severity(1 + rng.IntN(5))
 		e.Confidence = uint8(rng.IntN(101))
 		e.ObservedAt = t0.Add(-time.Duration(rng.IntN(1000)) * time.Hour)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/synth"
 )
 
 const day = 24 * time.Hour
@@ -203,7 +204,7 @@ func TestSnapshotRestoreResumesExactlyUnderTheCap(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxObservables = 500
 	cfg.RetireAfter = time.Hour
-	g := NewGen(9, 3000)
+	g := synth.NewStream(9, 3000)
 	a := New(cfg)
 	for !g.Prefilled() {
 		apply(a, g.Prefill(100), g.Time())

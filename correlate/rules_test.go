@@ -10,6 +10,7 @@ import (
 
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/synth"
 )
 
 func TestMarkingsAreCarried(t *testing.T) {
@@ -161,7 +162,7 @@ func resultJSON(t testing.TB, r *applied) string {
 func TestSnapshotRestoreResumesExactly(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.HubThreshold = 8
-	g := NewGen(7, 3000)
+	g := synth.NewStream(7, 3000)
 	a := New(cfg)
 	for !g.Prefilled() {
 		apply(a, g.Prefill(100), g.Time())

@@ -6,29 +6,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cidcc/cop/api"
-	"github.com/cidcc/cop/correlate"
-	"github.com/cidcc/cop/correlate/pipeline"
-	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
-	"github.com/cidcc/cop/internal/bus"
-	"github.com/cidcc/cop/internal/keys"
-	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/store"
-	"github.com/cidcc/cop/ui"
 )
 
 type serveConfig struct {
@@ -141,178 +131,6 @@ func (c serveConfig) stages() (set map[string]bool, index, count int, err error)
 		}
 	}
 	return set, index, count, nil
-}
-
-// serve runs every stage until ctx is done. When started is not nil it receives the HTTP
-// address once the server listens.
-func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<- string) error {
-	stages, index, count, err := c.stages()
-	if err != nil {
-		return err
-	}
-	var tlsConfig *tls.Config
-	var auth api.Authenticator
-	if stages["api"] {
-		if tlsConfig, err = serveTLS(c); err != nil {
-			return err
-		}
-		var stopAuth func()
-		if auth, stopAuth, err = serveAuth(c, log); err != nil {
-			return err
-		}
-		defer stopAuth()
-	}
-
-	if c.Keys == "" {
-		c.Keys = defaultKeysFile
-	}
-	ring, err := keys.Open(c.Keys)
-	if err != nil {
-		return err
-	}
-	stopReload := reloadOnHangup(log, "keys", ring.Reload)
-	defer stopReload()
-
-	kafkaTLS, err := c.Backends.kafkaTLS()
-	if err != nil {
-		return fmt.Errorf("kafka TLS: %w", err)
-	}
-	chOpts, err := c.Backends.clickhouse()
-	if err != nil {
-		return fmt.Errorf("ClickHouse TLS: %w", err)
-	}
-	var st *store.Store
-	if stages["api"] || stages["correlate"] {
-		if st, err = openStore(ctx, c.ClickHouse, chOpts, log); err != nil {
-			return err
-		}
-		defer st.Close()
-		if applied, err := st.Migrate(ctx); err != nil {
-			return err
-		} else if len(applied) > 0 {
-			log.Info().Strs("migrations", applied).Str("clickhouse", st.Version).Msg("schema migrated")
-		}
-	}
-	bc := bus.Config{Brokers: bus.Brokers(c.Kafka), Partitions: c.Partitions, Namespace: c.Namespace, TLS: kafkaTLS}
-	kafkaLog := log.With().Str("component", "kafka").Logger()
-	bc.ErrorLog = func(format string, args ...any) { kafkaLog.Warn().Msgf(format, args...) }
-	if err := retryStart(ctx, log, "create Kafka topics", func() error {
-		return bus.EnsureTopics(ctx, bc, bc.Events(), bc.Picture(), bc.DeadLetter())
-	}); err != nil {
-		return err
-	}
-
-	reg := &metrics.Registry{}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	run := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
-				log.Error().Err(err).Str("stage", name).Msg("stage stopped")
-				cancel()
-			}
-		}()
-	}
-	if stages["ingest"] {
-		run("ingest", (&ingest.Consumer{Bus: bc, Keys: ring, Log: log.With().Str("component", "ingest").Logger(), Metrics: reg}).Run)
-	}
-	if stages["correlate"] {
-		clog := log.With().Str("component", "correlate").Logger()
-		ecfg := correlate.DefaultConfig()
-		if c.MaxObservables > 0 {
-			ecfg.MaxObservables, ecfg.MaxSituations = c.MaxObservables, c.MaxObservables
-		}
-		if c.DedupSize > 0 {
-			ecfg.MaxEventIDs, ecfg.MaxFingerprints = c.DedupSize, c.DedupSize
-		}
-		if count > 0 {
-			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg, Count: count}).Run)
-			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index,
-				StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg}).Run)
-		} else {
-			// Situation ids are minted from the engine instance, so it must never repeat:
-			// not across namespaces sharing one ClickHouse, not across restarts that start
-			// from an empty engine (cop.picture still holds the old situations). A restored
-			// engine takes the instance recorded in its state file instead.
-			ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
-			run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
-				Log: clog, Metrics: reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
-		}
-		run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
-	}
-	if !stages["api"] {
-		log.Info().Str("stages", c.Stages).Str("replica", c.Replica).Str("kafka", c.Kafka).Msg("COP running")
-		<-ctx.Done()
-		log.Info().Msg("shutting down: draining in-flight batches")
-		wg.Wait()
-		return nil
-	}
-
-	picture := api.NewPicture(api.PictureConfig{MaxSituations: c.PictureMax, Metrics: reg})
-	missions := access.DefaultMissions()
-	if c.FlushEvery == 0 {
-		c.FlushEvery = 250 * time.Millisecond
-	}
-	anon := access.Anonymiser{Keys: ring}
-	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), reg, c.FlushEvery)
-	hub.Anon = anon
-	hubLimits := c.Limits
-	if c.Insecure {
-		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one
-	}
-	hub.SetLimits(hubLimits)
-	gw := &ingest.Gateway{Bus: bc, Keys: ring, Writer: bus.NewWriter(bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: reg}
-	defer gw.Writer.Close()
-	srv := &api.Server{
-		Auth: auth, Insecure: c.Insecure, Store: st, Picture: picture, Hub: hub, Missions: missions, Anon: anon,
-		Metrics: reg, Log: log.With().Str("component", "api").Logger(), UI: ui.Files(),
-		Ready: func(ctx context.Context) error {
-			if err := st.Ping(ctx); err != nil {
-				return fmt.Errorf("ClickHouse: %w", err)
-			}
-			if _, err := bus.Partitions(ctx, bc, bc.Events()); err != nil {
-				return fmt.Errorf("kafka: %w", err)
-			}
-			return nil
-		},
-		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
-		Limits: c.Limits,
-	}
-	run("picture", func(ctx context.Context) error {
-		return picture.Follow(ctx, bc, log.With().Str("component", "picture").Logger())
-	})
-	stopHub := make(chan struct{})
-	go hub.Run(stopHub)
-
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", c.Listen, err)
-	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	hs := srv.HTTPServer()
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("HTTP server stopped")
-			cancel()
-		}
-	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("stages", c.Stages).Bool("tls", tlsConfig != nil).Bool("mtls", c.TLSClientCA != "").Str("kafka", c.Kafka).Str("clickhouse", c.ClickHouse).Msg("COP serving")
-	if started != nil {
-		started <- ln.Addr().String()
-	}
-	<-ctx.Done()
-	log.Info().Msg("shutting down: draining in-flight batches")
-	close(stopHub)
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	hs.Shutdown(sctx)
-	wg.Wait()
-	return nil
 }
 
 // defaultKeysFile is where serve keeps the deployment's keys unless --keys says otherwise.

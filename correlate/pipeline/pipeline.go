@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -83,7 +84,15 @@ func (c *Correlator) withDefaults() *Correlator {
 		w.Metrics = &metrics.Registry{}
 	}
 	if w.Engine == nil {
-		w.Engine = correlate.New(engineConfig(w.EngineConfig))
+		// Situation ids are minted from the engine instance, so it must never repeat: not
+		// across namespaces sharing one ClickHouse, not across restarts that start from an
+		// empty engine (cop.picture still holds the old situations). A restored engine takes
+		// the instance recorded in its state file instead.
+		cfg := engineConfig(w.EngineConfig)
+		if cfg.Instance == "" {
+			cfg.Instance = fmt.Sprintf("%s-%d-%d", w.Bus.Namespace, os.Getpid(), time.Now().UnixNano())
+		}
+		w.Engine = correlate.New(cfg)
 	}
 	return &w
 }

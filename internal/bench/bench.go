@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 )
@@ -85,7 +84,7 @@ func runCorrelate(ctx context.Context, args []string) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		r := correlate.Bench(n, *events)
+		r := Engine(n, *events)
 		fmt.Printf("%-18d %14.0f %10.1f %18.1f %14.4f\n", n, r.EventsPerSec, r.NsPerEvent, r.BytesPerObservable, r.AllocsPerEvent)
 	}
 	return nil

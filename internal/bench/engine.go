@@ -1,16 +1,15 @@
-package correlate
+package bench
 
 import (
 	"runtime"
 	"time"
+
+	"github.com/cidcc/cop/correlate"
+	"github.com/cidcc/cop/internal/synth"
 )
 
-// BenchBatch is the batch size Bench and the benchmarks feed the engine with: close to
-// the pipeline's (up to 5,000 events per batch).
-const BenchBatch = 4096
-
-// BenchResult is one row of `cop bench correlate`.
-type BenchResult struct {
+// EngineResult is one row of `cop bench correlate`.
+type EngineResult struct {
 	LiveObservables int
 	Events          int
 	// EventsPerSec and NsPerEvent time what the pipeline pays per batch, Engine.Apply and
@@ -22,23 +21,23 @@ type BenchResult struct {
 	// LiveObservables observables, divided by them.
 	BytesPerObservable float64
 	AllocsPerEvent     float64
-	Counters           Counters
+	Counters           correlate.Counters
 }
 
 // Fill returns an engine and a generator whose state holds liveObservables observables,
 // and the heap bytes the engine grew by while being filled.
-func Fill(liveObservables int) (*Engine, *Gen, uint64) {
-	g := NewGen(1, liveObservables)
-	g.Reserve(BenchBatch) // size the generator's buffers outside the measurement
+func Fill(liveObservables int) (*correlate.Engine, *synth.Stream, uint64) {
+	g := synth.NewStream(1, liveObservables)
+	g.Reserve(synth.StreamBatch) // size the generator's buffers outside the measurement
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	cfg := DefaultConfig()
+	cfg := correlate.DefaultConfig()
 	cfg.MaxObservables = max(cfg.MaxObservables, 2*liveObservables) // fill without retiring
 	cfg.MaxSituations = max(cfg.MaxSituations, 2*liveObservables)
-	e := New(cfg)
+	e := correlate.New(cfg)
 	for !g.Prefilled() {
-		e.Apply(g.Prefill(BenchBatch), g.Time())
+		e.Apply(g.Prefill(synth.StreamBatch), g.Time())
 		e.Deltas()
 	}
 	runtime.GC()
@@ -50,21 +49,21 @@ func Fill(liveObservables int) (*Engine, *Gen, uint64) {
 	return e, g, grown
 }
 
-// Bench fills an engine with liveObservables observables, then times events steady-state
-// events through Apply in batches of BenchBatch.
-func Bench(liveObservables, events int) BenchResult {
+// Engine fills an engine with liveObservables observables, then times events steady-state
+// events through Apply in batches of synth.StreamBatch.
+func Engine(liveObservables, events int) EngineResult {
 	e, g, grown := Fill(liveObservables)
 	// Warm up: let both dedup windows (full once they evict) and the buffers reach
 	// their steady size.
 	for i := 0; i < 16 || !WindowsFull(e); i++ {
-		e.Apply(g.Batch(BenchBatch), g.Time())
+		e.Apply(g.Batch(synth.StreamBatch), g.Time())
 		e.Deltas()
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	var spent, applying time.Duration
-	for done := 0; done < events; done += BenchBatch {
-		b := g.Batch(min(BenchBatch, events-done))
+	for done := 0; done < events; done += synth.StreamBatch {
+		b := g.Batch(min(synth.StreamBatch, events-done))
 		now := g.Time()
 		start := time.Now()
 		e.Apply(b, now)
@@ -74,7 +73,7 @@ func Bench(liveObservables, events int) BenchResult {
 		applying += applied.Sub(start)
 	}
 	runtime.ReadMemStats(&after)
-	r := BenchResult{LiveObservables: liveObservables, Events: events, Counters: e.Counters()}
+	r := EngineResult{LiveObservables: liveObservables, Events: events, Counters: e.Counters()}
 	if events > 0 && spent > 0 {
 		r.NsPerEvent = float64(spent.Nanoseconds()) / float64(events)
 		r.ApplyNsPerEvent = float64(applying.Nanoseconds()) / float64(events)
@@ -89,7 +88,7 @@ func Bench(liveObservables, events int) BenchResult {
 
 // WindowsFull reports whether both dedup windows have evicted: they have reached their
 // steady size, and a measurement from then on does not time their growth.
-func WindowsFull(e *Engine) bool {
+func WindowsFull(e *correlate.Engine) bool {
 	c := e.Counters()
 	return c.EvictedIDs > 0 && c.EvictedFingerprints > 0
 }

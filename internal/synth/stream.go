@@ -1,4 +1,4 @@
-package correlate
+package synth
 
 import (
 	"math/rand/v2"
@@ -9,13 +9,14 @@ import (
 	"github.com/cidcc/cop/internal/event"
 )
 
-// Gen generates a reproducible synthetic event stream for benchmarks: ~10 contributors,
+// Stream generates a reproducible synthetic event stream for the engine's benchmarks (the
+// demo's feeds are Generator's, ground truth is internal/groundtruth's): ~10 contributors,
 // 1–5 observables per event drawn with Zipf-distributed popularity from a universe of a
 // fixed size, and 20% duplicates (half redeliveries, half content re-sent under a new id).
 //
 // Events are built in reused buffers: an event and its strings are valid until the next
-// call on the Gen. The engine copies what it keeps, so it can be fed directly.
-type Gen struct {
+// call on the Stream. The engine copies what it keeps, so it can be fed directly.
+type Stream struct {
 	seed     uint64
 	universe int
 	created  int    // observables introduced so far by Prefill
@@ -27,8 +28,8 @@ type Gen struct {
 	batch    []event.Event
 }
 
-// GenContributors are the contributors Gen uses.
-var GenContributors = []string{"MILCERT-DE", "MILCERT-FR", "CSIRT-IT", "CSIRT-ES", "CSIRT-PL",
+// StreamContributors are the contributors Stream uses.
+var StreamContributors = []string{"MILCERT-DE", "MILCERT-FR", "CSIRT-IT", "CSIRT-ES", "CSIRT-PL",
 	"CERT-EU", "ENISA", "CSIRT-EE", "MILCERT-NL", "NCIRC"}
 
 var (
@@ -39,8 +40,12 @@ var (
 	genTitles     = []string{"C2 beaconing observed", "DDoS against operator", "Compromised host", "Phishing wave", "Exploitation attempts"}
 )
 
-// GenStart is the observed time of the first generated event.
-var GenStart = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+// StreamBatch is the batch size the engine's benchmarks draw from a Stream: close to the
+// pipeline's (up to 5,000 events per batch).
+const StreamBatch = 4096
+
+// StreamStart is the observed time of the first generated event.
+var StreamStart = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 
 type splitmix struct{ s uint64 }
 
@@ -49,23 +54,34 @@ func (s *splitmix) Uint64() uint64 {
 	return fmix(s.s)
 }
 
-// NewGen returns a generator over a universe of the given number of observables.
-func NewGen(seed uint64, universe int) *Gen {
-	g := &Gen{seed: seed, universe: max(universe, 1)}
+// fmix is SplitMix64's finaliser (the engine's too: the stream is the one its benchmarks
+// have always been measured on).
+func fmix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// NewStream returns a generator over a universe of the given number of observables.
+func NewStream(seed uint64, universe int) *Stream {
+	g := &Stream{seed: seed, universe: max(universe, 1)}
 	g.rng = rand.New(&g.src)
 	g.zipf = rand.NewZipf(g.rng, 1.1, 4, uint64(g.universe-1))
 	return g
 }
 
 // Prefilled reports whether Prefill has introduced every observable of the universe.
-func (g *Gen) Prefilled() bool { return g.created >= g.universe }
+func (g *Stream) Prefilled() bool { return g.created >= g.universe }
 
 // Time returns the observed time of the last generated event, a natural processing time.
-func (g *Gen) Time() time.Time { return GenStart.Add(time.Duration(g.next) * time.Millisecond) }
+func (g *Stream) Time() time.Time { return StreamStart.Add(time.Duration(g.next) * time.Millisecond) }
 
 // Prefill returns up to n events that introduce observables not seen before (each also
 // linking, half the time, to one already introduced), until the universe is covered.
-func (g *Gen) Prefill(n int) []event.Event {
+func (g *Stream) Prefill(n int) []event.Event {
 	g.reset(n)
 	for i := 0; i < n && g.created < g.universe; i++ {
 		num := g.next
@@ -78,7 +94,7 @@ func (g *Gen) Prefill(n int) []event.Event {
 
 // Batch returns n steady-state events: observables drawn from the whole universe by
 // popularity, 10% redeliveries and 10% content duplicates of recent events.
-func (g *Gen) Batch(n int) []event.Event {
+func (g *Stream) Batch(n int) []event.Event {
 	g.reset(n)
 	for i := 0; i < n; i++ {
 		num := g.next
@@ -99,7 +115,7 @@ func (g *Gen) Batch(n int) []event.Event {
 
 // Reserve sizes the generator's buffers for batches of up to n events, so that a later
 // measurement of heap growth does not count them.
-func (g *Gen) Reserve(n int) {
+func (g *Stream) Reserve(n int) {
 	g.reset(n)
 	for range n {
 		e := g.slot()
@@ -108,7 +124,7 @@ func (g *Gen) Reserve(n int) {
 	g.batch = g.batch[:0]
 }
 
-func (g *Gen) reset(n int) {
+func (g *Stream) reset(n int) {
 	g.batch = g.batch[:0]
 	if need := n * 512; cap(g.buf) < need {
 		g.buf = make([]byte, 0, need)
@@ -116,7 +132,7 @@ func (g *Gen) reset(n int) {
 	g.buf = g.buf[:0]
 }
 
-func (g *Gen) slot() *event.Event {
+func (g *Stream) slot() *event.Event {
 	n := len(g.batch)
 	if n < cap(g.batch) {
 		g.batch = g.batch[:n+1]
@@ -130,7 +146,7 @@ func (g *Gen) slot() *event.Event {
 }
 
 // str appends s-building f to the buffer and returns it as a string aliasing the buffer.
-func (g *Gen) str(f func([]byte) []byte) string {
+func (g *Stream) str(f func([]byte) []byte) string {
 	start := len(g.buf)
 	g.buf = f(g.buf)
 	if len(g.buf) == start {
@@ -140,11 +156,11 @@ func (g *Gen) str(f func([]byte) []byte) string {
 }
 
 // content fills e as event number num carrying the content of event number content.
-func (g *Gen) content(e *event.Event, num, content uint64, prefill bool) {
+func (g *Stream) content(e *event.Event, num, content uint64, prefill bool) {
 	g.src.s = g.seed ^ fmix(content)
 	r := &g.src
-	ci := r.Uint64() % uint64(len(GenContributors))
-	e.Contributor = GenContributors[ci]
+	ci := r.Uint64() % uint64(len(StreamContributors))
+	e.Contributor = StreamContributors[ci]
 	e.ID = g.str(func(b []byte) []byte { // 32 hex digits, like event.NewID
 		return appendHex(appendHex(b, fmix(num^g.seed)), fmix(num+g.seed))
 	})
@@ -153,7 +169,7 @@ func (g *Gen) content(e *event.Event, num, content uint64, prefill bool) {
 	e.Severity = event.Severity(1 + r.Uint64()%5)
 	e.Confidence = uint8(40 + r.Uint64()%61)
 	e.TLP = event.TLP(1 + r.Uint64()%3)
-	e.ObservedAt = GenStart.Add(time.Duration(content) * time.Millisecond)
+	e.ObservedAt = StreamStart.Add(time.Duration(content) * time.Millisecond)
 	e.ReceivedAt = e.ObservedAt
 	k := r.Uint64() % uint64(len(genCategories))
 	e.Category, e.Title = genCategories[k], genTitles[k]
@@ -183,7 +199,7 @@ func (g *Gen) content(e *event.Event, num, content uint64, prefill bool) {
 
 // appendObs appends the observable of popularity rank rank. Ranks are scattered over the
 // universe so that popular observables are not neighbours in the engine's slabs.
-func (g *Gen) appendObs(obs []event.Observable, rank uint64) []event.Observable {
+func (g *Stream) appendObs(obs []event.Observable, rank uint64) []event.Observable {
 	u := uint64(g.universe)
 	i := rank // during prefill, ranks are creation order
 	if g.Prefilled() {
