@@ -63,7 +63,7 @@ type Correlator struct {
 // Run consumes until ctx is done. A ClickHouse or Kafka failure is retried with backoff
 // while the batch is held: the offsets stay uncommitted, so Kafka lag grows instead of
 // memory (backpressure), and nothing is lost. When ctx ends, the batch in flight is still
-// stored and committed, and a final snapshot is written, so a restart replays nothing.
+// stored and committed, and a final snapshot is written, so a restart re-applies nothing.
 // Run works on a copy of c with the defaults filled in: c itself is never changed.
 func (c *Correlator) Run(ctx context.Context) error {
 	w := c.withDefaults()
@@ -99,15 +99,15 @@ func (c *Correlator) withDefaults() *Correlator {
 
 // correlatorMetrics are the Correlator's own metrics.
 type correlatorMetrics struct {
-	events, replayed, dups, bad, batches, retries *metrics.Counter
-	batchSecs, lag                                *metrics.Gauge
-	gauges                                        func(*correlate.Engine)
+	events, reapplied, dups, bad, batches, retries *metrics.Counter
+	batchSecs, lag                                 *metrics.Gauge
+	gauges                                         func(*correlate.Engine)
 }
 
 func newCorrelatorMetrics(reg *metrics.Registry) correlatorMetrics {
 	return correlatorMetrics{
 		events:    reg.Counter(`cop_correlate_events_total`, "Events applied to the engine."),
-		replayed:  reg.Counter(`cop_correlate_replayed_total`, "cop.events messages re-applied at start to bring the restored engine up to the committed offsets."),
+		reapplied: reg.Counter(`cop_correlate_replayed_total`, "cop.events messages re-applied at start to bring the restored engine up to the committed offsets."),
 		dups:      reg.Counter(`cop_duplicates_total`, "Events recognised as duplicates (redelivery or re-sent content)."),
 		bad:       reg.Counter(`cop_correlate_undecodable_total`, "cop.events messages that could not be decoded."),
 		batches:   reg.Counter(`cop_correlate_batches_total`, "Batches stored and committed."),
@@ -145,7 +145,7 @@ func (c *Correlator) run(ctx context.Context) error {
 	defer release()
 	if c.StatePath != "" {
 		var err error
-		if l.committed, err = c.restore(ctx, l.m.retries, l.m.replayed); err != nil {
+		if l.committed, err = c.restore(ctx, l.m.retries, l.m.reapplied); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -423,7 +423,7 @@ func engineConfig(cfg *correlate.Config) correlate.Config {
 
 // restore loads the state file (if any) into c.Engine and re-applies what the group
 // committed after it. It returns the committed offsets the engine now corresponds to.
-func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Counter) (map[int]int64, error) {
+func (c *Correlator) restore(ctx context.Context, retries, reapplied *metrics.Counter) (map[int]int64, error) {
 	from := map[int]int64{}
 	e, hdr, err := readState(c.StatePath, engineConfig(c.EngineConfig))
 	switch {
@@ -459,7 +459,7 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 	var n int
 	if err := retry(ctx, c.Log, retries, "re-apply the journal", func() error {
 		var err error
-		if n, err = c.replayJournal(ctx, recs, from, to); err != nil {
+		if n, err = c.reapplyJournal(ctx, recs, from, to); err != nil {
 			// Start over: part of the journal is applied already.
 			if e, hdr, rerr := readState(c.StatePath, engineConfig(c.EngineConfig)); rerr == nil && hdr.Topic == c.Bus.Events() {
 				c.Engine = e
@@ -471,8 +471,8 @@ func (c *Correlator) restore(ctx context.Context, retries, replayed *metrics.Cou
 	}); err != nil {
 		return nil, err
 	}
-	replayed.Add(uint64(n))
-	c.Log.Info().Int("replayed", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
+	reapplied.Add(uint64(n))
+	c.Log.Info().Int("reapplied", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
 	return to, nil
 }
 

@@ -87,14 +87,14 @@ func (pr *partitionReaders) Close() {
 	}
 }
 
-// replayJournal re-applies the journaled batches after the snapshot (from) exactly as
+// reapplyJournal re-applies the journaled batches after the snapshot (from) exactly as
 // they were applied before: same messages, same order, same times. Batches the group
 // committed (below to) were stored and published then; only the engine's memory of them
 // was lost. A batch not committed yet (the crash came between its journal record and its
 // commit) may or may not have been stored: it is stored and published again (the tables
 // fold the identical rows), and the group redelivers it as known ids. It returns the
 // messages re-applied and whether the engine now holds uncommitted batches.
-func (c *Correlator) replayJournal(ctx context.Context, recs []journalRecord, from, to map[int]int64) (int, error) {
+func (c *Correlator) reapplyJournal(ctx context.Context, recs []journalRecord, from, to map[int]int64) (int, error) {
 	pr := newPartitionReaders(c.Bus)
 	defer pr.Close()
 	total := 0
