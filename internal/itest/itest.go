@@ -16,6 +16,13 @@ import (
 // Services returns the Kafka brokers and the ClickHouse address, or skips the test.
 func Services(t testing.TB) (kafka, clickhouse string) {
 	t.Helper()
+	if useContainers() {
+		k, c, err := containerServices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, c
+	}
 	kafka, clickhouse = os.Getenv("COP_KAFKA"), os.Getenv("COP_CLICKHOUSE")
 	if kafka == "" || clickhouse == "" {
 		if os.Getenv("COP_REQUIRE_SERVICES") == "1" {
