@@ -9,7 +9,7 @@ type slab[T any] struct {
 }
 
 const (
-	slabPageBits = 13
+	slabPageBits = 10
 	slabPageSize = 1 << slabPageBits
 )
 
