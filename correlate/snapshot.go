@@ -329,12 +329,39 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 // check verifies that every index in the restored state is in range, so that a snapshot
 // from a buggy or hostile writer fails here rather than panicking later.
 func (e *Engine) check() error {
-	bad := func(what string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrSnapshotFormat, fmt.Sprintf(what, args...))
+	if err := e.checkObservableTable(); err != nil {
+		return err
 	}
+	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) ||
+		len(e.nodeGen) != len(e.parent) || len(e.nodeNext) != len(e.parent) || e.places.len() == 0 {
+		return snapshotError("empty slabs")
+	}
+	if err := e.checkChains(); err != nil {
+		return err
+	}
+	return e.checkSituations()
+}
+
+func snapshotError(what string) error { return fmt.Errorf("%w: %s", ErrSnapshotFormat, what) }
+
+// in returns the range checks of a restored state's indexes.
+func (e *Engine) in() (links, members, obs, nodes func(uint32) bool, ref func(strRef) bool) {
+	links = func(i uint32) bool { return int(i) < e.links.len() }
+	members = func(i uint32) bool { return int(i) < e.members.len() }
+	obs = func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
+	nodes = func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
+	ref = func(r strRef) bool {
+		b := int(r.off >> arenaBlockBits)
+		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
+	}
+	return
+}
+
+// checkObservableTable checks the open-addressed observable index and recounts it.
+func (e *Engine) checkObservableTable() error {
 	n := len(e.obsIdx.slots)
 	if n&(n-1) != 0 || n == 0 {
-		return bad("observable table size %d", n)
+		return snapshotError(fmt.Sprintf("observable table size %d", n))
 	}
 	e.obsIdx.setSlots(e.obsIdx.slots)
 	e.obsIdx.n = 0
@@ -344,72 +371,81 @@ func (e *Engine) check() error {
 		}
 		e.obsIdx.n++
 		if int(sl.idx-1) >= e.obs.len() {
-			return bad("observable index out of range")
+			return snapshotError("observable index out of range")
 		}
 		k := e.obs.at(sl.idx - 1).key
 		if k == 0 || uint32(k) != sl.fp {
-			return bad("observable key mismatch")
+			return snapshotError("observable key mismatch")
 		}
 		// Every slot from its home to it is taken, or lookups would miss it.
 		mask := uint64(n - 1)
 		for i := e.obsIdx.home(k); i != uint64(j); i = (i + 1) & mask {
 			if e.obsIdx.slots[i].idx == 0 {
-				return bad("observable table out of order")
+				return snapshotError("observable table out of order")
 			}
 		}
 	}
 	if e.obsIdx.n*4 > n*3 {
-		return bad("observable table overfull")
+		return snapshotError("observable table overfull")
 	}
-	if e.links.len() == 0 || len(e.cblocks) == 0 || e.members.len() == 0 || len(e.parent) != len(e.nodeData) ||
-		len(e.nodeGen) != len(e.parent) || len(e.nodeNext) != len(e.parent) {
-		return bad("empty slabs")
-	}
-	inLinks := func(i uint32) bool { return int(i) < e.links.len() }
-	inMembers := func(i uint32) bool { return int(i) < e.members.len() }
-	ref := func(r strRef) bool {
-		b := int(r.off >> arenaBlockBits)
-		return r.n == 0 || b < len(e.arena.blocks) && int(r.off&(arenaBlockSize-1))+int(r.n) <= len(e.arena.blocks[b])
-	}
-	inObs := func(i uint32) bool { return i == noNode || int(i) < e.obs.len() }
-	inNodes := func(i uint32) bool { return i == noNode || int(i) < len(e.parent) }
+	return nil
+}
+
+// checkChains checks that every index held by an observable, node, block, link, member
+// and free list is in range.
+func (e *Engine) checkChains() error {
+	inLinks, inMembers, inObs, inNodes, ref := e.in()
 	for i := range uint32(e.obs.len()) {
 		o := e.obs.at(i)
 		if o.sit < hubOrphan && int(o.sit) >= len(e.parent) || int(o.more) >= len(e.cblocks) || !ref(o.val) || !inObs(o.next) {
-			return bad("observable state out of range")
+			return snapshotError("observable state out of range")
 		}
 	}
 	for _, n := range e.nodeNext {
 		if !inNodes(n) {
-			return bad("node chain out of range")
+			return snapshotError("node chain out of range")
 		}
 	}
 	for _, b := range e.cblocks {
 		if int(b.next) >= len(e.cblocks) {
-			return bad("contributor block out of range")
+			return snapshotError("contributor block out of range")
 		}
 	}
 	for i := range uint32(e.links.len()) {
-		l := e.links.at(i)
-		if !inLinks(l.next) {
-			return bad("link out of range")
+		if !inLinks(e.links.at(i).next) {
+			return snapshotError("link out of range")
 		}
 	}
 	for i := range uint32(e.members.len()) {
 		m := e.members.at(i)
 		if !inMembers(m.next) || m.n == memberArena && !ref(getRef(m.id[:])) ||
 			m.n != memberHex && m.n != memberArena && int(m.n) > len(m.id) {
-			return bad("member out of range")
+			return snapshotError("member out of range")
 		}
 	}
+	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) || !inObs(e.freeObs) || !inObs(e.orphans) ||
+		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || int(e.freePlace) >= e.places.len() {
+		return snapshotError("free list out of range")
+	}
+	for i, k := e.freePlace, 0; i != 0; i, k = uint32(e.places.at(i).at), k+1 {
+		if at := e.places.at(i).at; at < 0 || at >= int64(e.places.len()) || k > e.places.len() {
+			return snapshotError("free places out of range")
+		}
+	}
+	return nil
+}
+
+// checkSituations checks the situation nodes, the live situations and the queue.
+func (e *Engine) checkSituations() error {
+	inLinks, inMembers, inObs, _, ref := e.in()
 	for i, p := range e.parent {
 		if int(p) >= len(e.parent) || p == uint32(i) && e.nodeData[i] != noNode && int(e.nodeData[i]) >= e.sits.len() {
-			return bad("situation node out of range")
+			return snapshotError("situation node out of range")
 		}
 	}
 	for _, f := range e.freeSit {
 		if int(f) >= e.sits.len() {
-			return bad("free situation out of range")
+			return snapshotError("free situation out of range")
 		}
 	}
 	for i := range uint32(e.sits.len()) {
@@ -419,7 +455,7 @@ func (e *Engine) check() error {
 		}
 		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
 			if !inLinks(h) {
-				return bad("situation chain out of range")
+				return snapshotError("situation chain out of range")
 			}
 		}
 		if !inObs(d.ownHead) || !inObs(d.ownTail) || int(d.place) >= e.places.len() ||
@@ -428,24 +464,12 @@ func (e *Engine) check() error {
 			int(d.scope) >= len(e.scopes.names) || !ref(d.title) || d.category > uint32(len(e.words.names)) ||
 			d.critWord > uint32(len(e.words.names)) ||
 			len(e.words.names) < 64 && (d.countryBits|d.sectorBits|d.techBits)>>len(e.words.names) != 0 {
-			return bad("situation out of range")
+			return snapshotError("situation out of range")
 		}
-	}
-	if !inLinks(e.freeLink) || !inMembers(e.freeMembr) || !inObs(e.freeObs) || !inObs(e.orphans) ||
-		int(e.freeCB) >= len(e.cblocks) || !inNodes(e.freeNode) || int(e.freePlace) >= e.places.len() {
-		return bad("free list out of range")
 	}
 	for _, di := range e.queue {
 		if int(di) >= e.sits.len() {
-			return bad("queue out of range")
-		}
-	}
-	if e.places.len() == 0 {
-		return bad("empty slabs")
-	}
-	for i, k := e.freePlace, 0; i != 0; i, k = uint32(e.places.at(i).at), k+1 {
-		if at := e.places.at(i).at; at < 0 || at >= int64(e.places.len()) || k > e.places.len() {
-			return bad("free places out of range")
+			return snapshotError("queue out of range")
 		}
 	}
 	return nil
