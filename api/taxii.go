@@ -247,7 +247,6 @@ var errTAXIIFound = errors.New("found")
 // through the whole collection as the caller may see it (its id is a hash: no index
 // finds the event behind it), stopping at the first match; 404 when there is none.
 func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	q := r.URL.Query()
 	object := r.PathValue("object")
 	kind := "objects"
 	switch {
@@ -260,109 +259,119 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 	}
 	rows, status := 0, http.StatusOK
 	defer func() { s.audit(r, id, "taxii."+kind, uint64(max(rows, 0)), status) }()
+	fail := func(code int, msg string) { status = code; taxiiError(w, code, msg) }
 	if !acceptsTAXII(r) {
-		status = http.StatusNotAcceptable
-		taxiiError(w, status, "accept "+taxiiMedia)
+		fail(http.StatusNotAcceptable, "accept "+taxiiMedia)
 		return
 	}
 	c, ok := s.findCollection(r, id)
 	if !ok {
-		status = http.StatusNotFound
-		taxiiError(w, status, "no such collection")
+		fail(http.StatusNotFound, "no such collection")
 		return
 	}
 	caller := store.Caller{Name: id.Name, Missions: id.Missions, MaxTLP: id.MaxTLP, Exercise: c.exercise,
 		SeeAnonymised: id.Role == access.RoleAdmin}
-	f := store.EventFilter{ByStored: true}
-	var err error
-	if v := q.Get("added_after"); v != "" {
-		if f.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			status = http.StatusBadRequest
-			taxiiError(w, status, "added_after: want an RFC 3339 timestamp")
-			return
-		}
-		f.Since = store.QueryTime(f.Since) // after the last time the store can hold: nothing
-	}
-	if f.Limit, err = parseLimit(q, DefaultLimit); err != nil {
-		status = http.StatusBadRequest
-		taxiiError(w, status, err.Error())
+	f, match, msg := taxiiObjectsQuery(r.URL.Query(), object)
+	if msg != "" {
+		fail(http.StatusBadRequest, msg)
 		return
 	}
-	if v := q.Get("next"); v != "" {
-		cur, err := store.ParseCursor(v)
-		if err != nil {
-			status = http.StatusBadRequest
-			taxiiError(w, status, "next: want the next value of a previous page")
-			return
-		}
-		f.After = &cur
-	}
-	match, err := parseTAXIIMatch(q, object)
-	if err != nil {
-		status = http.StatusBadRequest
-		taxiiError(w, status, err.Error())
-		return
-	}
-	if object != "" {
-		f.Limit, f.After = 0, nil // one version: no pages
-	}
-	x := &stixExport{seen: map[string]bool{}}
-	objects := []map[string]any{}
-	manifest := []map[string]any{}
-	var versions []string
-	var first, last time.Time
+	p := taxiiPage{x: &stixExport{seen: map[string]bool{}}, objects: []map[string]any{}, manifest: []map[string]any{}}
 	next, err := s.Store.EachEvent(r.Context(), caller, f, func(e *store.StoredEvent) error {
 		s.redactEvent(id, e)
 		rows++
-		for _, o := range x.objects(e, e.Contributor) {
-			version := taxiiVersion(o, e.StoredAt)
-			if !match.keep(o, version) {
-				continue
-			}
-			if first.IsZero() {
-				first = e.StoredAt
-			}
-			last = e.StoredAt
-			objects = append(objects, o)
-			manifest = append(manifest, map[string]any{"id": o["id"], "date_added": e.StoredAt.UTC().Format(taxiiTimeFmt),
-				"version": version, "media_type": "application/stix+json;version=2.1"})
-			versions = append(versions, version)
-			if object != "" {
-				return errTAXIIFound
-			}
-		}
-		return nil
+		return p.add(e, match, object != "")
 	})
 	if errors.Is(err, errTAXIIFound) {
 		next, err = nil, nil
 	}
 	if err != nil {
-		status = http.StatusServiceUnavailable
 		s.storeError(r, err, "TAXII objects query failed")
-		taxiiError(w, status, "history store unavailable")
+		fail(http.StatusServiceUnavailable, "history store unavailable")
 		return
 	}
-	if object != "" && len(objects) == 0 {
+	if object != "" && len(p.objects) == 0 {
 		// The same answer whether it does not exist or may not be seen.
-		status = http.StatusNotFound
-		taxiiError(w, status, "no such object in this collection")
+		fail(http.StatusNotFound, "no such object in this collection")
 		return
 	}
-	if !first.IsZero() {
-		w.Header().Set("X-TAXII-Date-Added-First", first.Format(taxiiTimeFmt))
-		w.Header().Set("X-TAXII-Date-Added-Last", last.Format(taxiiTimeFmt))
+	if !p.first.IsZero() {
+		w.Header().Set("X-TAXII-Date-Added-First", p.first.Format(taxiiTimeFmt))
+		w.Header().Set("X-TAXII-Date-Added-Last", p.last.Format(taxiiTimeFmt))
 	}
 	env := map[string]any{"more": next != nil}
 	switch kind {
 	case "manifest":
-		env["objects"] = manifest
+		env["objects"] = p.manifest
 	case "versions":
-		env["versions"] = versions
+		env["versions"] = p.versions
 	default:
-		env["objects"] = objects
+		env["objects"] = p.objects
 	}
 	if next != nil {
 		env["next"] = next.String()
 	}
 	writeTAXII(w, http.StatusOK, env)
+}
+
+// taxiiObjectsQuery reads the filter and the match of an objects request (for one object
+// when object is set); msg says what is wrong with the query, if anything.
+func taxiiObjectsQuery(q url.Values, object string) (f store.EventFilter, match taxiiMatch, msg string) {
+	f = store.EventFilter{ByStored: true}
+	var err error
+	if v := q.Get("added_after"); v != "" {
+		if f.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return f, match, "added_after: want an RFC 3339 timestamp"
+		}
+		f.Since = store.QueryTime(f.Since) // after the last time the store can hold: nothing
+	}
+	if f.Limit, err = parseLimit(q, DefaultLimit); err != nil {
+		return f, match, err.Error()
+	}
+	if v := q.Get("next"); v != "" {
+		cur, err := store.ParseCursor(v)
+		if err != nil {
+			return f, match, "next: want the next value of a previous page"
+		}
+		f.After = &cur
+	}
+	if match, err = parseTAXIIMatch(q, object); err != nil {
+		return f, match, err.Error()
+	}
+	if object != "" {
+		f.Limit, f.After = 0, nil // one version: no pages
+	}
+	return f, match, ""
+}
+
+// taxiiPage collects the STIX objects of a page of events, their manifest records and
+// versions, and the first and last times they were added.
+type taxiiPage struct {
+	x           *stixExport
+	objects     []map[string]any
+	manifest    []map[string]any
+	versions    []string
+	first, last time.Time
+}
+
+// add adds e's objects that match; with one, it stops at the first (errTAXIIFound).
+func (p *taxiiPage) add(e *store.StoredEvent, match taxiiMatch, one bool) error {
+	for _, o := range p.x.objects(e, e.Contributor) {
+		version := taxiiVersion(o, e.StoredAt)
+		if !match.keep(o, version) {
+			continue
+		}
+		if p.first.IsZero() {
+			p.first = e.StoredAt
+		}
+		p.last = e.StoredAt
+		p.objects = append(p.objects, o)
+		p.manifest = append(p.manifest, map[string]any{"id": o["id"], "date_added": e.StoredAt.UTC().Format(taxiiTimeFmt),
+			"version": version, "media_type": "application/stix+json;version=2.1"})
+		p.versions = append(p.versions, version)
+		if one {
+			return errTAXIIFound
+		}
+	}
+	return nil
 }
