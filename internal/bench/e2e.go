@@ -59,23 +59,9 @@ func runE2E(ctx context.Context, args []string, h Host) error {
 	ns, ex := "e2e"+tag, "BENCH-E2E-"+strings.ToUpper(tag)
 	bc := bus.Config{Brokers: bus.Brokers(kafkaAddr), Partitions: *partitions, Namespace: ns}
 
-	contributors := []synth.Contributor{{Name: "milcert-de"}, {Name: "csirt-it"}, {Name: "cert-eu"}, {Name: "csirt-pl"}}
-	gen := synth.New(uint64(time.Now().UnixNano()))
-	now := time.Now().UTC()
-	msgs := make([]kafka.Message, *n)
-	for i := range msgs {
-		c := contributors[i%len(contributors)]
-		in := gen.For(c, now)
-		in.Exercise = ex
-		v, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		msgs[i] = kafka.Message{Topic: bc.FeedTopic(c.Name), Value: v}
-	}
-	var topics []string
-	for _, c := range contributors {
-		topics = append(topics, bc.FeedTopic(c.Name))
+	msgs, topics, err := e2eFeed(bc, ex, *n)
+	if err != nil {
+		return err
 	}
 	st, err := store.OpenWith(ctx, chAddr, store.Options{})
 	if err != nil {
@@ -122,24 +108,7 @@ func runE2E(ctx context.Context, args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	perSec := func(secs float64) float64 { return float64(*n) / secs }
-	fmt.Printf("%-52s %10s %10s %12s\n", "path (same events)", "events", "seconds", "events/s")
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare kafka-go consume of the feed topics", *n, consumeSecs, perSec(consumeSecs))
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare clickhouse-go insert (store.Write, 5000/batch)", *n, insertSecs, perSec(insertSecs))
-	what := "COP: feed → ingest → correlate → ClickHouse → picture"
-	if *rate > 0 {
-		what = fmt.Sprintf("COP, offered %d events/s", *rate)
-	}
-	fmt.Printf("%-52s %10d %10.2f %12.0f\n", what, *n, r.secs, perSec(r.secs))
-	fmt.Printf("\nCOP at %.0f%% of the bare consume, %.0f%% of the bare insert; producer wrote the feed in %.2f s\n",
-		100*consumeSecs/r.secs, 100*insertSecs/r.secs, r.produceSecs)
-	fmt.Printf("Kafka lag (cop.events, correlator): max %.0f messages\n", r.maxLag)
-	if len(r.latencies) > 0 {
-		fmt.Printf("event → websocket latency under load (%d probes, %d lost): p50 %s, p99 %s, max %s\n",
-			len(r.latencies), r.lostProbes, pct(r.latencies, 50), pct(r.latencies, 99), pct(r.latencies, 100))
-	} else {
-		fmt.Printf("event → websocket latency: no probe came back (%d sent)\n", r.lostProbes)
-	}
+	printE2E(*n, *rate, consumeSecs, insertSecs, r)
 	return nil
 }
 
@@ -269,68 +238,15 @@ func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr stri
 	}
 	defer func() { stop(); <-serveErr }()
 
-	// The websocket client, watching the exercise; probes are new situations, each with
-	// one observable of its own.
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+addr+"/ws/picture", nil)
-	if err != nil {
-		return nil, fmt.Errorf("cannot connect to /ws/picture: %w", err)
-	}
-	defer conn.Close()
-	if err := conn.WriteJSON(map[string]any{"type": "view", "exercise": ex}); err != nil {
+	p := &probes{sent: map[string]time.Time{}}
+	if err := p.watch(ctx, addr, ex); err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat []time.Duration
-	go func() {
-		for {
-			var m api.Message
-			if err := conn.ReadJSON(&m); err != nil {
-				return
-			}
-			at := time.Now()
-			mu.Lock()
-			for _, s := range m.Situations {
-				for _, o := range s.Observables {
-					if t, ok := sent[o.Value]; ok {
-						lat = append(lat, at.Sub(t))
-						delete(sent, o.Value)
-					}
-				}
-			}
-			mu.Unlock()
-		}
-	}()
-
+	defer p.conn.Close()
 	pctx, stopProbes := context.WithCancel(sctx)
 	defer stopProbes()
-	probes, probesDone := 0, make(chan struct{})
-	go func() {
-		defer close(probesDone)
-		w := bus.NewWriter(bc, bc.FeedTopic("e2e-probe"))
-		defer w.Close()
-		t := time.NewTicker(probeEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-pctx.Done():
-				return
-			case <-t.C:
-			}
-			sum := sha256.Sum256(fmt.Appendf(nil, "%s probe %d", ex, probes))
-			h := hex.EncodeToString(sum[:])
-			in := native.Input{ID: "probe-" + h[:16], Kind: event.KindIndicator, ObservedAt: time.Now().UTC(),
-				Observables: []event.Observable{{Type: event.ObsSHA256, Value: h}}, Severity: event.SeverityHigh,
-				TLP: event.TLPGreen, Exercise: ex, Title: "end-to-end latency probe"}
-			v, _ := json.Marshal(in)
-			mu.Lock()
-			sent[h] = time.Now()
-			mu.Unlock()
-			if w.WriteMessages(pctx, kafka.Message{Value: v}) == nil {
-				probes++
-			}
-		}
-	}()
+	probesDone := make(chan struct{})
+	go func() { defer close(probesDone); p.send(pctx, bc, ex, probeEvery) }()
 
 	// Warm up: the load starts once the first probe came back (consumer groups joined).
 	for ready := false; !ready; {
@@ -341,11 +257,94 @@ func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr stri
 			return nil, fmt.Errorf("serve stopped: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		mu.Lock()
-		ready, lat = len(lat) > 0, nil
-		mu.Unlock()
+		p.mu.Lock()
+		ready, p.lat = len(p.lat) > 0, nil
+		p.mu.Unlock()
 	}
 	res := &e2eResult{}
+	if err := waitStored(ctx, bc, st, addr, ex, msgs, rate, serveErr, res); err != nil {
+		return nil, err
+	}
+	stopProbes()
+	<-probesDone
+	time.Sleep(2 * time.Second) // the last probes' deltas
+	p.mu.Lock()
+	res.latencies, res.lostProbes = p.lat, len(p.sent)
+	p.mu.Unlock()
+	return res, nil
+}
+
+// probes are latency probes: new situations of one observable each, sent to the feed and
+// timed when the websocket shows them.
+type probes struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	sent map[string]time.Time // observable → when its probe was sent
+	lat  []time.Duration
+}
+
+// watch connects to the websocket, watching exercise ex, and times the probes it shows.
+func (p *probes) watch(ctx context.Context, addr, ex string) error {
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+addr+"/ws/picture", nil)
+	if err != nil {
+		return fmt.Errorf("cannot connect to /ws/picture: %w", err)
+	}
+	if err := conn.WriteJSON(map[string]any{"type": "view", "exercise": ex}); err != nil {
+		conn.Close()
+		return err
+	}
+	p.conn = conn
+	go func() {
+		for {
+			var m api.Message
+			if err := conn.ReadJSON(&m); err != nil {
+				return
+			}
+			at := time.Now()
+			p.mu.Lock()
+			for _, s := range m.Situations {
+				for _, o := range s.Observables {
+					if t, ok := p.sent[o.Value]; ok {
+						p.lat = append(p.lat, at.Sub(t))
+						delete(p.sent, o.Value)
+					}
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// send writes a probe every `every` until ctx ends.
+func (p *probes) send(ctx context.Context, bc bus.Config, ex string, every time.Duration) {
+	w := bus.NewWriter(bc, bc.FeedTopic("e2e-probe"))
+	defer w.Close()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sum := sha256.Sum256(fmt.Appendf(nil, "%s probe %d", ex, n))
+		h := hex.EncodeToString(sum[:])
+		in := native.Input{ID: "probe-" + h[:16], Kind: event.KindIndicator, ObservedAt: time.Now().UTC(),
+			Observables: []event.Observable{{Type: event.ObsSHA256, Value: h}}, Severity: event.SeverityHigh,
+			TLP: event.TLPGreen, Exercise: ex, Title: "end-to-end latency probe"}
+		v, _ := json.Marshal(in)
+		p.mu.Lock()
+		p.sent[h] = time.Now()
+		p.mu.Unlock()
+		w.WriteMessages(ctx, kafka.Message{Value: v})
+	}
+}
+
+// waitStored produces msgs at rate and waits until ClickHouse holds every one, noting
+// the times and the largest lag in res.
+func waitStored(ctx context.Context, bc bus.Config, st *store.Store, addr, ex string, msgs []kafka.Message, rate int,
+	serveErr <-chan error, res *e2eResult) error {
 	start := time.Now()
 	produced := make(chan error, 1)
 	go func() {
@@ -359,12 +358,12 @@ func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr stri
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("not every event stored before --timeout: %w", ctx.Err())
+			return fmt.Errorf("not every event stored before --timeout: %w", ctx.Err())
 		case err := <-serveErr:
-			return nil, fmt.Errorf("serve stopped: %w", err)
+			return fmt.Errorf("serve stopped: %w", err)
 		case err := <-produced:
 			if err != nil {
-				return nil, err
+				return err
 			}
 			produced = nil
 			continue
@@ -374,19 +373,57 @@ func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr stri
 		res.maxLag = max(res.maxLag, m["cop_correlate_lag"])
 		var stored uint64
 		if err := st.Conn().QueryRow(ctx, `SELECT uniqExact(id) FROM cop.events WHERE exercise = ? AND contributor != 'e2e-probe'`, ex).Scan(&stored); err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Fprintf(os.Stderr, "%6.1fs stored %d of %d, lag %.0f\n", time.Since(start).Seconds(), stored, want, m["cop_correlate_lag"])
 		if stored >= want && produced == nil {
-			break
+			res.secs = time.Since(start).Seconds()
+			return nil
 		}
 	}
-	res.secs = time.Since(start).Seconds()
-	stopProbes()
-	<-probesDone
-	time.Sleep(2 * time.Second) // the last probes' deltas
-	mu.Lock()
-	res.latencies, res.lostProbes = lat, len(sent)
-	mu.Unlock()
-	return res, nil
+}
+
+// e2eFeed builds n synthetic feed messages of exercise ex over four contributors, and
+// their topics.
+func e2eFeed(bc bus.Config, ex string, n int) (msgs []kafka.Message, topics []string, err error) {
+	contributors := []synth.Contributor{{Name: "milcert-de"}, {Name: "csirt-it"}, {Name: "cert-eu"}, {Name: "csirt-pl"}}
+	gen := synth.New(uint64(time.Now().UnixNano()))
+	now := time.Now().UTC()
+	msgs = make([]kafka.Message, n)
+	for i := range msgs {
+		c := contributors[i%len(contributors)]
+		in := gen.For(c, now)
+		in.Exercise = ex
+		v, err := json.Marshal(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs[i] = kafka.Message{Topic: bc.FeedTopic(c.Name), Value: v}
+	}
+	for _, c := range contributors {
+		topics = append(topics, bc.FeedTopic(c.Name))
+	}
+	return msgs, topics, nil
+}
+
+// printE2E prints the table of `cop bench e2e`.
+func printE2E(n, rate int, consumeSecs, insertSecs float64, r *e2eResult) {
+	perSec := func(secs float64) float64 { return float64(n) / secs }
+	fmt.Printf("%-52s %10s %10s %12s\n", "path (same events)", "events", "seconds", "events/s")
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare kafka-go consume of the feed topics", n, consumeSecs, perSec(consumeSecs))
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", "bare clickhouse-go insert (store.Write, 5000/batch)", n, insertSecs, perSec(insertSecs))
+	what := "COP: feed → ingest → correlate → ClickHouse → picture"
+	if rate > 0 {
+		what = fmt.Sprintf("COP, offered %d events/s", rate)
+	}
+	fmt.Printf("%-52s %10d %10.2f %12.0f\n", what, n, r.secs, perSec(r.secs))
+	fmt.Printf("\nCOP at %.0f%% of the bare consume, %.0f%% of the bare insert; producer wrote the feed in %.2f s\n",
+		100*consumeSecs/r.secs, 100*insertSecs/r.secs, r.produceSecs)
+	fmt.Printf("Kafka lag (cop.events, correlator): max %.0f messages\n", r.maxLag)
+	if len(r.latencies) > 0 {
+		fmt.Printf("event → websocket latency under load (%d probes, %d lost): p50 %s, p99 %s, max %s\n",
+			len(r.latencies), r.lostProbes, pct(r.latencies, 50), pct(r.latencies, 99), pct(r.latencies, 100))
+	} else {
+		fmt.Printf("event → websocket latency: no probe came back (%d sent)\n", r.lostProbes)
+	}
 }

@@ -105,27 +105,7 @@ func runQuery(ctx context.Context, args []string) error {
 			{"critical by sector per week, 90 days (" + from.how + ")", trend(store.EventFilter{Severities: []event.Severity{event.SeverityCritical}, Since: now.AddDate(0, 0, -90)}, "week", "sector")},
 		}...)
 	}
-	fmt.Printf("%-56s %10s %10s %10s %8s\n", "query", "p50 ms", "p99 ms", "max ms", "rows")
-	for _, q := range queries {
-		var lat []float64
-		rows := 0
-		for i := range *runs {
-			if ctx.Err() != nil {
-				return nil
-			}
-			t := time.Now()
-			r, err := q.run(i)
-			if err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
-			}
-			lat = append(lat, float64(time.Since(t).Microseconds())/1000)
-			rows = r
-		}
-		slices.Sort(lat)
-		pct := func(p float64) float64 { return lat[int(math.Ceil(p*float64(len(lat))))-1] }
-		fmt.Printf("%-56s %10.1f %10.1f %10.1f %8d\n", q.name, pct(0.5), pct(0.99), lat[len(lat)-1], rows)
-	}
-	return nil
+	return timeQueries(ctx, queries, *runs)
 }
 
 // benchQuery is one timed query; run returns how many rows it got.
@@ -223,4 +203,29 @@ func benchDrop(st *store.Store, ex string) {
 	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.observables DELETE WHERE exercise = '%s'", ex))
 	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.situations DROP PARTITION '%s'", ex))
 	fmt.Printf("\ndropped exercise %s\n", ex)
+}
+
+// timeQueries runs each query runs times and prints its latency percentiles.
+func timeQueries(ctx context.Context, queries []benchQuery, runs int) error {
+	fmt.Printf("%-56s %10s %10s %10s %8s\n", "query", "p50 ms", "p99 ms", "max ms", "rows")
+	for _, q := range queries {
+		var lat []float64
+		rows := 0
+		for i := range runs {
+			if ctx.Err() != nil {
+				return nil
+			}
+			t := time.Now()
+			r, err := q.run(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.name, err)
+			}
+			lat = append(lat, float64(time.Since(t).Microseconds())/1000)
+			rows = r
+		}
+		slices.Sort(lat)
+		pct := func(p float64) float64 { return lat[int(math.Ceil(p*float64(len(lat))))-1] }
+		fmt.Printf("%-56s %10.1f %10.1f %10.1f %8d\n", q.name, pct(0.5), pct(0.99), lat[len(lat)-1], rows)
+	}
+	return nil
 }

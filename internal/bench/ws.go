@@ -340,7 +340,6 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	}
 	runtime.MemProfileRate = prevRate
 
-	// Drive: every view's group gets cfg.Rate updates a second, spread evenly.
 	progress("bench ws: driving %d updates/s for %v", cfg.Rate*cfg.Views, cfg.Duration)
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -353,6 +352,21 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	res.Seconds, res.CPUDrive = driveWS(ctx, cfg, pic, sits)
+	res.Drops = reg.Counter("cop_ws_dropped_total", "").Load()
+	stopHub()
+	cs, err := fleet.finish()
+	if err != nil {
+		return res, err
+	}
+	res.Messages, res.Situations, res.Removals = cs.Messages, cs.Situations, cs.Removals
+	res.E2E, res.Fanout, res.Lost, res.NoDelta, res.ClientCPU = cs.E2E, cs.Fanout, cs.Lost, cs.NoDelta, cs.CPU
+	return res, nil
+}
+
+// driveWS gives every view's group cfg.Rate updates a second, spread evenly, for
+// cfg.Duration, and returns the seconds driven and the CPU seconds they took.
+func driveWS(ctx context.Context, cfg wsBenchConfig, pic *api.Picture, sits []picture.Situation) (secs, cpu float64) {
 	cpu1 := cpuSeconds()
 	start := time.Now()
 	total := float64(cfg.Rate * cfg.Views)
@@ -380,15 +394,5 @@ func benchWS(ctx context.Context, cfg wsBenchConfig) (wsBenchResult, error) {
 	tick.Stop()
 	// Let the last broadcast arrive before stopping.
 	time.Sleep(cfg.Every + 100*time.Millisecond)
-	res.Seconds = time.Since(start).Seconds()
-	res.CPUDrive = cpuSeconds() - cpu1
-	res.Drops = reg.Counter("cop_ws_dropped_total", "").Load()
-	stopHub()
-	cs, err := fleet.finish()
-	if err != nil {
-		return res, err
-	}
-	res.Messages, res.Situations, res.Removals = cs.Messages, cs.Situations, cs.Removals
-	res.E2E, res.Fanout, res.Lost, res.NoDelta, res.ClientCPU = cs.E2E, cs.Fanout, cs.Lost, cs.NoDelta, cs.CPU
-	return res, nil
+	return time.Since(start).Seconds(), cpuSeconds() - cpu1
 }
