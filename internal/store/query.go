@@ -121,19 +121,30 @@ func (w *sqlWhere) hasAny(col string, vals []string) {
 // tlp and releasable_to columns: the exercise asked for, the TLP ceiling, releasability
 // (empty or naming the caller or one of its missions) and RED only when named.
 func (w *sqlWhere) marking(c Caller, prefix string) {
-	max := c.MaxTLP
+	w.add(prefix+"exercise = ?", c.Exercise)
+	q, args := markingSQL(prefix+"tlp", prefix+"releasable_to", c.MaxTLP, append([]string{c.Name}, c.Missions...))
+	w.add(q, args...)
+}
+
+// markingSQL is the SQL condition of access.Identity.CanSee on columns tlp and releasable
+// (exercise is matched apart): marked and at most max (no ceiling is CLEAR), releasable to
+// one of names if it lists any, and RED only when it names one of them. Names compare
+// case-insensitively. Every query and aggregate applies it through here.
+func markingSQL(tlp, releasable string, max event.TLP, names []string) (string, []any) {
 	if max == 0 {
 		max = event.TLPClear
 	}
-	names := []any{strings.ToLower(c.Name)}
-	for _, m := range c.Missions {
-		names = append(names, strings.ToLower(m))
+	args := []any{int8(max)}
+	named := "0"
+	if len(names) > 0 {
+		named = "arrayExists(r -> lower(r) IN (" + placeholders(len(names)) + "), " + releasable + ")"
 	}
-	named := "arrayExists(r -> lower(r) IN (" + placeholders(len(names)) + "), " + prefix + "releasable_to)"
-	w.add(prefix+"exercise = ?", c.Exercise)
-	w.add("toInt8("+prefix+"tlp) BETWEEN 1 AND ?", int8(max))
-	w.add("(empty("+prefix+"releasable_to) OR "+named+")", names...)
-	w.add("(toInt8("+prefix+"tlp) < 5 OR "+named+")", names...)
+	lower := make([]any, len(names))
+	for i, n := range names {
+		lower[i] = strings.ToLower(n)
+	}
+	args = append(append(append(args, lower...), int8(event.TLPRed)), lower...)
+	return "toInt8(" + tlp + ") BETWEEN 1 AND ? AND (empty(" + releasable + ") OR " + named + ") AND (toInt8(" + tlp + ") < ? OR " + named + ")", args
 }
 
 // contributors adds a filter on contributor names that never matches an anonymised

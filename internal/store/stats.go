@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
@@ -30,22 +29,7 @@ type Scope struct {
 // marking is the SQL condition of access.Identity.CanSee on columns tlp and releasable_to
 // (exercise is matched apart), so aggregates never count what the rows would not show.
 func (sc Scope) marking(tlp, releasable string) (string, []any) {
-	max := sc.MaxTLP
-	if max == 0 {
-		max = event.TLPClear
-	}
-	q := "toInt8(" + tlp + ") <= ?"
-	args := []any{int8(max)}
-	if len(sc.Named) == 0 {
-		return q + " AND empty(" + releasable + ") AND toInt8(" + tlp + ") < ?", append(args, int8(event.TLPRed))
-	}
-	named := "hasAny(arrayMap(r -> upper(r), " + releasable + "), ?)"
-	upper := make([]string, len(sc.Named))
-	for i, n := range sc.Named {
-		upper[i] = strings.ToUpper(n)
-	}
-	q += " AND (empty(" + releasable + ") OR " + named + ") AND (toInt8(" + tlp + ") < ? OR " + named + ")"
-	return q, append(args, upper, int8(event.TLPRed), upper)
+	return markingSQL(tlp, releasable, sc.MaxTLP, sc.Named)
 }
 
 func (sc Scope) where() (string, []any) {
