@@ -37,7 +37,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 	if id.Role == access.RoleCommander && v.Mission == "" && len(id.Missions) > 0 {
 		v.Mission = id.Missions[0]
 	}
-	if !id.AllowedExercise(v.Exercise) || (v.Mission != "" || id.Role == access.RoleCommander) && !id.AllowedMission(v.Mission) {
+	if !id.AllowedView(v) {
 		writeError(w, http.StatusForbidden, "forbidden", "this identity may not take that view")
 		return
 	}
@@ -185,7 +185,7 @@ func (h *Hub) readLoop(c *client) {
 			v.Mission = c.view.Mission
 		}
 		c.mu.Unlock()
-		if !c.id.AllowedExercise(v.Exercise) || (v.Mission != "" || c.id.Role == access.RoleCommander) && !c.id.AllowedMission(v.Mission) {
+		if !c.id.AllowedView(v) {
 			c.close(websocket.ClosePolicyViolation, "view not allowed for this identity")
 			return
 		}

@@ -61,6 +61,12 @@ func (id *Identity) AllowedMission(m string) bool {
 	return false
 }
 
+// AllowedView reports whether id may take view v: its exercise, and its mission (a
+// commander must name one of its own; others may name any or none).
+func (id *Identity) AllowedView(v View) bool {
+	return id.AllowedExercise(v.Exercise) && (v.Mission == "" && id.Role != RoleCommander || id.AllowedMission(v.Mission))
+}
+
 // Marked is what the marking rules look at, for events and situations alike.
 type Marked struct {
 	TLP          event.TLP
