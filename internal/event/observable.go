@@ -31,15 +31,6 @@ const (
 
 var observableTypeNames = [...]string{"", "ipv4", "ipv6", "cidr", "domain", "url", "email", "sha256", "sha1", "md5", "cve", "asn"}
 
-// ObservableTypes lists every valid type, in declaration order.
-func ObservableTypes() []ObservableType {
-	ts := make([]ObservableType, 0, numObservableTypes-1)
-	for t := ObsIPv4; t < numObservableTypes; t++ {
-		ts = append(ts, t)
-	}
-	return ts
-}
-
 // String returns the type's name as it appears in JSON.
 func (t ObservableType) String() string {
 	if int(t) < len(observableTypeNames) {
