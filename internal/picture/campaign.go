@@ -1,0 +1,243 @@
+package picture
+
+import (
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/cidcc/cop/internal/event"
+)
+
+// Campaign is a group of situations linked on weaker evidence than a shared observable:
+// infrastructure next to each other (the same IPv4 /24 or IPv6 /48, the same registrable
+// domain). It is what a commander's list shows as one item, each opening its situations.
+type Campaign struct {
+	// ID is the id of its oldest situation (first seen, then id), prefixed: stable while
+	// that situation lives.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Score and Severity are its best situation's; Situations lists its members, best first.
+	Score      float64        `json:"score"`
+	Severity   event.Severity `json:"severity"`
+	Situations []string       `json:"situations"`
+	// Links say why the situations are one campaign: each key that joined two or more.
+	Links     []CampaignLink `json:"links"`
+	Countries []string       `json:"countries,omitempty"`
+	Sectors   []string       `json:"sectors,omitempty"`
+}
+
+// CampaignLink is one reason situations were grouped.
+type CampaignLink struct {
+	Kind       string `json:"kind"` // "ipv4-24", "ipv6-48" or "domain"
+	Key        string `json:"key"`
+	Situations int    `json:"situations"`
+}
+
+// CampaignConfig says which links group situations. The zero value is DefaultCampaigns.
+type CampaignConfig struct {
+	// NoSubnets and NoDomains switch off linking on IP prefixes and on registrable domains.
+	NoSubnets, NoDomains bool
+	// HubThreshold: a key shared by more situations than this is a hub (a public
+	// resolver's /24, a CDN's or cloud's range, a shortener's domain) and links nothing,
+	// as observables over the engine's hub threshold link no situations.
+	HubThreshold int
+}
+
+// DefaultHubThreshold is CampaignConfig.HubThreshold's default.
+const DefaultHubThreshold = 24
+
+// GroupCampaigns groups sits into campaigns; a situation linked to no other is in none.
+// The result depends only on the set of situations given, not on their order, so every
+// API instance computes the same campaigns from the same picture; callers pass only the
+// situations a viewer may see, so a campaign never reveals one it may not.
+func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
+	if cfg.HubThreshold <= 0 {
+		cfg.HubThreshold = DefaultHubThreshold
+	}
+	sorted := slices.Clone(sits)
+	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
+	keys := make([][]CampaignLink, len(sorted))
+	holders := map[CampaignLink][]int{}
+	for i, s := range sorted {
+		keys[i] = campaignKeys(s, cfg)
+		for _, k := range keys[i] {
+			holders[k] = append(holders[k], i)
+		}
+	}
+	parent := make([]int, len(sorted))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for _, hs := range holders {
+		if len(hs) < 2 || len(hs) > cfg.HubThreshold {
+			continue
+		}
+		for _, h := range hs[1:] {
+			if a, b := find(hs[0]), find(h); a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+		}
+	}
+	members := map[int][]int{}
+	for i := range sorted {
+		r := find(i)
+		members[r] = append(members[r], i)
+	}
+	var out []Campaign
+	for _, ms := range members {
+		if len(ms) < 2 {
+			continue
+		}
+		out = append(out, buildCampaign(sorted, ms, keys, holders, cfg))
+	}
+	slices.SortFunc(out, func(a, b Campaign) int {
+		if a.Score != b.Score {
+			if a.Score > b.Score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders map[CampaignLink][]int, cfg CampaignConfig) Campaign {
+	sits := make([]*Situation, len(ms))
+	for i, m := range ms {
+		sits[i] = sorted[m]
+	}
+	oldest := slices.MinFunc(sits, func(a, b *Situation) int {
+		if c := a.FirstSeen.Compare(b.FirstSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	slices.SortFunc(sits, func(a, b *Situation) int {
+		if a.Score != b.Score {
+			if a.Score > b.Score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	c := Campaign{ID: "campaign-" + oldest.ID, Title: sits[0].Title, Score: sits[0].Score, Severity: sits[0].Severity}
+	in := map[int]bool{}
+	for _, m := range ms {
+		in[m] = true
+	}
+	links := map[CampaignLink]int{}
+	for _, s := range sits {
+		c.Situations = append(c.Situations, s.ID)
+		c.Severity = max(c.Severity, s.Severity)
+		c.Countries = appendNew(c.Countries, s.Countries)
+		c.Sectors = appendNew(c.Sectors, s.Sectors)
+	}
+	for _, m := range ms {
+		for _, k := range keys[m] {
+			if hs := holders[k]; len(hs) >= 2 && len(hs) <= cfg.HubThreshold {
+				links[k] = len(hs)
+			}
+		}
+	}
+	for k, n := range links {
+		k.Situations = n
+		c.Links = append(c.Links, k)
+	}
+	slices.SortFunc(c.Links, func(a, b CampaignLink) int {
+		if a.Situations != b.Situations {
+			return b.Situations - a.Situations
+		}
+		return strings.Compare(a.Kind+a.Key, b.Kind+b.Key)
+	})
+	if len(c.Links) > 8 {
+		c.Links = c.Links[:8]
+	}
+	slices.Sort(c.Countries)
+	slices.Sort(c.Sectors)
+	return c
+}
+
+func appendNew(dst, xs []string) []string {
+	for _, x := range xs {
+		if !slices.Contains(dst, x) {
+			dst = append(dst, x)
+		}
+	}
+	return dst
+}
+
+// campaignKeys are the grouping keys of s's observables, each once.
+func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
+	var out []CampaignLink
+	add := func(kind, key string) {
+		if key == "" {
+			return
+		}
+		k := CampaignLink{Kind: kind, Key: key}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	for _, o := range s.Observables {
+		switch o.Type {
+		case event.ObsIPv4, event.ObsIPv6:
+			if !cfg.NoSubnets {
+				add(prefixKey(o.Value))
+			}
+		case event.ObsDomain:
+			if !cfg.NoDomains {
+				add("domain", registrable(o.Value))
+			}
+		case event.ObsURL:
+			if u, err := url.Parse(o.Value); err == nil && !cfg.NoDomains {
+				if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+					if !cfg.NoSubnets {
+						add(prefixKey(u.Hostname()))
+					}
+				} else {
+					add("domain", registrable(u.Hostname()))
+				}
+			}
+		case event.ObsEmail:
+			if at := strings.LastIndexByte(o.Value, '@'); at >= 0 && !cfg.NoDomains {
+				add("domain", registrable(o.Value[at+1:]))
+			}
+		}
+	}
+	return out
+}
+
+// prefixKey is the /24 of an IPv4 address or the /48 of an IPv6 one.
+func prefixKey(ip string) (kind, key string) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "", ""
+	}
+	if a.Is4() || a.Is4In6() {
+		p, _ := a.Unmap().Prefix(24)
+		return "ipv4-24", p.String()
+	}
+	p, _ := a.Prefix(48)
+	return "ipv6-48", p.String()
+}
+
+// registrable is host's registrable domain by the public suffix list, "" when it has none.
+func registrable(host string) string {
+	d, err := publicsuffix.EffectiveTLDPlusOne(strings.TrimSuffix(strings.ToLower(host), "."))
+	if err != nil {
+		return ""
+	}
+	return d
+}
