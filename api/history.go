@@ -39,7 +39,10 @@ func callerFor(id access.Identity, q url.Values) (store.Caller, error) {
 		SeeAnonymised: id.Role == access.RoleAdmin}, nil
 }
 
-var errForbiddenExercise = errors.New("this identity may not view that exercise")
+var (
+	errForbiddenExercise = errors.New("this identity may not view that exercise")
+	errForbiddenMission  = errors.New("mission: name one of this identity's missions")
+)
 
 // list reads a comma-separated or repeated parameter.
 func list(q url.Values, name string) []string {
@@ -190,7 +193,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, "bad_request", br.msg)
 		return http.StatusBadRequest
-	case errors.Is(err, errForbiddenExercise):
+	case errors.Is(err, errForbiddenExercise), errors.Is(err, errForbiddenMission):
 		// The handler audits it; the log says it happened, as for the other refusals.
 		s.refusals().Warn().Str("path", r.URL.Path).Strs("params", paramNames(r)).Int("status", http.StatusForbidden).
 			Str("remote", r.RemoteAddr).Str("why", err.Error()).Msg("request refused")
@@ -601,6 +604,7 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/events", s.authed(s.events, analysts...))
 	mux.Handle("GET /api/v1/situations", s.authed(s.situations, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/situations/{id}", s.authed(s.situation, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/campaigns", s.authed(s.campaigns, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/observables/{value}", s.authed(s.observable, analysts...))
 	s.taxiiRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)

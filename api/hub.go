@@ -52,6 +52,10 @@ type Message struct {
 	View       *access.View        `json:"view,omitempty"`
 	Situations []picture.Situation `json:"situations"`
 	Removed    []Removal           `json:"removed,omitempty"`
+	// Campaigns, on a snapshot, group its situations (picture.GroupCampaigns over what
+	// this viewer may see, so a campaign names no situation it may not). Deltas do not
+	// carry them: the next snapshot does, or GET /api/v1/campaigns.
+	Campaigns []picture.Campaign `json:"campaigns,omitempty"`
 }
 
 // Removal says a situation the client was sent left its picture (merged, retired, or no
@@ -472,6 +476,7 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 		a, b := &msg.Situations[i], &msg.Situations[j]
 		return a.Score > b.Score || a.Score == b.Score && a.ID < b.ID
 	})
+	msg.Campaigns = campaignsOf(msg.Situations)
 	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
 	return b
 }
