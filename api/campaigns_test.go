@@ -36,7 +36,7 @@ func TestAccessMatrixCampaigns(t *testing.T) {
 				t.Fatalf("status %d: %s", status, body)
 			}
 			var got struct {
-				Campaigns []picture.Campaign
+				Campaigns  []picture.Campaign
 				Situations int
 			}
 			if err := json.Unmarshal([]byte(body), &got); err != nil {

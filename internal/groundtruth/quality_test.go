@@ -39,7 +39,9 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 
 	r := Measure(evs, truth, viewers, 2)
 	want := Report{Events: 4, Situations: 3, Campaigns: 2, FragmentationMean: 1.5, FragmentationMax: 2,
-		Impurity: 0.5, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop}
+		Impurity: 0.5, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
+		// No two situations share a /24 or a domain: no COP campaign, three top-level items.
+		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2}
 	got := r
 	got.Precision, got.Snapshots = nil, nil
 	if !reflect.DeepEqual(got, want) {
@@ -93,7 +95,7 @@ func TestMeasureOnGeneratedTrafficKeepsItsInvariants(t *testing.T) {
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"COP campaigns", "not built yet", "precision@10 cdr-atalanta EUNAVFOR-ASPIDES", "snapshot bytes admin (all)"} {
+	for _, want := range []string{"COP campaigns (picture.GroupCampaigns)", "top-level items per true campaign", "precision@10 cdr-atalanta EUNAVFOR-ASPIDES", "snapshot bytes admin (all)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
