@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,12 +75,35 @@ func parseTime(q url.Values, name string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return t, badParam(name, "an RFC 3339 time")
+	t, ok := queryTime(v, time.Now())
+	if !ok {
+		return t, badParam(name, "an RFC 3339 time (2026-12-01T08:00:00Z), a date (2026-12-01, UTC midnight) or an age (90m, 24h, 7d, 2w)")
 	}
 	// Beyond what the store holds (1970..2105): a since selects nothing, an until bounds nothing.
 	return store.QueryTime(t), nil
+}
+
+// queryTime reads a time parameter: RFC 3339, a date (midnight UTC), or an age before now
+// in minutes, hours, days or weeks.
+func queryTime(v string, now time.Time) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, true
+	}
+	if len(v) < 2 {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseUint(v[:len(v)-1], 10, 32)
+	if err != nil {
+		return time.Time{}, false
+	}
+	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[v[len(v)-1]]
+	if unit == 0 {
+		return time.Time{}, false
+	}
+	return now.Add(-time.Duration(n) * unit).UTC(), true
 }
 
 func parseLimit(q url.Values, def int) (int, error) {
@@ -136,6 +160,16 @@ func eventFilter(q url.Values) (f store.EventFilter, err error) {
 	}
 	f.Contributors, f.Countries, f.Sectors, f.Techniques = list(q, "contributor"), upper(list(q, "country")),
 		list(q, "sector"), upper(list(q, "technique"))
+	for _, c := range f.Countries {
+		if !event.IsCountry(c) {
+			return f, badParam("country", fmt.Sprintf("ISO 3166-1 alpha-2 codes such as EE or BA, not %s", event.Quote(c)))
+		}
+	}
+	for i, sec := range f.Sectors {
+		if f.Sectors[i] = strings.ToLower(sec); !event.IsSector(f.Sectors[i]) {
+			return f, badParam("sector", fmt.Sprintf("NIS2 sectors (%s), not %s", strings.Join(event.Sectors, ", "), event.Quote(sec)))
+		}
+	}
 	if f.Kinds, err = parseList(q, "kind", event.ParseKind, "indicator, sighting, incident or report"); err != nil {
 		return f, err
 	}

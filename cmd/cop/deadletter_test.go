@@ -70,13 +70,13 @@ func TestBadPushIsOneBoundedDeadLetter(t *testing.T) {
 	}
 	// cop push says how many it did not list.
 	var out bytes.Buffer
-	p := &pusher{url: "http://" + s.addr, token: s.tokens[feed], start: time.Now(), out: &out}
+	p := &pusher{url: "http://" + s.addr, token: s.tokens[feed], file: "empties.json", start: time.Now(), out: &out}
 	if err := p.send(context.Background(), ingest.FormatNative, []byte(empties.String())); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) < 101 || !strings.HasPrefix(lines[0], "rejected: event 0: ") ||
-		!strings.HasPrefix(lines[100], "rejected: 9901 more not listed (COP lists the first 100; dead letter ") || out.Len() > 64<<10 {
+	if len(lines) < 101 || !strings.HasPrefix(lines[0], "empties.json: rejected: event 0: ") ||
+		!strings.HasPrefix(lines[100], "empties.json: rejected: 9901 more not listed (COP lists the first 100; dead letter ") || out.Len() > 64<<10 {
 		t.Errorf("cop push printed %d lines, %d bytes; want 100 reasons then the 9901 not listed:\n%.300s\n…\n%s",
 			len(lines), out.Len(), out.String(), lines[min(100, len(lines)-1)])
 	}

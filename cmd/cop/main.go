@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +24,14 @@ type command struct {
 	flags   func() *flag.FlagSet // for help; nil if none
 }
 
+// commandEnv is the environment a command reads, for help, where it is not serve's.
+var commandEnv = map[string]string{"push": clientEnv, "query": clientEnv, "validate": "\nReads no environment."}
+
+const clientEnv = `
+Environment (each sets the flag of the same meaning; flags win):
+  COP_URL    COP's base URL (--url)
+  COP_TOKEN  your bearer token (--token)`
+
 var commands map[string]command
 
 func init() {
@@ -34,8 +43,8 @@ func init() {
 		"demo":      {"start the services, synthetic member-state feeds and the dashboard", runDemo, func() *flag.FlagSet { return demoFlags(&demoConfig{}) }},
 		"migrate":   {"create or upgrade the ClickHouse schema: cop migrate [--cluster NAME [--print]]", runMigrate, nil},
 		"bench":     {"print the performance tables: bench correlate|query|ws|soak|e2e|quality", runBench, nil},
-		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, nil},
-		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...", runValidate, nil},
+		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, func() *flag.FlagSet { return pushFlags(&pushConfig{}) }},
+		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...|-", runValidate, func() *flag.FlagSet { return validateFlags(&validateConfig{}) }},
 		"replay":    {"re-inject stored feeds as exercise traffic: cop replay --from T1 --to T2 --speed 60x --exercise NAME", runReplay, nil},
 		"exercise":  {"write a scripted exercise campaign: cop exercise gen --scenario energy-cables --seed N --out PATH|--push", runExercise, nil},
 		"query":     {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
@@ -49,7 +58,9 @@ const version = "0.1.0"
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		help(os.Args[min(2, len(os.Args)):])
+		if !help(os.Args[min(2, len(os.Args)):]) {
+			os.Exit(2)
+		}
 		return
 	}
 	cmd, ok := commands[os.Args[1]]
@@ -61,22 +72,32 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h or --help: the flag set printed the usage
+		}
 		fmt.Fprintf(os.Stderr, "cop %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-func help(args []string) {
+// help prints the commands, or one command's flags; it reports false for an unknown one.
+func help(args []string) bool {
 	if len(args) > 0 {
-		if c, ok := commands[args[0]]; ok {
+		c, ok := commands[args[0]]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "cop help: unknown command %q\n\n", args[0])
+			help(nil)
+			return false
+		}
+		{
 			fmt.Printf("cop %s: %s\n\n", args[0], c.summary)
 			if c.flags != nil {
 				fs := c.flags()
 				fs.SetOutput(os.Stdout)
 				fs.PrintDefaults()
 			}
-			fmt.Println(envHelp)
-			return
+			fmt.Println(c.envHelp(args[0]))
+			return true
 		}
 	}
 	fmt.Println("cop — a common operational cyber picture\n\nUsage: cop <command> [flags]\n\nCommands:")
@@ -89,6 +110,18 @@ func help(args []string) {
 		fmt.Printf("  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Println("\n`cop help <command>` for its flags.")
+	return true
+}
+
+// envHelp lists the environment variables command name reads.
+func (c command) envHelp(name string) string {
+	switch {
+	case commandEnv[name] != "":
+		return commandEnv[name]
+	case c.flags == nil:
+		return ""
+	}
+	return envHelp
 }
 
 const envHelp = `

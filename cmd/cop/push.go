@@ -22,28 +22,38 @@ import (
 // pushChunk is how many native events one HTTP request carries when a file is split.
 const pushChunk = 5000
 
-func runPush(ctx context.Context, args []string) error {
+// pushConfig is `cop push`'s flags.
+type pushConfig struct{ format, url, token, exercise string }
+
+func pushFlags(c *pushConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
-	format := fs.String("format", "", "native, stix or misp (sniffed from each file when empty)")
-	url := fs.String("url", env("COP_URL", "http://127.0.0.1:8080"), "COP's base URL")
-	token := fs.String("token", os.Getenv("COP_TOKEN"), "your contributor token (COP_TOKEN)")
-	exercise := fs.String("exercise", "", "mark everything as traffic of this exercise")
+	fs.StringVar(&c.format, "format", "", "native, stix or misp (sniffed from each file when empty)")
+	fs.StringVar(&c.url, "url", env("COP_URL", "http://127.0.0.1:8080"), "COP's base URL (COP_URL)")
+	fs.StringVar(&c.token, "token", os.Getenv("COP_TOKEN"), "your contributor token (COP_TOKEN)")
+	fs.StringVar(&c.exercise, "exercise", "", "mark everything as traffic of this exercise")
+	return fs
+}
+
+func runPush(ctx context.Context, args []string) error {
+	var c pushConfig
+	fs := pushFlags(&c)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *token == "" {
+	if c.token == "" {
 		return errors.New("no token: set COP_TOKEN or --token")
 	}
-	f, err := ingest.ParseFormat(*format)
+	f, err := ingest.ParseFormat(c.format)
 	if err != nil {
 		return err
 	}
 	files := fs.Args()
 	if len(files) == 0 {
-		files = []string{"-"}
+		return errors.New("no file: name the feed files to push, or - to read standard input")
 	}
-	p := &pusher{url: strings.TrimRight(*url, "/"), token: *token, exercise: *exercise, start: time.Now(), out: os.Stderr}
+	p := &pusher{url: strings.TrimRight(c.url, "/"), token: c.token, exercise: c.exercise, start: time.Now(), out: os.Stderr}
 	for _, name := range files {
+		p.file = name
 		doc, err := readInput(name)
 		if err != nil {
 			return err
@@ -56,7 +66,7 @@ func runPush(ctx context.Context, args []string) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	p.progress(true)
+	p.summary()
 	if p.rejected > 0 {
 		return fmt.Errorf("%d rejected (reasons above; they are in COP's dead letter too)", p.rejected)
 	}
@@ -65,6 +75,7 @@ func runPush(ctx context.Context, args []string) error {
 
 type pusher struct {
 	url, token, exercise string
+	file                 string // the file being pushed, named in every line
 	accepted, rejected   int
 	start, last          time.Time
 	out                  io.Writer // reasons and progress
@@ -121,21 +132,30 @@ func (p *pusher) send(ctx context.Context, f ingest.Format, body []byte) error {
 		p.accepted += ans.Accepted
 		p.rejected += ans.Rejected
 		for _, r := range ans.Reasons {
-			fmt.Fprintf(p.out, "rejected: %s\n", r)
+			fmt.Fprintf(p.out, "%s: rejected: %s\n", p.file, r)
 		}
 		if more := ans.Rejected - len(ans.Reasons); more > 0 {
-			fmt.Fprintf(p.out, "rejected: %d more not listed (COP lists the first %d; dead letter %s)\n", more, len(ans.Reasons), ans.DeadLetter)
+			fmt.Fprintf(p.out, "%s: rejected: %d more not listed (COP lists the first %d; dead letter %s)\n", p.file, more, len(ans.Reasons), ans.DeadLetter)
 		}
-		p.progress(false)
+		p.progress()
 		return nil
 	}
 }
 
-func (p *pusher) progress(final bool) {
-	if !final && time.Since(p.last) < time.Second {
+// progress prints a progress line at most once a second while a long push runs.
+func (p *pusher) progress() {
+	if p.last.IsZero() {
+		p.last = p.start
+	}
+	if time.Since(p.last) < time.Second {
 		return
 	}
 	p.last = time.Now()
+	fmt.Fprintf(p.out, "%s: %d accepted, %d rejected so far\n", p.file, p.accepted, p.rejected)
+}
+
+// summary prints the one line that ends a push.
+func (p *pusher) summary() {
 	secs := time.Since(p.start).Seconds()
 	fmt.Fprintf(p.out, "pushed: %d accepted, %d rejected, %.0f events/s\n", p.accepted, p.rejected, float64(p.accepted+p.rejected)/max(secs, 1e-3))
 }
@@ -151,20 +171,30 @@ func readInput(name string) ([]byte, error) {
 	return b, nil
 }
 
-func runValidate(ctx context.Context, args []string) error {
+// validateConfig is `cop validate`'s flags.
+type validateConfig struct{ format, contributor string }
+
+func validateFlags(c *validateConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	format := fs.String("format", "", "native, stix or misp (sniffed when empty)")
-	contributor := fs.String("contributor", "validate", "contributor name to stamp on the events")
+	fs.StringVar(&c.format, "format", "", "native, stix or misp (sniffed when empty)")
+	fs.StringVar(&c.contributor, "contributor", "validate", "contributor name to stamp on the events")
+	return fs
+}
+
+func runValidate(ctx context.Context, args []string) error {
+	var c validateConfig
+	fs := validateFlags(&c)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	format, contributor := &c.format, &c.contributor
 	f, err := ingest.ParseFormat(*format)
 	if err != nil {
 		return err
 	}
 	files := fs.Args()
 	if len(files) == 0 {
-		files = []string{"-"}
+		return errors.New("no file: name the feed files to check, or - to read standard input")
 	}
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
@@ -185,9 +215,15 @@ func runValidate(ctx context.Context, args []string) error {
 		for _, e := range errs {
 			fmt.Fprintf(os.Stderr, "%s: rejected: %v\n", name, e)
 		}
+		nrej := len(errs)
+		if len(evs) == 0 && len(errs) == 0 {
+			// What ingest dead-letters as "document holds no event": say it, and how it was read.
+			fmt.Fprintf(os.Stderr, "%s: rejected: the document holds no event when read as %s (--format names the format if that is not it)\n", name, ff)
+			nrej = 1
+		}
 		accepted += len(evs)
-		rejected += len(errs)
-		fmt.Fprintf(os.Stderr, "%s (%s): %d events, %d rejected\n", name, ff, len(evs), len(errs))
+		rejected += nrej
+		fmt.Fprintf(os.Stderr, "%s (%s): %d events, %d rejected\n", name, ff, len(evs), nrej)
 	}
 	if rejected > 0 || accepted == 0 {
 		out.Flush()

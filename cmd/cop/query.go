@@ -25,8 +25,8 @@ type queryConfig struct {
 // queryParams are the flags that become query parameters of /api/v1/events (or
 // /api/v1/situations with --situations), by the same name.
 var queryParams = []struct{ name, help string }{
-	{"since", "observed at or after (RFC 3339)"},
-	{"until", "observed before (RFC 3339)"},
+	{"since", "observed at or after: RFC 3339, a date (2026-12-01) or an age (24h, 7d)"},
+	{"until", "observed before: RFC 3339, a date or an age"},
 	{"contributor", "contributors, comma-separated"},
 	{"country", "ISO 3166-1 alpha-2 codes, comma-separated"},
 	{"sector", "NIS2 sectors, comma-separated"},
@@ -41,6 +41,7 @@ var queryParams = []struct{ name, help string }{
 	{"min_score", "minimum score (situations)"},
 	{"sort", "observed_at (oldest first) or -observed_at (default)"},
 	{"limit", "rows per page (1-1000)"},
+	{"cursor", "the page after the one that printed this cursor (its \"# more\" line)"},
 }
 
 func queryFlags(c *queryConfig) *flag.FlagSet {
@@ -62,6 +63,9 @@ func runQuery(ctx context.Context, args []string) error {
 	fs := queryFlags(&c)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: filters are flags (--country EE, --cursor …); cop help query lists them", fs.Arg(0))
 	}
 	return query(ctx, c, os.Stdout)
 }
@@ -127,7 +131,8 @@ func query(ctx context.Context, c queryConfig, out io.Writer) error {
 				continue
 			}
 			var r struct {
-				ObservedAt, UpdatedAt                       time.Time
+				ObservedAt                                  time.Time `json:"observed_at"`
+				UpdatedAt                                   time.Time `json:"updated_at"`
 				ID, Contributor, Kind, Severity, TLP, Title string
 				Score                                       float64
 				EventCount                                  int `json:"event_count"`
@@ -149,7 +154,7 @@ func query(ctx context.Context, c queryConfig, out io.Writer) error {
 		}
 		if !c.All || page.Next == "" {
 			if page.Next != "" && c.Format == "table" {
-				fmt.Fprintf(tw, "# more: --all, or add cursor=%s\n", page.Next)
+				fmt.Fprintf(tw, "# more: --all, or --cursor %s\n", page.Next)
 			}
 			return tw.Flush()
 		}
