@@ -26,6 +26,8 @@ type demoConfig struct {
 	Rate int
 	// Dir holds the demo's state: kfake data, tokens, the correlator's state file.
 	Dir string
+	// NewTokens mints new tokens instead of keeping those of the last run.
+	NewTokens bool
 }
 
 func demoFlags(c *demoConfig) *flag.FlagSet {
@@ -35,6 +37,7 @@ func demoFlags(c *demoConfig) *flag.FlagSet {
 	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
 	fs.IntVar(&c.Rate, "rate", 200, "synthetic events per second")
 	fs.StringVar(&c.Dir, "state", ".cop", "state directory")
+	fs.BoolVar(&c.NewTokens, "new-tokens", false, "mint new tokens for the demo's identities (by default a restarted demo keeps those of .cop/demo/tokens.txt, so yesterday's links still work)")
 	limitFlags(fs, &c.Limits)
 	return fs
 }
@@ -71,6 +74,7 @@ func runDemo(ctx context.Context, args []string) error {
 		log.Info().Str("kafka", c.Kafka).Msg("embedded Kafka-protocol broker (franz-go kfake) started; " +
 			"for real Apache Kafka run `scripts/services start kafka` and set COP_KAFKA=127.0.0.1:19092")
 	}
+	c.Keys = filepath.Join(c.Dir, "state", "keys.json")
 	tokens, err := demoIdentities(&c)
 	if err != nil {
 		return err
@@ -127,15 +131,22 @@ func startClickHouse(ctx context.Context) error {
 	return nil
 }
 
-// demoIdentities writes a fresh identities file (hashes only) and a tokens file for the
-// person running the demo, and points the server at it.
+// demoIdentities writes the identities file (hashes only) and a tokens file for the
+// person running the demo, and points the server at it. The tokens of an earlier run are
+// kept (its tokens file), unless c.NewTokens: a dashboard link keeps working across restarts.
 func demoIdentities(c *demoConfig) (map[string]string, error) {
 	var f access.File
 	tokens := map[string]string{}
+	if !c.NewTokens {
+		tokens = readDemoTokens(filepath.Join(c.Dir, "demo", "tokens.txt"))
+	}
 	add := func(id access.Identity) {
-		tok, hash := access.NewToken()
-		tokens[id.Name] = tok
-		f.Identities = append(f.Identities, access.Entry{Identity: id, TokenSHA256: hash})
+		tok, ok := tokens[id.Name]
+		if !ok {
+			tok, _ = access.NewToken()
+			tokens[id.Name] = tok
+		}
+		f.Identities = append(f.Identities, access.Entry{Identity: id, TokenSHA256: access.HashToken(tok)})
 	}
 	for _, id := range demoViewers() {
 		add(id)
@@ -157,6 +168,22 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	}
 	c.Identities = path
 	return tokens, nil
+}
+
+// readDemoTokens reads the tokens file demoIdentities wrote ("name role token" lines);
+// missing or unreadable, it gives none, and new ones are minted.
+func readDemoTokens(path string) map[string]string {
+	tokens := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return tokens
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && strings.HasPrefix(f[2], "cop_") {
+			tokens[f[0]] = f[2]
+		}
+	}
+	return tokens
 }
 
 // demoViewers are the demo's identities that look at the picture (cop bench quality
@@ -184,6 +211,8 @@ func printStatus(ctx context.Context, addr, token string, d *inject.Demo) {
 		DeadLetters                    uint64 `json:"dead_letters"`
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
-	fmt.Fprintf(os.Stderr, "%s  sent %d new + %d redelivered + %d malformed | ClickHouse: %d events (%d content duplicates), %d situations, %d dead letters\n",
+	// A redelivery keeps its id and is stored once; content re-sent under a new id is
+	// stored marked as a duplicate: the two counts are different things.
+	fmt.Fprintf(os.Stderr, "%s  sent %d new + %d redelivered (stored once) + %d malformed | ClickHouse: %d distinct events (%d re-sent under a new id), %d situations, %d dead letters\n",
 		time.Now().Format("15:04:05"), d.Sent.Load(), d.Redelivered.Load(), d.Malformed.Load(), st.Events, st.Duplicates, st.Situations, st.DeadLetters)
 }

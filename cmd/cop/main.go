@@ -141,13 +141,14 @@ func env(name, def string) string {
 	return def
 }
 
-func newLogger(component string) zerolog.Logger {
+func newLogger(command string) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(env("COP_LOG_LEVEL", "info"))
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("component", component).Logger()
+	// The command, not "component": the stages a command runs add their own component.
+	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("command", command).Logger()
 }
 
 func splitList(s string) []string {
