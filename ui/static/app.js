@@ -245,6 +245,7 @@ function connect() {
     state.held.epoch = m.epoch;
     state.held.seq = m.seq;
     for (const s of m.situations || []) state.situations.set(s.id, s);
+    if (m.type === "snapshot") listView.setCampaigns(m.campaigns);
     for (const r of m.removed || []) {
       state.situations.delete(r.id);
       // Follow a selected situation into the one it merged with.
@@ -274,6 +275,21 @@ function connect() {
     const iv = setInterval(tick, 1000);
     state.retryTimer = setTimeout(() => { clearInterval(iv); connect(); }, wait);
   };
+}
+
+// refreshCampaigns asks the server for the campaigns of the current view (deltas carry
+// none); a failure keeps the last ones.
+async function refreshCampaigns() {
+  const q = new URLSearchParams();
+  if (state.view.mission) q.set("mission", state.view.mission);
+  if (state.view.exercise) q.set("exercise", state.view.exercise);
+  if (state.view.min_score) q.set("min_score", String(state.view.min_score));
+  for (const s of state.view.sectors) q.append("sector", s);
+  try {
+    const r = await api("/api/v1/campaigns?" + q);
+    listView.setCampaigns(r.campaigns);
+    scheduleRender();
+  } catch { /* the next refresh or snapshot brings them */ }
 }
 
 // --- start --------------------------------------------------------------------------
@@ -309,6 +325,7 @@ async function start() {
   mapView.setMissions(state.missions, state.view.mission);
   connect();
   setInterval(scheduleRender, 30000); // keep "n min ago" and the time window current
+  setInterval(refreshCampaigns, 15000); // deltas do not regroup: the campaigns are refreshed
 }
 
 start();

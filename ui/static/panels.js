@@ -11,19 +11,59 @@ export class SituationList {
     this.count = count;
     this.onSelect = onSelect;
     this.rows = new Map();
+    this.open = new Set(); // campaigns whose situations are shown
+    this.campaignOf = new Map(); // situation id -> campaign (from the last snapshot or refresh)
+    this.last = { list: [], selected: "" };
     ol.addEventListener("keydown", e => this.key(e));
     ol.addEventListener("click", e => {
+      const c = e.target.closest("li[data-campaign]");
+      if (c) return this.toggle(c.dataset.campaign);
       const li = e.target.closest("li[data-id]");
       if (li) this.onSelect(li.dataset.id, "list");
     });
   }
 
+  // setCampaigns takes the campaigns the server grouped (picture.GroupCampaigns): a list
+  // shows each as one row, opening onto its situations.
+  setCampaigns(campaigns) {
+    this.campaignOf = new Map();
+    for (const c of campaigns || []) for (const id of c.situations) this.campaignOf.set(id, c);
+  }
+
+  toggle(id) {
+    if (this.open.has(id)) this.open.delete(id); else this.open.add(id);
+    this.render(this.last.list, this.last.selected);
+    const li = this.ol.querySelector(`li[data-campaign="${CSS.escape(id)}"]`);
+    if (li) li.focus({ preventScroll: true });
+  }
+
+  // items groups list (best first) into rows: a situation alone, or a campaign of two or
+  // more of the listed situations, placed where its best one ranks.
+  items(list) {
+    const members = new Map();
+    for (const s of list) {
+      const c = this.campaignOf.get(s.id);
+      if (!c) continue;
+      if (!members.has(c.id)) members.set(c.id, []);
+      members.get(c.id).push(s);
+    }
+    const out = [], done = new Set();
+    for (const s of list) {
+      const c = this.campaignOf.get(s.id);
+      if (!c || members.get(c.id).length < 2) { out.push({ s }); continue; }
+      if (done.has(c.id)) continue;
+      done.add(c.id);
+      out.push({ c, sits: members.get(c.id) });
+    }
+    return out;
+  }
+
   key(e) {
-    const li = e.target.closest("li[data-id]");
+    const li = e.target.closest("li[data-id], li[data-campaign]");
     if (!li) return;
     if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();
-      this.onSelect(li.dataset.id, "list");
+      if (li.dataset.campaign) this.toggle(li.dataset.campaign); else this.onSelect(li.dataset.id, "list");
     } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       const next = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
@@ -32,20 +72,55 @@ export class SituationList {
   }
 
   render(list, selected) {
+    this.last = { list, selected };
     const focusedId = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : "";
     const now = Date.now();
-    const rows = list.slice(0, MAX_ROWS).map(s => this.row(s, s.id === selected, now));
+    const items = this.items(list);
+    const rows = [];
+    for (const it of items.slice(0, MAX_ROWS)) {
+      if (it.s) { rows.push(this.row(it.s, it.s.id === selected, now)); continue; }
+      const open = this.open.has(it.c.id) || it.sits.some(s => s.id === selected);
+      rows.push(this.campaignRow(it.c, it.sits, open));
+      if (open) for (const s of it.sits) rows.push(this.row(s, s.id === selected, now, true));
+    }
     this.ol.replaceChildren(...rows);
     this.empty.hidden = list.length > 0;
-    this.count.textContent = list.length > MAX_ROWS ? `top ${MAX_ROWS} of ${list.length}` : String(list.length);
+    const n = items.length;
+    const what = n === list.length ? String(n) : `${n} items · ${list.length} situations`;
+    this.count.textContent = n > MAX_ROWS ? `top ${MAX_ROWS} of ${what}` : what;
     if (focusedId) {
       const li = this.ol.querySelector(`li[data-id="${CSS.escape(focusedId)}"]`);
       if (li) li.focus({ preventScroll: true });
     }
   }
 
-  row(s, isSel, now) {
-    const li = el("li", "row sev-" + s.severity);
+  // campaignRow is one campaign: its best situation's score and title, how many of the
+  // listed situations it holds, and the links that grouped them.
+  campaignRow(c, sits, open) {
+    const best = sits[0];
+    const li = el("li", "row campaign sev-" + best.severity);
+    li.dataset.campaign = c.id;
+    li.tabIndex = 0;
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-expanded", open ? "true" : "false");
+    const score = el("span", "score", Math.round(best.score));
+    score.title = `best score ${best.score.toFixed(1)} — ${best.severity}`;
+    const main = el("div", "row-main");
+    const title = el("div", "row-title", (open ? "▾ " : "▸ ") + (best.title || "(untitled)"));
+    title.title = best.title || "";
+    const meta = el("div", "row-meta");
+    meta.appendChild(el("span", "chip campaign-chip", `campaign · ${sits.length} situations`));
+    const why = (c.links || []).slice(0, 2).map(l => l.key).join(", ");
+    if (why) meta.appendChild(el("span", "who", "shared " + why));
+    main.append(title, meta);
+    const right = el("div", "row-right");
+    right.append(tlpBadge(best.tlp), el("span", "ev", `${sits.reduce((n, s) => n + (s.event_count || 0), 0)} ev`));
+    li.append(score, main, right);
+    return li;
+  }
+
+  row(s, isSel, now, member) {
+    const li = el("li", "row sev-" + s.severity + (member ? " member" : ""));
     li.dataset.id = s.id;
     li.dataset.events = String(s.event_count || 0);
     li.tabIndex = 0;

@@ -169,6 +169,33 @@ test("a bridging event merges two situations on screen", { timeout: 120_000 }, a
   await page.context().close();
 });
 
+test("situations on neighbouring infrastructure show as one campaign row that opens onto them", { timeout: 120_000 }, async () => {
+  const net = `100.${64 + parseInt(sha("net").slice(0, 2), 16) % 64}.${parseInt(sha("net").slice(2, 4), 16)}`;
+  const tag = `Campaign ${RUN}`;
+  const t0 = await push([1, 2, 3].map(i => ev({ title: `${tag} wave ${i}`, countries: ["EE"], geo: { lat: 59.4, lon: 24.7 },
+    severity: i === 1 ? "critical" : "high", observables: [{ type: "ipv4", value: `${net}.${i}` }] })));
+  const page = await open(T.admin);
+  // A snapshot taken once the three are correlated groups them (deltas do not regroup; the
+  // page refreshes its campaigns every 15 s): reload until it has.
+  const head = page.locator("#list li[data-campaign]", { hasText: tag });
+  for (let i = 0; i < 20 && !(await head.count()); i++) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+  }
+  await head.first().waitFor({ timeout: 5_000 });
+  console.log(`campaign row on screen ${(performance.now() - t0).toFixed(0)} ms after the push`);
+  assert.match(await head.first().textContent(), /campaign · 3 situations/);
+  assert.equal(await head.first().getAttribute("aria-expanded"), "false");
+  assert.equal(await row(page, tag).count(), 0, "a closed campaign shows no situation row");
+  assert.match(await page.locator("#list-count").textContent(), /items · \d+ situations/);
+  await head.first().click();
+  await row(page, `${tag} wave 2`).first().waitFor({ timeout: 2000 });
+  assert.equal(await row(page, tag).count(), 3);
+  await shot(page, "campaign-open");
+  await page.context().close();
+});
+
 test("a EUFOR Althea commander sees only its area and up to its TLP ceiling", { timeout: 120_000 }, async () => {
   const tag = `ALTHEA-${RUN}`;
   const cmd = await open(T.althea);
