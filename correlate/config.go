@@ -92,7 +92,7 @@ func DefaultConfig() Config {
 		DefaultReliability: 0.8,
 		HubThreshold:       32,
 		SeverityWeight:     [...]float64{0, 0.026, 0.064, 0.16, 0.4, 1},
-		CorroborationHalf:  2,
+		CorroborationHalf:  4,
 		RecencyHalfLife:    24 * time.Hour,
 		RecencyFloor:       0.5,
 		DefaultCriticality: 0.5,

@@ -92,12 +92,18 @@ func TestExerciseNeverTouchesTheRealPicture(t *testing.T) {
 func TestDecayLowersScoreWithAge(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RetireAfter = -1
+	cfg.RecencyFloor = 1 // decay alone
 	e := New(cfg)
-	a := ev("DE", "1", "ipv4:192.0.2.1")
-	a.Sectors = []string{"energy"}
-	a.Severity = event.SeverityCritical // high enough to still fall by a point on day 31
-	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
-	want := 100 * 1 * (0.64 / (0.64 + 2)) * 1.0 // critical × corroboration × energy
+	// Critical and five contributors: high enough to fall by a point by day 10 and on day 31.
+	var batch []event.Event
+	for _, c := range []string{"DE", "FR", "IT", "ES", "NL"} {
+		a := ev(c, "1", "ipv4:192.0.2.1")
+		a.Sectors = []string{"energy"}
+		a.Severity = event.SeverityCritical
+		batch = append(batch, a)
+	}
+	s := only(t, apply(e, batch, t0).Deltas)
+	want := 100 * 1 * (3.2 / (3.2 + cfg.CorroborationHalf)) * 1.0 // critical × corroboration × energy
 	if !near(s.Score, want) || s.Explanation.Decay != 1 {
 		t.Fatalf("fresh score %v, want %v", s.Score, want)
 	}
@@ -121,6 +127,7 @@ func TestTickReturnsOnlyChangedScores(t *testing.T) {
 	old := ev("DE", "1", "ipv4:192.0.2.1")
 	old.ObservedAt = t0.Add(-20 * 24 * time.Hour)
 	old.Severity = event.SeverityCritical // a score high enough to fall by a point in three days
+	old.Sectors = []string{"energy"}
 	fresh := ev("FR", "2", "sha256:"+string(bytes.Repeat([]byte("a"), 64)))
 	r := apply(e, []event.Event{old, fresh}, t0)
 	if len(r.Deltas) != 2 {

@@ -90,18 +90,22 @@ func TestCriticalOutranksHighAtEqualEvidence(t *testing.T) {
 	if c.Score < 2*h.Score || c.Explanation.Evidence != h.Explanation.Evidence {
 		t.Fatalf("critical %v, high %v: want critical at least twice high", c.Score, h.Score)
 	}
-	// Twelve contributors of a high do not reach a critical's score from two.
+	// Twelve contributors of a high do not reach a critical's score from three.
 	e = New(DefaultConfig())
 	var many []event.Event
 	for i := range 12 {
 		many = append(many, ev(fmt.Sprintf("C%02d", i), "1", "ipv4:192.0.2.1"))
 	}
 	h = scoreOf(t, e, many...)
-	crit2 := ev("FR", "2", "ipv4:192.0.2.2")
-	crit2.Severity = event.SeverityCritical
-	c = scoreOf(t, e, crit, crit2)
+	var three []event.Event
+	for _, c := range []string{"DE", "FR", "IT"} {
+		x := ev(c, "2", "ipv4:192.0.2.2")
+		x.Severity = event.SeverityCritical
+		three = append(three, x)
+	}
+	c = scoreOf(t, e, three...)
 	if c.Score <= h.Score {
-		t.Fatalf("critical from 2 contributors %v, high from 12 %v", c.Score, h.Score)
+		t.Fatalf("critical from 3 contributors %v, high from 12 %v", c.Score, h.Score)
 	}
 }
 
