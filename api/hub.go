@@ -339,6 +339,7 @@ func (h *Hub) delta(id *access.Identity, v access.View, changes []Change, from, 
 		switch {
 		case ch.Cur != nil && id.SituationVisible(ch.Cur, v, h.missions):
 			msg.Situations = append(msg.Situations, h.Anon.Redact(id, *ch.Cur))
+			h.missions.Ranked(v, &msg.Situations[len(msg.Situations)-1])
 		case ch.Prev != nil && id.SituationVisible(ch.Prev, v, h.missions):
 			r := Removal{ID: ch.ID}
 			if ch.Cur == nil {
@@ -470,11 +471,11 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 	for _, s := range all {
 		if id.SituationVisible(s, v, h.missions) {
 			msg.Situations = append(msg.Situations, h.Anon.Redact(id, *s))
+			h.missions.Ranked(v, &msg.Situations[len(msg.Situations)-1])
 		}
 	}
 	sort.Slice(msg.Situations, func(i, j int) bool {
-		a, b := &msg.Situations[i], &msg.Situations[j]
-		return a.Score > b.Score || a.Score == b.Score && a.ID < b.ID
+		return access.CompareRanked(&msg.Situations[i], &msg.Situations[j]) < 0
 	})
 	msg.Campaigns = campaignsOf(msg.Situations)
 	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now

@@ -258,3 +258,41 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestCommandersSnapshotAndDeltasAreInTheirMissionsOrder checks the per-viewer
+// relevance: of equal scores, a commander's snapshot puts the situation in its mission's
+// area and sectors first, each copy says its relevance and rank, the picture's shared
+// situations keep none, and an admin's snapshot stays in score order.
+func TestCommandersSnapshotAndDeltasAreInTheirMissionsOrder(t *testing.T) {
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.pic.Apply(deltas(
+		sit("a-shared-area", event.TLPGreen, func(s *picture.Situation) { s.Countries = []string{"BA", "RS"} }),
+		sit("b-area-and-sector", event.TLPGreen, func(s *picture.Situation) { s.Sectors = []string{"energy"} }),
+		sit("c-area", event.TLPGreen, nil),
+		sit("d-higher", event.TLPGreen, func(s *picture.Situation) { s.Score = 60 }),
+	))
+	conn := f.connect(t, "cmdr-green", false)
+	snap := readMessage(t, conn)
+	// b 50 × 1, d 60 × 0.75, c 50 × 0.75, a 50 × (0.5 + 0.5 × 0.25).
+	if got, want := ids(snap.Situations), []string{"b-area-and-sector", "d-higher", "c-area", "a-shared-area"}; !slices.Equal(got, want) {
+		t.Fatalf("commander's snapshot %v, want %v", got, want)
+	}
+	if s := snap.Situations[0]; s.Explanation.Relevance != 1 || s.Rank != 50 {
+		t.Fatalf("first situation relevance %v rank %v, want 1 and 50", s.Explanation.Relevance, s.Rank)
+	}
+	all, _ := f.pic.Snapshot()
+	for _, s := range all {
+		if s.Rank != 0 || s.Explanation.Relevance != 0 {
+			t.Fatalf("shared situation %s was given rank %v relevance %v", s.ID, s.Rank, s.Explanation.Relevance)
+		}
+	}
+	f.pic.Apply(deltas(sit("e-new", event.TLPGreen, func(s *picture.Situation) { s.Sectors = []string{"defence"} })))
+	d := readMessage(t, conn)
+	if d.Type != "delta" || len(d.Situations) != 1 || d.Situations[0].Explanation.Relevance != 1 || d.Situations[0].Rank != 50 {
+		t.Fatalf("delta %+v, want e-new at relevance 1, rank 50", d)
+	}
+	admin := readMessage(t, f.connect(t, "admin", false))
+	if got := ids(admin.Situations); got[0] != "d-higher" || admin.Situations[0].Rank != 0 {
+		t.Fatalf("admin's snapshot %v (rank %v), want d-higher first, no rank", got, admin.Situations[0].Rank)
+	}
+}

@@ -54,7 +54,7 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 		aux |= anonBit
 	}
 	if e.addContributor(d, ci, aux) {
-		e.recomputeConf(d)
+		e.recomputeEvidence(d)
 	}
 	for _, s := range ev.Countries {
 		e.addToSet(&d.countryBits, &d.countries, e.word(s))
@@ -123,13 +123,16 @@ func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
 	return true
 }
 
-func (e *Engine) recomputeConf(d *sitData) {
-	p := 1.0
+// recomputeEvidence sets d's effective evidence, Σ c_i × r_i over its distinct
+// contributors (c_i the highest confidence of contributor i, r_i its reliability): the
+// input of the corroboration term of the score (docs/scoring.md).
+func (e *Engine) recomputeEvidence(d *sitData) {
+	sum := 0.0
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
 		l := e.links.at(i)
-		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
+		sum += float64(l.aux&0xff) / 100 * e.reliab[l.item]
 	}
-	d.conf = 1 - p
+	d.evid = sum
 }
 
 // addToSet adds word w to the set of *bits (words below 64) and chain *head (the others).

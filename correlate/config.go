@@ -35,8 +35,19 @@ type Config struct {
 	// MISP's warning lists. Values must be normalised (event.NewObservable).
 	Common []event.Observable
 
-	// SeverityWeight is the severity factor per event.Severity (index 0 is unused).
+	// SeverityWeight is the severity factor per event.Severity (index 0 is unused). The
+	// defaults step by 2.5 per level, more than relevance can make up (docs/scoring.md).
 	SeverityWeight [event.SeverityCritical + 1]float64
+	// CorroborationHalf is h in the corroboration term E/(E+h), E the effective evidence
+	// Σ confidence × reliability over distinct contributors: the evidence at which the
+	// term is 1/2. It rises with every independent contributor and never reaches 1.
+	CorroborationHalf float64
+	// RecencyHalfLife and RecencyFloor shape the recency factor
+	// floor + (1 − floor) × 2^(−age/half-life), age the time since the last member was
+	// observed: of two otherwise equal situations the fresher ranks higher. A floor of 1
+	// switches recency off; it must be in (0, 1].
+	RecencyHalfLife time.Duration
+	RecencyFloor    float64
 	// SectorCriticality is the criticality factor per sector; a situation takes the highest
 	// of its sectors. Sectors not listed, and situations with none, get DefaultCriticality.
 	SectorCriticality  map[string]float64
@@ -80,7 +91,10 @@ func DefaultConfig() Config {
 		MaxFingerprints:    1 << 21,
 		DefaultReliability: 0.8,
 		HubThreshold:       32,
-		SeverityWeight:     [...]float64{0, 0.2, 0.4, 0.6, 0.8, 1},
+		SeverityWeight:     [...]float64{0, 0.026, 0.064, 0.16, 0.4, 1},
+		CorroborationHalf:  4,
+		RecencyHalfLife:    24 * time.Hour,
+		RecencyFloor:       0.5,
 		DefaultCriticality: 0.5,
 		DefaultLifetime:    30 * day,
 		DecaySpeed:         0.3,
@@ -131,6 +145,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SeverityWeight == [len(c.SeverityWeight)]float64{} {
 		c.SeverityWeight = d.SeverityWeight
+	}
+	if !(c.CorroborationHalf > 0) {
+		c.CorroborationHalf = d.CorroborationHalf
+	}
+	if c.RecencyHalfLife <= 0 {
+		c.RecencyHalfLife = d.RecencyHalfLife
+	}
+	if !(c.RecencyFloor > 0) || c.RecencyFloor > 1 {
+		c.RecencyFloor = d.RecencyFloor
 	}
 	if c.SectorCriticality == nil {
 		c.SectorCriticality = d.SectorCriticality

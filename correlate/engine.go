@@ -23,6 +23,7 @@ type Engine struct {
 	lifetimeNs [event.ObsASN + 1]int64
 	defaultTau int64
 	flatAge    float64 // share of a lifetime under which decay is exactly 1
+	recencyInv float64 // 1 / Config.RecencyHalfLife in ns
 	instance   uint64
 
 	scopes    dict // exercise names; id 0 is the real picture ("")
@@ -171,6 +172,7 @@ func newEngine(cfg Config) *Engine {
 	}
 	e.defaultTau = int64(cfg.DefaultLifetime)
 	e.flatAge = flatAge(cfg.DecaySpeed)
+	e.recencyInv = 1 / float64(cfg.RecencyHalfLife)
 	e.scope("")
 	return e
 }

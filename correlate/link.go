@@ -80,7 +80,7 @@ type sitData struct {
 	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
 	countryBits, sectorBits, techBits uint64
 
-	conf    float64 // noisy-OR over distinct contributors
+	evid    float64 // effective evidence: Σ confidence × reliability over distinct contributors
 	score   float64 // last reported
 	updated int64
 	title   strRef

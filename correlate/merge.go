@@ -56,7 +56,7 @@ func (e *Engine) merge(target, r uint32) {
 		i = next
 	}
 	if confChanged {
-		e.recomputeConf(dt)
+		e.recomputeEvidence(dt)
 	}
 	dt.countryBits |= dr.countryBits
 	dt.sectorBits |= dr.sectorBits

@@ -24,7 +24,6 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 		s.Category = e.words.names[d.category-1]
 	}
 	s.Severity = d.sev
-	s.Confidence = 100 * d.conf
 	s.Score = d.score
 	s.TLP = d.tlp
 	s.EventCount = int(d.events)
@@ -32,20 +31,29 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 	s.LastSeen = time.Unix(0, d.last).UTC()
 	s.UpdatedAt = time.Unix(0, d.updated).UTC()
 
-	age := max(d.updated-d.last, 0)
-	ex := &s.Explanation
-	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
-	ex.Confidence = d.conf
-	ex.Corroborations = int(d.ncontr)
-	ex.Criticality = e.crit(d)
-	ex.Decay = decay
-	ex.AgeHours = float64(age) / float64(time.Hour)
-	e.explain(d, ex)
-
+	// The noisy-OR confidence 1 − Π(1 − c_i r_i) is shown, not scored: it reaches 1
+	// after a few contributors, where the corroboration term keeps rising.
+	p := 1.0
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
 		l := e.links.at(i)
 		s.Contributors = append(s.Contributors, picture.Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
+		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
 	}
+	s.Confidence = 100 * (1 - p)
+
+	age := d.updated - d.last
+	ex := &s.Explanation
+	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
+	ex.Confidence = 1 - p
+	ex.Evidence = d.evid
+	ex.Corroboration = e.corroboration(d.evid)
+	ex.Corroborations = int(d.ncontr)
+	ex.Criticality = e.crit(d)
+	ex.Decay = decay
+	ex.Recency = e.recency(age)
+	ex.Relevance = 0 // per viewer: the view's copy sets it (access.Missions.Rank)
+	ex.AgeHours = float64(max(age, 0)) / float64(time.Hour)
+	e.explain(d, ex)
 	slices.SortFunc(s.Contributors, compareContributors)
 	s.Countries = e.appendSet(s.Countries, d.countryBits, d.countries)
 	s.Sectors = e.appendSet(s.Sectors, d.sectorBits, d.sectors)

@@ -93,11 +93,18 @@ func TestExerciseNeverTouchesTheRealPicture(t *testing.T) {
 func TestDecayLowersScoreWithAge(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RetireAfter = -1
+	cfg.RecencyFloor = 1 // decay alone
 	e := New(cfg)
-	a := ev("DE", "1", "ipv4:192.0.2.1")
-	a.Sectors = []string{"energy"}
-	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
-	want := 100 * 0.8 * 0.64 * 1.0
+	// Critical and five contributors: high enough to fall by a point by day 10 and on day 31.
+	var batch []event.Event
+	for _, c := range []string{"DE", "FR", "IT", "ES", "NL"} {
+		a := ev(c, "1", "ipv4:192.0.2.1")
+		a.Sectors = []string{"energy"}
+		a.Severity = event.SeverityCritical
+		batch = append(batch, a)
+	}
+	s := only(t, apply(e, batch, t0).Deltas)
+	want := 100 * 1 * (3.2 / (3.2 + cfg.CorroborationHalf)) * 1.0 // critical × corroboration × energy
 	if !near(s.Score, want) || s.Explanation.Decay != 1 {
 		t.Fatalf("fresh score %v, want %v", s.Score, want)
 	}
@@ -115,9 +122,13 @@ func TestDecayLowersScoreWithAge(t *testing.T) {
 }
 
 func TestTickReturnsOnlyChangedScores(t *testing.T) {
-	e := New(DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.RecencyFloor = 1 // decay alone: the sha256's lifetime keeps it at its score
+	e := New(cfg)
 	old := ev("DE", "1", "ipv4:192.0.2.1")
 	old.ObservedAt = t0.Add(-20 * 24 * time.Hour)
+	old.Severity = event.SeverityCritical // a score high enough to fall by a point in three days
+	old.Sectors = []string{"energy"}
 	fresh := ev("FR", "2", "sha256:"+string(bytes.Repeat([]byte("a"), 64)))
 	r := apply(e, []event.Event{old, fresh}, t0)
 	if len(r.Deltas) != 2 {
@@ -142,7 +153,8 @@ func TestScoreExplanationMultipliesUp(t *testing.T) {
 	a.Sectors = []string{"health"}
 	s := only(t, apply(e, []event.Event{a}, t0).Deltas)
 	x := s.Explanation
-	if !near(s.Score, 100*x.Severity*x.Confidence*x.Criticality*x.Decay) || x.Decay <= 0 || x.Decay >= 1 || x.AgeHours != 45*24 {
+	want := 100 * x.Severity * x.Corroboration * x.Criticality * x.Decay * x.Recency
+	if !near(s.Score, want) || x.Score() != s.Score || x.Decay <= 0 || x.Decay >= 1 || x.Recency <= 0 || x.Recency >= 1 || x.AgeHours != 45*24 {
 		t.Fatalf("score %v explanation %+v", s.Score, x)
 	}
 	if x.Text == "" || !bytes.Contains([]byte(x.Text), []byte("health")) {

@@ -22,9 +22,41 @@ func (e *Engine) lifetime(d *sitData) int64 {
 	return tau
 }
 
-// base is the score before decay.
+// base is the score before decay and recency: 100 × severity × corroboration ×
+// criticality (docs/scoring.md).
 func (e *Engine) base(d *sitData) float64 {
-	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * d.conf * e.crit(d)
+	return 100 * e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)] * e.corroboration(d.evid) * e.crit(d)
+}
+
+// corroboration is the term E/(E+h) of effective evidence E: it rises with every
+// independent contributor, less with each, and never reaches 1.
+func (e *Engine) corroboration(evid float64) float64 {
+	if !(evid > 0) {
+		return 0
+	}
+	return evid / (evid + e.cfg.CorroborationHalf)
+}
+
+// recency is floor + (1 − floor) × 2^(−age/half-life): 1 for a situation seen now.
+func (e *Engine) recency(age int64) float64 {
+	f := e.cfg.RecencyFloor
+	if age <= 0 || f >= 1 {
+		return 1
+	}
+	return f + (1-f)*math.Exp2(-float64(age)*e.recencyInv)
+}
+
+// recencyAge is the age at which recency falls to r (the longest age it is at least r):
+// +Inf if r is at or below the floor.
+func (e *Engine) recencyAge(r float64) float64 {
+	f := e.cfg.RecencyFloor
+	if r <= f {
+		return math.Inf(1)
+	}
+	if r >= 1 {
+		return 0
+	}
+	return math.Log2((1-f)/(r-f)) / e.recencyInv
 }
 
 // decay is MISP's polynomial decay max(0, 1 − (t/τ)^(1/δ)) at age t.
@@ -53,8 +85,9 @@ func flatAge(delta float64) float64 {
 
 // scoreAt returns d's score at now and its decay factor.
 func (e *Engine) scoreAt(d *sitData, now int64) (score, decay float64) {
-	decay = e.decay(now-d.last, e.lifetime(d))
-	return e.base(d) * decay, decay
+	age := now - d.last
+	decay = e.decay(age, e.lifetime(d))
+	return e.base(d) * decay * e.recency(age), decay
 }
 
 // rescore sets d's reported score at now and returns the decay factor. The next Tick
@@ -67,8 +100,11 @@ func (e *Engine) rescore(d *sitData, now int64) float64 {
 	return decay
 }
 
-// plan computes the earliest time the decayed score can fall more than the threshold
-// below the reported one, so that Tick skips d until then without computing anything.
+// plan computes an early enough time at which the score can have fallen more than the
+// threshold below the reported one, so that Tick skips d until then without computing
+// anything. Decay and recency both only fall with age: if each keeps at least √ρ of
+// its value now, ρ the share of the current score the target is, their product keeps
+// at least ρ, so the earlier of the two ages where one reaches its bound is never late.
 func (e *Engine) plan(d *sitData, now int64) {
 	target := d.score - e.cfg.ScoreThreshold
 	b := e.base(d)
@@ -76,13 +112,18 @@ func (e *Engine) plan(d *sitData, now int64) {
 		d.nextCheck = math.MaxUint32 // no report is due any more
 		return
 	}
-	dstar := target / b
-	if dstar >= 1 {
+	age := now - d.last
+	tau := e.lifetime(d)
+	dnow, rnow := e.decay(age, tau), e.recency(age)
+	cur := dnow * rnow
+	x := target / b
+	if x >= cur {
 		d.nextCheck = unixSecNs(now)
 		return
 	}
-	tau := e.lifetime(d)
-	t := float64(tau) * math.Pow(1-dstar, e.cfg.DecaySpeed)
+	k := math.Sqrt(x / cur)
+	t := float64(tau) * math.Pow(1-dnow*k, e.cfg.DecaySpeed)
+	t = min(t, e.recencyAge(rnow*k))
 	// Step back a little so floating-point rounding cannot make Tick late.
 	d.nextCheck = unixSecNs(d.last + int64(t*0.999)) // rounded down: never late
 }
@@ -138,12 +179,14 @@ func (e *Engine) explain(d *sitData, ex *picture.Explanation) {
 	if d.critWord != 0 {
 		sector = e.words.names[d.critWord-1]
 	}
-	p := e.text.begin(256 + len(sector))
+	p := e.text.begin(320 + len(sector))
 	p = append(p, severityWords[sev]...)
 	p = append(p, " severity "...)
 	p = appendFixed(p, ex.Severity, 2)
-	p = append(p, " × confidence "...)
-	p = appendFixed(p, ex.Confidence, 2)
+	p = append(p, " × corroboration "...)
+	p = appendFixed(p, ex.Corroboration, 2)
+	p = append(p, " (evidence "...)
+	p = appendFixed(p, ex.Evidence, 2)
 	p = append(p, " from "...)
 	p = strconv.AppendInt(p, int64(ex.Corroborations), 10)
 	if ex.Corroborations == 1 {
@@ -151,7 +194,9 @@ func (e *Engine) explain(d *sitData, ex *picture.Explanation) {
 	} else {
 		p = append(p, " contributors"...)
 	}
-	p = append(p, " × criticality "...)
+	p = append(p, ", confidence "...)
+	p = appendFixed(p, ex.Confidence, 2)
+	p = append(p, ") × criticality "...)
 	p = appendFixed(p, ex.Criticality, 2)
 	if sector != "" {
 		p = append(p, " ("...)
@@ -160,10 +205,12 @@ func (e *Engine) explain(d *sitData, ex *picture.Explanation) {
 	}
 	p = append(p, " × decay "...)
 	p = appendFixed(p, ex.Decay, 2)
+	p = append(p, " × recency "...)
+	p = appendFixed(p, ex.Recency, 2)
 	p = append(p, " at "...)
 	p = appendFixed(p, ex.AgeHours, 0)
 	p = append(p, "h = "...)
-	p = appendFixed(p, 100*ex.Severity*ex.Confidence*ex.Criticality*ex.Decay, 1)
+	p = appendFixed(p, ex.Score(), 1)
 	ex.Text = e.text.end(p)
 }
 

@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 9       // 9: content fingerprints hashed as one stream
+	snapshotVersion = 10      // 10: situations keep their evidence, not their confidence
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -231,7 +231,7 @@ func readSliceN[T any](s *snapReader, limit uint64) []T {
 
 // Restore reads a snapshot written by Snapshot and returns an engine that continues from
 // it with configuration cfg. Dedup window sizes and contributor reliabilities come from
-// cfg; situations keep the confidence they had until their next change.
+// cfg; situations keep the evidence (and so the score) they had until their next change.
 func Restore(r io.Reader, cfg Config) (*Engine, error) {
 	e, err := restore(r, cfg)
 	if err != nil {

@@ -42,7 +42,14 @@ func (m Mission) Covers(s *picture.Situation) bool {
 	return false
 }
 
-// DefaultMissions are the CSDP missions and operations of MISSION.md with approximate areas.
+// DefaultMissions are the CSDP missions and operations of MISSION.md with approximate areas
+// and their sectors of interest, which weigh a situation's relevance to the mission
+// (Mission.Relevance): Althea guards a state's institutions and its grid (energy,
+// public administration, defence); the naval operations protect shipping and the
+// cables and pipelines under their seas (transport, submarine cables, telecom or
+// energy); the Ukraine missions its grid, networks and state (EUAM) and the forces they
+// train (EUMAM); EUPM Moldova its energy dependence and administration. Missions without
+// sectors weigh their area alone.
 func DefaultMissions() Missions {
 	ms := []Mission{
 		{Name: "EUFOR-ALTHEA", Title: "EUFOR Althea", Countries: []string{"BA"}, Sectors: []string{"energy", "public-administration", "defence"}},

@@ -69,7 +69,7 @@ func (r *Report) MinPrecision() float64 {
 }
 
 // Precision is precision@10 of one commander's view of one of its missions: the share of
-// the ten best situations of the view (fewer if it holds fewer) whose majority campaign is
+// the ten best situations of the view (in the view's order: access.CompareRanked) (fewer if it holds fewer) whose majority campaign is
 // in the view's true top ten, the true campaigns touching the mission's area or sectors,
 // most severe first. A situation of noise only is a miss; an empty view scores 0.
 type Precision struct {
@@ -135,8 +135,8 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 	return r
 }
 
-// views measures each viewer's views of all (sorted best first): snapshot bytes, and
-// precision@10 for commanders.
+// views measures each viewer's views of all: snapshot bytes, and precision@10 for
+// commanders, each view in its own order (relevance to its mission, access.Ranked).
 func (r *Report) views(all []*picture.Situation, comps map[string]*composition, cs []Campaign, viewers []access.Identity) {
 	anon := access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: []byte("quality")}, Pseudonyms: keys.Key{Secret: []byte("quality")}})}
 	missions := access.DefaultMissions()
@@ -150,14 +150,17 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 		}
 		for _, v := range views {
 			shown := []picture.Situation{} // "[]" when empty, as the websocket sends it
-			var top []*picture.Situation
 			for _, s := range all {
 				if id.SituationVisible(s, v, missions) {
 					shown = append(shown, anon.Redact(&id, *s))
-					if len(top) < 10 {
-						top = append(top, s)
-					}
+					missions.Ranked(v, &shown[len(shown)-1])
 				}
+			}
+			// The view's order, as the websocket snapshot sends it (access.CompareRanked).
+			slices.SortFunc(shown, func(a, b picture.Situation) int { return access.CompareRanked(&a, &b) })
+			var top []*picture.Situation
+			for i := range shown[:min(10, len(shown))] {
+				top = append(top, &shown[i])
 			}
 			b, _ := json.Marshal(shown)
 			r.Snapshots = append(r.Snapshots, Snapshot{Viewer: id.Name, Mission: v.Mission, Situations: len(shown), Bytes: len(b)})

@@ -24,9 +24,15 @@ type Situation struct {
 	Kind     event.Kind     `json:"kind"`
 	Category string         `json:"category,omitempty"`
 	Severity event.Severity `json:"severity"`
-	// Confidence is the combined confidence, 0–100 (noisy-OR over independent contributors).
-	Confidence   float64       `json:"confidence"`
-	Score        float64       `json:"score"`
+	// Confidence is the combined confidence, 0–100 (noisy-OR over independent
+	// contributors). It is shown, not scored: Explanation.Corroboration is.
+	Confidence float64 `json:"confidence"`
+	// Score is 0–100, the same for every viewer (Explanation, docs/scoring.md).
+	Score float64 `json:"score"`
+	// Rank is the order of a commander's mission view, best first: Score weighed by the
+	// situation's relevance to the mission (access.Missions.Rank). Only the copy sent to
+	// that view carries it; the engine's and the store's situations leave it 0.
+	Rank         float64       `json:"rank,omitempty"`
 	Explanation  Explanation   `json:"explanation"`
 	Contributors []Contributor `json:"contributors"`
 	Countries    []string      `json:"countries,omitempty"`
@@ -56,15 +62,32 @@ type Contributor struct {
 }
 
 // Explanation says why a situation scores what it scores: Score = 100 × Severity ×
-// Confidence × Criticality × Decay, each factor in [0, 1].
+// Corroboration × Criticality × Decay × Recency, each factor in [0, 1] (docs/scoring.md).
 type Explanation struct {
-	Severity       float64 `json:"severity"`
+	Severity float64 `json:"severity"`
+	// Corroboration is E/(E+h) of the effective evidence E = Evidence: it keeps rising
+	// with independent contributors and never reaches 1.
+	Corroboration float64 `json:"corroboration"`
+	// Evidence is Σ confidence × reliability over the distinct contributors.
+	Evidence float64 `json:"evidence"`
+	// Confidence is the noisy-OR 1 − Π(1 − confidence × reliability), shown, not scored.
 	Confidence     float64 `json:"confidence"`
 	Corroborations int     `json:"corroborations"`
 	Criticality    float64 `json:"criticality"`
 	Decay          float64 `json:"decay"`
-	AgeHours       float64 `json:"age_hours"`
-	Text           string  `json:"text"`
+	// Recency ranks the fresher of two otherwise equal situations higher.
+	Recency  float64 `json:"recency"`
+	AgeHours float64 `json:"age_hours"`
+	// Relevance is the situation's relevance to the mission of the view it was sent to,
+	// in [0, 1], set on that view's copy with Situation.Rank; absent elsewhere.
+	Relevance float64 `json:"relevance,omitempty"`
+	Text      string  `json:"text"`
+}
+
+// Score is the product the explanation explains: 100 × Severity × Corroboration ×
+// Criticality × Decay × Recency.
+func (x *Explanation) Score() float64 {
+	return 100 * x.Severity * x.Corroboration * x.Criticality * x.Decay * x.Recency
 }
 
 // Delta is one change to the picture: a situation created or updated, or removed because

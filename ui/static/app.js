@@ -53,7 +53,8 @@ function visibleList() {
     if (cut && Date.parse(s.last_seen || s.updated_at) < cut) continue;
     out.push(s);
   }
-  return out.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
+  // A commander's mission view carries each situation's rank (score weighed by relevance).
+  return out.sort((a, b) => (b.rank || b.score) - (a.rank || a.score) || a.id.localeCompare(b.id));
 }
 
 let frame = 0;

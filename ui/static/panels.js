@@ -191,13 +191,18 @@ export function renderDetail(panel, s, countryName, onClose) {
   const ex = s.explanation || {};
   const why = el("section", "d-why");
   why.append(el("h4", "", "Why this score"));
-  why.append(el("p", "d-formula", `score = 100 × severity × confidence × criticality × decay = ${s.score.toFixed(1)}`));
+  why.append(el("p", "d-formula", `score = 100 × severity × corroboration × criticality × decay × recency = ${s.score.toFixed(1)}`));
   why.append(
     factor("Severity", ex.severity || 0, `${s.severity}`),
-    factor("Confidence", ex.confidence || 0, `combined over ${ex.corroborations || 0} independent contributor(s)`),
+    factor("Corroboration", ex.corroboration || 0, `evidence ${(ex.evidence || 0).toFixed(2)} from ${ex.corroborations || 0} independent contributor(s); confidence ${Math.round(s.confidence)}% is shown, not scored`),
     factor("Criticality", ex.criticality || 0, "of the sectors hit"),
     factor("Decay", ex.decay || 0, `age ${(ex.age_hours || 0).toFixed(1)} h`),
+    factor("Recency", ex.recency || 0, "the fresher of equal situations ranks higher"),
   );
+  if (s.rank) {
+    why.append(el("p", "d-formula", `order in this mission's view = score × (0.5 + 0.5 × relevance) = ${s.rank.toFixed(1)}`));
+    why.append(factor("Relevance", ex.relevance || 0, "to this mission's area and sectors of interest"));
+  }
   const facts = el("p", "d-facts");
   facts.textContent = `${ex.corroborations || 0} corroboration(s) · age ${(ex.age_hours || 0).toFixed(1)} h · confidence ${Math.round(s.confidence)}%`;
   why.append(facts);

@@ -123,7 +123,7 @@ test("a pushed event shows as a marker and a ranked row", { timeout: 120_000 }, 
   // Clicking the row selects it in both: detail panel with the explanation, marker ringed.
   await row(page, title).first().click();
   await page.locator(`#detail[data-id="${id}"]`).waitFor();
-  for (const f of ["Severity", "Confidence", "Criticality", "Decay"]) {
+  for (const f of ["Severity", "Corroboration", "Criticality", "Decay", "Recency"]) {
     assert.ok(await page.locator("#detail .factor", { hasText: f }).count() === 1, `factor ${f} shown`);
   }
   await page.locator("#detail .tlp-green").first().waitFor();
