@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,35 @@ func TestParseTLPAcceptsVersion1Names(t *testing.T) {
 	f("tlp:amber+strict", TLPAmberStrict)
 	f("RED", TLPRed)
 	f("green", TLPGreen)
+}
+
+func TestValidateNormalisesAndBoundsNames(t *testing.T) {
+	e := validEvent()
+	e.Names = []Name{
+		{Kind: "Intrusion-Set", Name: "  APT\t 28 "}, {Kind: "intrusion-set", Name: "apt 28"},
+		{Kind: "malware", Name: "Emotet"}, {Kind: "tool", Name: "emotet"},
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := []Name{{Kind: "intrusion-set", Name: "apt 28"}, {Kind: "malware", Name: "emotet"}, {Kind: "tool", Name: "emotet"}}
+	if !reflect.DeepEqual(e.Names, want) {
+		t.Fatalf("names %+v, want %+v", e.Names, want)
+	}
+	for _, c := range []struct {
+		names []Name
+		want  string
+	}{
+		{[]Name{{Kind: "course-of-action", Name: "x"}}, `names[0].kind: "course-of-action": want one of campaign, intrusion-set, threat-actor, malware, tool`},
+		{[]Name{{Kind: "malware", Name: " \t "}}, "names[0].name: missing: want the name of the malware"},
+		{[]Name{{Kind: "tool", Name: strings.Repeat("x", MaxNameLen+1)}}, "names[0].name: 129 bytes, at most 128"},
+		{make([]Name, MaxNames+1), "names: 65 names, at most 64"},
+	} {
+		e := validEvent()
+		e.Names = c.names
+		err := e.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("names %.40v: error %v, want %q", c.names, err, c.want)
+		}
+	}
 }
