@@ -36,6 +36,7 @@ type Input struct {
 	Observables  []event.Observable `json:"observables,omitempty"`
 	Category     string             `json:"category,omitempty"`
 	Techniques   []string           `json:"techniques,omitempty"`
+	Names        []event.Name       `json:"names,omitempty"`
 	Sectors      []string           `json:"sectors,omitempty"`
 	Countries    []string           `json:"countries,omitempty"`
 	Geo          *event.Geo         `json:"geo,omitempty"`

@@ -64,9 +64,20 @@ func (e *Event) Validate() error {
 		e.Observables = normaliseObservables(e.Observables, bad)
 	}
 	if e.Category != "" {
-		e.Category = strings.ToLower(e.Category)
+		e.Category = strings.ToLower(strings.TrimSpace(e.Category))
 		if !IsCategory(e.Category) {
-			bad("category", "%s is not a Reference Security Incident Taxonomy class/type such as malicious-code/c2-server", Quote(e.Category))
+			// A term outside the taxonomy does not cost the event: what has a clear
+			// equivalent is mapped, and the contributor's own term stays in the summary.
+			term := e.Category
+			mapped, ok := MapCategory(term)
+			note := "Contributor's category " + Quote(term) + " is not in the Reference Security Incident Taxonomy"
+			if ok {
+				note += "; mapped to " + mapped + "."
+			} else {
+				note += "; no equivalent, kept here only."
+			}
+			e.Category = mapped
+			e.Summary = appendNote(e.Summary, note)
 		}
 	}
 	e.Techniques = cleanList(e.Techniques, strings.ToUpper, IsTechnique, "techniques", "a MITRE ATT&CK id such as T1566 or T1566.001", bad)
@@ -124,6 +135,15 @@ func normaliseObservables(obs []Observable, bad func(field, format string, args 
 		}
 	}
 	return out
+}
+
+// appendNote adds a sentence to a summary, cutting the summary (not the note) to stay
+// within MaxSummaryLen.
+func appendNote(summary, note string) string {
+	if summary == "" {
+		return Truncate(note, MaxSummaryLen)
+	}
+	return Truncate(summary, MaxSummaryLen-len(note)-1) + "\n" + note
 }
 
 func normaliseNames(ns []Name, bad func(field, format string, args ...any)) []Name {
