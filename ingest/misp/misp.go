@@ -110,29 +110,19 @@ type mispEvent struct {
 }
 
 // wrapper is one element of a list of events: {"Event": …}, or the bare event PyMISP's
-// MISPEvent.to_json() writes.
+// MISPEvent.to_json() writes, read into the embedded mispEvent in the same pass.
 type wrapper struct {
-	Event *mispEvent
+	Event *mispEvent `json:"Event"`
+	mispEvent
 }
 
-func (w *wrapper) UnmarshalJSON(b []byte) error {
-	var outer struct {
-		Event     *mispEvent      `json:"Event"`
-		UUID      *string         `json:"uuid"`
-		Attribute json.RawMessage `json:"Attribute"`
+// event returns the element's event, or nil if it is neither shape.
+func (w *wrapper) event() *mispEvent {
+	if w.Event != nil {
+		return w.Event
 	}
-	if err := json.Unmarshal(b, &outer); err != nil {
-		return err
-	}
-	switch {
-	case outer.Event != nil:
-		w.Event = outer.Event
-	case outer.UUID != nil:
-		var me mispEvent
-		if err := json.Unmarshal(b, &me); err != nil {
-			return err
-		}
-		w.Event = &me
+	if w.UUID != "" || w.Info != "" || len(w.Attribute) > 0 {
+		return &w.mispEvent
 	}
 	return nil
 }
@@ -230,15 +220,16 @@ func decode(doc []byte) ([]*mispEvent, error) {
 	}
 	mes := make([]*mispEvent, 0, len(ws))
 	n := 0
-	for _, w := range ws {
-		if w.Event == nil {
+	for i := range ws {
+		me := ws[i].event()
+		if me == nil {
 			continue
 		}
-		n += len(w.Event.Attribute)
-		for _, o := range w.Event.Object {
+		n += len(me.Attribute)
+		for _, o := range me.Object {
 			n += len(o.Attribute)
 		}
-		mes = append(mes, w.Event)
+		mes = append(mes, me)
 	}
 	if n > MaxAttributes {
 		return nil, fmt.Errorf("%w: %d attributes, at most %d", ErrTooManyAttributes, n, MaxAttributes)

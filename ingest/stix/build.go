@@ -447,10 +447,9 @@ func (b *bundle) addRef(f *facts, ref string) {
 // parse contributes nothing here (it is reported on the indicator itself).
 func (b *bundle) addIndicator(f *facts, ind *object) {
 	f.tlp = max(f.tlp, b.objTLP(ind))
-	g := facts{seen: f.seen}
+	g := facts{obs: f.obs, seen: f.seen}
 	if g.addPattern(ind.Pattern) == nil {
-		f.obs = append(f.obs, g.obs...)
-		f.seen = g.seen
+		f.obs, f.seen = g.obs, g.seen
 		if f.bad == nil {
 			f.bad = g.bad
 		}
@@ -596,13 +595,22 @@ func (f *facts) add(obj, path, v string) {
 		f.nbad++
 		return
 	}
-	if _, dup := f.seen[o]; dup {
+	// Duplicates are dropped here so an IOC list is split by distinct values: a scan while
+	// the list is short, a set once it is long.
+	if f.seen == nil && len(f.obs) >= 32 {
+		f.seen = make(map[event.Observable]struct{}, 2*len(f.obs))
+		for _, x := range f.obs {
+			f.seen[x] = struct{}{}
+		}
+	}
+	if f.seen != nil {
+		if _, dup := f.seen[o]; dup {
+			return
+		}
+		f.seen[o] = struct{}{}
+	} else if slices.Contains(f.obs, o) {
 		return
 	}
-	if f.seen == nil {
-		f.seen = make(map[event.Observable]struct{})
-	}
-	f.seen[o] = struct{}{}
 	f.obs = append(f.obs, o)
 }
 
