@@ -1,6 +1,8 @@
-// Package misp turns MISP event JSON — {"Event": …}, a list of those, the {"response": […]}
-// of MISP's REST search, or one event file of a MISP feed — into COP's canonical events,
-// one COP event per MISP event.
+// Package misp turns MISP event JSON — {"Event": …}, a bare event as PyMISP writes it, a
+// list of those, the {"response": […]} of MISP's REST search, or one event file of a MISP
+// feed — into COP's canonical events, one COP event per MISP event (several when it has
+// more than event.MaxObservables observables, see split). What is read and what is left out
+// on purpose is listed in docs/formats.md.
 //
 // It owns the mapping of MISP attribute types and taxonomy/galaxy tags to COP's
 // observables, markings, techniques, sectors, countries and categories. It does no I/O

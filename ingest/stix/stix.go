@@ -1,7 +1,10 @@
 // Package stix turns STIX 2.1 JSON (a bundle or a single object) into COP's canonical
-// events: indicators, sightings, incidents, reports and observed data become events; the
-// identities, locations, attack patterns, relationships and marking definitions around
-// them become the events' sectors, countries, geo, techniques and TLP.
+// events: indicators, sightings, incidents, reports, groupings and observed data become
+// events; the identities, locations, attack patterns, relationships and marking definitions
+// around them become the events' sectors, countries, geo, techniques and TLP, and the
+// campaigns, intrusion sets, threat actors, malware and tools their names. An object with
+// more than event.MaxObservables observables becomes several events (see split). What is
+// read and what is left out on purpose is listed in docs/formats.md.
 //
 // It owns the STIX patterning parser and the mapping of STIX vocabularies to COP's. It does
 // no I/O and knows nothing of Kafka or HTTP: the ingest gateway hands it bytes and a
