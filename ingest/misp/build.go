@@ -40,26 +40,26 @@ func fieldErr(field, format string, args ...any) error {
 
 // build turns one MISP event into one COP event. attrErrs name the attributes whose value
 // was malformed (the event keeps the others); err rejects the whole event.
-func build(me *mispEvent, src event.Source) (parts []event.Event, attrErrs []error, err error) {
+func build(dst []event.Event, me *mispEvent, src event.Source) (evs []event.Event, attrErrs []error, err error) {
 	ev, attrErrs, err := build1(me, src)
 	if err != nil {
-		return nil, attrErrs, err
+		return dst, attrErrs, err
 	}
-	parts, err = split(ev, src)
-	return parts, attrErrs, err
+	evs, err = split(dst, ev, src)
+	return evs, attrErrs, err
 }
 
-// split validates ev and returns it, or, when it has more observables than one event may
+// split validates ev and appends it to dst, or, when it has more observables than one event may
 // hold, the parts that hold them all: the first keeps the MISP event's uuid, part k (k ≥
 // 2) has source id "<uuid>#k". Every part carries the same context; its title and summary
 // say which part it is.
-func split(ev event.Event, src event.Source) ([]event.Event, error) {
+func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
 	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
 	if n <= 1 {
 		if err := ev.Validate(); err != nil {
-			return nil, err
+			return dst, err
 		}
-		return []event.Event{ev}, nil
+		return append(dst, ev), nil
 	}
 	parts := make([]event.Event, 0, n)
 	all := ev.Observables
@@ -81,11 +81,11 @@ func split(ev event.Event, src event.Source) ([]event.Event, error) {
 			p.Summary = truncate(p.Summary, event.MaxSummaryLen-len(note)-1) + " " + note
 		}
 		if err := p.Validate(); err != nil {
-			return nil, err
+			return dst, err
 		}
 		parts = append(parts, p)
 	}
-	return parts, nil
+	return append(dst, parts...), nil
 }
 
 func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, err error) {

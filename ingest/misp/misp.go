@@ -143,13 +143,13 @@ func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 	var evs []event.Event
 	var errs []error
 	for _, me := range mes {
-		parts, attrErrs, err := build(me, src)
+		var attrErrs []error
+		var err error
+		evs, attrErrs, err = build(evs, me, src)
 		errs = append(errs, attrErrs...)
 		if err != nil {
 			errs = append(errs, &ObjectError{Type: "Event", UUID: me.UUID, Err: err})
-			continue
 		}
-		evs = append(evs, parts...)
 	}
 	return evs, errs
 }

@@ -36,12 +36,10 @@ func (b *bundle) events(src event.Source) ([]event.Event, []error) {
 		if !ok || o.ID != "" && b.byID[o.ID] != i {
 			continue
 		}
-		parts, err := b.build(o, kind, src)
-		if err != nil {
+		var err error
+		if evs, err = b.build(evs, o, kind, src); err != nil {
 			errs = append(errs, &ObjectError{Type: o.Type, ID: o.ID, Err: err})
-			continue
 		}
-		evs = append(evs, parts...)
 	}
 	return evs, errs
 }
@@ -76,12 +74,13 @@ func fieldErr(field, format string, args ...any) error {
 	return &event.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (b *bundle) build(o *object, kind event.Kind, src event.Source) ([]event.Event, error) {
+// build appends the event (or parts, see split) of o to dst.
+func (b *bundle) build(dst []event.Event, o *object, kind event.Kind, src event.Source) ([]event.Event, error) {
 	ev, err := b.build1(o, kind, src)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	return split(ev, src)
+	return split(dst, ev, src)
 }
 
 func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Event, error) {
@@ -232,17 +231,17 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 	return ev, nil
 }
 
-// split validates ev and returns it, or, when it has more observables than one event may
+// split validates ev and appends it to dst, or, when it has more observables than one event may
 // hold, the parts that hold them all: the first keeps the object's id, part k (k ≥ 2) has
 // source id "<id>#k", so redelivery gives the same ids. Every part carries the same
 // context, markings and names; its title and summary say which part it is.
-func split(ev event.Event, src event.Source) ([]event.Event, error) {
+func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
 	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
 	if n <= 1 {
 		if err := ev.Validate(); err != nil {
-			return nil, err
+			return dst, err
 		}
-		return []event.Event{ev}, nil
+		return append(dst, ev), nil
 	}
 	parts := make([]event.Event, 0, n)
 	all := ev.Observables
@@ -259,11 +258,11 @@ func split(ev event.Event, src event.Source) ([]event.Event, error) {
 		p.Title = truncate(ev.Title, event.MaxTitleLen-len(suffix)) + suffix
 		p.Summary = joinText(ev.Summary, fmt.Sprintf("Part %d of %d: observables %d to %d of %d (at most %d per event).", k, n, lo+1, hi, len(all), event.MaxObservables))
 		if err := p.Validate(); err != nil {
-			return nil, err
+			return dst, err
 		}
 		parts = append(parts, p)
 	}
-	return parts, nil
+	return append(dst, parts...), nil
 }
 
 // objTLP returns the most restrictive TLP among an object's markings, object-level and
