@@ -558,6 +558,9 @@ func (f *facts) add(obj, path, v string) {
 		t = event.ObsEmail
 	case "autonomous-system:number":
 		t = event.ObsASN
+		if n, ok := strings.CutPrefix(strings.ToUpper(v), "AS"); ok {
+			v = n // 'AS174', as some exporters write it
+		}
 		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
 			t = 0
 		}
