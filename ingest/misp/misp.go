@@ -129,9 +129,9 @@ func (w *wrapper) event() *mispEvent {
 	return nil
 }
 
-// Parse turns one document into canonical events, one per MISP event. Every returned
+// Parse turns one document into canonical events, one per MISP event (more for a split one). Every returned
 // event has passed (*event.Event).Validate, has Contributor = src.Contributor (never from
-// the payload), ReceivedAt = src.ReceivedAt, SourceID = the MISP event's uuid and ID =
+// the payload), ReceivedAt = src.ReceivedAt, SourceID = the MISP event's uuid (<uuid>#k for part k ≥ 2 of a split event) and ID =
 // event.Source{Contributor: src.Contributor}.EventID(SourceID). Each rejected event or attribute yields one
 // *ObjectError that names it, the field, and what was expected. A document that cannot be
 // read at all yields (nil, []error{err}). A partly valid document keeps its valid parts.

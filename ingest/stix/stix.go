@@ -112,7 +112,7 @@ type object struct {
 
 // Parse turns one document into canonical events. Every returned event has passed
 // (*event.Event).Validate, has Contributor = src.Contributor (never from the payload),
-// ReceivedAt = src.ReceivedAt, SourceID = the object's own id and ID =
+// ReceivedAt = src.ReceivedAt, SourceID = the object's own id (<id>#k for part k ≥ 2 of a split object) and ID =
 // event.Source{Contributor: src.Contributor}.EventID(SourceID). Each rejected object yields one *ObjectError that
 // names it, the field, and what was expected. A document that cannot be read at all yields
 // (nil, []error{err}). A partly valid document keeps its valid objects.
