@@ -578,7 +578,7 @@ func (f *facts) add(obj, path, v string) {
 			// How MISP exports domain|ip: the addresses the domain resolves to.
 			t = ipType(obj, v)
 		} else if strings.HasPrefix(obj, "email-message") && strings.HasSuffix(path, ".value") &&
-			(strings.HasPrefix(path, "to_refs[") || strings.HasPrefix(path, "cc_refs[")) {
+			(strings.HasPrefix(path, "to_refs[") || strings.HasPrefix(path, "cc_refs[") || strings.HasPrefix(path, "bcc_refs[")) {
 			t = event.ObsEmail
 		}
 	}

@@ -146,3 +146,10 @@ func TestNamesFromRelatedObjects(t *testing.T) {
 		t.Errorf("a report naming only an intrusion set: %+v", evs[1])
 	}
 }
+
+func TestEmailRecipientsAllRead(t *testing.T) {
+	evs := parseOK(t, bundleOf(indicator("1", `[email-message:from_ref.value = 'a@mail.example' AND email-message:to_refs[*].value = 'b@mail.example' AND email-message:cc_refs[0].value = 'c@mail.example' AND email-message:bcc_refs[*].value = 'd@mail.example']`, "")))
+	if got := values(evs[0]); len(got) != 4 {
+		t.Errorf("observables %v, want the four addresses", got)
+	}
+}
