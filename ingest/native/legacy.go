@@ -78,8 +78,11 @@ func parseOneLegacy(dec *json.Decoder, src event.Source) (event.Event, error) {
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
 		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return event.Event{}, err
+		if errors.As(err, &se) {
+			return event.Event{}, fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return event.Event{}, fmt.Errorf("malformed JSON: %w (the document is cut short)", err)
 		}
 		return event.Event{}, decodeError(raw, err)
 	}
