@@ -80,7 +80,11 @@ func TestReasonsQuoteHugeValuesBounded(t *testing.T) {
 	f("native confidence", FormatNative, `{"id": "a", `+ev+`, "confidence": `+big+`}`)
 	f("native id", FormatNative, `{"id": "`+big+`", `+ev+`, "category": "x"}`)
 	f("native kind", FormatNative, `{"id": "a", "kind": "`+big+`"}`)
-	f("native category", FormatNative, `{"id": "a", `+ev+`, "category": "`+big+`"}`)
+	// A category outside the taxonomy no longer rejects the event (issue 18, point 10): it
+	// is named, clipped, in the summary.
+	if _, evs, errs := Parse(FormatNative, []byte(`{"id": "a", `+ev+`, "category": "`+big+`"}`), event.Source{Contributor: "ee-cert", ReceivedAt: time.Now().UTC()}); len(errs) != 0 || len(evs) != 1 || len(evs[0].Summary) > 512 || evs[0].Category != "" {
+		t.Errorf("native category: %d events, %v", len(evs), errs)
+	}
 	f("native sector", FormatNative, `{"id": "a", `+ev+`, "sectors": ["`+big+`"]}`)
 	f("native observable", FormatNative, `{"id": "a", `+ev+`, "observables": [{"type": "domain", "value": "`+big+`"}]}`)
 	f("native unknown field", FormatNative, `{"id": "a", `+ev+`, "`+big+`": 1}`)

@@ -13,7 +13,8 @@ import (
 var AttributeTypes = []string{
 	"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain", "hostname", "domain|ip",
 	"hostname|port", "url", "md5", "sha1", "sha256", "filename|md5", "filename|sha1",
-	"filename|sha256", "email", "email-src", "email-dst", "vulnerability", "AS",
+	"filename|sha256", "malware-sample", "email", "email-src", "email-dst", "email-reply-to",
+	"whois-registrant-email", "vulnerability", "AS",
 }
 
 // observables maps one attribute to its observables. supported is false for a type COP
@@ -77,14 +78,15 @@ func observables(a *attribute) (obs []event.Observable, supported bool, err erro
 		return one(event.ObsSHA1, v)
 	case "sha256":
 		return one(event.ObsSHA256, v)
-	case "filename|md5", "filename|sha1", "filename|sha256":
+	case "filename|md5", "filename|sha1", "filename|sha256", "malware-sample":
 		h, err := part(1, "filename|hash")
 		if err != nil {
 			return nil, true, err
 		}
-		t := map[string]event.ObservableType{"filename|md5": event.ObsMD5, "filename|sha1": event.ObsSHA1, "filename|sha256": event.ObsSHA256}[a.Type]
+		// malware-sample is filename|md5 with the sample attached.
+		t := map[string]event.ObservableType{"filename|md5": event.ObsMD5, "filename|sha1": event.ObsSHA1, "filename|sha256": event.ObsSHA256, "malware-sample": event.ObsMD5}[a.Type]
 		return one(t, h)
-	case "email", "email-src", "email-dst":
+	case "email", "email-src", "email-dst", "email-reply-to", "whois-registrant-email":
 		return one(event.ObsEmail, v)
 	case "vulnerability":
 		return one(event.ObsCVE, v)

@@ -119,7 +119,21 @@ func TestTags(t *testing.T) {
 	f(`ecsirt:malicious-code="c2server"`, cat("malicious-code/c2-server"))
 	f(`ecsirt:availability="ddos"`, cat("availability/ddos"))
 	f(`ecsirt:intrusions="compromised-system"`, cat("intrusions/system-compromise"))
-	f(`rsit:made-up="thing"`, cat(""))
+	// Outside the taxonomy: kept for Validate to map or note in the summary (issue 18, point 10).
+	f(`rsit:made-up="thing"`, cat("made-up/thing"))
+	// A mitigation is not a technique (issue 18, point 5), nor a name.
+	f(`misp-galaxy:mitre-course-of-action="Account Discovery Mitigation - T1087"`, func(f tagFacts) bool { return len(f.techniques) == 0 && len(f.names) == 0 })
+	f(`misp-galaxy:mitre-enterprise-attack-course-of-action="Account Discovery Mitigation - T1087"`, func(f tagFacts) bool { return len(f.techniques) == 0 && len(f.names) == 0 })
+	name := func(kind, want string) func(tagFacts) bool {
+		return func(f tagFacts) bool { return len(f.names) == 1 && f.names[0] == event.Name{Kind: kind, Name: want} }
+	}
+	f(`misp-galaxy:threat-actor="Sofacy"`, name("threat-actor", "sofacy"))
+	f(`misp-galaxy:ransomware="LockBit  3.0"`, name("malware", "lockbit 3.0"))
+	f(`misp-galaxy:tool="Mimikatz"`, name("tool", "mimikatz"))
+	f(`misp-galaxy:mitre-tool="Cobalt Strike - S0154"`, name("tool", "cobalt strike"))
+	f(`misp-galaxy:mitre-malware="X-Agent - S0161"`, name("malware", "x-agent"))
+	f(`misp-galaxy:mitre-intrusion-set="APT28 - G0007"`, name("intrusion-set", "apt28"))
+	f(`misp-galaxy:mitre-enterprise-attack-intrusion-set="APT28 - G0007"`, name("intrusion-set", "apt28"))
 	conf := func(want int) func(tagFacts) bool { return func(f tagFacts) bool { return f.confidence == want } }
 	f(`misp:confidence-level="completely-confident"`, conf(100))
 	f(`misp:confidence-level="rarely-confident"`, conf(25))

@@ -1,8 +1,10 @@
 package misp
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +40,55 @@ func fieldErr(field, format string, args ...any) error {
 
 // build turns one MISP event into one COP event. attrErrs name the attributes whose value
 // was malformed (the event keeps the others); err rejects the whole event.
-func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, err error) {
+func build(dst []event.Event, me *mispEvent, src event.Source) (evs []event.Event, attrErrs []error, err error) {
+	ev, attrErrs, err := build1(me, src)
+	if err != nil {
+		return dst, attrErrs, err
+	}
+	evs, err = split(dst, ev, src)
+	return evs, attrErrs, err
+}
+
+// split validates ev and appends it to dst, or, when it has more observables than one event may
+// hold, the parts that hold them all: the first keeps the MISP event's uuid, part k (k ≥
+// 2) has source id "<uuid>#k". Every part carries the same context; its title and summary
+// say which part it is.
+func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
+	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
+	if n <= 1 {
+		if err := ev.Validate(); err != nil {
+			return dst, err
+		}
+		return append(dst, ev), nil
+	}
+	parts := make([]event.Event, 0, n)
+	all := ev.Observables
+	for k := 1; k <= n; k++ {
+		p := ev
+		lo, hi := (k-1)*event.MaxObservables, min(k*event.MaxObservables, len(all))
+		p.Observables = slices.Clone(all[lo:hi])
+		if k > 1 {
+			p.SourceID = ev.SourceID + "#" + strconv.Itoa(k)
+			p.ID = src.EventID(p.SourceID)
+		}
+		p.Techniques, p.Sectors, p.Countries, p.Names = slices.Clone(ev.Techniques), slices.Clone(ev.Sectors), slices.Clone(ev.Countries), slices.Clone(ev.Names)
+		suffix := fmt.Sprintf(" (part %d of %d)", k, n)
+		p.Title = truncate(ev.Title, event.MaxTitleLen-len(suffix)) + suffix
+		note := fmt.Sprintf("Part %d of %d: observables %d to %d of %d (at most %d per event).", k, n, lo+1, hi, len(all), event.MaxObservables)
+		if p.Summary == "" {
+			p.Summary = note
+		} else {
+			p.Summary = truncate(p.Summary, event.MaxSummaryLen-len(note)-1) + " " + note
+		}
+		if err := p.Validate(); err != nil {
+			return dst, err
+		}
+		parts = append(parts, p)
+	}
+	return append(dst, parts...), nil
+}
+
+func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, err error) {
 	if me.UUID == "" {
 		return ev, nil, fieldErr("uuid", "missing: every MISP event needs its uuid")
 	}
@@ -55,23 +105,40 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 	}
 	for _, g := range me.Galaxy {
 		for _, c := range g.GalaxyCluster {
-			tags.add(c.TagName)
+			if c.TagName != "" {
+				tags.add(c.TagName)
+			} else if c.Value != "" {
+				tags.add("misp-galaxy:" + cmp.Or(c.Type, g.Type) + "=\"" + c.Value + "\"")
+			}
 		}
 	}
 
 	var (
-		seen      = make(map[event.Observable]struct{})
-		skipped   = make(map[string]int)
-		dropped   int
-		used      int
-		allIDS    = true
-		sightings = len(me.Sighting)
+		seen             = make(map[event.Observable]struct{})
+		skipped          = make(map[string]int)
+		used             int
+		allIDS           = true
+		sightings        sightingCount
+		deleted, expired int
 	)
+	sightings.add(me.Sighting)
 	addAttr := func(a *attribute) {
+		if a.Deleted {
+			deleted++
+			return
+		}
 		for _, t := range a.Tag {
 			tags.add(t.Name)
 		}
-		sightings += len(a.Sighting)
+		var own sightingCount
+		own.add(a.Sighting)
+		sightings.seen += own.seen
+		sightings.falsePositive += own.falsePositive
+		if own.expired > 0 {
+			// An expiration sighting retires the value: it is no longer an indicator.
+			expired++
+			return
+		}
 		obs, ok, err := observables(a)
 		if !ok {
 			skipped[a.Type]++
@@ -87,10 +154,6 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 			if _, dup := seen[o]; dup {
 				continue
 			}
-			if len(ev.Observables) == event.MaxObservables {
-				dropped++
-				continue
-			}
 			seen[o] = struct{}{}
 			ev.Observables = append(ev.Observables, o)
 		}
@@ -99,6 +162,10 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 		addAttr(&me.Attribute[i])
 	}
 	for i := range me.Object {
+		if me.Object[i].Deleted {
+			deleted += len(me.Object[i].Attribute)
+			continue
+		}
 		for j := range me.Object[i].Attribute {
 			addAttr(&me.Object[i].Attribute[j])
 		}
@@ -109,6 +176,8 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 		ev.Kind = event.KindIndicator
 	}
 	ev.Techniques, ev.Sectors, ev.Countries, ev.Category = tags.techniques, tags.sectors, tags.countries, tags.category
+	ev.Names = tags.names
+	ev.FalsePositives = uint32(min(sightings.falsePositive, math.MaxUint32))
 
 	ev.Severity = event.SeverityMedium
 	if n, ok := atoi(me.ThreatLevelID); ok {
@@ -140,28 +209,63 @@ func build(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, e
 	}
 
 	var notes []string
-	if sightings > 0 {
-		notes = append(notes, fmt.Sprintf("%d MISP sightings.", sightings))
+	if sightings.seen > 0 {
+		notes = append(notes, fmt.Sprintf("%d MISP sightings.", sightings.seen))
+	}
+	if sightings.falsePositive > 0 {
+		notes = append(notes, fmt.Sprintf("%s (evidence against).", count(sightings.falsePositive, "MISP false-positive sighting")))
+	}
+	if expired > 0 {
+		notes = append(notes, fmt.Sprintf("%s left out: expired (MISP expiration sighting).", count(expired, "attribute")))
+	}
+	if deleted > 0 {
+		notes = append(notes, fmt.Sprintf("%s left out.", count(deleted, "deleted attribute")))
 	}
 	if len(skipped) > 0 {
 		notes = append(notes, "Skipped attributes COP cannot represent: "+countList(skipped)+".")
 	}
-	if dropped > 0 {
-		notes = append(notes, fmt.Sprintf("%d further observables dropped (at most %d per event).", dropped, event.MaxObservables))
+	if len(ev.Names) > event.MaxNames {
+		notes = append(notes, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
+		ev.Names = ev.Names[:event.MaxNames]
 	}
 	ev.Summary = strings.Join(notes, " ")
 
-	if len(ev.Observables) == 0 && len(ev.Techniques) == 0 && len(ev.Sectors) == 0 && len(ev.Countries) == 0 && ev.Category == "" {
-		reason := fmt.Sprintf("%v: no attribute of a type COP reads (%s) and no ATT&CK, sector, country or rsit tag", ErrNoContent, strings.Join(AttributeTypes, ", "))
+	if len(ev.Observables) == 0 && len(ev.Techniques) == 0 && len(ev.Sectors) == 0 && len(ev.Countries) == 0 && ev.Category == "" && len(ev.Names) == 0 {
+		reason := fmt.Sprintf("%v: no attribute of a type COP reads (%s) and no ATT&CK, sector, country, rsit, threat-actor, malware or tool tag", ErrNoContent, strings.Join(AttributeTypes, ", "))
 		if len(skipped) > 0 {
 			reason += "; skipped " + countList(skipped)
 		}
+		if deleted+expired > 0 {
+			reason += fmt.Sprintf("; left out %d deleted and %d expired attributes", deleted, expired)
+		}
 		return ev, attrErrs, fieldErr("Attribute", "%s", reason)
 	}
-	if err := ev.Validate(); err != nil {
-		return ev, attrErrs, err
-	}
 	return ev, attrErrs, nil
+}
+
+// count writes n and the noun, plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// sightingCount counts MISP sightings by type: 0 (or none given) seen, 1 false positive,
+// 2 expiration.
+type sightingCount struct{ seen, falsePositive, expired int }
+
+func (c *sightingCount) add(ss []sighting) {
+	for _, s := range ss {
+		switch strings.TrimSpace(string(s.Type)) {
+		case "1":
+			c.falsePositive++
+		case "2":
+			c.expired++
+		default:
+			c.seen++
+		}
+	}
 }
 
 // observedAt takes date (the day the event happened), else timestamp (last change), else

@@ -18,6 +18,14 @@ var (
 	// their attributes: the contributor must push the event files themselves.
 	ErrManifest = errors.New("MISP feed manifest: send the event files (<uuid>.json), not manifest.json")
 
+	// ErrAttributes is returned for a MISP attribute collection ({"Attribute": […]} or
+	// {"response": {"Attribute": […]}}, what /attributes/restSearch returns): attributes
+	// without their event lack its markings, date and context.
+	ErrAttributes = errors.New("MISP attribute collection, not events: send the events (/events/restSearch, or the event's JSON export)")
+
+	// ErrNoEvents is returned for a list or response that holds no event at all.
+	ErrNoEvents = errors.New("nothing to ingest")
+
 	// ErrTooDeep is returned for a document nested deeper than MaxDepth, before it is
 	// decoded, so a hostile document cannot exhaust the stack or memory.
 	ErrTooDeep = errors.New("document nested too deeply")

@@ -1,6 +1,7 @@
 package misp
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/cidcc/cop/internal/event"
@@ -13,7 +14,43 @@ type tagFacts struct {
 	sectors    []string
 	countries  []string
 	category   string
+	names      []event.Name
 	confidence int // from misp:confidence-level or admiralty-scale, -1 if none
+}
+
+// galaxyNames maps MISP galaxies whose clusters name a threat actor, malware or tool to
+// the kind of name. MITRE galaxies ("mitre-malware", "mitre-enterprise-attack-tool", …)
+// are read from the word in their name; course-of-action and attack-pattern ones are not
+// names.
+var galaxyNames = map[string]string{
+	"threat-actor": "threat-actor", "microsoft-activity-group": "threat-actor", "360net": "threat-actor",
+	"intrusion-set": "intrusion-set",
+	"ransomware":    "malware", "malpedia": "malware", "rat": "malware", "botnet": "malware", "banker": "malware",
+	"stealer": "malware", "backdoor": "malware", "android": "malware", "malware": "malware",
+	"tool": "tool", "exploit-kit": "tool",
+}
+
+// galaxyName returns the kind of name a galaxy's clusters give, or "".
+func galaxyName(galaxy string) string {
+	if k, ok := galaxyNames[galaxy]; ok {
+		return k
+	}
+	if !strings.HasPrefix(galaxy, "mitre-") {
+		return ""
+	}
+	for _, k := range [...]string{"intrusion-set", "malware", "tool", "threat-actor"} {
+		if strings.HasSuffix(galaxy, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// isTechniqueGalaxy reports whether a mitre-* galaxy's clusters are ATT&CK techniques
+// (mitre-attack-pattern, mitre-enterprise-attack-attack-pattern, …), not mitigations,
+// software or groups whose names also end in an id.
+func isTechniqueGalaxy(galaxy string) bool {
+	return strings.HasPrefix(galaxy, "mitre-") && (strings.HasSuffix(galaxy, "attack-pattern") || strings.Contains(galaxy, "technique"))
 }
 
 // splitTag splits `ns:predicate="value"` or `ns:value` into namespace, predicate and value,
@@ -40,12 +77,21 @@ func (f *tagFacts) add(name string) {
 		} else if t, err := event.ParseTLP(lv); err == nil {
 			f.tlp = max(f.tlp, t)
 		}
-	case ns == "misp-galaxy" && strings.HasPrefix(pred, "mitre-"):
+	case ns == "misp-galaxy" && isTechniqueGalaxy(pred):
 		// "Spearphishing Attachment - T1566.001"
 		if i := strings.LastIndex(value, " - "); i >= 0 {
 			if id := strings.ToUpper(strings.TrimSpace(value[i+3:])); event.IsTechnique(id) {
 				f.techniques = append(f.techniques, id)
 			}
+		}
+	case ns == "misp-galaxy" && galaxyName(pred) != "":
+		name := value
+		if i := strings.LastIndex(value, " - "); i >= 0 && strings.HasPrefix(pred, "mitre-") {
+			name = value[:i] // "Cobalt Strike - S0154"
+		}
+		n := event.Name{Kind: galaxyName(pred), Name: event.NormaliseName(name)}
+		if n.Name != "" && len(n.Name) <= event.MaxNameLen && !slices.Contains(f.names, n) {
+			f.names = append(f.names, n)
 		}
 	case ns == "misp-galaxy" && pred == "sector", ns == "sector":
 		if s := mapSector(value); s != "" {
@@ -56,8 +102,13 @@ func (f *tagFacts) add(name string) {
 			f.countries = append(f.countries, c)
 		}
 	case ns == "rsit" || ns == "ecsirt":
-		if c := category(pred, lv); c != "" && f.category == "" {
-			f.category = c
+		if f.category != "" || pred == "" {
+			break
+		}
+		f.category = category(pred, lv)
+		if f.category == "" {
+			// Outside the taxonomy: Validate maps it if it can and keeps the term in the summary.
+			f.category = event.Truncate(pred+"/"+lv, event.MaxQuoted)
 		}
 	case ns == "misp" && pred == "confidence-level":
 		if c, ok := confidenceLevels[lv]; ok {

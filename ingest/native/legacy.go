@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/jsonerr"
 )
 
 // This file is the encoding/json path COP used before the hand-written decoder. It is
@@ -74,21 +75,27 @@ func parseElementLegacy(elem []byte, src event.Source) (event.Event, error) {
 // parseOneLegacy decodes the next value of dec. A value with a type error or an unknown
 // field is consumed whole, so the stream goes on with the next one.
 func parseOneLegacy(dec *json.Decoder, src event.Source) (event.Event, error) {
-	var in Input
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return event.Event{}, err
+		if errors.As(err, &se) {
+			return event.Event{}, fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, err)
 		}
-		return event.Event{}, &event.FieldError{Field: jsonField(err), Reason: event.Clip(err.Error())}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return event.Event{}, fmt.Errorf("malformed JSON: %w (the document is cut short)", err)
+		}
+		return event.Event{}, decodeError(raw, err)
+	}
+	var in Input
+	if err := decodeInput(raw, &in); err != nil {
+		return event.Event{}, decodeError(raw, err)
 	}
 	e := event.Event{
 		SourceID: in.ID, Kind: in.Kind, ObservedAt: in.ObservedAt, ValidUntil: in.ValidUntil,
 		Observables: in.Observables, Category: in.Category, Techniques: in.Techniques,
 		Sectors: in.Sectors, Countries: in.Countries, Geo: in.Geo, Severity: in.Severity,
 		TLP: in.TLP, ReleasableTo: in.ReleasableTo, Anonymise: in.Anonymise,
-		Exercise: in.Exercise, Title: in.Title, Summary: in.Summary,
+		Exercise: in.Exercise, Title: in.Title, Summary: in.Summary, Names: in.Names,
 	}
 	conf, hasConf := 0, in.Confidence != nil
 	if hasConf {
@@ -100,10 +107,23 @@ func parseOneLegacy(dec *json.Decoder, src event.Source) (event.Event, error) {
 	return e, nil
 }
 
-func jsonField(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return te.Field
+func decodeInput(raw []byte, in *Input) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(in)
+}
+
+// decodeError names the field of a value that does not decode and what was expected,
+// without encoding/json's Go type names.
+func decodeError(raw []byte, err error) error {
+	field, reason := jsonerr.Describe(err)
+	if field == "" {
+		field = jsonerr.Locate(raw, func(one []byte) error { return decodeInput(one, new(Input)) })
 	}
-	return "(document)"
+	if field == "" {
+		field = "(event)"
+	} else if reason == "not a field of this format" {
+		reason = "not a field of COP's native format (see docs/formats.md)"
+	}
+	return &event.FieldError{Field: field, Reason: reason}
 }

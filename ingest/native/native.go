@@ -36,6 +36,7 @@ type Input struct {
 	Observables  []event.Observable `json:"observables,omitempty"`
 	Category     string             `json:"category,omitempty"`
 	Techniques   []string           `json:"techniques,omitempty"`
+	Names        []event.Name       `json:"names,omitempty"`
 	Sectors      []string           `json:"sectors,omitempty"`
 	Countries    []string           `json:"countries,omitempty"`
 	Geo          *event.Geo         `json:"geo,omitempty"`
@@ -57,11 +58,27 @@ type Input struct {
 // reads as it always has.
 func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 	doc = bytes.TrimSpace(doc)
-	if evs, errs, ok := parseFast(doc, src); ok {
-		return evs, errs
+	evs, errs, ok := parseFast(doc, src)
+	if !ok {
+		evs, errs = parseLegacy(doc, src)
 	}
-	return parseLegacy(doc, src)
+	return evs, explainNothing(doc, evs, errs)
 }
+
+// explainNothing says why a document gave no event when the parsers did not.
+func explainNothing(doc []byte, evs []event.Event, errs []error) []error {
+	switch {
+	case len(evs) == 0 && len(errs) == 0:
+		errs = []error{ErrNoEvents}
+	case len(evs) == 0 && len(errs) == 1 && errs[0] == ErrNotNative && len(doc) > 0 && doc[0] == '<':
+		errs = []error{fmt.Errorf("%w (the document starts with '<': XML or HTML, not JSON)", ErrNotNative)}
+	}
+	return errs
+}
+
+// ErrNoEvents is returned for a document that is well formed but holds no event: an empty
+// array or {"events": []}.
+var ErrNoEvents = errors.New("nothing to ingest: the document holds no events (an empty list)")
 
 // finish completes e as decoded from one object: server-set fields from src, the
 // defaults, then validation. conf is the confidence given, if hasConf.

@@ -72,7 +72,7 @@ func TestParseRejectsWithReason(t *testing.T) {
 	}
 	f(`not json`, "not a COP native JSON document")
 	f(`{"id":"x","kind":"report","observed_at":"2026-11-2`, "unexpected EOF")
-	f(`{"id":"x","kind":"report","observed_at":"2026-11-23T09:30:00Z","severity":"low","title":"t","contributor":"fr-comcyber"}`, `unknown field "contributor"`)
+	f(`{"id":"x","kind":"report","observed_at":"2026-11-23T09:30:00Z","severity":"low","title":"t","contributor":"fr-comcyber"}`, `"contributor": not a field of COP's native format`)
 	f(`{"id":"x","kind":"report","observed_at":"2026-11-23T09:30:00Z","severity":"low","title":"t","tlp":"PURPLE"}`, `"PURPLE"`)
 	f(`{"id":"x","kind":"report","observed_at":"2026-11-23T09:30:00Z","severity":"low","title":"t","confidence":101}`, "confidence")
 	f(`{"id":"x","kind":"indicator","observed_at":"2026-11-23T09:30:00Z","severity":"low","observables":[{"type":"ipv4","value":"1.2.3"}]}`, "observables[0]")

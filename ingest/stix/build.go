@@ -20,7 +20,11 @@ var kinds = map[string]event.Kind{
 	"observed-data": event.KindSighting,
 	"incident":      event.KindIncident,
 	"report":        event.KindReport,
+	"grouping":      event.KindReport, // how MISP exports an event
 }
+
+// nameKinds are the STIX object types whose names an event carries (event.NameKinds).
+var nameKinds = map[string]bool{"campaign": true, "intrusion-set": true, "threat-actor": true, "malware": true, "tool": true}
 
 // events builds one event per event-bearing object, in document order.
 func (b *bundle) events(src event.Source) ([]event.Event, []error) {
@@ -32,12 +36,10 @@ func (b *bundle) events(src event.Source) ([]event.Event, []error) {
 		if !ok || o.ID != "" && b.byID[o.ID] != i {
 			continue
 		}
-		ev, err := b.build(o, kind, src)
-		if err != nil {
+		var err error
+		if evs, err = b.build(evs, o, kind, src); err != nil {
 			errs = append(errs, &ObjectError{Type: o.Type, ID: o.ID, Err: err})
-			continue
 		}
-		evs = append(evs, ev)
 	}
 	return evs, errs
 }
@@ -49,16 +51,39 @@ type facts struct {
 	sectors    []string
 	countries  []string
 	geo        *event.Geo
+	names      []event.Name
 	tlp        event.TLP // most restrictive explicit marking of the objects drawn from
 	skipped    int       // comparisons that name no observable
 	bad        error     // first value that did not normalise
+	nbad       int       // values that did not normalise
+	seen       map[event.Observable]struct{}
+}
+
+// addName adds the name of a campaign, intrusion set, threat actor, malware or tool.
+func (f *facts) addName(t *object) {
+	if !nameKinds[t.Type] {
+		return
+	}
+	n := event.Name{Kind: t.Type, Name: event.NormaliseName(t.Name)}
+	if n.Name != "" && !slices.Contains(f.names, n) {
+		f.names = append(f.names, n)
+	}
 }
 
 func fieldErr(field, format string, args ...any) error {
 	return &event.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Event, error) {
+// build appends the event (or parts, see split) of o to dst.
+func (b *bundle) build(dst []event.Event, o *object, kind event.Kind, src event.Source) ([]event.Event, error) {
+	ev, err := b.build1(o, kind, src)
+	if err != nil {
+		return dst, err
+	}
+	return split(dst, ev, src)
+}
+
+func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Event, error) {
 	if o.SpecVersion != "2.1" {
 		return event.Event{}, fieldErr("spec_version", "%s: want 2.1", event.Quote(o.SpecVersion))
 	}
@@ -73,7 +98,8 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 		Category:    guessCategory(o),
 	}
 	var f facts
-	var at []string // candidate observed_at timestamps, best first
+	var at []string      // candidate observed_at timestamps, best first
+	var atNames []string // their property names
 	switch o.Type {
 	case "indicator":
 		if o.PatternType != "" && o.PatternType != "stix" {
@@ -90,7 +116,7 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 			return ev, fieldErr("pattern", "%s", reason)
 		}
 		b.addContext(&f, o.ID, 0)
-		at = []string{o.ValidFrom, o.Created}
+		at, atNames = []string{o.ValidFrom, o.Created}, []string{"valid_from", "created"}
 		if o.ValidUntil != "" {
 			t, err := parseTime(o.ValidUntil)
 			if err != nil {
@@ -114,7 +140,7 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 		if o.Count != nil {
 			ev.Summary = joinText(ev.Summary, fmt.Sprintf("Sighted %d times.", *o.Count))
 		}
-		at = []string{o.FirstSeen, o.LastSeen, o.Created}
+		at, atNames = []string{o.FirstSeen, o.LastSeen, o.Created}, []string{"first_seen", "last_seen", "created"}
 	case "observed-data":
 		f.addEmbedded(o)
 		for _, ref := range o.ObjectRefs {
@@ -123,7 +149,7 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 		if o.NumberObserved > 1 {
 			ev.Summary = joinText(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
 		}
-		at = []string{o.FirstObserved, o.Created}
+		at, atNames = []string{o.FirstObserved, o.Created}, []string{"first_observed", "created"}
 	case "incident":
 		b.addContext(&f, o.ID, 0)
 		// Indicators that indicate the incident lend it their observables.
@@ -133,20 +159,20 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 				b.addIndicator(&f, s)
 			}
 		}
-		at = []string{o.FirstSeen, o.Created}
-	case "report":
+		at, atNames = []string{o.FirstSeen, o.Created}, []string{"first_seen", "created"}
+	case "report", "grouping":
 		for _, ref := range o.ObjectRefs {
 			b.addRef(&f, ref)
 		}
-		at = []string{o.Published, o.Created}
+		at, atNames = []string{o.Published, o.Created}, []string{"published", "created"}
 	}
-	for _, s := range at {
+	for i, s := range at {
 		if s == "" {
 			continue
 		}
 		t, err := parseTime(s)
 		if err != nil {
-			return ev, fieldErr("observed_at", "%v", err)
+			return ev, fieldErr(atNames[i], "%v", err)
 		}
 		ev.ObservedAt = t
 		break
@@ -157,12 +183,28 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 			ev.Title += " " + f.obs[0].String()
 		}
 	}
-	if o.Type != "indicator" && o.Type != "incident" && len(f.obs)+len(f.techniques)+len(f.sectors)+len(f.countries) == 0 {
-		field := map[string]string{"sighting": "sighting_of_ref", "observed-data": "object_refs", "report": "object_refs"}[o.Type]
-		return ev, fieldErr(field, "%v: the objects it refers to are not in the document or name no observable, technique, sector or country", ErrNoContent)
+	if o.Type != "indicator" && o.Type != "incident" && len(f.obs)+len(f.techniques)+len(f.sectors)+len(f.countries)+len(f.names) == 0 {
+		field := map[string]string{"sighting": "sighting_of_ref", "observed-data": "object_refs", "report": "object_refs", "grouping": "object_refs"}[o.Type]
+		reason := fmt.Sprintf("%v: the objects it refers to are not in the document or name no observable, technique, sector, country, campaign, intrusion set, threat actor, malware or tool", ErrNoContent)
+		if f.bad != nil {
+			reason += "; " + f.bad.Error()
+		}
+		return ev, fieldErr(field, "%s", reason)
 	}
 	ev.Title = truncate(ev.Title, event.MaxTitleLen)
 	ev.Observables, ev.Techniques, ev.Sectors, ev.Countries, ev.Geo = f.obs, f.techniques, f.sectors, f.countries, f.geo
+	ev.Names = f.names
+	if len(ev.Names) > event.MaxNames {
+		ev.Summary = joinText(ev.Summary, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
+		ev.Names = ev.Names[:event.MaxNames]
+	}
+	if f.nbad > 0 && len(f.obs) > 0 {
+		what := "1 value that is not a valid observable"
+		if f.nbad > 1 {
+			what = fmt.Sprintf("%d values that are not valid observables", f.nbad)
+		}
+		ev.Summary = joinText(ev.Summary, fmt.Sprintf("Dropped %s (the first: %v).", what, f.bad))
+	}
 
 	ev.Confidence = defaultConfidence
 	if o.Confidence != nil {
@@ -171,7 +213,7 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 		}
 		ev.Confidence = uint8(*o.Confidence)
 	}
-	ev.TLP = max(b.tlp(o.ObjectMarkingRefs), f.tlp)
+	ev.TLP = max(b.objTLP(o), f.tlp)
 	if ev.TLP == 0 {
 		ev.TLP = defaultTLP
 	}
@@ -186,10 +228,51 @@ func (b *bundle) build(o *object, kind event.Kind, src event.Source) (event.Even
 			break
 		}
 	}
-	if err := ev.Validate(); err != nil {
-		return ev, err
-	}
 	return ev, nil
+}
+
+// split validates ev and appends it to dst, or, when it has more observables than one event may
+// hold, the parts that hold them all: the first keeps the object's id, part k (k ≥ 2) has
+// source id "<id>#k", so redelivery gives the same ids. Every part carries the same
+// context, markings and names; its title and summary say which part it is.
+func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
+	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
+	if n <= 1 {
+		if err := ev.Validate(); err != nil {
+			return dst, err
+		}
+		return append(dst, ev), nil
+	}
+	parts := make([]event.Event, 0, n)
+	all := ev.Observables
+	for k := 1; k <= n; k++ {
+		p := ev
+		lo, hi := (k-1)*event.MaxObservables, min(k*event.MaxObservables, len(all))
+		p.Observables = slices.Clone(all[lo:hi])
+		if k > 1 {
+			p.SourceID = ev.SourceID + "#" + strconv.Itoa(k)
+			p.ID = src.EventID(p.SourceID)
+		}
+		p.Techniques, p.Sectors, p.Countries, p.Names = slices.Clone(ev.Techniques), slices.Clone(ev.Sectors), slices.Clone(ev.Countries), slices.Clone(ev.Names)
+		suffix := fmt.Sprintf(" (part %d of %d)", k, n)
+		p.Title = truncate(ev.Title, event.MaxTitleLen-len(suffix)) + suffix
+		p.Summary = joinText(ev.Summary, fmt.Sprintf("Part %d of %d: observables %d to %d of %d (at most %d per event).", k, n, lo+1, hi, len(all), event.MaxObservables))
+		if err := p.Validate(); err != nil {
+			return dst, err
+		}
+		parts = append(parts, p)
+	}
+	return append(dst, parts...), nil
+}
+
+// objTLP returns the most restrictive TLP among an object's markings, object-level and
+// granular: a TLP given only for some properties still holds for the whole event.
+func (b *bundle) objTLP(o *object) event.TLP {
+	t := b.tlp(o.ObjectMarkingRefs)
+	for _, g := range o.GranularMarkings {
+		t = max(t, b.tlp([]string{g.MarkingRef}))
+	}
+	return t
 }
 
 func (b *bundle) get(id string) *object {
@@ -263,15 +346,26 @@ func (b *bundle) addContext(f *facts, id string, depth int) {
 				b.addPlace(f, t)
 			}
 		case "incident", "campaign", "intrusion-set", "malware", "threat-actor", "tool":
-			if depth == 0 && (rel == "indicates" || rel == "related-to" || rel == "uses") {
-				b.addContext(f, t.ID, depth+1)
+			if rel == "indicates" || rel == "related-to" || rel == "uses" || rel == "attributed-to" || rel == "variant-of" {
+				f.addName(t)
+				if depth == 0 {
+					b.addContext(f, t.ID, depth+1)
+				}
 			}
 		}
 	}
 	for _, ri := range b.to[id] {
 		r := &b.objects[ri]
-		if s := b.get(r.SourceRef); s != nil && s.Type == "attack-pattern" && r.RelationshipType == "related-to" {
+		s := b.get(r.SourceRef)
+		if s == nil {
+			continue
+		}
+		switch rel := r.RelationshipType; {
+		case s.Type == "attack-pattern" && rel == "related-to":
 			f.addTechniques(s)
+		case nameKinds[s.Type] && (rel == "uses" || rel == "attributed-to" || rel == "related-to" || rel == "indicates"):
+			// An intrusion set that uses this malware, a campaign attributed to this set.
+			f.addName(s)
 		}
 	}
 }
@@ -321,7 +415,7 @@ func (b *bundle) addRef(f *facts, ref string) {
 	if t == nil {
 		return
 	}
-	f.tlp = max(f.tlp, b.tlp(t.ObjectMarkingRefs))
+	f.tlp = max(f.tlp, b.objTLP(t))
 	switch t.Type {
 	case "indicator":
 		b.addIndicator(f, t)
@@ -338,7 +432,10 @@ func (b *bundle) addRef(f *facts, ref string) {
 		f.addTechniques(t)
 	case "location":
 		b.addPlace(f, t)
-	case "incident", "campaign", "intrusion-set", "malware":
+	case "campaign", "intrusion-set", "malware", "threat-actor", "tool":
+		f.addName(t)
+		b.addContext(f, t.ID, 1)
+	case "incident":
 		b.addContext(f, t.ID, 1)
 	default:
 		f.addSCO(t)
@@ -348,10 +445,14 @@ func (b *bundle) addRef(f *facts, ref string) {
 // addIndicator adds an indicator's observables and direct context; a pattern that does not
 // parse contributes nothing here (it is reported on the indicator itself).
 func (b *bundle) addIndicator(f *facts, ind *object) {
-	f.tlp = max(f.tlp, b.tlp(ind.ObjectMarkingRefs))
-	var g facts
+	f.tlp = max(f.tlp, b.objTLP(ind))
+	g := facts{obs: f.obs, seen: f.seen}
 	if g.addPattern(ind.Pattern) == nil {
-		f.obs = append(f.obs, g.obs...)
+		f.obs, f.seen = g.obs, g.seen
+		if f.bad == nil {
+			f.bad = g.bad
+		}
+		f.nbad += g.nbad
 	}
 	b.addContext(f, ind.ID, 1)
 }
@@ -365,11 +466,12 @@ func (b *bundle) addSighted(f *facts, ref string) {
 		b.addIndicator(f, t)
 		return
 	}
-	f.tlp = max(f.tlp, b.tlp(t.ObjectMarkingRefs))
+	f.tlp = max(f.tlp, b.objTLP(t))
 	if t.Type == "attack-pattern" {
 		f.addTechniques(t)
 		return
 	}
+	f.addName(t)
 	b.addContext(f, t.ID, 1)
 }
 
@@ -379,13 +481,32 @@ func (f *facts) addPattern(pattern string) error {
 	if err != nil {
 		return err
 	}
+	// network-traffic:dst_ref.type = 'domain-name' says what dst_ref.value is.
+	var refTypes map[string]string
+	for _, c := range cmps {
+		if ref, ok := strings.CutSuffix(c.Path, ".type"); ok && c.Object == "network-traffic" && c.Op == "=" && !c.Negated && len(c.Values) == 1 {
+			if refTypes == nil {
+				refTypes = make(map[string]string)
+			}
+			refTypes[ref] = c.Values[0]
+		}
+	}
 	for _, c := range cmps {
 		if c.Negated || c.Op != "=" && c.Op != "IN" {
 			f.skipped++
 			continue
 		}
+		if c.Object == "network-traffic" && strings.HasSuffix(c.Path, ".type") {
+			continue // read above
+		}
 		for _, v := range c.Values {
-			f.add(c.Object, c.Path, v)
+			obj := c.Object
+			if ref, ok := strings.CutSuffix(c.Path, ".value"); ok && obj == "network-traffic" && refTypes[ref] != "" {
+				// Read as the referenced object's own value.
+				f.add(refTypes[ref], "value", v)
+				continue
+			}
+			f.add(obj, c.Path, v)
 		}
 	}
 	return nil
@@ -419,8 +540,16 @@ func (f *facts) addSCO(s *object) {
 func (f *facts) add(obj, path, v string) {
 	var t event.ObservableType
 	switch obj + ":" + path {
-	case "ipv4-addr:value", "ipv6-addr:value", "network-traffic:dst_ref.value", "network-traffic:src_ref.value":
+	case "ipv4-addr:value", "ipv6-addr:value":
 		t = ipType(obj, v)
+	case "network-traffic:dst_ref.value", "network-traffic:src_ref.value":
+		// Untyped ref: an address, else a host name.
+		t = ipType(obj, v)
+		if _, err := netip.ParsePrefix(v); err != nil {
+			if _, err := netip.ParseAddr(v); err != nil {
+				t = event.ObsDomain
+			}
+		}
 	case "domain-name:value":
 		t = event.ObsDomain
 	case "url:value":
@@ -429,6 +558,9 @@ func (f *facts) add(obj, path, v string) {
 		t = event.ObsEmail
 	case "autonomous-system:number":
 		t = event.ObsASN
+		if n, ok := strings.CutPrefix(strings.ToUpper(v), "AS"); ok {
+			v = n // 'AS174', as some exporters write it
+		}
 		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
 			t = 0
 		}
@@ -442,8 +574,11 @@ func (f *facts) add(obj, path, v string) {
 			case "SHA256":
 				t = event.ObsSHA256
 			}
+		} else if obj == "domain-name" && strings.HasPrefix(path, "resolves_to_refs[") && strings.HasSuffix(path, "].value") {
+			// How MISP exports domain|ip: the addresses the domain resolves to.
+			t = ipType(obj, v)
 		} else if strings.HasPrefix(obj, "email-message") && strings.HasSuffix(path, ".value") &&
-			(strings.HasPrefix(path, "to_refs[") || strings.HasPrefix(path, "cc_refs[")) {
+			(strings.HasPrefix(path, "to_refs[") || strings.HasPrefix(path, "cc_refs[") || strings.HasPrefix(path, "bcc_refs[")) {
 			t = event.ObsEmail
 		}
 	}
@@ -459,6 +594,23 @@ func (f *facts) add(obj, path, v string) {
 		if f.bad == nil {
 			f.bad = err
 		}
+		f.nbad++
+		return
+	}
+	// Duplicates are dropped here so an IOC list is split by distinct values: a scan while
+	// the list is short, a set once it is long.
+	if f.seen == nil && len(f.obs) >= 32 {
+		f.seen = make(map[event.Observable]struct{}, 2*len(f.obs))
+		for _, x := range f.obs {
+			f.seen[x] = struct{}{}
+		}
+	}
+	if f.seen != nil {
+		if _, dup := f.seen[o]; dup {
+			return
+		}
+		f.seen[o] = struct{}{}
+	} else if slices.Contains(f.obs, o) {
 		return
 	}
 	f.obs = append(f.obs, o)

@@ -33,6 +33,10 @@ var (
 	// correlate on (only MATCHES/LIKE/!= comparisons, or unsupported object types).
 	ErrNoObservable = errors.New("no observable")
 
+	// ErrNoEvents is returned for a document that decodes but holds no object COP turns
+	// into an event (only identities, malware, relationships, …), with what it does hold.
+	ErrNoEvents = errors.New("nothing to ingest")
+
 	// ErrNoContent is returned for a sighting, observed data or report that refers to
 	// nothing COP can use (its objects are missing from the document or carry no
 	// observable, technique, sector or country): it would be an empty dot on the map.

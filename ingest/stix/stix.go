@@ -1,7 +1,10 @@
 // Package stix turns STIX 2.1 JSON (a bundle or a single object) into COP's canonical
-// events: indicators, sightings, incidents, reports and observed data become events; the
-// identities, locations, attack patterns, relationships and marking definitions around
-// them become the events' sectors, countries, geo, techniques and TLP.
+// events: indicators, sightings, incidents, reports, groupings and observed data become
+// events; the identities, locations, attack patterns, relationships and marking definitions
+// around them become the events' sectors, countries, geo, techniques and TLP, and the
+// campaigns, intrusion sets, threat actors, malware and tools their names. An object with
+// more than event.MaxObservables observables becomes several events (see split). What is
+// read and what is left out on purpose is listed in docs/formats.md.
 //
 // It owns the STIX patterning parser and the mapping of STIX vocabularies to COP's. It does
 // no I/O and knows nothing of Kafka or HTTP: the ingest gateway hands it bytes and a
@@ -12,10 +15,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/cidcc/cop/internal/jsondepth"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/jsondepth"
+	"github.com/cidcc/cop/internal/jsonerr"
 )
 
 // Limits on one document, checked before the objects are decoded.
@@ -37,6 +44,9 @@ type object struct {
 	Confidence        *int     `json:"confidence"`
 	Labels            []string `json:"labels"`
 	ObjectMarkingRefs []string `json:"object_marking_refs"`
+	GranularMarkings  []struct {
+		MarkingRef string `json:"marking_ref"`
+	} `json:"granular_markings"`
 
 	// indicator
 	Pattern        string   `json:"pattern"`
@@ -53,7 +63,7 @@ type object struct {
 	FirstSeen        string   `json:"first_seen"`
 	LastSeen         string   `json:"last_seen"`
 
-	// observed-data, report
+	// observed-data, report, grouping
 	FirstObserved  string                     `json:"first_observed"`
 	NumberObserved int                        `json:"number_observed"`
 	Objects        map[string]json.RawMessage `json:"objects"`
@@ -102,7 +112,7 @@ type object struct {
 
 // Parse turns one document into canonical events. Every returned event has passed
 // (*event.Event).Validate, has Contributor = src.Contributor (never from the payload),
-// ReceivedAt = src.ReceivedAt, SourceID = the object's own id and ID =
+// ReceivedAt = src.ReceivedAt, SourceID = the object's own id (<id>#k for part k ≥ 2 of a split object) and ID =
 // event.Source{Contributor: src.Contributor}.EventID(SourceID). Each rejected object yields one *ObjectError that
 // names it, the field, and what was expected. A document that cannot be read at all yields
 // (nil, []error{err}). A partly valid document keeps its valid objects.
@@ -112,7 +122,32 @@ func Parse(doc []byte, src event.Source) ([]event.Event, []error) {
 		return nil, []error{err}
 	}
 	evs, more := b.events(src)
-	return evs, append(errs, more...)
+	errs = append(errs, more...)
+	if len(evs) == 0 && len(errs) == 0 {
+		errs = append(errs, b.nothingToRead())
+	}
+	return evs, errs
+}
+
+// nothingToRead says why a document that decoded gave no event: no objects, or none of a
+// type that becomes an event.
+func (b *bundle) nothingToRead() error {
+	if len(b.objects) == 0 {
+		return fmt.Errorf("%w: the bundle has no objects", ErrNoEvents)
+	}
+	n := make(map[string]int)
+	for _, o := range b.objects {
+		n[event.Clip(o.Type)]++
+	}
+	types := slices.Sorted(maps.Keys(n))
+	parts := make([]string, 0, min(len(types), 10)+1)
+	for _, t := range types[:min(len(types), 10)] {
+		parts = append(parts, fmt.Sprintf("%d %s", n[t], t))
+	}
+	if len(types) > 10 {
+		parts = append(parts, fmt.Sprintf("and %d more types", len(types)-10))
+	}
+	return fmt.Errorf("%w: %d objects (%s), none of them an indicator, sighting, observed-data, incident, report or grouping", ErrNoEvents, len(b.objects), strings.Join(parts, ", "))
 }
 
 // bundle indexes the objects of one document.
@@ -130,7 +165,10 @@ func decode(doc []byte) (*bundle, []error, error) {
 		return nil, nil, fmt.Errorf("%w: empty document", ErrNotSTIX)
 	}
 	if doc[0] == '<' {
-		return nil, nil, ErrSTIX1
+		if looksLikeSTIX1(doc) {
+			return nil, nil, ErrSTIX1
+		}
+		return nil, nil, fmt.Errorf("%w: the document starts with '<' (XML or HTML, not JSON); want a JSON object with \"type\": \"bundle\"", ErrNotSTIX)
 	}
 	if doc[0] != '{' {
 		return nil, nil, fmt.Errorf("%w: want a JSON object with \"type\": \"bundle\"", ErrNotSTIX)
@@ -144,7 +182,11 @@ func decode(doc []byte) (*bundle, []error, error) {
 		Objects     []json.RawMessage `json:"objects"`
 	}
 	if err := json.Unmarshal(doc, &head); err != nil {
-		return nil, nil, fmt.Errorf("%w: cannot decode JSON: %v", ErrNotSTIX, err)
+		field, reason := jsonerr.Describe(err)
+		if field != "" {
+			reason = field + ": " + reason
+		}
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotSTIX, reason)
 	}
 	raws := head.Objects
 	switch head.Type {
@@ -174,7 +216,11 @@ func decode(doc []byte) (*bundle, []error, error) {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			var id struct{ Type, ID string }
 			_ = json.Unmarshal(raw, &id)
-			errs = append(errs, &ObjectError{Type: id.Type, ID: id.ID, Err: &event.FieldError{Field: "object", Reason: "cannot decode: " + event.Clip(err.Error())}})
+			field, reason := jsonerr.Describe(err)
+			if field == "" {
+				field = "object"
+			}
+			errs = append(errs, &ObjectError{Type: id.Type, ID: id.ID, Err: &event.FieldError{Field: field, Reason: reason}})
 			continue
 		}
 		if o.SpecVersion == "2.1" {
@@ -198,6 +244,14 @@ func decode(doc []byte) (*bundle, []error, error) {
 		return nil, nil, ErrUnsupportedVersion
 	}
 	return b, errs, nil
+}
+
+// looksLikeSTIX1 reports whether an XML document is STIX 1.x: its root is a STIX_Package
+// or it uses a STIX 1 namespace, within its first 64 KiB.
+func looksLikeSTIX1(doc []byte) bool {
+	head := doc[:min(len(doc), 64<<10)]
+	return bytes.Contains(head, []byte("STIX_Package")) || bytes.Contains(head, []byte("stix.mitre.org")) ||
+		bytes.Contains(head, []byte("<stix:"))
 }
 
 // parseTime reads a STIX timestamp (RFC 3339, UTC, optional fraction).

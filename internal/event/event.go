@@ -21,27 +21,45 @@ type Event struct {
 	// from the payload.
 	Contributor string `json:"contributor"`
 	// SourceID is the contributor's own identifier of the report.
-	SourceID     string       `json:"source_id"`
-	Kind         Kind         `json:"kind"`
-	ObservedAt   time.Time    `json:"observed_at"`
-	ReceivedAt   time.Time    `json:"received_at"`
-	ValidUntil   time.Time    `json:"valid_until,omitzero"`
-	Observables  []Observable `json:"observables,omitempty"`
-	Category     string       `json:"category,omitempty"`
-	Techniques   []string     `json:"techniques,omitempty"`
-	Sectors      []string     `json:"sectors,omitempty"`
-	Countries    []string     `json:"countries,omitempty"`
-	Geo          *Geo         `json:"geo,omitempty"`
-	Severity     Severity     `json:"severity"`
-	Confidence   uint8        `json:"confidence"`
-	TLP          TLP          `json:"tlp"`
-	ReleasableTo []string     `json:"releasable_to,omitempty"`
-	Anonymise    bool         `json:"anonymise,omitempty"`
+	SourceID    string       `json:"source_id"`
+	Kind        Kind         `json:"kind"`
+	ObservedAt  time.Time    `json:"observed_at"`
+	ReceivedAt  time.Time    `json:"received_at"`
+	ValidUntil  time.Time    `json:"valid_until,omitzero"`
+	Observables []Observable `json:"observables,omitempty"`
+	Category    string       `json:"category,omitempty"`
+	Techniques  []string     `json:"techniques,omitempty"`
+	// Names are the campaigns, intrusion sets, threat actors, malware and tools the
+	// contributor says the report is about, normalised by Validate (see Name).
+	Names      []Name   `json:"names,omitempty"`
+	Sectors    []string `json:"sectors,omitempty"`
+	Countries  []string `json:"countries,omitempty"`
+	Geo        *Geo     `json:"geo,omitempty"`
+	Severity   Severity `json:"severity"`
+	Confidence uint8    `json:"confidence"`
+	// FalsePositives counts the contributor's reports that the event's observables were
+	// seen and judged harmless (MISP false-positive sightings): evidence against it, which
+	// the correlator may weigh against corroboration. 0 when none were reported.
+	FalsePositives uint32   `json:"false_positives,omitempty"`
+	TLP            TLP      `json:"tlp"`
+	ReleasableTo   []string `json:"releasable_to,omitempty"`
+	Anonymise      bool     `json:"anonymise,omitempty"`
 	// Exercise is empty for real traffic, else the exercise's name (e.g. "CYDEF-X-2026").
 	Exercise string `json:"exercise,omitempty"`
 	Title    string `json:"title"`
 	Summary  string `json:"summary,omitempty"`
 }
+
+// Name is one stated name of a campaign, intrusion set, threat actor, malware or tool.
+// Validate normalises Name (trimmed, white space collapsed to one space, case folded) so
+// "APT 28" and "apt  28" from two contributors are the same name; aliases are not resolved.
+type Name struct {
+	Kind string `json:"kind"` // one of NameKinds
+	Name string `json:"name"`
+}
+
+// NameKinds are the kinds of Name, spelt as the STIX object types they come from.
+var NameKinds = []string{"campaign", "intrusion-set", "threat-actor", "malware", "tool"}
 
 // Geo is a point in WGS84 degrees.
 type Geo struct {

@@ -91,6 +91,20 @@ func (e *Event) appendJSON(b []byte) ([]byte, bool) {
 		b = appendJSONString(b, e.Category)
 	}
 	b = appendJSONStrings(b, `,"techniques":`, e.Techniques)
+	if len(e.Names) > 0 {
+		b = append(b, `,"names":[`...)
+		for i, n := range e.Names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"kind":`...)
+			b = appendJSONString(b, n.Kind)
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, n.Name)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	b = appendJSONStrings(b, `,"sectors":`, e.Sectors)
 	b = appendJSONStrings(b, `,"countries":`, e.Countries)
 	if e.Geo != nil {
@@ -110,6 +124,10 @@ func (e *Event) appendJSON(b []byte) ([]byte, bool) {
 	}
 	b = append(b, `,"confidence":`...)
 	b = strconv.AppendUint(b, uint64(e.Confidence), 10)
+	if e.FalsePositives != 0 {
+		b = append(b, `,"false_positives":`...)
+		b = strconv.AppendUint(b, uint64(e.FalsePositives), 10)
+	}
 	b = append(b, `,"tlp":`...)
 	if b, ok = appendName(b, tlpNames[:], uint8(e.TLP)); !ok {
 		return b, false

@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -55,6 +56,8 @@ const (
 	fExercise
 	fTitle
 	fSummary
+	fNames
+	fFalsePositives
 )
 
 // eventDecoder reads one event into ev, a copy of the caller's Event that shares no array
@@ -76,6 +79,9 @@ func (d *eventDecoder) commit(e *Event) {
 	n := d.ev
 	if d.seen&(1<<fObservables) != 0 {
 		n.Observables = reuse(e.Observables, n.Observables)
+	}
+	if d.seen&(1<<fNames) != 0 {
+		n.Names = reuse(e.Names, n.Names)
 	}
 	if d.seen&(1<<fTechniques) != 0 {
 		n.Techniques = reuse(e.Techniques, n.Techniques)
@@ -190,6 +196,10 @@ func (d *eventDecoder) field() bool {
 		f = fTitle
 	case "summary":
 		f = fSummary
+	case "names":
+		f = fNames
+	case "false_positives":
+		f = fFalsePositives
 	default:
 		return false // unknown, or another case that encoding/json folds
 	}
@@ -245,6 +255,12 @@ func (d *eventDecoder) field() bool {
 		return d.str(&e.Exercise)
 	case fTitle:
 		return d.str(&e.Title)
+	case fNames:
+		return d.names()
+	case fFalsePositives:
+		v, ok := d.uint(math.MaxUint32)
+		e.FalsePositives = uint32(v)
+		return ok
 	default: // fSummary
 		return d.str(&e.Summary)
 	}
@@ -329,6 +345,63 @@ func (d *eventDecoder) observables() bool {
 		return true
 	})
 	d.ev.Observables = append([]Observable{}, obs...) // exact size; [] stays non-nil
+	return ok
+}
+
+// names reads [{"kind": string, "name": string}, …], both keys once each in either order.
+func (d *eventDecoder) names() bool {
+	var tmp [4]Name
+	ns := tmp[:0]
+	ok := d.array(func() bool {
+		if d.next() != '{' {
+			return false
+		}
+		d.pos++
+		d.ws()
+		var n Name
+		var seen uint8
+		for {
+			key, ok := d.key()
+			if !ok {
+				return false
+			}
+			switch string(key) {
+			case "kind":
+				if seen&1 != 0 {
+					return false
+				}
+				seen |= 1
+				ok = d.str(&n.Kind)
+			case "name":
+				if seen&2 != 0 {
+					return false
+				}
+				seen |= 2
+				ok = d.str(&n.Name)
+			default:
+				return false
+			}
+			if !ok {
+				return false
+			}
+			d.ws()
+			c := d.next()
+			d.pos++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return false
+			}
+			d.ws()
+		}
+		if seen != 3 {
+			return false
+		}
+		ns = append(ns, n)
+		return true
+	})
+	d.ev.Names = append([]Name{}, ns...)
 	return ok
 }
 
@@ -448,6 +521,29 @@ func (d *eventDecoder) time(dst *time.Time) bool {
 		return false
 	}
 	return dst.UnmarshalJSON(d.doc[start:d.pos]) == nil
+}
+
+// uint reads a JSON integer 0..max without sign, fraction or exponent.
+func (d *eventDecoder) uint(max uint64) (uint64, bool) {
+	doc, i := d.doc, d.pos
+	var v uint64
+	switch {
+	case i < len(doc) && doc[i] == '0':
+		i++
+	case i < len(doc) && doc[i] >= '1' && doc[i] <= '9':
+		for ; i < len(doc) && doc[i] >= '0' && doc[i] <= '9'; i++ {
+			if v = v*10 + uint64(doc[i]-'0'); v > max {
+				return 0, false
+			}
+		}
+	default:
+		return 0, false
+	}
+	if i < len(doc) && (doc[i] == '.' || doc[i] == 'e' || doc[i] == 'E') {
+		return 0, false
+	}
+	d.pos = i
+	return v, true
 }
 
 // uint8 reads a JSON integer 0..255 without sign, fraction or exponent (encoding/json's

@@ -52,7 +52,8 @@ func dirtyEvent() event.Event {
 		Observables: obs, Category: "old/old", Techniques: make([]string, 2, 8), Sectors: []string{"x"},
 		Countries: []string{"FR", "DE"}, Geo: &event.Geo{Lat: 1, Lon: 2}, Severity: event.SeverityLow,
 		Confidence: 7, TLP: event.TLPRed, ReleasableTo: []string{"old"}, Anonymise: true,
-		Exercise: "old", Title: "old", Summary: "old"}
+		Exercise: "old", Title: "old", Summary: "old",
+		Names: append(make([]event.Name, 0, 4), event.Name{Kind: "malware", Name: "old"}), FalsePositives: 9}
 }
 
 // sameUnmarshal checks that UnmarshalJSON, called directly and through json.Unmarshal,
@@ -191,6 +192,7 @@ func TestAppendJSONMatchesEncodingJSONOnOddEvents(t *testing.T) {
 			e.ID, e.Contributor, e.SourceID, e.Title, e.Summary, e.Category, e.Exercise = s, s, s, s, s, s, s
 			e.Observables = []event.Observable{{Type: event.ObsURL, Value: s}, {Type: event.ObsASN, Value: s}}
 			e.Techniques, e.Sectors, e.Countries, e.ReleasableTo = []string{s, s}, []string{s}, []string{s}, []string{s}
+			e.Names = []event.Name{{Kind: s, Name: s}, {Kind: "tool", Name: s}}
 		})
 	}
 	f(func(e *event.Event) {
@@ -226,6 +228,11 @@ func TestAppendJSONMatchesEncodingJSONOnOddEvents(t *testing.T) {
 	f(func(e *event.Event) { e.Kind = 255 })
 	f(func(e *event.Event) { e.Confidence, e.Anonymise = 255, true })
 	f(func(e *event.Event) { e.Confidence = 0 })
+	for _, n := range []uint32{0, 1, 1000, math.MaxUint32} {
+		f(func(e *event.Event) { e.FalsePositives = n })
+	}
+	f(func(e *event.Event) { e.Names = []event.Name{} })
+	f(func(e *event.Event) { e.Names = []event.Name{{}} })
 }
 
 // oddDocs are documents JSON allows and AppendJSON never writes: encoding/json must have
@@ -260,6 +267,12 @@ var oddDocs = []string{
 	`{"observed_at":"2026-13-01T12:00:00Z"}`, `{"observed_at":"2026-03-01t12:00:00z"}`, `{"observed_at":null}`, `{"observed_at":1}`,
 	`{"observed_at":"2026-03-01T12:00:00\u005a"}`, `{"valid_until":"0001-01-01T00:00:00Z"}`, `{"received_at":"2026-03-01T12:00:00+24:00"}`,
 	`{"received_at":"10000-03-01T12:00:00Z"}`, `{"received_at":""}`,
+	`{"names":[]}`, `{"names":null}`, `{"names":[{"kind":"malware","name":"emotet"}]}`, `{"names":[{"name":"x","kind":"tool"},{"kind":"campaign","name":"y"}]}`,
+	`{"names":[{"kind":"malware"}]}`, `{"names":[{"name":"x"}]}`, `{"names":[{"kind":"malware","name":"x","extra":1}]}`,
+	`{"names":[{"kind":"malware","kind":"tool","name":"x"}]}`, `{"names":[{"kind":1,"name":"x"}]}`, `{"names":[null]}`, `{"names":[{}]}`,
+	`{"names":{}}`, `{"names":["x"]}`, `{"names":[{"KIND":"malware","name":"x"}]}`,
+	`{"false_positives":0}`, `{"false_positives":3}`, `{"false_positives":4294967295}`, `{"false_positives":4294967296}`,
+	`{"false_positives":-1}`, `{"false_positives":1.5}`, `{"false_positives":"3"}`, `{"false_positives":null}`, `{"false_positives":01}`,
 }
 
 func TestUnmarshalJSONMatchesEncodingJSONOnOddDocuments(t *testing.T) {

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,9 @@ func TestValidateNamesEachBadField(t *testing.T) {
 	f(func(e *Event) { e.ObservedAt = e.ReceivedAt.Add(48 * time.Hour) }, "observed_at")
 	f(func(e *Event) { e.ValidUntil = e.ObservedAt.Add(-time.Second) }, "valid_until")
 	f(func(e *Event) { e.Observables[0].Value = "999.1.1.1" }, "observables[0]")
-	f(func(e *Event) { e.Category = "nonsense" }, "category")
+	// A category outside the taxonomy is no longer an error (issue 18, point 10): see
+	// TestValidateKeepsCategoriesOutsideTheTaxonomy.
+	f(func(e *Event) { e.Names = []Name{{Kind: "nonsense", Name: "x"}} }, "names[0].kind")
 	f(func(e *Event) { e.Techniques = []string{"X1"} }, "techniques[0]")
 	f(func(e *Event) { e.Sectors = []string{"knitting"} }, "sectors[0]")
 	f(func(e *Event) { e.Countries = []string{"XX"} }, "countries[0]")
@@ -188,4 +191,56 @@ func TestParseTLPAcceptsVersion1Names(t *testing.T) {
 	f("tlp:amber+strict", TLPAmberStrict)
 	f("RED", TLPRed)
 	f("green", TLPGreen)
+}
+
+func TestValidateNormalisesAndBoundsNames(t *testing.T) {
+	e := validEvent()
+	e.Names = []Name{
+		{Kind: "Intrusion-Set", Name: "  APT\t 28 "}, {Kind: "intrusion-set", Name: "apt 28"},
+		{Kind: "malware", Name: "Emotet"}, {Kind: "tool", Name: "emotet"},
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := []Name{{Kind: "intrusion-set", Name: "apt 28"}, {Kind: "malware", Name: "emotet"}, {Kind: "tool", Name: "emotet"}}
+	if !reflect.DeepEqual(e.Names, want) {
+		t.Fatalf("names %+v, want %+v", e.Names, want)
+	}
+	for _, c := range []struct {
+		names []Name
+		want  string
+	}{
+		{[]Name{{Kind: "course-of-action", Name: "x"}}, `names[0].kind: "course-of-action": want one of campaign, intrusion-set, threat-actor, malware, tool`},
+		{[]Name{{Kind: "malware", Name: " \t "}}, "names[0].name: missing: want the name of the malware"},
+		{[]Name{{Kind: "tool", Name: strings.Repeat("x", MaxNameLen+1)}}, "names[0].name: 129 bytes, at most 128"},
+		{make([]Name, MaxNames+1), "names: 65 names, at most 64"},
+	} {
+		e := validEvent()
+		e.Names = c.names
+		err := e.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("names %.40v: error %v, want %q", c.names, err, c.want)
+		}
+	}
+}
+
+func TestValidateKeepsCategoriesOutsideTheTaxonomy(t *testing.T) {
+	for _, c := range []struct{ in, cat, note string }{
+		{"malicious-code/ransomware", "malicious-code/infected-system", `Contributor's category "malicious-code/ransomware" is not in the Reference Security Incident Taxonomy; mapped to malicious-code/infected-system.`},
+		{"Phishing", "fraud/phishing", `Contributor's category "phishing" is not in the Reference Security Incident Taxonomy; mapped to fraud/phishing.`},
+		{"Payload delivery", "", `Contributor's category "payload delivery" is not in the Reference Security Incident Taxonomy; no equivalent, kept here only.`},
+		{"Availability/DDoS", "availability/ddos", ""},
+	} {
+		e := validEvent()
+		e.Category, e.Summary = c.in, ""
+		if err := e.Validate(); err != nil {
+			t.Fatalf("category %q: %v", c.in, err)
+		}
+		if e.Category != c.cat || e.Summary != c.note {
+			t.Errorf("category %q: got %q, summary %q; want %q, %q", c.in, e.Category, e.Summary, c.cat, c.note)
+		}
+		if err := e.Validate(); err != nil || e.Summary != c.note {
+			t.Errorf("category %q: second Validate changed the summary to %q (%v)", c.in, e.Summary, err)
+		}
+	}
 }

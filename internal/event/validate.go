@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,8 @@ const (
 	MaxTitleLen    = 512
 	MaxSummaryLen  = 16 << 10
 	MaxIDLen       = 256
+	MaxNames       = 64  // stated names (campaigns, intrusion sets, actors, malware, tools)
+	MaxNameLen     = 128 // bytes of one stated name, after normalisation
 	// MaxFutureSkew is how far in the future observed_at may lie (clock skew between
 	// contributors), measured against received_at.
 	MaxFutureSkew = 24 * time.Hour
@@ -61,12 +64,24 @@ func (e *Event) Validate() error {
 		e.Observables = normaliseObservables(e.Observables, bad)
 	}
 	if e.Category != "" {
-		e.Category = strings.ToLower(e.Category)
+		e.Category = strings.ToLower(strings.TrimSpace(e.Category))
 		if !IsCategory(e.Category) {
-			bad("category", "%s is not a Reference Security Incident Taxonomy class/type such as malicious-code/c2-server", Quote(e.Category))
+			// A term outside the taxonomy does not cost the event: what has a clear
+			// equivalent is mapped, and the contributor's own term stays in the summary.
+			term := e.Category
+			mapped, ok := MapCategory(term)
+			note := "Contributor's category " + Quote(term) + " is not in the Reference Security Incident Taxonomy"
+			if ok {
+				note += "; mapped to " + mapped + "."
+			} else {
+				note += "; no equivalent, kept here only."
+			}
+			e.Category = mapped
+			e.Summary = appendNote(e.Summary, note)
 		}
 	}
 	e.Techniques = cleanList(e.Techniques, strings.ToUpper, IsTechnique, "techniques", "a MITRE ATT&CK id such as T1566 or T1566.001", bad)
+	e.Names = normaliseNames(e.Names, bad)
 	e.Sectors = cleanList(e.Sectors, strings.ToLower, IsSector, "sectors", "a NIS2 sector such as energy or submarine-cable", bad)
 	e.Countries = cleanList(e.Countries, strings.ToUpper, IsCountry, "countries", "an ISO 3166-1 alpha-2 code such as EE", bad)
 	e.ReleasableTo = cleanList(e.ReleasableTo, strings.ToUpper, isName, "releasable_to", "an organisation or mission name", bad)
@@ -120,6 +135,65 @@ func normaliseObservables(obs []Observable, bad func(field, format string, args 
 		}
 	}
 	return out
+}
+
+// appendNote adds a sentence to a summary, cutting the summary (not the note) to stay
+// within MaxSummaryLen.
+func appendNote(summary, note string) string {
+	if summary == "" {
+		return Truncate(note, MaxSummaryLen)
+	}
+	return Truncate(summary, MaxSummaryLen-len(note)-1) + "\n" + note
+}
+
+func normaliseNames(ns []Name, bad func(field, format string, args ...any)) []Name {
+	if len(ns) > MaxNames {
+		bad("names", "%d names, at most %d", len(ns), MaxNames)
+		return nil
+	}
+	out := ns[:0]
+	for i, n := range ns {
+		n.Kind = strings.ToLower(strings.TrimSpace(n.Kind))
+		n.Name = NormaliseName(n.Name)
+		switch {
+		case !slices.Contains(NameKinds, n.Kind):
+			bad(fmt.Sprintf("names[%d].kind", i), "%s: want one of %s", Quote(n.Kind), strings.Join(NameKinds, ", "))
+			continue
+		case n.Name == "":
+			bad(fmt.Sprintf("names[%d].name", i), "missing: want the name of the %s", n.Kind)
+			continue
+		case len(n.Name) > MaxNameLen:
+			bad(fmt.Sprintf("names[%d].name", i), "%d bytes, at most %d", len(n.Name), MaxNameLen)
+			continue
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// NormaliseName is how Validate normalises a stated name: trimmed, every run of white
+// space (and control characters) one space, case folded to lower case; invalid UTF-8
+// becomes U+FFFD.
+func NormaliseName(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 func cleanList(xs []string, fold func(string) string, ok func(string) bool, field, want string, bad func(field, format string, args ...any)) []string {

@@ -69,3 +69,62 @@ func IsCategory(s string) bool { _, ok := categorySet[s]; return ok }
 
 // IsCountry reports whether s is an ISO 3166-1 alpha-2 code (upper case) or EU.
 func IsCountry(s string) bool { _, ok := countrySet[s]; return ok }
+
+// categoryAliases are terms outside the taxonomy with a clear equivalent in it: eCSIRT
+// types the RSIT renamed, and the words feeds use for a class of activity.
+var categoryAliases = map[string]string{
+	"malicious-code/malware":                "malicious-code/infected-system",
+	"malicious-code/ransomware":             "malicious-code/infected-system",
+	"malicious-code/trojan":                 "malicious-code/infected-system",
+	"malicious-code/worm":                   "malicious-code/infected-system",
+	"malicious-code/virus":                  "malicious-code/infected-system",
+	"malicious-code/spyware":                "malicious-code/infected-system",
+	"malicious-code/dialer":                 "malicious-code/infected-system",
+	"malicious-code/rootkit":                "malicious-code/infected-system",
+	"malicious-code/c2server":               "malicious-code/c2-server",
+	"intrusions/compromised-system":         "intrusions/system-compromise",
+	"intrusions/compromised-application":    "intrusions/application-compromise",
+	"intrusions/privileged-account":         "intrusions/privileged-account-compromise",
+	"intrusions/unprivileged-account":       "intrusions/unprivileged-account-compromise",
+	"intrusion-attempts/exploit-known-vuln": "intrusion-attempts/exploit",
+	"intrusion-attempts/login-attempts":     "intrusion-attempts/brute-force",
+	"fraud/unauthorized-use-of-resources":   "fraud/unauthorised-use-of-resources",
+	"ransomware":                            "malicious-code/infected-system",
+	"malware":                               "malicious-code/infected-system",
+	"c2":                                    "malicious-code/c2-server",
+	"command-and-control":                   "malicious-code/c2-server",
+	"botnet":                                "malicious-code/infected-system",
+	"scanning":                              "information-gathering/scanner",
+	"ddos":                                  "availability/ddos",
+	"dos":                                   "availability/dos",
+}
+
+// MapCategory returns the taxonomy class/type a contributor's term stands for: the term
+// itself, spelt with '-' for spaces and '_' and without case; a known alias (an eCSIRT type
+// the RSIT renamed, "ransomware"); or the one class/type whose type part is the term
+// ("phishing", "scanner"). It reports false when no equivalent is clear.
+func MapCategory(term string) (string, bool) {
+	t := strings.ToLower(strings.TrimSpace(term))
+	t = strings.NewReplacer(" ", "-", "_", "-", " / ", "/").Replace(t)
+	if IsCategory(t) {
+		return t, true
+	}
+	if c, ok := categoryAliases[t]; ok {
+		return c, true
+	}
+	squash := strings.NewReplacer("-", "").Replace
+	found := ""
+	for _, c := range Categories {
+		_, typ, _ := strings.Cut(c, "/")
+		if squash(c) == squash(t) {
+			return c, true
+		}
+		if !strings.Contains(t, "/") && squash(typ) == squash(t) {
+			if found != "" {
+				return "", false
+			}
+			found = c
+		}
+	}
+	return found, found != ""
+}
