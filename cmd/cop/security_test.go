@@ -313,7 +313,7 @@ func TestLogsHoldNoTokensNorAmberContent(t *testing.T) {
 	t1, d1 := amber("amberpush")
 	t2, d2 := amber("redpush")
 	t3, d3 := amber("amberkafka")
-	t4, d4 := amber("badcategory")
+	t4, d4 := amber("badtechnique")
 	status, body, _ := s.push(t, s.tokens[feed], "["+nativeEvent(ns+"-1", "AMBER", t1, d1, "")+","+
 		nativeEvent(ns+"-2", "RED", t2, d2, `, "releasable_to": ["`+ns+`-admin"]`)+"]")
 	if status != 202 {
@@ -325,13 +325,15 @@ func TestLogsHoldNoTokensNorAmberContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	badCategory := `, "category": "` + t4 + ` ` + d4 + `"`
+	// A technique that is no ATT&CK id is refused, its reason quoting the AMBER value (an
+	// unknown category was the example before categories outside the taxonomy were kept).
+	badTechnique := `, "techniques": ["` + t4 + ` ` + d4 + `"]`
 	w := bus.NewWriter(s.bc, "")
 	defer w.Close()
 	hdr := []kafka.Header{{Key: "cop-format", Value: []byte("native")}}
 	if err := w.WriteMessages(context.Background(),
 		kafka.Message{Topic: s.bc.FeedTopic(feed), Headers: hdr, Value: []byte(nativeEvent(ns+"-3", "AMBER+STRICT", t3, d3, ""))},
-		kafka.Message{Topic: s.bc.FeedTopic(feed), Headers: hdr, Value: []byte(nativeEvent(ns+"-4", "AMBER", t4, d4, badCategory))},
+		kafka.Message{Topic: s.bc.FeedTopic(feed), Headers: hdr, Value: []byte(nativeEvent(ns+"-4", "AMBER", t4, d4, badTechnique))},
 	); err != nil {
 		t.Fatal(err)
 	}
