@@ -46,6 +46,9 @@ type serveConfig struct {
 	// SnapshotEvery how often it is written.
 	State         string
 	SnapshotEvery time.Duration
+	// StoreFlushEvery is how often the correlator writes what it gathered to ClickHouse
+	// (pipeline.Correlator.FlushEvery).
+	StoreFlushEvery time.Duration
 	// Stages is what this process runs (see stageNames); Replica, "i/n", makes its
 	// correlate stage replica i of n (correlate/pipeline's Sequencer and Replica) instead
 	// of the one correlator.
@@ -87,6 +90,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	limitFlags(fs, &c.Limits)
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
+	fs.DurationVar(&c.StoreFlushEvery, "store-flush-every", time.Second, "how often the correlator writes events and situations to ClickHouse and then commits their offsets (or sooner, at 50000 rows); each write is one insert per table, and small inserts cost ClickHouse merges; the live picture is not delayed")
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
@@ -231,7 +235,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 		if count > 0 {
 			run("sequence", (&pipeline.Sequencer{Bus: bc, Log: clog, Metrics: reg, Count: count}).Run)
 			run("correlate", (&pipeline.Replica{Bus: bc, Store: st, Log: clog, Metrics: reg, Index: index,
-				StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg}).Run)
+				StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg, FlushEvery: c.StoreFlushEvery}).Run)
 		} else {
 			// Situation ids are minted from the engine instance, so it must never repeat:
 			// not across namespaces sharing one ClickHouse, not across restarts that start
@@ -239,7 +243,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 			// engine takes the instance recorded in its state file instead.
 			ecfg.Instance = fmt.Sprintf("%s-%d-%d", c.Namespace, os.Getpid(), time.Now().UnixNano())
 			run("correlate", (&pipeline.Correlator{Bus: bc, Store: st, Engine: correlate.New(ecfg), EngineConfig: &ecfg,
-				Log: clog, Metrics: reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
+				Log: clog, Metrics: reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery, FlushEvery: c.StoreFlushEvery}).Run)
 		}
 		run("deadletter", (&pipeline.DeadLetterSink{Bus: bc, Store: st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
 	}
