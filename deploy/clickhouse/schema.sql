@@ -187,6 +187,78 @@ ALTER TABLE cop.deadletter_local ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAU
 
 ALTER TABLE cop.deadletter ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons;
 
+CREATE TABLE IF NOT EXISTS cop.events_daily_stored_local ON CLUSTER cop (
+			exercise String,
+			stored Date,
+			day Date,
+			sector String,
+			country String,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/events_daily_stored', '{replica}')
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, sector, country, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.events_daily_stored ON CLUSTER cop AS cop.events_daily_stored_local
+		ENGINE = Distributed(cop, cop, events_daily_stored_local, cityHash64(exercise, day));
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily_stored_local ON CLUSTER cop (
+			exercise String,
+			stored Date,
+			day Date,
+			contributor String,
+			anonymise UInt8,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/contributors_daily_stored', '{replica}')
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, contributor, anonymise, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily_stored ON CLUSTER cop AS cop.contributors_daily_stored_local
+		ENGINE = Distributed(cop, cop, contributors_daily_stored_local, cityHash64(exercise, day));
+
+DROP TABLE IF EXISTS cop.events_daily_mv ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily_mv ON CLUSTER cop;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_stored_mv ON CLUSTER cop TO cop.events_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_stored_mv ON CLUSTER cop TO cop.contributors_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+INSERT INTO cop.events_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+INSERT INTO cop.contributors_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+DROP TABLE IF EXISTS cop.events_daily ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.events_daily_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily_local ON CLUSTER cop;
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
@@ -195,3 +267,5 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (1, 'base s
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (2, 'daily aggregates', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead letter reasons', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily aggregates by stored day', now());

@@ -45,6 +45,9 @@ var shardKeys = map[string]string{
 	// query merges the shards' id sets, which stays exact wherever an id is.
 	"events_daily":       "cityHash64(exercise, day)",
 	"contributors_daily": "cityHash64(exercise, day)",
+	// By stored day too (migration 4): still all of one group's rows on one shard.
+	"events_daily_stored":       "cityHash64(exercise, day)",
+	"contributors_daily_stored": "cityHash64(exercise, day)",
 }
 
 var (
@@ -53,6 +56,7 @@ var (
 	reAlterTable  = regexp.MustCompile(`(?s)^ALTER TABLE cop\.(\w+) (.*)$`)
 	reCreateView  = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS cop\.(\w+) TO cop\.(\w+) AS (SELECT .*)$`)
 	reInsert      = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) (SELECT .*)$`)
+	reDropTable   = regexp.MustCompile(`^DROP TABLE IF EXISTS cop\.(\w+)$`)
 	reTableName   = regexp.MustCompile(`\bcop\.(\w+)\b`)
 	// reColumnAlter matches ALTERs that change the columns, which the Distributed table
 	// must follow; the rest (indexes, TTL, settings) concern the local tables only.
@@ -167,6 +171,14 @@ func (spec ClusterSpec) migration(m Migration) ([]string, error) {
 			// Once, on the node migrating, through the Distributed tables.
 			sm := reInsert.FindStringSubmatch(q)
 			out = append(out, fmt.Sprintf("INSERT INTO %s.%s %s", spec.Database, sm[1], spec.tables(sm[2], "")))
+		case reDropTable.MatchString(q):
+			// A view is on every node; a table is a Distributed table over local ones.
+			name := reDropTable.FindStringSubmatch(q)[1]
+			if _, table := shardKeys[name]; table {
+				out = append(out, "DROP TABLE IF EXISTS "+spec.Database+"."+name+spec.onCluster())
+				name += LocalSuffix
+			}
+			out = append(out, "DROP TABLE IF EXISTS "+spec.Database+"."+name+spec.onCluster())
 		default:
 			return nil, fmt.Errorf("migration %d: %.60q: %w", m.Version, q, ErrClusterForm)
 		}
