@@ -200,11 +200,11 @@ func benchSamples(ctx context.Context, st *store.Store, ex string) ([]string, er
 	return out, nil
 }
 
-// benchDrop removes the benchmark's exercise: its monthly partitions of cop.events and a
+// benchDrop removes the benchmark's exercise: its partitions of cop.events (by stored month) and a
 // delete mutation on the tables not partitioned by exercise.
 func benchDrop(st *store.Store, ex string) {
 	ctx := context.Background()
-	rows, err := st.Conn().Query(ctx, "SELECT DISTINCT toYYYYMM(observed_at) FROM cop.events WHERE exercise = ?", ex)
+	rows, err := st.Conn().Query(ctx, "SELECT DISTINCT toYYYYMM(stored_at) FROM cop.events WHERE exercise = ?", ex)
 	if err == nil {
 		var months []uint32
 		for rows.Next() {

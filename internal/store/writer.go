@@ -168,6 +168,9 @@ const eventColumns = `id, contributor, source_id, kind, observed_at, received_at
 	techniques, sectors, countries, has_geo, lat, lon, severity, confidence, tlp, releasable_to,
 	anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at`
 
+const observableColumns = `type, value, event_id, contributor, observed_at, exercise, situation_id, tlp,
+	releasable_to, anonymise, stored_at`
+
 func (s *Store) writeEvents(ctx context.Context, b *Pending) error {
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.events ("+eventColumns+")")
 	if err != nil {
@@ -209,8 +212,7 @@ func (s *Store) writeEvents(ctx context.Context, b *Pending) error {
 }
 
 func (s *Store) writeObservables(ctx context.Context, b *Pending) error {
-	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO cop.observables (type, value, event_id, contributor,
-		observed_at, exercise, situation_id, tlp, releasable_to, anonymise, stored_at)`)
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.observables ("+observableColumns+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert into cop.observables: %w", err)
 	}
