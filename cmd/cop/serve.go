@@ -36,6 +36,12 @@ type serveConfig struct {
 	// SnapshotEvery how often it is written.
 	State         string
 	SnapshotEvery time.Duration
+	// StoreFlushEvery is how often the correlator writes what it gathered to ClickHouse
+	// (pipeline.Correlator.FlushEvery).
+	StoreFlushEvery time.Duration
+	// Retention bounds cop.audit and cop.deadletter (store.Retention, in months); the
+	// correlate stage drops what is older every hour.
+	Retention store.Retention
 	// Stages is what this process runs (see stageNames); Replica, "i/n", makes its
 	// correlate stage replica i of n (correlate/pipeline's Sequencer and Replica) instead
 	// of the one correlator.
@@ -77,6 +83,9 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	limitFlags(fs, &c.Limits)
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
+	fs.DurationVar(&c.StoreFlushEvery, "store-flush-every", time.Second, "how often the correlator writes events and situations to ClickHouse and then commits their offsets (or sooner, at 50000 rows); each write is one insert per table, and small inserts cost ClickHouse merges; the live picture is not delayed")
+	fs.IntVar(&c.Retention.Audit, "retain-audit", store.DefaultRetention.Audit, "months of cop.audit kept (whole months: the rows go a month at a time, by partition); 0 keeps it for ever")
+	fs.IntVar(&c.Retention.DeadLetter, "retain-deadletter", store.DefaultRetention.DeadLetter, "months of cop.deadletter kept (whole months, by partition); 0 keeps it for ever")
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))
 	c.Backends.flags(fs)
 	fs.StringVar(&c.Replica, "replica", env("COP_REPLICA", ""), "with several correlators: this one's index and their count, e.g. 0/3 (every one also sequences cop.events)")
@@ -215,6 +224,25 @@ func retryStart(ctx context.Context, log zerolog.Logger, what string, f func() e
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// dropExpired drops what is past r now and every hour until ctx ends. A failure is
+// logged and tried again the next hour: nothing depends on it but disk.
+func dropExpired(ctx context.Context, st *store.Store, r store.Retention, log zerolog.Logger) {
+	for {
+		dropped, err := st.DropExpired(ctx, time.Now(), r)
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("cannot drop expired partitions; trying again in an hour")
+		}
+		if len(dropped) > 0 {
+			log.Info().Strs("dropped", dropped).Int("audit_months", r.Audit).Int("deadletter_months", r.DeadLetter).Msg("expired partitions dropped")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
 		}
 	}
 }

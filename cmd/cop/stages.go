@@ -180,12 +180,16 @@ func runCorrelate(g *group, c serveConfig, b *backends, index, count int, log ze
 	if count > 0 {
 		g.run("sequence", (&pipeline.Sequencer{Bus: b.bc, Log: clog, Metrics: b.reg, Count: count}).Run)
 		g.run("correlate", (&pipeline.Replica{Bus: b.bc, Store: b.st, Log: clog, Metrics: b.reg, Index: index,
-			StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg}).Run)
+			StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg, FlushEvery: c.StoreFlushEvery}).Run)
 	} else {
 		g.run("correlate", (&pipeline.Correlator{Bus: b.bc, Store: b.st, EngineConfig: &ecfg,
-			Log: clog, Metrics: b.reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery}).Run)
+			Log: clog, Metrics: b.reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery, FlushEvery: c.StoreFlushEvery}).Run)
 	}
 	g.run("deadletter", (&pipeline.DeadLetterSink{Bus: b.bc, Store: b.st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
+	g.run("retention", func(ctx context.Context) error {
+		dropExpired(ctx, b.st, c.Retention, log.With().Str("component", "retention").Logger())
+		return nil
+	})
 }
 
 // runAPI starts the api stage: the live picture and its hub, the push gateway and the

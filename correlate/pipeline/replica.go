@@ -161,6 +161,11 @@ type Replica struct {
 	EngineConfig  *correlate.Config
 	// DrainTimeout as for Correlator (default 15 s).
 	DrainTimeout time.Duration
+	// FlushEvery and FlushRows as for Correlator (defaults 1 s and 50000): the replica
+	// gathers the rows of the records it applies and commits cop.sequence after they are
+	// stored.
+	FlushEvery time.Duration
+	FlushRows  int
 	// Engine is nil until the replica restored it or met its first record.
 	Engine *correlate.Engine
 
@@ -168,6 +173,8 @@ type Replica struct {
 	batch   []event.Event
 	parts   []int
 	sb      store.Batch
+	pend    store.Pending // gathered rows, not yet in ClickHouse
+	letters []deadletter.Letter
 	picture *kafka.Writer
 	dead    *kafka.Writer
 	events  *metrics.Counter
@@ -187,7 +194,8 @@ func ownsSituation(index, count int, id string) bool {
 
 // Run applies cop.sequence until ctx is done. On start it restores the state file and
 // re-applies, without storing, the records between it and its committed offset; then it
-// applies, stores, publishes and commits record by record.
+// applies and publishes record by record, and stores and commits what it gathered every
+// FlushEvery or FlushRows rows.
 //
 // Run works on a copy of r with the defaults filled in: r itself is never changed.
 func (r *Replica) Run(ctx context.Context) error {
@@ -197,6 +205,8 @@ func (r *Replica) Run(ctx context.Context) error {
 	w := *r
 	w.SnapshotEvery = cmp.Or(w.SnapshotEvery, 30*time.Second)
 	w.DrainTimeout = cmp.Or(w.DrainTimeout, 15*time.Second)
+	w.FlushEvery = cmp.Or(w.FlushEvery, time.Second)
+	w.FlushRows = cmp.Or(w.FlushRows, 50000)
 	if w.Metrics == nil {
 		w.Metrics = &metrics.Registry{}
 	}
@@ -229,13 +239,45 @@ func (r *Replica) run(ctx context.Context) error {
 	gr := bus.NewGroupReader(r.Bus, group, seq)
 	defer gr.Close()
 	sw := newStateWriter(r.Log, r.Metrics, r.StatePath, seq, r.SnapshotEvery, 0)
-	snapshot := func() { sw.write(r.Engine, map[int]int64{0: committed}) }
+	// The state file is written only when nothing gathered is waiting for ClickHouse
+	// (see the package doc): its offset is then the committed one.
+	snapshot := func() {
+		if r.pend.Batches() == 0 {
+			sw.write(r.Engine, map[int]int64{0: committed})
+		}
+	}
+	var last kafka.Message // the last record gathered, committed with the flush
+	flush := func() error {
+		if r.pend.Batches() == 0 {
+			return nil
+		}
+		if err := r.flush(wctx); err != nil {
+			return err
+		}
+		if err := retry(wctx, r.Log, r.retries, "commit cop.sequence offset", func() error { return gr.CommitMessages(wctx, last) }); err != nil {
+			return err
+		}
+		r.pend.Reset()
+		committed = last.Offset + 1
+		sw.committed()
+		if r.Engine != nil { // nil until the first record a Sequencer wrote
+			gauges(r.Engine)
+		}
+		return nil
+	}
 	for {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		wait := time.Second
+		if r.pend.Batches() > 0 {
+			wait = max(time.Millisecond, min(wait, time.Until(r.pend.Since().Add(r.FlushEvery))))
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := gr.FetchMessage(fctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
+				if err := flush(); err != nil {
+					return r.stopped(ctx, err)
+				}
 				snapshot()
 				return nil
 			}
@@ -243,30 +285,46 @@ func (r *Replica) run(ctx context.Context) error {
 				r.Log.Warn().Err(err).Msg("cannot fetch from cop.sequence; retrying")
 				bus.Pause(ctx, time.Second)
 			}
-			if sw.due() {
-				snapshot()
+		} else {
+			if m.HighWaterMark > 0 {
+				lag.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
 			}
-			continue
+			if err := r.apply(wctx, m, true); err != nil {
+				return r.stopped(ctx, err)
+			}
+			if r.pend.Batches() == 0 {
+				r.pend.Add(&store.Batch{}) // a skipped record: nothing to store, its offset to commit
+			}
+			last = m
+			sw.changed()
 		}
-		if m.HighWaterMark > 0 {
-			lag.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
-		}
-		if err := r.apply(wctx, m, true); err != nil {
-			return r.stopped(ctx, err)
-		}
-		if err := retry(wctx, r.Log, r.retries, "commit cop.sequence offset", func() error { return gr.CommitMessages(wctx, m) }); err != nil {
-			return r.stopped(ctx, err)
-		}
-		committed = m.Offset + 1
-		sw.changed()
-		sw.committed()
-		if r.Engine != nil { // nil until the first record a Sequencer wrote
-			gauges(r.Engine)
+		if r.pend.Batches() > 0 && (r.FlushEvery < 0 || r.pend.Rows() >= r.FlushRows ||
+			!time.Now().Before(r.pend.Since().Add(r.FlushEvery))) {
+			if err := flush(); err != nil {
+				return r.stopped(ctx, err)
+			}
 		}
 		if sw.due() {
 			snapshot()
 		}
 	}
+}
+
+// flush stores the gathered rows, then the gathered dead letters. r.pend is kept (the
+// caller resets it once the offset is committed).
+func (r *Replica) flush(ctx context.Context) error {
+	if r.pend.Rows() > 0 {
+		if err := retry(ctx, r.Log, r.retries, "store batch", func() error { return r.Store.WritePending(ctx, &r.pend) }); err != nil {
+			return err
+		}
+	}
+	if len(r.letters) > 0 {
+		if err := retry(ctx, r.Log, r.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, r.dead, r.letters) }); err != nil {
+			return err
+		}
+		r.letters = r.letters[:0]
+	}
+	return nil
 }
 
 // restore loads the state file (if any) into r.Engine and re-applies, without storing,
@@ -338,8 +396,9 @@ func (r *Replica) catchUp(ctx context.Context, from, to int64) error {
 	return nil
 }
 
-// apply applies one cop.sequence record to the engine; with store, it then stores and
-// publishes this replica's share and dead-letters its undecodable events.
+// apply applies one cop.sequence record to the engine; with store, it then publishes
+// this replica's share of the deltas and gathers its rows and dead letters for the next
+// flush.
 func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) error {
 	var rec sequenceRecord
 	if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Now == 0 {
@@ -407,13 +466,12 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 	if !storeIt {
 		return nil
 	}
-	if err := storeAndPublish(ctx, r.Log, r.retries, r.Store, r.picture, sb); err != nil {
+	// Published now, stored with the next flush (see the package doc).
+	if err := retry(ctx, r.Log, r.retries, "publish picture", func() error { return publish(ctx, r.picture, sb.Deltas) }); err != nil {
 		return err
 	}
-	if len(letters) > 0 {
-		return retry(ctx, r.Log, r.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, r.dead, letters) })
-	}
-	return nil
+	r.letters = append(r.letters, letters...)
+	return r.pend.Add(sb)
 }
 
 // owned appends to dst the deltas of situations this replica owns among count.

@@ -187,6 +187,188 @@ ALTER TABLE cop.deadletter_local ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAU
 
 ALTER TABLE cop.deadletter ON CLUSTER cop ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons;
 
+CREATE TABLE IF NOT EXISTS cop.events_daily_stored_local ON CLUSTER cop (
+			exercise String,
+			stored Date,
+			day Date,
+			sector String,
+			country String,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/events_daily_stored', '{replica}')
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, sector, country, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.events_daily_stored ON CLUSTER cop AS cop.events_daily_stored_local
+		ENGINE = Distributed(cop, cop, events_daily_stored_local, cityHash64(exercise, day));
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily_stored_local ON CLUSTER cop (
+			exercise String,
+			stored Date,
+			day Date,
+			contributor String,
+			anonymise UInt8,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		)
+		ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/cop/contributors_daily_stored', '{replica}')
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, contributor, anonymise, severity, tlp, releasable_to);
+
+CREATE TABLE IF NOT EXISTS cop.contributors_daily_stored ON CLUSTER cop AS cop.contributors_daily_stored_local
+		ENGINE = Distributed(cop, cop, contributors_daily_stored_local, cityHash64(exercise, day));
+
+DROP TABLE IF EXISTS cop.events_daily_mv ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily_mv ON CLUSTER cop;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_stored_mv ON CLUSTER cop TO cop.events_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_stored_mv ON CLUSTER cop TO cop.contributors_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+INSERT INTO cop.events_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+INSERT INTO cop.contributors_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+DROP TABLE IF EXISTS cop.events_daily ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.events_daily_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily_local ON CLUSTER cop;
+
+CREATE TABLE IF NOT EXISTS cop.events_stored_month_local ON CLUSTER cop (
+			id String,
+			contributor String,
+			source_id String,
+			kind Enum8('indicator' = 1, 'sighting' = 2, 'incident' = 3, 'report' = 4),
+			observed_at DateTime,
+			received_at DateTime,
+			valid_until DateTime,
+			category String,
+			techniques Array(String),
+			sectors Array(String),
+			countries Array(String),
+			has_geo UInt8,
+			lat Float64,
+			lon Float64,
+			severity Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5),
+			confidence UInt8,
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			anonymise UInt8,
+			exercise String,
+			title String,
+			summary String,
+			obs_types Array(String),
+			obs_values Array(String),
+			situation_id String,
+			duplicate UInt8,
+			stored_at DateTime
+		)
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/events_stored_month', '{replica}', stored_at)
+		PARTITION BY (toYYYYMM(stored_at), exercise)
+		ORDER BY (exercise, toDate(observed_at), contributor, severity, id);
+
+CREATE TABLE IF NOT EXISTS cop.events_stored_month ON CLUSTER cop AS cop.events_stored_month_local
+		ENGINE = Distributed(cop, cop, events_stored_month_local, cityHash64(id));
+
+CREATE TABLE IF NOT EXISTS cop.observables_stored_month_local ON CLUSTER cop (
+			type String,
+			value String,
+			event_id String,
+			contributor String,
+			observed_at DateTime,
+			exercise String,
+			situation_id String,
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			anonymise UInt8,
+			stored_at DateTime
+		)
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/observables_stored_month', '{replica}', stored_at)
+		PARTITION BY toYYYYMM(stored_at)
+		ORDER BY (value, type, exercise, event_id);
+
+CREATE TABLE IF NOT EXISTS cop.observables_stored_month ON CLUSTER cop AS cop.observables_stored_month_local
+		ENGINE = Distributed(cop, cop, observables_stored_month_local, cityHash64(event_id));
+
+RENAME TABLE cop.events_local TO cop.events_observed_month_local, cop.events_stored_month_local TO cop.events_local ON CLUSTER cop;
+
+RENAME TABLE cop.observables_local TO cop.observables_observed_month_local, cop.observables_stored_month_local TO cop.observables_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.events_daily_stored_mv ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.contributors_daily_stored_mv ON CLUSTER cop;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_stored_mv ON CLUSTER cop TO cop.events_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_stored_mv ON CLUSTER cop TO cop.contributors_daily_stored_local AS SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events_local
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+INSERT INTO cop.events_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to;
+
+INSERT INTO cop.contributors_daily_stored SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to;
+
+INSERT INTO cop.events (id, contributor, source_id, kind, observed_at, received_at, valid_until, category,
+	techniques, sectors, countries, has_geo, lat, lon, severity, confidence, tlp, releasable_to,
+	anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at) SELECT id, contributor, source_id, kind, observed_at, received_at, valid_until, category,
+	techniques, sectors, countries, has_geo, lat, lon, severity, confidence, tlp, releasable_to,
+	anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at FROM cluster('cop', cop, events_observed_month_local);
+
+INSERT INTO cop.observables (type, value, event_id, contributor, observed_at, exercise, situation_id, tlp,
+	releasable_to, anonymise, stored_at) SELECT type, value, event_id, contributor, observed_at, exercise, situation_id, tlp,
+	releasable_to, anonymise, stored_at FROM cluster('cop', cop, observables_observed_month_local);
+
+DROP TABLE IF EXISTS cop.events_observed_month_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.observables_observed_month_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.events_stored_month ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.events_stored_month_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.observables_stored_month ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.observables_stored_month_local ON CLUSTER cop;
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
@@ -195,3 +377,7 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (1, 'base s
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (2, 'daily aggregates', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead letter reasons', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily aggregates by stored day', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (5, 'events and observables partitioned by stored month', now());

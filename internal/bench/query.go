@@ -180,11 +180,11 @@ func benchSamples(ctx context.Context, st *store.Store, ex string) ([]string, er
 	return out, nil
 }
 
-// benchDrop removes the benchmark's exercise: its monthly partitions of cop.events and a
+// benchDrop removes the benchmark's exercise: its partitions of cop.events (by stored month) and a
 // delete mutation on the tables not partitioned by exercise.
 func benchDrop(st *store.Store, ex string) {
 	ctx := context.Background()
-	rows, err := st.Conn().Query(ctx, "SELECT DISTINCT toYYYYMM(observed_at) FROM cop.events WHERE exercise = ?", ex)
+	rows, err := st.Conn().Query(ctx, "SELECT DISTINCT toYYYYMM(stored_at) FROM cop.events WHERE exercise = ?", ex)
 	if err == nil {
 		var months []uint32
 		for rows.Next() {
@@ -195,12 +195,14 @@ func benchDrop(st *store.Store, ex string) {
 		rows.Close()
 		for _, m := range months {
 			// ex is ours ("BENCH-" + hex): safe to inline.
-			for _, table := range []string{"events", "events_daily", "contributors_daily"} {
-				st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.%s DROP PARTITION (%d, '%s')", table, m, ex))
-			}
+			st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.events DROP PARTITION (%d, '%s')", m, ex))
 		}
 	}
 	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.observables DELETE WHERE exercise = '%s'", ex))
+	// The daily aggregates are partitioned by the day the rows were stored.
+	for _, table := range []string{"events_daily_stored", "contributors_daily_stored"} {
+		st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.%s DELETE WHERE exercise = '%s'", table, ex))
+	}
 	st.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE cop.situations DROP PARTITION '%s'", ex))
 	fmt.Printf("\ndropped exercise %s\n", ex)
 }

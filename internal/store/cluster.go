@@ -45,6 +45,12 @@ var shardKeys = map[string]string{
 	// query merges the shards' id sets, which stays exact wherever an id is.
 	"events_daily":       "cityHash64(exercise, day)",
 	"contributors_daily": "cityHash64(exercise, day)",
+	// By stored day too (migration 4): still all of one group's rows on one shard.
+	"events_daily_stored":       "cityHash64(exercise, day)",
+	"contributors_daily_stored": "cityHash64(exercise, day)",
+	// The tables migration 5 makes and swaps in for events and observables.
+	"events_stored_month":      "cityHash64(id)",
+	"observables_stored_month": "cityHash64(event_id)",
 }
 
 var (
@@ -52,7 +58,9 @@ var (
 	reCreateTable = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS cop\.(\w+) (\(.*\))\s*ENGINE = (\w*MergeTree)(?:\(([^()]*)\))?(\s.*)$`)
 	reAlterTable  = regexp.MustCompile(`(?s)^ALTER TABLE cop\.(\w+) (.*)$`)
 	reCreateView  = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS cop\.(\w+) TO cop\.(\w+) AS (SELECT .*)$`)
-	reInsert      = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) (SELECT .*)$`)
+	reInsert      = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) ((?:\([^()]*\) )?SELECT .*)$`)
+	reDropTable   = regexp.MustCompile(`^DROP TABLE IF EXISTS cop\.(\w+)$`)
+	reRenameSwap  = regexp.MustCompile(`^RENAME TABLE cop\.(\w+) TO cop\.(\w+), cop\.(\w+) TO cop\.(\w+)$`)
 	reTableName   = regexp.MustCompile(`\bcop\.(\w+)\b`)
 	// reColumnAlter matches ALTERs that change the columns, which the Distributed table
 	// must follow; the rest (indexes, TTL, settings) concern the local tables only.
@@ -132,6 +140,9 @@ func (spec ClusterSpec) onCluster() string {
 
 func (spec ClusterSpec) migration(m Migration) ([]string, error) {
 	var out []string
+	// renamed: the tables a RENAME of this migration moved away, which exist as local
+	// tables only (no Distributed table over them).
+	renamed := map[string]bool{}
 	for _, q := range m.SQL {
 		q = strings.TrimSpace(q)
 		switch {
@@ -164,9 +175,39 @@ func (spec ClusterSpec) migration(m Migration) ([]string, error) {
 			out = append(out, fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS %s",
 				spec.Database, view, spec.onCluster(), spec.Database, target+LocalSuffix, spec.tables(sel, LocalSuffix)))
 		case reInsert.MatchString(q):
-			// Once, on the node migrating, through the Distributed tables.
+			// Once, on the node migrating, through the Distributed tables; from a table
+			// renamed away, from its local tables on every shard.
 			sm := reInsert.FindStringSubmatch(q)
-			out = append(out, fmt.Sprintf("INSERT INTO %s.%s %s", spec.Database, sm[1], spec.tables(sm[2], "")))
+			sel := reTableName.ReplaceAllStringFunc(sm[2], func(t string) string {
+				name := strings.TrimPrefix(t, "cop.")
+				if renamed[name] {
+					return fmt.Sprintf("cluster('%s', %s, %s)", spec.Name, spec.Database, name+LocalSuffix)
+				}
+				return spec.Database + "." + name
+			})
+			out = append(out, fmt.Sprintf("INSERT INTO %s.%s %s", spec.Database, sm[1], sel))
+		case reRenameSwap.MatchString(q):
+			// The local tables swap; the Distributed table of the first name then reads
+			// the new one. The Distributed table of the third name is left over a local
+			// table that is gone: the migration drops it.
+			sm := reRenameSwap.FindStringSubmatch(q)
+			if sm[1] != sm[4] {
+				return nil, fmt.Errorf("migration %d: %.60q is not a swap: %w", m.Version, q, ErrClusterForm)
+			}
+			renamed[sm[2]] = true
+			d := spec.Database + "."
+			out = append(out, "RENAME TABLE "+d+sm[1]+LocalSuffix+" TO "+d+sm[2]+LocalSuffix+", "+
+				d+sm[3]+LocalSuffix+" TO "+d+sm[4]+LocalSuffix+spec.onCluster())
+		case reDropTable.MatchString(q):
+			// A view is on every node; a table is a Distributed table over local ones.
+			name := reDropTable.FindStringSubmatch(q)[1]
+			if renamed[name] {
+				name += LocalSuffix
+			} else if _, table := shardKeys[name]; table {
+				out = append(out, "DROP TABLE IF EXISTS "+spec.Database+"."+name+spec.onCluster())
+				name += LocalSuffix
+			}
+			out = append(out, "DROP TABLE IF EXISTS "+spec.Database+"."+name+spec.onCluster())
 		default:
 			return nil, fmt.Errorf("migration %d: %.60q: %w", m.Version, q, ErrClusterForm)
 		}

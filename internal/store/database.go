@@ -23,7 +23,7 @@ var (
 	validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	// copTable matches the database part of COP's qualified table names and of CREATE
 	// DATABASE, the only places the SQL names the database.
-	copTable = regexp.MustCompile(`\bcop\.(events_daily_mv|events_daily|contributors_daily_mv|contributors_daily|events|observables|situations|deadletter|audit|schema_migrations)\b|(DATABASE IF NOT EXISTS) cop\b`)
+	copTable = regexp.MustCompile(`\bcop\.(events_daily_stored_mv|events_daily_stored|contributors_daily_stored_mv|contributors_daily_stored|events_daily_mv|events_daily|contributors_daily_mv|contributors_daily|events_stored_month|events_observed_month|events|observables_stored_month|observables_observed_month|observables|situations|deadletter|audit|schema_migrations)\b|(DATABASE IF NOT EXISTS) cop\b`)
 )
 
 // dbConn rewrites COP's SQL, written against database "cop", to the configured database,

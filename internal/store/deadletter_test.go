@@ -64,7 +64,10 @@ func TestDeadLetterReasonsMigrationKeepsOldRowsAndResumes(t *testing.T) {
 	if err := st.Conn().Exec(ctx, v3.SQL[0]); err != nil {
 		t.Fatal(err)
 	}
+	// Up to this step: later migrations are not what this test is about.
+	store.Migrations = append(before[:len(before):len(before)], v3)
 	applied, err := st.Migrate(ctx)
+	store.Migrations = saved
 	if err != nil || len(applied) != 1 || !strings.Contains(applied[0], "dead letter reasons") {
 		t.Fatalf("Migrate after an interrupted step: applied %v, %v; want the dead letter reasons step", applied, err)
 	}

@@ -13,3 +13,6 @@ func SetAfterKeys(f func()) (restore func()) {
 func (s *Store) Exec(ctx context.Context, q string, args ...any) error {
 	return s.conn.Exec(ctx, q, args...)
 }
+
+// AlreadyDone is alreadyDone (tests: run a migration's statements again).
+var AlreadyDone = alreadyDone

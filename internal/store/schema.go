@@ -188,6 +188,138 @@ var Migrations = []Migration{
 		`ALTER TABLE cop.deadletter ADD COLUMN reasons Array(String) AFTER reason`,
 		`ALTER TABLE cop.deadletter ADD COLUMN rejected UInt32 DEFAULT 1 AFTER reasons`,
 	}},
+	{Version: 4, Name: "daily aggregates by stored day", SQL: []string{
+		// The daily aggregates of migration 2, partitioned by the UTC day COP stored the
+		// events instead of the month they were observed in. An id set is merged again
+		// every time ClickHouse merges its part, and the parts of one partition merge
+		// into one: partitioned by month, every insert had the whole month's sets
+		// rewritten, over and over (58% of the merge bytes at the demo's rate, a cost
+		// that grew with the month). By stored day, inserts only ever land in today's
+		// partition (however old the reports' dates), and a past day is never merged
+		// again. The aggregates stay exact: a query merges the sets of a group across
+		// partitions, so an event stored on two days (a batch re-stored after a crash
+		// at midnight) still counts once. Ordering and keys are migration 2's; stored is
+		// in no key, a group has one row per day it was stored on.
+		`CREATE TABLE IF NOT EXISTS cop.events_daily_stored (
+			exercise String,
+			stored Date,
+			day Date,
+			sector String,
+			country String,
+			severity ` + severityEnum + `,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		) ENGINE = AggregatingMergeTree
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, sector, country, severity, tlp, releasable_to)`,
+		`CREATE TABLE IF NOT EXISTS cop.contributors_daily_stored (
+			exercise String,
+			stored Date,
+			day Date,
+			contributor String,
+			anonymise UInt8,
+			severity ` + severityEnum + `,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			ids AggregateFunction(uniqExact, UInt64)
+		) ENGINE = AggregatingMergeTree
+		PARTITION BY (stored, exercise)
+		ORDER BY (exercise, day, contributor, anonymise, severity, tlp, releasable_to)`,
+		// The old views stop, the new ones start, then the new tables are filled from
+		// the rows: whatever was stored in between is in the rows, and an event both a
+		// new view and the fill saw is in one set twice, which is harmless. Running the
+		// step again after an interruption redoes the fill, as harmlessly.
+		`DROP TABLE IF EXISTS cop.events_daily_mv`,
+		`DROP TABLE IF EXISTS cop.contributors_daily_mv`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_stored_mv TO cop.events_daily_stored AS ` + dailyStoredSelect,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_stored_mv TO cop.contributors_daily_stored AS ` + contributorsStoredSelect,
+		`INSERT INTO cop.events_daily_stored ` + dailyStoredSelect,
+		`INSERT INTO cop.contributors_daily_stored ` + contributorsStoredSelect,
+		`DROP TABLE IF EXISTS cop.events_daily`,
+		`DROP TABLE IF EXISTS cop.contributors_daily`,
+	}},
+	{Version: 5, Name: "events and observables partitioned by stored month", SQL: []string{
+		// cop.events and cop.observables were partitioned by the month the events were
+		// observed in: real feeds carry old dates, so one insert of a report feed wrote a
+		// part per month it touched (and, past 100 months, an insert would be refused).
+		// By the month COP stored them, an insert lands in one month, and the observed
+		// time stays in the sort key, where the analysts' filters use it. ClickHouse
+		// cannot change a table's partition key, so each table is created anew and
+		// swapped in by name, then the old rows are copied into it: they land in the
+		// partitions of the month they were stored in (their stored_at), and the old
+		// table, with its partitions by observed month, is dropped. Disk holds both
+		// while it copies. Writers may keep writing: before the swap into the old table
+		// (copied after), after it into the new one.
+		`CREATE TABLE IF NOT EXISTS cop.events_stored_month (
+			id String,
+			contributor String,
+			source_id String,
+			kind ` + kindEnum + `,
+			observed_at DateTime,
+			received_at DateTime,
+			valid_until DateTime,
+			category String,
+			techniques Array(String),
+			sectors Array(String),
+			countries Array(String),
+			has_geo UInt8,
+			lat Float64,
+			lon Float64,
+			severity ` + severityEnum + `,
+			confidence UInt8,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			anonymise UInt8,
+			exercise String,
+			title String,
+			summary String,
+			obs_types Array(String),
+			obs_values Array(String),
+			situation_id String,
+			duplicate UInt8,
+			stored_at DateTime
+		) ENGINE = ReplacingMergeTree(stored_at)
+		PARTITION BY (toYYYYMM(stored_at), exercise)
+		ORDER BY (exercise, toDate(observed_at), contributor, severity, id)`,
+		`CREATE TABLE IF NOT EXISTS cop.observables_stored_month (
+			type String,
+			value String,
+			event_id String,
+			contributor String,
+			observed_at DateTime,
+			exercise String,
+			situation_id String,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			anonymise UInt8,
+			stored_at DateTime
+		) ENGINE = ReplacingMergeTree(stored_at)
+		PARTITION BY toYYYYMM(stored_at)
+		ORDER BY (value, type, exercise, event_id)`,
+		// Run again after an interruption past the swap, a RENAME finds the old table's
+		// new name taken and is skipped (alreadyDone); the fresh *_stored_month table the
+		// CREATE above made then is dropped at the end.
+		`RENAME TABLE cop.events TO cop.events_observed_month, cop.events_stored_month TO cop.events`,
+		`RENAME TABLE cop.observables TO cop.observables_observed_month, cop.observables_stored_month TO cop.observables`,
+		// The daily views read cop.events by name: made again on the new table (18.16
+		// follows the name, later servers may follow the renamed table), then given what
+		// the new table received before they were.
+		`DROP TABLE IF EXISTS cop.events_daily_stored_mv`,
+		`DROP TABLE IF EXISTS cop.contributors_daily_stored_mv`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.events_daily_stored_mv TO cop.events_daily_stored AS ` + dailyStoredSelect,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS cop.contributors_daily_stored_mv TO cop.contributors_daily_stored AS ` + contributorsStoredSelect,
+		`INSERT INTO cop.events_daily_stored ` + dailyStoredSelect,
+		`INSERT INTO cop.contributors_daily_stored ` + contributorsStoredSelect,
+		// The old rows. Their ids are in the aggregates already: adding them again
+		// through the views is harmless, and a row copied twice (a step run again) folds.
+		`INSERT INTO cop.events (` + eventColumns + `) SELECT ` + eventColumns + ` FROM cop.events_observed_month`,
+		`INSERT INTO cop.observables (` + observableColumns + `) SELECT ` + observableColumns + ` FROM cop.observables_observed_month`,
+		`DROP TABLE IF EXISTS cop.events_observed_month`,
+		`DROP TABLE IF EXISTS cop.observables_observed_month`,
+		`DROP TABLE IF EXISTS cop.events_stored_month`,
+		`DROP TABLE IF EXISTS cop.observables_stored_month`,
+	}},
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
@@ -203,6 +335,18 @@ const (
 			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
 		FROM cop.events
 		GROUP BY exercise, day, contributor, anonymise, severity, tlp, releasable_to`
+	// dailyStoredSelect and contributorsStoredSelect are the same by stored day too
+	// (migration 4).
+	dailyStoredSelect = `SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			arrayJoin(if(empty(sectors), [''], sectors)) AS sector,
+			arrayJoin(if(empty(countries), [''], countries)) AS country,
+			severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, sector, country, severity, tlp, releasable_to`
+	contributorsStoredSelect = `SELECT exercise, toDate(stored_at, 'UTC') AS stored, toDate(observed_at, 'UTC') AS day,
+			contributor, anonymise, severity, tlp, releasable_to, uniqExactState(cityHash64(id)) AS ids
+		FROM cop.events
+		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to`
 )
 
 // Migrate applies every migration the database lacks, in order, and records each in
@@ -260,21 +404,34 @@ func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int
 // reAddColumn matches a statement adding one column; its name is the first group.
 var reAddColumn = regexp.MustCompile(`(?i)^\s*ALTER TABLE \S+(?: ON CLUSTER \S+)? ADD COLUMN (\w+) `)
 
+// reRename matches a statement renaming a table away; the new name's table part is the
+// first group.
+var reRename = regexp.MustCompile(`(?i)^\s*RENAME TABLE \S+ TO (?:\w+\.)?(\w+)[ ,]`)
+
 // alreadyDone reports whether err says that q, which adds one column, found that column
-// there: the statement ran before (a migration interrupted before it was recorded), and
-// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS to say so itself.
+// there, or that q, which renames a table away, found the new name taken: the statement
+// ran before (a migration interrupted before it was recorded), and ClickHouse 18.16 has no
+// ADD COLUMN IF NOT EXISTS to say so itself.
 func alreadyDone(q string, err error) bool {
-	sm := reAddColumn.FindStringSubmatch(q)
 	var ex *clickhouse.Exception
-	return sm != nil && errors.As(err, &ex) && (ex.Code == codeIllegalColumn || ex.Code == codeDuplicateColumn) &&
+	if !errors.As(err, &ex) {
+		return false
+	}
+	if sm := reRename.FindStringSubmatch(q); sm != nil {
+		return ex.Code == codeTableExists && strings.Contains(ex.Message, sm[1]+" already exists")
+	}
+	sm := reAddColumn.FindStringSubmatch(q)
+	return sm != nil && (ex.Code == codeIllegalColumn || ex.Code == codeDuplicateColumn) &&
 		strings.Contains(ex.Message, "column "+sm[1]+": column with this name already exists")
 }
 
 // ClickHouse error codes alreadyDone recognises: 18.16 reports an added column that exists
-// as ILLEGAL_COLUMN, later servers as DUPLICATE_COLUMN.
+// as ILLEGAL_COLUMN, later servers as DUPLICATE_COLUMN; a table that exists is
+// TABLE_ALREADY_EXISTS.
 const (
 	codeIllegalColumn   = 44
 	codeDuplicateColumn = 15
+	codeTableExists     = 57
 )
 
 // Major returns the server's major version (18 for 18.16.1, 24 for 24.8.4), or 0 if unknown.

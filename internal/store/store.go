@@ -38,7 +38,7 @@ type Options struct {
 	// User and Password authenticate ("" user: "default" without password).
 	User, Password string
 	// TrendFromRows makes Trend count from the event rows only, never from the daily
-	// aggregates (cop.events_daily), so that tests and `cop bench query` can compare them.
+	// aggregates (cop.events_daily_stored), so that tests and `cop bench query` can compare them.
 	TrendFromRows bool
 }
 

@@ -21,7 +21,7 @@ var trendDims = map[string]string{
 	"contributor": "contributor",
 }
 
-// rollup is a table of daily aggregates (schema.go, migration 2) and what it keeps: the
+// rollup is a table of daily aggregates (schema.go, migrations 2 and 4) and what it keeps: the
 // Trend dimensions it can group by, as keys over its columns, and the array filter it
 // can apply (severity and TLP filters every rollup can; others none).
 type rollup struct {
@@ -32,10 +32,10 @@ type rollup struct {
 }
 
 var rollups = []rollup{
-	{table: "cop.events_daily", countries: true, sectors: true, dims: map[string]string{
+	{table: "cop.events_daily_stored", countries: true, sectors: true, dims: map[string]string{
 		"day": "toString(day)", "week": "toString(toMonday(day))", "month": "toString(toStartOfMonth(day))",
 		"sector": "sector", "country": "country", "severity": "toString(severity)"}},
-	{table: "cop.contributors_daily", contributors: true, dims: map[string]string{
+	{table: "cop.contributors_daily_stored", contributors: true, dims: map[string]string{
 		"day": "toString(day)", "week": "toString(toMonday(day))", "month": "toString(toStartOfMonth(day))",
 		"contributor": "contributor", "severity": "toString(severity)"}},
 }

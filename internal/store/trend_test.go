@@ -96,10 +96,10 @@ func TestTrendFromDailyAggregatesEqualsRows(t *testing.T) {
 	}
 	// The aggregates hold the redelivered batch's events once.
 	var n uint64
-	if err := st.Conn().QueryRow(context.Background(), `SELECT uniqExactMerge(ids) FROM cop.events_daily WHERE exercise = ?`, ex).Scan(&n); err != nil {
+	if err := st.Conn().QueryRow(context.Background(), `SELECT uniqExactMerge(ids) FROM cop.events_daily_stored WHERE exercise = ?`, ex).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != uint64(len(evs)) {
-		t.Errorf("cop.events_daily holds %d distinct events of the exercise, want %d", n, len(evs))
+		t.Errorf("cop.events_daily_stored holds %d distinct events of the exercise, want %d", n, len(evs))
 	}
 }
