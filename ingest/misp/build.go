@@ -45,47 +45,8 @@ func build(dst []event.Event, me *mispEvent, src event.Source) (evs []event.Even
 	if err != nil {
 		return dst, attrErrs, err
 	}
-	evs, err = split(dst, ev, src)
+	evs, err = event.Split(dst, ev, src)
 	return evs, attrErrs, err
-}
-
-// split validates ev and appends it to dst, or, when it has more observables than one event may
-// hold, the parts that hold them all: the first keeps the MISP event's uuid, part k (k ≥
-// 2) has source id "<uuid>#k". Every part carries the same context; its title and summary
-// say which part it is.
-func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
-	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
-	if n <= 1 {
-		if err := ev.Validate(); err != nil {
-			return dst, err
-		}
-		return append(dst, ev), nil
-	}
-	parts := make([]event.Event, 0, n)
-	all := ev.Observables
-	for k := 1; k <= n; k++ {
-		p := ev
-		lo, hi := (k-1)*event.MaxObservables, min(k*event.MaxObservables, len(all))
-		p.Observables = slices.Clone(all[lo:hi])
-		if k > 1 {
-			p.SourceID = ev.SourceID + "#" + strconv.Itoa(k)
-			p.ID = src.EventID(p.SourceID)
-		}
-		p.Techniques, p.Sectors, p.Countries, p.Names = slices.Clone(ev.Techniques), slices.Clone(ev.Sectors), slices.Clone(ev.Countries), slices.Clone(ev.Names)
-		suffix := fmt.Sprintf(" (part %d of %d)", k, n)
-		p.Title = truncate(ev.Title, event.MaxTitleLen-len(suffix)) + suffix
-		note := fmt.Sprintf("Part %d of %d: observables %d to %d of %d (at most %d per event).", k, n, lo+1, hi, len(all), event.MaxObservables)
-		if p.Summary == "" {
-			p.Summary = note
-		} else {
-			p.Summary = truncate(p.Summary, event.MaxSummaryLen-len(note)-1) + " " + note
-		}
-		if err := p.Validate(); err != nil {
-			return dst, err
-		}
-		parts = append(parts, p)
-	}
-	return append(dst, parts...), nil
 }
 
 func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, err error) {
@@ -97,7 +58,7 @@ func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, 
 		Contributor: src.Contributor,
 		SourceID:    me.UUID,
 		ReceivedAt:  src.ReceivedAt,
-		Title:       truncate(me.Info, event.MaxTitleLen),
+		Title:       event.Cut(me.Info, event.MaxTitleLen),
 	}
 	tags := tagFacts{confidence: -1}
 	for _, t := range me.Tag {
@@ -311,13 +272,3 @@ func countList(m map[string]int) string {
 
 // maxSkippedTypes caps the attribute types a reason lists.
 const maxSkippedTypes = 10
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cidcc/cop/internal/event"
 )
@@ -80,7 +79,7 @@ func (b *bundle) build(dst []event.Event, o *object, kind event.Kind, src event.
 	if err != nil {
 		return dst, err
 	}
-	return split(dst, ev, src)
+	return event.Split(dst, ev, src)
 }
 
 func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Event, error) {
@@ -94,7 +93,7 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		Kind:        kind,
 		ReceivedAt:  src.ReceivedAt,
 		Title:       o.Name,
-		Summary:     truncate(o.Description, event.MaxSummaryLen),
+		Summary:     event.Cut(o.Description, event.MaxSummaryLen),
 		Category:    guessCategory(o),
 	}
 	var f facts
@@ -138,7 +137,7 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 			ev.Title = "Sighting of " + b.nameOf(o.SightingOfRef)
 		}
 		if o.Count != nil {
-			ev.Summary = joinText(ev.Summary, fmt.Sprintf("Sighted %d times.", *o.Count))
+			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Sighted %d times.", *o.Count))
 		}
 		at, atNames = []string{o.FirstSeen, o.LastSeen, o.Created}, []string{"first_seen", "last_seen", "created"}
 	case "observed-data":
@@ -147,7 +146,7 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 			b.addRef(&f, ref)
 		}
 		if o.NumberObserved > 1 {
-			ev.Summary = joinText(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
+			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
 		}
 		at, atNames = []string{o.FirstObserved, o.Created}, []string{"first_observed", "created"}
 	case "incident":
@@ -191,11 +190,11 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		}
 		return ev, fieldErr(field, "%s", reason)
 	}
-	ev.Title = truncate(ev.Title, event.MaxTitleLen)
+	ev.Title = event.Cut(ev.Title, event.MaxTitleLen)
 	ev.Observables, ev.Techniques, ev.Sectors, ev.Countries, ev.Geo = f.obs, f.techniques, f.sectors, f.countries, f.geo
 	ev.Names = f.names
 	if len(ev.Names) > event.MaxNames {
-		ev.Summary = joinText(ev.Summary, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
+		ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
 		ev.Names = ev.Names[:event.MaxNames]
 	}
 	if f.nbad > 0 && len(f.obs) > 0 {
@@ -203,7 +202,7 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		if f.nbad > 1 {
 			what = fmt.Sprintf("%d values that are not valid observables", f.nbad)
 		}
-		ev.Summary = joinText(ev.Summary, fmt.Sprintf("Dropped %s (the first: %v).", what, f.bad))
+		ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Dropped %s (the first: %v).", what, f.bad))
 	}
 
 	ev.Confidence = defaultConfidence
@@ -229,40 +228,6 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		}
 	}
 	return ev, nil
-}
-
-// split validates ev and appends it to dst, or, when it has more observables than one event may
-// hold, the parts that hold them all: the first keeps the object's id, part k (k ≥ 2) has
-// source id "<id>#k", so redelivery gives the same ids. Every part carries the same
-// context, markings and names; its title and summary say which part it is.
-func split(dst []event.Event, ev event.Event, src event.Source) ([]event.Event, error) {
-	n := (len(ev.Observables) + event.MaxObservables - 1) / event.MaxObservables
-	if n <= 1 {
-		if err := ev.Validate(); err != nil {
-			return dst, err
-		}
-		return append(dst, ev), nil
-	}
-	parts := make([]event.Event, 0, n)
-	all := ev.Observables
-	for k := 1; k <= n; k++ {
-		p := ev
-		lo, hi := (k-1)*event.MaxObservables, min(k*event.MaxObservables, len(all))
-		p.Observables = slices.Clone(all[lo:hi])
-		if k > 1 {
-			p.SourceID = ev.SourceID + "#" + strconv.Itoa(k)
-			p.ID = src.EventID(p.SourceID)
-		}
-		p.Techniques, p.Sectors, p.Countries, p.Names = slices.Clone(ev.Techniques), slices.Clone(ev.Sectors), slices.Clone(ev.Countries), slices.Clone(ev.Names)
-		suffix := fmt.Sprintf(" (part %d of %d)", k, n)
-		p.Title = truncate(ev.Title, event.MaxTitleLen-len(suffix)) + suffix
-		p.Summary = joinText(ev.Summary, fmt.Sprintf("Part %d of %d: observables %d to %d of %d (at most %d per event).", k, n, lo+1, hi, len(all), event.MaxObservables))
-		if err := p.Validate(); err != nil {
-			return dst, err
-		}
-		parts = append(parts, p)
-	}
-	return append(dst, parts...), nil
 }
 
 // objTLP returns the most restrictive TLP among an object's markings, object-level and
@@ -632,21 +597,4 @@ func ipType(obj, v string) event.ObservableType {
 		return event.ObsIPv4
 	}
 	return event.ObsIPv6
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func joinText(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return truncate(a+"\n"+b, event.MaxSummaryLen)
 }
