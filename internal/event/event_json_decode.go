@@ -293,56 +293,14 @@ func (d *eventDecoder) observables() bool {
 	var tmp [8]Observable
 	obs := tmp[:0]
 	ok := d.array(func() bool {
-		if d.next() != '{' {
-			return false
-		}
-		d.pos++
-		d.ws()
 		var o Observable
-		var seen uint8
-		for {
-			key, ok := d.key()
-			if !ok {
-				return false
-			}
-			switch string(key) {
-			case "type":
-				if seen&1 != 0 {
-					return false
-				}
-				seen |= 1
-				var v uint8
-				v, ok = d.name(observableTypeNames[:])
-				o.Type = ObservableType(v)
-			case "value":
-				if seen&2 != 0 {
-					return false
-				}
-				seen |= 2
-				ok = d.str(&o.Value)
-			default:
-				return false
-			}
-			if !ok {
-				return false
-			}
-			d.ws()
-			c := d.next()
-			d.pos++
-			if c == '}' {
-				break
-			}
-			if c != ',' {
-				return false
-			}
-			d.ws()
-		}
-		// Both keys, once each: then encoding/json's merge into a reused element is moot.
-		if seen != 3 {
-			return false
-		}
+		ok := d.pair("type", "value", func() bool {
+			v, ok := d.name(observableTypeNames[:])
+			o.Type = ObservableType(v)
+			return ok
+		}, func() bool { return d.str(&o.Value) })
 		obs = append(obs, o)
-		return true
+		return ok
 	})
 	d.ev.Observables = append([]Observable{}, obs...) // exact size; [] stays non-nil
 	return ok
@@ -353,56 +311,61 @@ func (d *eventDecoder) names() bool {
 	var tmp [4]Name
 	ns := tmp[:0]
 	ok := d.array(func() bool {
-		if d.next() != '{' {
-			return false
-		}
-		d.pos++
-		d.ws()
 		var n Name
-		var seen uint8
-		for {
-			key, ok := d.key()
-			if !ok {
-				return false
-			}
-			switch string(key) {
-			case "kind":
-				if seen&1 != 0 {
-					return false
-				}
-				seen |= 1
-				ok = d.str(&n.Kind)
-			case "name":
-				if seen&2 != 0 {
-					return false
-				}
-				seen |= 2
-				ok = d.str(&n.Name)
-			default:
-				return false
-			}
-			if !ok {
-				return false
-			}
-			d.ws()
-			c := d.next()
-			d.pos++
-			if c == '}' {
-				break
-			}
-			if c != ',' {
-				return false
-			}
-			d.ws()
-		}
-		if seen != 3 {
-			return false
-		}
+		ok := d.pair("kind", "name", func() bool { return d.str(&n.Kind) }, func() bool { return d.str(&n.Name) })
 		ns = append(ns, n)
-		return true
+		return ok
 	})
 	d.ev.Names = append([]Name{}, ns...)
 	return ok
+}
+
+// pair reads {"a": …, "b": …}: both keys once each, in either order, each value read by
+// its function; anything else is not the fast path's. Both keys once each: then
+// encoding/json's merge into a reused element is moot.
+func (d *eventDecoder) pair(a, b string, readA, readB func() bool) bool {
+	if d.next() != '{' {
+		return false
+	}
+	d.pos++
+	d.ws()
+	var seen uint8
+	for {
+		key, ok := d.key()
+		if !ok {
+			return false
+		}
+		switch string(key) {
+		case a:
+			if seen&1 != 0 {
+				return false
+			}
+			seen |= 1
+			ok = readA()
+		case b:
+			if seen&2 != 0 {
+				return false
+			}
+			seen |= 2
+			ok = readB()
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+		d.ws()
+		c := d.next()
+		d.pos++
+		if c == '}' {
+			break
+		}
+		if c != ',' {
+			return false
+		}
+		d.ws()
+	}
+	return seen == 3
 }
 
 func (d *eventDecoder) strs(dst *[]string) bool {
