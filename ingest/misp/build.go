@@ -60,6 +60,49 @@ func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, 
 		ReceivedAt:  src.ReceivedAt,
 		Title:       event.Cut(me.Info, event.MaxTitleLen),
 	}
+	tags := eventTags(me)
+	sc := attrScan{tags: &tags, seen: map[event.Observable]struct{}{}, skipped: map[string]int{}, allIDS: true}
+	sc.sightings.add(me.Sighting)
+	for i := range me.Attribute {
+		sc.add(&me.Attribute[i])
+	}
+	for i := range me.Object {
+		if me.Object[i].Deleted {
+			sc.deleted += len(me.Object[i].Attribute)
+			continue
+		}
+		for j := range me.Object[i].Attribute {
+			sc.add(&me.Object[i].Attribute[j])
+		}
+	}
+	ev.Observables, attrErrs = sc.obs, sc.errs
+	ev.Kind = event.KindReport
+	if sc.used > 0 && sc.allIDS {
+		ev.Kind = event.KindIndicator
+	}
+	ev.Techniques, ev.Sectors, ev.Countries, ev.Category = tags.techniques, tags.sectors, tags.countries, tags.category
+	ev.Names = tags.names
+	ev.FalsePositives = uint32(min(sc.sightings.falsePositive, math.MaxUint32))
+	markings(me, &tags, &ev)
+	if ev.ObservedAt, err = observedAt(me); err != nil {
+		return ev, attrErrs, err
+	}
+	ev.Summary = sc.summary(&ev)
+	if len(ev.Observables) == 0 && len(ev.Techniques) == 0 && len(ev.Sectors) == 0 && len(ev.Countries) == 0 && ev.Category == "" && len(ev.Names) == 0 {
+		reason := fmt.Sprintf("%v: no attribute of a type COP reads (%s) and no ATT&CK, sector, country, rsit, threat-actor, malware or tool tag", ErrNoContent, strings.Join(AttributeTypes, ", "))
+		if len(sc.skipped) > 0 {
+			reason += "; skipped " + countList(sc.skipped)
+		}
+		if sc.deleted+sc.expired > 0 {
+			reason += fmt.Sprintf("; left out %d deleted and %d expired attributes", sc.deleted, sc.expired)
+		}
+		return ev, attrErrs, fieldErr("Attribute", "%s", reason)
+	}
+	return ev, attrErrs, nil
+}
+
+// eventTags reads the event's tags and galaxy clusters.
+func eventTags(me *mispEvent) tagFacts {
 	tags := tagFacts{confidence: -1}
 	for _, t := range me.Tag {
 		tags.add(t.Name)
@@ -73,73 +116,89 @@ func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, 
 			}
 		}
 	}
+	return tags
+}
 
-	var (
-		seen             = make(map[event.Observable]struct{})
-		skipped          = make(map[string]int)
-		used             int
-		allIDS           = true
-		sightings        sightingCount
-		deleted, expired int
-	)
-	sightings.add(me.Sighting)
-	addAttr := func(a *attribute) {
-		if a.Deleted {
-			deleted++
-			return
-		}
-		for _, t := range a.Tag {
-			tags.add(t.Name)
-		}
-		var own sightingCount
-		own.add(a.Sighting)
-		sightings.seen += own.seen
-		sightings.falsePositive += own.falsePositive
-		if own.expired > 0 {
-			// An expiration sighting retires the value: it is no longer an indicator.
-			expired++
-			return
-		}
-		obs, ok, err := observables(a)
-		if !ok {
-			skipped[a.Type]++
-			return
-		}
-		if err != nil {
-			attrErrs = append(attrErrs, &ObjectError{Type: a.Type, UUID: a.UUID, Err: fieldErr("value", "%v", err)})
-			return
-		}
-		used++
-		allIDS = allIDS && bool(a.ToIDS)
-		for _, o := range obs {
-			if _, dup := seen[o]; dup {
-				continue
-			}
-			seen[o] = struct{}{}
-			ev.Observables = append(ev.Observables, o)
-		}
+// attrScan gathers an event's attributes: their observables once each, their tags and
+// sightings, and what was left out and why.
+type attrScan struct {
+	tags             *tagFacts
+	seen             map[event.Observable]struct{}
+	obs              []event.Observable
+	errs             []error
+	skipped          map[string]int
+	used             int
+	allIDS           bool
+	sightings        sightingCount
+	deleted, expired int
+}
+
+func (sc *attrScan) add(a *attribute) {
+	if a.Deleted {
+		sc.deleted++
+		return
 	}
-	for i := range me.Attribute {
-		addAttr(&me.Attribute[i])
+	for _, t := range a.Tag {
+		sc.tags.add(t.Name)
 	}
-	for i := range me.Object {
-		if me.Object[i].Deleted {
-			deleted += len(me.Object[i].Attribute)
+	var own sightingCount
+	own.add(a.Sighting)
+	sc.sightings.seen += own.seen
+	sc.sightings.falsePositive += own.falsePositive
+	if own.expired > 0 {
+		// An expiration sighting retires the value: it is no longer an indicator.
+		sc.expired++
+		return
+	}
+	obs, ok, err := observables(a)
+	if !ok {
+		sc.skipped[a.Type]++
+		return
+	}
+	if err != nil {
+		sc.errs = append(sc.errs, &ObjectError{Type: a.Type, UUID: a.UUID, Err: fieldErr("value", "%v", err)})
+		return
+	}
+	sc.used++
+	sc.allIDS = sc.allIDS && bool(a.ToIDS)
+	for _, o := range obs {
+		if _, dup := sc.seen[o]; dup {
 			continue
 		}
-		for j := range me.Object[i].Attribute {
-			addAttr(&me.Object[i].Attribute[j])
-		}
+		sc.seen[o] = struct{}{}
+		sc.obs = append(sc.obs, o)
 	}
+}
 
-	ev.Kind = event.KindReport
-	if used > 0 && allIDS {
-		ev.Kind = event.KindIndicator
+// summary says what the event's summary says of its sightings and of what was left out,
+// and cuts ev's names to the bound.
+func (sc *attrScan) summary(ev *event.Event) string {
+	var notes []string
+	if sc.sightings.seen > 0 {
+		notes = append(notes, fmt.Sprintf("%d MISP sightings.", sc.sightings.seen))
 	}
-	ev.Techniques, ev.Sectors, ev.Countries, ev.Category = tags.techniques, tags.sectors, tags.countries, tags.category
-	ev.Names = tags.names
-	ev.FalsePositives = uint32(min(sightings.falsePositive, math.MaxUint32))
+	if sc.sightings.falsePositive > 0 {
+		notes = append(notes, fmt.Sprintf("%s (evidence against).", count(sc.sightings.falsePositive, "MISP false-positive sighting")))
+	}
+	if sc.expired > 0 {
+		notes = append(notes, fmt.Sprintf("%s left out: expired (MISP expiration sighting).", count(sc.expired, "attribute")))
+	}
+	if sc.deleted > 0 {
+		notes = append(notes, fmt.Sprintf("%s left out.", count(sc.deleted, "deleted attribute")))
+	}
+	if len(sc.skipped) > 0 {
+		notes = append(notes, "Skipped attributes COP cannot represent: "+countList(sc.skipped)+".")
+	}
+	if len(ev.Names) > event.MaxNames {
+		notes = append(notes, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
+		ev.Names = ev.Names[:event.MaxNames]
+	}
+	return strings.Join(notes, " ")
+}
 
+// markings sets ev's severity, confidence and TLP from the event's threat level, analysis,
+// distribution and tags (a tag wins).
+func markings(me *mispEvent, tags *tagFacts, ev *event.Event) {
 	ev.Severity = event.SeverityMedium
 	if n, ok := atoi(me.ThreatLevelID); ok {
 		if s, ok := severities[n]; ok {
@@ -164,44 +223,6 @@ func build1(me *mispEvent, src event.Source) (ev event.Event, attrErrs []error, 
 			}
 		}
 	}
-	ev.ObservedAt, err = observedAt(me)
-	if err != nil {
-		return ev, attrErrs, err
-	}
-
-	var notes []string
-	if sightings.seen > 0 {
-		notes = append(notes, fmt.Sprintf("%d MISP sightings.", sightings.seen))
-	}
-	if sightings.falsePositive > 0 {
-		notes = append(notes, fmt.Sprintf("%s (evidence against).", count(sightings.falsePositive, "MISP false-positive sighting")))
-	}
-	if expired > 0 {
-		notes = append(notes, fmt.Sprintf("%s left out: expired (MISP expiration sighting).", count(expired, "attribute")))
-	}
-	if deleted > 0 {
-		notes = append(notes, fmt.Sprintf("%s left out.", count(deleted, "deleted attribute")))
-	}
-	if len(skipped) > 0 {
-		notes = append(notes, "Skipped attributes COP cannot represent: "+countList(skipped)+".")
-	}
-	if len(ev.Names) > event.MaxNames {
-		notes = append(notes, fmt.Sprintf("%d further names dropped (at most %d per event).", len(ev.Names)-event.MaxNames, event.MaxNames))
-		ev.Names = ev.Names[:event.MaxNames]
-	}
-	ev.Summary = strings.Join(notes, " ")
-
-	if len(ev.Observables) == 0 && len(ev.Techniques) == 0 && len(ev.Sectors) == 0 && len(ev.Countries) == 0 && ev.Category == "" && len(ev.Names) == 0 {
-		reason := fmt.Sprintf("%v: no attribute of a type COP reads (%s) and no ATT&CK, sector, country, rsit, threat-actor, malware or tool tag", ErrNoContent, strings.Join(AttributeTypes, ", "))
-		if len(skipped) > 0 {
-			reason += "; skipped " + countList(skipped)
-		}
-		if deleted+expired > 0 {
-			reason += fmt.Sprintf("; left out %d deleted and %d expired attributes", deleted, expired)
-		}
-		return ev, attrErrs, fieldErr("Attribute", "%s", reason)
-	}
-	return ev, attrErrs, nil
 }
 
 // count writes n and the noun, plural unless n is 1.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/deadletter"
-	"github.com/cidcc/cop/internal/itest"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -16,20 +15,9 @@ import (
 // (18.16 has no ADD COLUMN IF NOT EXISTS): Migrate finishes it, the old row reads as one
 // rejected element, and a letter of many reasons is stored as one row with its list.
 func TestDeadLetterReasonsMigrationKeepsOldRowsAndResumes(t *testing.T) {
-	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	db := "zz_dl_" + itest.Namespace(t)
-	t.Setenv("COP_CH_DATABASE", db)
-	st, err := store.Open(ctx, chAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("cannot drop scratch database %s: %v", db, err)
-		}
-		st.Close()
-	})
+	st, _ := scratchStore(t, "zz_dl_")
+	var err error
 	saved := store.Migrations
 	var v3 store.Migration
 	var before []store.Migration

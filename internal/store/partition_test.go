@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
-	"github.com/cidcc/cop/internal/itest"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -19,20 +18,9 @@ import (
 // was 24 each: one per observed month). Running the migration's statements again, as
 // after an interruption past the swap, changes nothing.
 func TestEventsPartitionedByStoredMonth(t *testing.T) {
-	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	db := "zz_part_" + itest.Namespace(t)
-	t.Setenv("COP_CH_DATABASE", db)
-	st, err := store.Open(ctx, chAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("cannot drop scratch database %s: %v", db, err)
-		}
-		st.Close()
-	})
+	st, db := scratchStore(t, "zz_part_")
+	var err error
 	saved := store.Migrations
 	var v5 store.Migration
 	var before []store.Migration

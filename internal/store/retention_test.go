@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/deadletter"
-	"github.com/cidcc/cop/internal/itest"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -15,20 +14,8 @@ import (
 // years and drops, as of a December, what is older than 13 and 3 months: the audit keeps
 // November of the year before on, the dead letters September on; 0 keeps everything.
 func TestDropExpiredKeepsWholeMonthsOfRetention(t *testing.T) {
-	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	db := "zz_ret_" + itest.Namespace(t)
-	t.Setenv("COP_CH_DATABASE", db)
-	st, err := store.Open(ctx, chAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("cannot drop scratch database %s: %v", db, err)
-		}
-		st.Close()
-	})
+	st, _ := scratchStore(t, "zz_ret_")
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
