@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cidcc/cop/internal/event"
 )
@@ -97,84 +98,12 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		Category:    guessCategory(o),
 	}
 	var f facts
-	var at []string      // candidate observed_at timestamps, best first
-	var atNames []string // their property names
-	switch o.Type {
-	case "indicator":
-		if o.PatternType != "" && o.PatternType != "stix" {
-			return ev, fieldErr("pattern_type", "%s: want stix (COP reads only STIX patterns)", event.Quote(o.PatternType))
-		}
-		if err := f.addPattern(o.Pattern); err != nil {
-			return ev, fieldErr("pattern", "cannot parse STIX pattern %s: %v", event.Quote(o.Pattern), err)
-		}
-		if len(f.obs) == 0 {
-			reason := fmt.Sprintf("%v: want an '=' or IN comparison on ipv4-addr, ipv6-addr, domain-name, url, email-addr, file hashes or autonomous-system (%d comparisons skipped)", ErrNoObservable, f.skipped)
-			if f.bad != nil {
-				reason += "; " + f.bad.Error()
-			}
-			return ev, fieldErr("pattern", "%s", reason)
-		}
-		b.addContext(&f, o.ID, 0)
-		at, atNames = []string{o.ValidFrom, o.Created}, []string{"valid_from", "created"}
-		if o.ValidUntil != "" {
-			t, err := parseTime(o.ValidUntil)
-			if err != nil {
-				return ev, fieldErr("valid_until", "%v", err)
-			}
-			ev.ValidUntil = t
-		}
-	case "sighting":
-		b.addSighted(&f, o.SightingOfRef)
-		for _, ref := range o.ObservedDataRefs {
-			b.addRef(&f, ref)
-		}
-		for _, ref := range o.WhereSightedRefs {
-			if t := b.get(ref); t != nil {
-				b.addPlace(&f, t)
-			}
-		}
-		if ev.Title == "" {
-			ev.Title = "Sighting of " + b.nameOf(o.SightingOfRef)
-		}
-		if o.Count != nil {
-			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Sighted %d times.", *o.Count))
-		}
-		at, atNames = []string{o.FirstSeen, o.LastSeen, o.Created}, []string{"first_seen", "last_seen", "created"}
-	case "observed-data":
-		f.addEmbedded(o)
-		for _, ref := range o.ObjectRefs {
-			b.addRef(&f, ref)
-		}
-		if o.NumberObserved > 1 {
-			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
-		}
-		at, atNames = []string{o.FirstObserved, o.Created}, []string{"first_observed", "created"}
-	case "incident":
-		b.addContext(&f, o.ID, 0)
-		// Indicators that indicate the incident lend it their observables.
-		for _, ri := range b.to[o.ID] {
-			r := &b.objects[ri]
-			if s := b.get(r.SourceRef); s != nil && r.RelationshipType == "indicates" && s.Type == "indicator" {
-				b.addIndicator(&f, s)
-			}
-		}
-		at, atNames = []string{o.FirstSeen, o.Created}, []string{"first_seen", "created"}
-	case "report", "grouping":
-		for _, ref := range o.ObjectRefs {
-			b.addRef(&f, ref)
-		}
-		at, atNames = []string{o.Published, o.Created}, []string{"published", "created"}
+	at, atNames, err := b.gather(o, &ev, &f)
+	if err != nil {
+		return ev, err
 	}
-	for i, s := range at {
-		if s == "" {
-			continue
-		}
-		t, err := parseTime(s)
-		if err != nil {
-			return ev, fieldErr(atNames[i], "%v", err)
-		}
-		ev.ObservedAt = t
-		break
+	if ev.ObservedAt, err = firstTime(at, atNames); err != nil {
+		return ev, err
 	}
 	if ev.Title == "" {
 		ev.Title = strings.ToUpper(o.Type[:1]) + o.Type[1:]
@@ -205,10 +134,107 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Dropped %s (the first: %v).", what, f.bad))
 	}
 
+	if err := b.markings(o, &f, &ev); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
+// gather collects what o holds or refers to into f, by o's type, fills what of ev the
+// type decides (valid_until, a title or summary note), and returns the candidate
+// observed_at properties, best first, with their names.
+func (b *bundle) gather(o *object, ev *event.Event, f *facts) (at, atNames []string, err error) {
+	switch o.Type {
+	case "indicator":
+		if o.PatternType != "" && o.PatternType != "stix" {
+			return nil, nil, fieldErr("pattern_type", "%s: want stix (COP reads only STIX patterns)", event.Quote(o.PatternType))
+		}
+		if err := f.addPattern(o.Pattern); err != nil {
+			return nil, nil, fieldErr("pattern", "cannot parse STIX pattern %s: %v", event.Quote(o.Pattern), err)
+		}
+		if len(f.obs) == 0 {
+			reason := fmt.Sprintf("%v: want an '=' or IN comparison on ipv4-addr, ipv6-addr, domain-name, url, email-addr, file hashes or autonomous-system (%d comparisons skipped)", ErrNoObservable, f.skipped)
+			if f.bad != nil {
+				reason += "; " + f.bad.Error()
+			}
+			return nil, nil, fieldErr("pattern", "%s", reason)
+		}
+		b.addContext(f, o.ID, 0)
+		at, atNames = []string{o.ValidFrom, o.Created}, []string{"valid_from", "created"}
+		if o.ValidUntil != "" {
+			t, err := parseTime(o.ValidUntil)
+			if err != nil {
+				return nil, nil, fieldErr("valid_until", "%v", err)
+			}
+			ev.ValidUntil = t
+		}
+	case "sighting":
+		b.addSighted(f, o.SightingOfRef)
+		for _, ref := range o.ObservedDataRefs {
+			b.addRef(f, ref)
+		}
+		for _, ref := range o.WhereSightedRefs {
+			if t := b.get(ref); t != nil {
+				b.addPlace(f, t)
+			}
+		}
+		if ev.Title == "" {
+			ev.Title = "Sighting of " + b.nameOf(o.SightingOfRef)
+		}
+		if o.Count != nil {
+			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Sighted %d times.", *o.Count))
+		}
+		at, atNames = []string{o.FirstSeen, o.LastSeen, o.Created}, []string{"first_seen", "last_seen", "created"}
+	case "observed-data":
+		f.addEmbedded(o)
+		for _, ref := range o.ObjectRefs {
+			b.addRef(f, ref)
+		}
+		if o.NumberObserved > 1 {
+			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
+		}
+		at, atNames = []string{o.FirstObserved, o.Created}, []string{"first_observed", "created"}
+	case "incident":
+		b.addContext(f, o.ID, 0)
+		// Indicators that indicate the incident lend it their observables.
+		for _, ri := range b.to[o.ID] {
+			r := &b.objects[ri]
+			if s := b.get(r.SourceRef); s != nil && r.RelationshipType == "indicates" && s.Type == "indicator" {
+				b.addIndicator(f, s)
+			}
+		}
+		at, atNames = []string{o.FirstSeen, o.Created}, []string{"first_seen", "created"}
+	case "report", "grouping":
+		for _, ref := range o.ObjectRefs {
+			b.addRef(f, ref)
+		}
+		at, atNames = []string{o.Published, o.Created}, []string{"published", "created"}
+	}
+	return at, atNames, nil
+}
+
+// firstTime is the first of the timestamps at that is set, parsed; a bad one is an error
+// naming its property.
+func firstTime(at, names []string) (time.Time, error) {
+	for i, s := range at {
+		if s == "" {
+			continue
+		}
+		t, err := parseTime(s)
+		if err != nil {
+			return t, fieldErr(names[i], "%v", err)
+		}
+		return t, nil
+	}
+	return time.Time{}, nil
+}
+
+// markings sets ev's confidence, TLP and severity from o (and f's TLP).
+func (b *bundle) markings(o *object, f *facts, ev *event.Event) error {
 	ev.Confidence = defaultConfidence
 	if o.Confidence != nil {
 		if *o.Confidence < 0 || *o.Confidence > 100 {
-			return ev, fieldErr("confidence", "%d: want 0 to 100", *o.Confidence)
+			return fieldErr("confidence", "%d: want 0 to 100", *o.Confidence)
 		}
 		ev.Confidence = uint8(*o.Confidence)
 	}
@@ -221,13 +247,13 @@ func (b *bundle) build1(o *object, kind event.Kind, src event.Source) (event.Eve
 		if p.v != "" {
 			s, err := event.ParseSeverity(p.v)
 			if err != nil {
-				return ev, fieldErr(p.name, "%v", err)
+				return fieldErr(p.name, "%v", err)
 			}
 			ev.Severity = s
 			break
 		}
 	}
-	return ev, nil
+	return nil
 }
 
 // objTLP returns the most restrictive TLP among an object's markings, object-level and
