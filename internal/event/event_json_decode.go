@@ -152,7 +152,16 @@ func (d *eventDecoder) field() bool {
 	if !ok {
 		return false
 	}
-	var f int
+	f, ok := fieldOf(key)
+	if !ok || d.seen&(1<<f) != 0 {
+		return false
+	}
+	d.seen |= 1 << f
+	return d.value(f)
+}
+
+// fieldOf is the field key names, exactly as COP writes it.
+func fieldOf(key []byte) (f int, ok bool) {
 	switch string(key) {
 	case "id":
 		f = fID
@@ -201,12 +210,13 @@ func (d *eventDecoder) field() bool {
 	case "false_positives":
 		f = fFalsePositives
 	default:
-		return false // unknown, or another case that encoding/json folds
+		return 0, false // unknown, or another case that encoding/json folds
 	}
-	if d.seen&(1<<f) != 0 {
-		return false
-	}
-	d.seen |= 1 << f
+	return f, true
+}
+
+// value reads the value of field f into the event.
+func (d *eventDecoder) value(f int) bool {
 	e := &d.ev
 	switch f {
 	case fID:
