@@ -36,12 +36,8 @@ package pipeline
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,9 +46,7 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/deadletter"
-	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/metrics"
-	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -421,85 +415,6 @@ func engineGauges(reg *metrics.Registry) func(*correlate.Engine) {
 	}
 }
 
-// fetched is a batch of cop.events messages and what they decode to.
-type fetched struct {
-	msgs    []kafka.Message
-	events  []event.Event
-	letters []deadletter.Letter
-}
-
-// prefetch fetches and decodes batches and hands them to out, one at a time, until ctx
-// ends. What it fetched but could not hand over is not committed: it is redelivered.
-func (c *Correlator) prefetch(ctx context.Context, r *kafka.Reader, out chan<- *fetched, bad *metrics.Counter) {
-	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, c.TickEvery)
-		msgs, err := bus.FetchBatch(fctx, r, nil, c.MaxBatch, c.Linger)
-		cancel()
-		if len(msgs) == 0 {
-			if ctx.Err() == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				c.Log.Warn().Err(err).Msg("cannot fetch from cop.events; retrying")
-				bus.Pause(ctx, time.Second)
-			}
-			continue
-		}
-		f := c.decode(msgs, bad)
-		select {
-		case out <- f:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// decode decodes msgs on every core, keeping their order. A message that is not an event
-// becomes a dead letter: ingest never produces one, but nothing vanishes.
-func (c *Correlator) decode(msgs []kafka.Message, bad *metrics.Counter) *fetched {
-	evs := make([]event.Event, len(msgs))
-	errs := make([]error, len(msgs))
-	shares := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/500))
-	var wg sync.WaitGroup
-	for k := range shares {
-		lo, hi := k*len(msgs)/shares, (k+1)*len(msgs)/shares
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				errs[i] = decodeEvent(msgs[i].Value, &evs[i])
-			}
-		})
-	}
-	wg.Wait()
-	f := &fetched{msgs: msgs, events: evs[:0]}
-	for i := range msgs {
-		if errs[i] == nil {
-			f.events = append(f.events, evs[i])
-			continue
-		}
-		bad.Inc()
-		c.Log.Error().Str("topic", msgs[i].Topic).Int("partition", msgs[i].Partition).
-			Int64("offset", msgs[i].Offset).Msg("cannot decode event; sent to the dead letter")
-		f.letters = append(f.letters, undecodable(&msgs[i], errs[i]))
-	}
-	return f
-}
-
-var errNoID = errors.New("event without id")
-
-// decodeEvent decodes a cop.events message into e.
-func decodeEvent(v []byte, e *event.Event) error {
-	if err := e.UnmarshalJSON(v); err != nil {
-		return err
-	}
-	if e.ID == "" {
-		return errNoID
-	}
-	return nil
-}
-
-// undecodable is the dead letter of a cop.events message decodeEvent refused.
-func undecodable(m *kafka.Message, err error) deadletter.Letter {
-	return deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset),
-		"event", m.Value, time.Now().UTC(), "undecodable cop.events message: "+err.Error())
-}
-
 // stopped turns the error of work that could not be finished into Run's result: after a
 // stop (the drain timed out) it is not an error, the work in flight is simply done again
 // after the restart, as the warning says.
@@ -576,102 +491,4 @@ func (c *Correlator) restore(ctx context.Context, retries, reapplied *metrics.Co
 	reapplied.Add(uint64(n))
 	c.Log.Info().Int("reapplied", n).Dur("took", time.Since(t)).Msg("engine up to the committed offsets")
 	return to, nil
-}
-
-func writeLetters(ctx context.Context, w *kafka.Writer, letters []deadletter.Letter) error {
-	msgs := make([]kafka.Message, len(letters))
-	for i, l := range letters {
-		v, err := json.Marshal(l)
-		if err != nil {
-			return fmt.Errorf("BUG: cannot encode dead letter: %w", err)
-		}
-		msgs[i] = kafka.Message{Value: v}
-	}
-	return w.WriteMessages(ctx, msgs...)
-}
-
-func publish(ctx context.Context, w *kafka.Writer, deltas []picture.Delta) error {
-	if len(deltas) == 0 {
-		return nil
-	}
-	msgs := make([]kafka.Message, len(deltas))
-	for i := range deltas {
-		v, err := json.Marshal(&deltas[i])
-		if err != nil {
-			return fmt.Errorf("BUG: cannot encode delta: %w", err)
-		}
-		msgs[i] = kafka.Message{Key: []byte(deltas[i].Situation.ID), Value: v}
-	}
-	return w.WriteMessages(ctx, msgs...)
-}
-
-// DeadLetterSink stores cop.deadletter in ClickHouse.
-type DeadLetterSink struct {
-	Bus   bus.Config
-	Store *store.Store
-	Log   zerolog.Logger
-}
-
-// Run consumes until ctx is done.
-func (d *DeadLetterSink) Run(ctx context.Context) error {
-	r := bus.NewGroupReader(d.Bus, d.Bus.Group("deadletter"), d.Bus.DeadLetter())
-	defer r.Close()
-	var buf []kafka.Message
-	var letters []deadletter.Letter
-	for {
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		msgs, err := bus.FetchBatch(fctx, r, buf, 5000, 50*time.Millisecond)
-		cancel()
-		buf = msgs
-		if ctx.Err() != nil {
-			return nil
-		}
-		if len(msgs) == 0 {
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				d.Log.Warn().Err(err).Msg("cannot fetch from cop.deadletter; retrying")
-				bus.Pause(ctx, time.Second)
-			}
-			continue
-		}
-		letters = letters[:0]
-		for _, m := range msgs {
-			var l deadletter.Letter
-			if err := json.Unmarshal(m.Value, &l); err != nil {
-				// Keep even an undecodable letter: nothing silently vanishes.
-				l = deadletter.New("", fmt.Sprintf("kafka:%s/%d@%d", m.Topic, m.Partition, m.Offset), "",
-					m.Value, m.Time, "undecodable dead letter: "+err.Error())
-			}
-			// Whoever wrote it (an older COP, another producer), what is stored is within
-			// the caps.
-			letters = append(letters, l.Capped())
-		}
-		if err := retry(ctx, d.Log, nil, "store dead letters", func() error { return d.Store.WriteDeadLetters(ctx, letters) }); err != nil {
-			return err
-		}
-		if err := retry(ctx, d.Log, nil, "commit cop.deadletter offsets", func() error { return r.CommitMessages(ctx, msgs...) }); err != nil {
-			return err
-		}
-	}
-}
-
-// retry runs f until it succeeds or ctx ends, backing off up to 5 s between attempts.
-func retry(ctx context.Context, log zerolog.Logger, retries *metrics.Counter, what string, f func() error) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if retries != nil {
-			retries.Inc()
-		}
-		if attempt == 1 || attempt%10 == 0 {
-			log.Warn().Err(err).Int("attempt", attempt).Msgf("cannot %s; retrying", what)
-		}
-		bus.Pause(ctx, backoff)
-		backoff = min(backoff*2, 5*time.Second)
-	}
 }
