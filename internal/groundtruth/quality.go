@@ -364,7 +364,7 @@ func per1k(n, of int) float64 {
 // WriteTable prints r as one table: figure, value, and what issue 16 asks of it.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	row := func(name, value, target string) { fmt.Fprintf(&b, "%-50s %14s  %s\n", name, value, target) }
+	row := func(name, value, target string) { fmt.Fprintf(&b, "%-66s %14s  %s\n", name, value, target) }
 	pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 	row("figure", "value", "target")
 	row("events", fmt.Sprint(r.Events), "")
