@@ -78,7 +78,7 @@ func hEvent(ex, contributor string, i int, mod func(*event.Event)) event.Event {
 func newHistoryEnv(t *testing.T) *historyEnv {
 	t.Helper()
 	_, ch := itest.Services(t)
-	st, err := store.Open(context.Background(), ch)
+	st, err := store.Open(context.Background(), ch, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, chAddr)
+	st, err := store.Open(ctx, chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 type backendAuth struct {
 	KafkaCA, KafkaCert, KafkaKey string
 	CHCA, CHCert, CHKey, CHUser  string
+	// CHDatabase is the database COP's tables live in.
+	CHDatabase string
 }
 
 func (b *backendAuth) flags(fs *flag.FlagSet) {
@@ -24,6 +26,7 @@ func (b *backendAuth) flags(fs *flag.FlagSet) {
 	fs.StringVar(&b.CHCA, "clickhouse-tls-ca", env("COP_CLICKHOUSE_TLS_CA", ""), "CA (PEM) of ClickHouse's certificate: connect over TLS (its secure native port)")
 	fs.StringVar(&b.CHCert, "clickhouse-tls-cert", env("COP_CLICKHOUSE_TLS_CERT", ""), "client certificate (PEM) for ClickHouse")
 	fs.StringVar(&b.CHKey, "clickhouse-tls-key", env("COP_CLICKHOUSE_TLS_KEY", ""), "its private key (PEM)")
+	fs.StringVar(&b.CHDatabase, "clickhouse-database", env("COP_CH_DATABASE", store.Database), "ClickHouse database of COP's tables (make test uses cop_test, so tests never write into the demo's)")
 	fs.StringVar(&b.CHUser, "clickhouse-user", env("COP_CLICKHOUSE_USER", ""), "ClickHouse user (default \"default\"); the password only from COP_CLICKHOUSE_PASSWORD")
 }
 
@@ -33,5 +36,5 @@ func (b backendAuth) kafkaTLS() (*tls.Config, error) {
 
 func (b backendAuth) clickhouse() (store.Options, error) {
 	t, err := clienttls.Load(b.CHCA, b.CHCert, b.CHKey)
-	return store.Options{TLS: t, User: b.CHUser, Password: os.Getenv("COP_CLICKHOUSE_PASSWORD")}, err
+	return store.Options{TLS: t, User: b.CHUser, Password: os.Getenv("COP_CLICKHOUSE_PASSWORD"), Database: b.CHDatabase}, err
 }

@@ -69,6 +69,9 @@ func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string,
 	if c.Keys == "" {
 		c.Keys = testKeysFile()
 	}
+	if c.Backends.CHDatabase == "" {
+		c.Backends.CHDatabase = itest.Database() // as `cop serve` takes it from COP_CH_DATABASE
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	started := make(chan string, 1)
@@ -90,7 +93,7 @@ func runTestServe(t *testing.T, c serveConfig, log zerolog.Logger) (addr string,
 			t.Error("serve did not stop in 30 s after cancel")
 		}
 	})
-	st, err := store.Open(context.Background(), c.ClickHouse)
+	st, err := store.Open(context.Background(), c.ClickHouse, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -369,7 +369,7 @@ func (f *feed) cleanEventCount(t *testing.T, msgs []kafka.Message) int64 {
 func faultStore(t *testing.T) *store.Store {
 	t.Helper()
 	_, chAddr := itest.Services(t)
-	st, err := store.Open(context.Background(), chAddr)
+	st, err := store.Open(context.Background(), chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

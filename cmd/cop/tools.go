@@ -24,7 +24,7 @@ func runMigrate(ctx context.Context, args []string) error {
 	addr := fs.String("clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
 	cluster := fs.String("cluster", "", "lay the schema over this ClickHouse cluster: Replicated*MergeTree locals + Distributed tables, ON CLUSTER")
 	print := fs.Bool("print", false, "print the SQL instead of applying it (with --cluster: deploy/clickhouse/schema.sql)")
-	database := fs.String("database", store.DatabaseName(), "database (COP_CH_DATABASE)")
+	database := fs.String("database", env("COP_CH_DATABASE", store.Database), "database (COP_CH_DATABASE)")
 	major := fs.Int("major", 0, "with --print: target server major version (0: a current release, every migration)")
 	plain := fs.Bool("plain", false, "with --cluster: no ON CLUSTER and no Replicated engines, for one server without ClickHouse Keeper (a rehearsal)")
 	var auth backendAuth
@@ -48,6 +48,7 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	o.Database = *database
 	st, err := openStore(ctx, *addr, o, newLogger("migrate"))
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func runMigrate(ctx context.Context, args []string) error {
 func runBench(ctx context.Context, args []string) error {
 	return bench.Run(ctx, args, bench.Host{
 		Serve: func(ctx context.Context, o bench.ServeOptions, started chan<- string) error {
-			c := serveConfig{Kafka: o.Kafka, ClickHouse: o.ClickHouse, Listen: "127.0.0.1:0", Insecure: true,
+			c := serveConfig{Kafka: o.Kafka, ClickHouse: o.ClickHouse, Listen: "127.0.0.1:0", Insecure: true, Backends: backendAuth{CHDatabase: o.Database},
 				Partitions: o.Partitions, Namespace: o.Namespace, MaxObservables: o.MaxObservables, DedupSize: o.DedupSize,
 				Limits: api.Limits{PushRate: -1, PushBytesRate: -1, PushConcurrent: -1}}
 			return serve(ctx, c, newLogger("serve").Level(zerolog.ErrorLevel), started)

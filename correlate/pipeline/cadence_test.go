@@ -34,7 +34,7 @@ func TestWriteCadenceBoundsPartsPerTable(t *testing.T) {
 	t.Setenv("COP_CH_DATABASE", db)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, ch)
+	st, err := store.Open(ctx, ch, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

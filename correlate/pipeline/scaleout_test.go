@@ -33,7 +33,7 @@ func TestReplicasGiveTheSinglePicture(t *testing.T) {
 	kafkaAddr, ch := itest.Services(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, ch)
+	st, err := store.Open(ctx, ch, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

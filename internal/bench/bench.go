@@ -8,6 +8,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,13 +18,14 @@ import (
 
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/store"
 )
 
 // ServeOptions is what a benchmark asks of the COP it runs: every stage, in one process,
 // on loopback, unauthenticated, without push limits or a state file.
 type ServeOptions struct {
-	Kafka, ClickHouse, Namespace string
-	Partitions                   int
+	Kafka, ClickHouse, Database, Namespace string
+	Partitions                             int
 	// MaxObservables and DedupSize: cop serve's --max-observables and --dedup-size (0: default).
 	MaxObservables, DedupSize int
 }
@@ -89,6 +91,9 @@ func runCorrelate(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// database is the ClickHouse database the benchmarks use: COP_CH_DATABASE, else COP's.
+func database() string { return cmp.Or(os.Getenv("COP_CH_DATABASE"), store.Database) }
 
 // services returns the real services' addresses from the environment `make test` and
 // scripts/services set, or says how to get them.

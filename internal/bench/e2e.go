@@ -63,7 +63,7 @@ func runE2E(ctx context.Context, args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenWith(ctx, chAddr, store.Options{})
+	st, err := store.OpenWith(ctx, chAddr, store.Options{Database: database()})
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func benchCOP(ctx context.Context, h Host, bc bus.Config, chAddr, kafkaAddr stri
 	defer stop()
 	started := make(chan string, 1)
 	serveErr := make(chan error, 1)
-	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Partitions: bc.Partitions, Namespace: bc.Namespace}
+	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Database: database(), Partitions: bc.Partitions, Namespace: bc.Namespace}
 	go func() { serveErr <- h.Serve(sctx, o, started) }()
 	var addr string
 	select {

@@ -35,13 +35,13 @@ func runQuery(ctx context.Context, args []string) error {
 	if *n < 1 || *runs < 1 || *batch < 1 {
 		return errors.New("want --events, --runs and --batch of at least 1")
 	}
-	st, err := store.OpenWith(ctx, *addr, store.Options{})
+	st, err := store.OpenWith(ctx, *addr, store.Options{Database: database()})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// The same trends counted from the event rows only, next to the daily aggregates.
-	rows, err := store.OpenWith(ctx, *addr, store.Options{TrendFromRows: true})
+	rows, err := store.OpenWith(ctx, *addr, store.Options{TrendFromRows: true, Database: database()})
 	if err != nil {
 		return err
 	}

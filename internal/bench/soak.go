@@ -51,7 +51,7 @@ func runSoak(ctx context.Context, args []string, h Host) error {
 	var b [4]byte
 	rand.Read(b[:])
 	ns := "soak" + hex.EncodeToString(b[:])
-	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Partitions: 4,
+	o := ServeOptions{Kafka: kafkaAddr, ClickHouse: chAddr, Database: database(), Partitions: 4,
 		Namespace: ns, MaxObservables: *maxObs, DedupSize: *dedup} // no state file: the soak measures a fresh engine and leaves none
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()

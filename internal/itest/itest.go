@@ -57,3 +57,12 @@ func Eventually(t testing.TB, wait, poll time.Duration, cond func() (bool, strin
 		time.Sleep(poll)
 	}
 }
+
+// Database is the ClickHouse database of the integration tests: COP_CH_DATABASE (`make
+// test` sets cop_test), else cop_test, so that no test writes into the demo's.
+func Database() string {
+	if db := os.Getenv("COP_CH_DATABASE"); db != "" {
+		return db
+	}
+	return "cop_test"
+}

@@ -12,7 +12,7 @@ import (
 func TestAuditEntrysReachClickHouseOnFlushAndClose(t *testing.T) {
 	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, chAddr)
+	st, err := store.Open(ctx, chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestAuditEntrysReachClickHouseOnFlushAndClose(t *testing.T) {
 	if err := st.Close(); err != nil { // Close flushes
 		t.Fatal(err)
 	}
-	check, err := store.Open(ctx, chAddr)
+	check, err := store.Open(ctx, chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func (spec ClusterSpec) migrationsTable() string {
 // migration not yet recorded in schema_migrations. The first run on an empty cluster
 // creates everything; later runs add only new migrations.
 func (s *Store) MigrateCluster(ctx context.Context, spec ClusterSpec) (applied []string, err error) {
-	spec.Database = orDefault(spec.Database, DatabaseName())
+	spec.Database = orDefault(spec.Database, Database)
 	if spec.Major == 0 {
 		spec.Major = s.Major()
 	}

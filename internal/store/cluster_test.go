@@ -123,7 +123,7 @@ const rehearsalCluster = "cop_single"
 func TestClusterSchemaAppliesToSingleNode(t *testing.T) {
 	_, ch := itest.Services(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, ch)
+	st, err := store.Open(ctx, ch, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,27 +3,21 @@ package store
 import (
 	"context"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// DatabaseName is the ClickHouse database this process uses: COP_CH_DATABASE, or "cop".
-// `make test` sets cop_test so tests never write into the database the demo shows.
-func DatabaseName() string {
-	if db := os.Getenv("COP_CH_DATABASE"); db != "" && validDatabase.MatchString(db) {
-		return db
-	}
-	return Database
-}
+// ValidDatabase reports whether name can be COP's database: a plain identifier.
+func ValidDatabase(name string) bool { return validDatabase.MatchString(name) }
 
 var (
 	validDatabase = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	// copTable matches the database part of COP's qualified table names and of CREATE
-	// DATABASE, the only places the SQL names the database.
-	copTable = regexp.MustCompile(`\bcop\.(events_daily_stored_mv|events_daily_stored|contributors_daily_stored_mv|contributors_daily_stored|events_daily_mv|events_daily|contributors_daily_mv|contributors_daily|events_stored_month|events_observed_month|events|observables_stored_month|observables_observed_month|observables|situations|deadletter|audit|schema_migrations)\b|(DATABASE IF NOT EXISTS) cop\b`)
+	// copTable matches the database part of every qualified name in COP's SQL (written
+	// against the database "cop", whatever the table) and of CREATE DATABASE: no list of
+	// tables, so a new table goes to the configured database as every other does.
+	copTable = regexp.MustCompile(`\bcop\.([A-Za-z_][A-Za-z0-9_]*)\b|(DATABASE IF NOT EXISTS) cop\b`)
 )
 
 // dbConn rewrites COP's SQL, written against database "cop", to the configured database,

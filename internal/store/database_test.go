@@ -18,6 +18,9 @@ func TestDatabaseRewriteTouchesOnlyTableNamesAndCreateDatabase(t *testing.T) {
 	f("SELECT 1 FROM cop.deadletter WHERE reason = 'bad cop.events message' AND source = 'it''s cop.audit'",
 		"SELECT 1 FROM cop_test.deadletter WHERE reason = 'bad cop.events message' AND source = 'it''s cop.audit'")
 	f(`SELECT 'a\'cop.events' FROM cop.events`, `SELECT 'a\'cop.events' FROM cop_test.events`)
+	// Any table, not a list of them: a new one goes to the configured database too.
+	f("CREATE TABLE IF NOT EXISTS cop.brand_new_table (x UInt8)", "CREATE TABLE IF NOT EXISTS cop_test.brand_new_table (x UInt8)")
+	f("RENAME TABLE cop.a_1 TO cop.b_2", "RENAME TABLE cop_test.a_1 TO cop_test.b_2")
 	if (dbConn{db: Database}).sql("cop.events") != "cop.events" {
 		t.Fatal("default database rewritten")
 	}

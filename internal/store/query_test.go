@@ -18,7 +18,7 @@ import (
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	_, ch := itest.Services(t)
-	st, err := store.Open(context.Background(), ch)
+	st, err := store.Open(context.Background(), ch, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 func TestScopeMarkingRunsOnServer(t *testing.T) {
 	_, chAddr := itest.Services(t)
 	ctx := context.Background()
-	st, err := Open(ctx, chAddr)
+	st, err := Open(ctx, chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func scratchStore(t *testing.T, prefix string) (*store.Store, string) {
 	_, chAddr := itest.Services(t)
 	db := prefix + itest.Namespace(t)
 	t.Setenv("COP_CH_DATABASE", db)
-	st, err := store.Open(context.Background(), chAddr)
+	st, err := store.Open(context.Background(), chAddr, itest.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -40,11 +41,16 @@ type Options struct {
 	// TrendFromRows makes Trend count from the event rows only, never from the daily
 	// aggregates (cop.events_daily_stored), so that tests and `cop bench query` can compare them.
 	TrendFromRows bool
+	// Database is the database COP's tables live in ("": Database, "cop"). Tests use
+	// their own (cop_test) so that they never write into the one the demo shows.
+	Database string
 }
 
 // Open connects to the ClickHouse server at addr (host:port of the native protocol) as
-// the default user, in plain TCP, and checks that it answers.
-func Open(ctx context.Context, addr string) (*Store, error) { return OpenWith(ctx, addr, Options{}) }
+// the default user, in plain TCP, to database db ("": Database), and checks that it answers.
+func Open(ctx context.Context, addr, db string) (*Store, error) {
+	return OpenWith(ctx, addr, Options{Database: db})
+}
 
 // OpenWith is Open with TLS and credentials.
 func OpenWith(ctx context.Context, addr string, o Options) (*Store, error) {
@@ -65,7 +71,12 @@ func OpenWith(ctx context.Context, addr string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", addr, err)
 	}
-	s := &Store{conn: dbConn{Conn: conn, db: DatabaseName()}, rowsOnly: o.TrendFromRows}
+	db := cmp.Or(o.Database, Database)
+	if !ValidDatabase(db) {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse database %q: want a plain identifier (letters, digits, _)", db)
+	}
+	s := &Store{conn: dbConn{Conn: conn, db: db}, rowsOnly: o.TrendFromRows}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {

@@ -28,7 +28,7 @@ func TestOpenOverTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	st, err := store.OpenWith(ctx, addr, store.Options{TLS: &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS12}})
+	st, err := store.OpenWith(ctx, addr, store.Options{TLS: &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS12}, Database: itest.Database()})
 	if err != nil {
 		t.Fatalf("over TLS with the right CA: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 func TestTrendFromDailyAggregatesEqualsRows(t *testing.T) {
 	st := openStore(t)
 	_, ch := itest.Services(t)
-	rows, err := store.OpenWith(context.Background(), ch, store.Options{TrendFromRows: true})
+	rows, err := store.OpenWith(context.Background(), ch, store.Options{TrendFromRows: true, Database: itest.Database()})
 	if err != nil {
 		t.Fatal(err)
 	}
