@@ -36,7 +36,7 @@ func TestStagesScaleOut(t *testing.T) {
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	base := serveConfig{Kafka: kafkaAddr, ClickHouse: chAddr, Listen: "127.0.0.1:0", Insecure: true, Partitions: 4,
-		Namespace: ns, SnapshotEvery: time.Second}
+		Namespace: ns, SnapshotEvery: time.Second, Backends: backendAuth{CHDatabase: itest.Database()}}
 	background := func(c serveConfig) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
