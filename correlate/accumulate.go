@@ -62,6 +62,9 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 	for _, s := range ev.Techniques {
 		e.addToSet(&d.techBits, &d.techs, e.word(s))
 	}
+	for _, n := range ev.Names {
+		d.names = e.addWord(d.names, e.word(n.Kind+":"+n.Name))
+	}
 	for _, s := range ev.Sectors {
 		w := e.word(s)
 		e.addToSet(&d.sectorBits, &d.sectors, w)

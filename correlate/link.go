@@ -88,6 +88,7 @@ type sitData struct {
 	node                                     uint32
 	events                                   uint32
 	contribs, countries, sectors, techs, rel uint32 // chains
+	names                                    uint32 // chain of the stated names, words "kind:name"
 	idsHead, idsTail                         uint32
 	critWord                                 uint32 // word id + 1 of the most critical sector
 	category                                 uint32 // word id + 1 of the category (a taxonomy class); 0 for none

@@ -63,6 +63,7 @@ func (e *Engine) merge(target, r uint32) {
 	dt.techBits |= dr.techBits
 	dt.countries = e.mergeWords(dt.countries, dr.countries)
 	dt.techs = e.mergeWords(dt.techs, dr.techs)
+	dt.names = e.mergeWords(dt.names, dr.names)
 	dt.sectors = e.mergeWords(dt.sectors, dr.sectors)
 	if dr.critWord != 0 {
 		e.raiseCrit(dt, dr.critWord-1)

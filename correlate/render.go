@@ -58,6 +58,12 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 	s.Countries = e.appendSet(s.Countries, d.countryBits, d.countries)
 	s.Sectors = e.appendSet(s.Sectors, d.sectorBits, d.sectors)
 	s.Techniques = e.appendSet(s.Techniques, d.techBits, d.techs)
+	if d.names != 0 {
+		for _, w := range e.appendWords(nil, d.names) {
+			kind, name, _ := strings.Cut(w, ":")
+			s.Names = append(s.Names, event.Name{Kind: kind, Name: name})
+		}
+	}
 	switch {
 	case d.flags&flagRelNone != 0:
 		s.ReleasableTo = append(s.ReleasableTo, picture.NoRelease)

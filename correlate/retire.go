@@ -118,7 +118,7 @@ func (e *Engine) retire(di uint32, now int64) retiredRec {
 		e.nodeNext[n], e.freeNode = e.freeNode, n
 		n = next
 	}
-	for _, h := range [...]uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
+	for _, h := range [...]uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.names} {
 		e.freeChain(h)
 	}
 	for m := d.idsHead; m != 0; {

@@ -227,3 +227,18 @@ func TestSnapshotRestoreResumesExactly(t *testing.T) {
 		t.Fatalf("garbage: %v", err)
 	}
 }
+
+func TestStatedNamesAreCarriedAndMerged(t *testing.T) {
+	e := New(DefaultConfig())
+	a := ev("DE", "1", "ipv4:192.0.2.1")
+	a.Names = []event.Name{{Kind: "campaign", Name: "gridlock"}}
+	b := ev("FR", "2", "ipv4:192.0.2.2")
+	b.Names = []event.Name{{Kind: "threat-actor", Name: "volt marten"}, {Kind: "campaign", Name: "gridlock"}}
+	apply(e, []event.Event{a, b}, t0)
+	c := ev("PL", "3", "ipv4:192.0.2.1", "ipv4:192.0.2.2") // bridges the two
+	s := only(t, apply(e, []event.Event{c}, t0.Add(time.Minute)).Deltas)
+	want := []event.Name{{Kind: "campaign", Name: "gridlock"}, {Kind: "threat-actor", Name: "volt marten"}}
+	if !slices.Equal(s.Names, want) {
+		t.Errorf("names %v, want %v (each once, sorted, kept through the merge)", s.Names, want)
+	}
+}

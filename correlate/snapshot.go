@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 10      // 10: situations keep their evidence, not their confidence
+	snapshotVersion = 11      // 10: situations keep their evidence, not their confidence; 11: and their stated names
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 
@@ -453,7 +453,7 @@ func (e *Engine) checkSituations() error {
 		if d.flags&flagLive == 0 {
 			continue
 		}
-		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel} {
+		for _, h := range []uint32{d.contribs, d.countries, d.sectors, d.techs, d.rel, d.names} {
 			if !inLinks(h) {
 				return snapshotError("situation chain out of range")
 			}

@@ -204,10 +204,14 @@ func (g *gen) campaign(at time.Time) {
 	ev.Title = c.Title + " (" + country + ")"
 	ev.Summary = "Reported by " + by.Title + "."
 	if g.rng.IntN(1000) < namedPerMille {
+		// As a platform would tag it: the actor always, the operation when the report names it.
+		actor := event.Name{Kind: "threat-actor", Name: strings.ToLower(c.Actor)}
 		if g.rng.IntN(2) == 0 {
 			ev.Title = "Operation " + c.Name + ": " + c.Title
+			ev.Names = []event.Name{{Kind: "campaign", Name: strings.ToLower(c.Name)}, actor}
 		} else {
 			ev.Title = c.Title + ", attributed to " + c.Actor
+			ev.Names = []event.Name{actor}
 		}
 		ev.Summary = "Activity of " + c.Actor + " (operation " + c.Name + ") seen in " + country + "."
 	}

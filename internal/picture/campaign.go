@@ -12,8 +12,8 @@ import (
 )
 
 // Campaign is a group of situations linked on weaker evidence than a shared observable:
-// infrastructure next to each other (the same IPv4 /24 or IPv6 /48, the same registrable
-// domain). It is what a commander's list shows as one item, each opening its situations.
+// the campaign its reports name, or infrastructure next to each other (the same IPv4 /24
+// or IPv6 /48, the same registrable domain). It is what a commander's list shows as one item, each opening its situations.
 type Campaign struct {
 	// ID is the id of its oldest situation (first seen, then id), prefixed: stable while
 	// that situation lives.
@@ -31,15 +31,16 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "ipv4-24", "ipv6-48" or "domain"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "ipv4-24", "ipv6-48" or "domain"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
 
 // CampaignConfig says which links group situations. The zero value is DefaultCampaigns.
 type CampaignConfig struct {
-	// NoSubnets and NoDomains switch off linking on IP prefixes and on registrable domains.
-	NoSubnets, NoDomains bool
+	// NoSubnets, NoDomains and NoNames switch off linking on IP prefixes, on registrable
+	// domains and on the campaign names reports give.
+	NoSubnets, NoDomains, NoNames bool
 	// HubThreshold: a key shared by more situations than this is a hub (a public
 	// resolver's /24, a CDN's or cloud's range, a shortener's domain) and links nothing,
 	// as observables over the engine's hub threshold link no situations.
@@ -78,8 +79,8 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 		}
 		return i
 	}
-	for _, hs := range holders {
-		if len(hs) < 2 || len(hs) > cfg.HubThreshold {
+	for k, hs := range holders {
+		if !linking(k, len(hs), cfg) {
 			continue
 		}
 		for _, h := range hs[1:] {
@@ -146,7 +147,7 @@ func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders
 	}
 	for _, m := range ms {
 		for _, k := range keys[m] {
-			if hs := holders[k]; len(hs) >= 2 && len(hs) <= cfg.HubThreshold {
+			if hs := holders[k]; linking(k, len(hs), cfg) {
 				links[k] = len(hs)
 			}
 		}
@@ -178,7 +179,15 @@ func appendNew(dst, xs []string) []string {
 	return dst
 }
 
-// campaignKeys are the grouping keys of s's observables, each once.
+// linking reports whether key k, held by n situations, links them: two at least, and
+// for infrastructure no more than the hub cutoff. A campaign's name links however many
+// situations give it: that is what the name says (an intrusion set's or an actor's does
+// not: one runs several campaigns).
+func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
+	return n >= 2 && (k.Kind == "campaign" || n <= cfg.HubThreshold)
+}
+
+// campaignKeys are the grouping keys of s's campaign names and observables, each once.
 func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 	var out []CampaignLink
 	add := func(kind, key string) {
@@ -188,6 +197,13 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 		k := CampaignLink{Kind: kind, Key: key}
 		if !slices.Contains(out, k) {
 			out = append(out, k)
+		}
+	}
+	if !cfg.NoNames {
+		for _, n := range s.Names {
+			if n.Kind == "campaign" {
+				add("campaign", n.Name)
+			}
 		}
 	}
 	for _, o := range s.Observables {

@@ -82,3 +82,24 @@ func TestCampaignsDoNotDependOnOrder(t *testing.T) {
 		}
 	}
 }
+
+// A campaign's name links however many situations give it; an actor's links none (an
+// actor runs several campaigns), and infrastructure past the hub cutoff links none.
+func TestCampaignNamesLinkPastTheHubCutoffActorsDoNot(t *testing.T) {
+	var sits []*Situation
+	for i := range DefaultHubThreshold + 10 {
+		s := sit(fmt.Sprintf("s%02d", i), 1, ipv4(fmt.Sprintf("10.%d.0.1", i)))
+		s.Names = []event.Name{{Kind: "threat-actor", Name: "volt marten"}}
+		if i%2 == 0 {
+			s.Names = append(s.Names, event.Name{Kind: "campaign", Name: "gridlock"})
+		}
+		sits = append(sits, s)
+	}
+	cs := GroupCampaigns(sits, CampaignConfig{})
+	if len(cs) != 1 || len(cs[0].Situations) != (DefaultHubThreshold+10+1)/2 || cs[0].Links[0].Kind != "campaign" {
+		t.Fatalf("campaigns %+v: want one of the %d situations naming gridlock, linked by its name", cs, (DefaultHubThreshold+10+1)/2)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{NoNames: true}); len(cs) != 0 {
+		t.Errorf("with names switched off: %d campaigns", len(cs))
+	}
+}

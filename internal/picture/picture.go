@@ -38,7 +38,10 @@ type Situation struct {
 	Countries    []string      `json:"countries,omitempty"`
 	Sectors      []string      `json:"sectors,omitempty"`
 	Techniques   []string      `json:"techniques,omitempty"`
-	Geo          *event.Geo    `json:"geo,omitempty"`
+	// Names are the campaigns, intrusion sets, threat actors, malware and tools its members
+	// name (event.Name), sorted by kind then name.
+	Names []event.Name `json:"names,omitempty"`
+	Geo   *event.Geo   `json:"geo,omitempty"`
 	// TLP is the most restrictive marking of any member: a viewer must be cleared for it.
 	TLP event.TLP `json:"tlp"`
 	// ReleasableTo is the intersection of the members' non-empty releasability lists;
