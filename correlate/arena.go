@@ -36,7 +36,14 @@ func (a *arena) add(s string) strRef {
 		return strRef{}
 	}
 	if len(a.blocks) == 0 || len(a.blocks[len(a.blocks)-1])+len(s) > arenaBlockSize {
-		a.blocks = append(a.blocks, make([]byte, 0, arenaBlockSize))
+		// The first block starts small and grows by append up to arenaBlockSize (strings
+		// refer to it by offset, and those handed out keep the array they point into): an
+		// engine that holds little text allocates little. Later ones start whole.
+		size := arenaBlockSize
+		if len(a.blocks) == 0 {
+			size = max(4<<10, len(s))
+		}
+		a.blocks = append(a.blocks, make([]byte, 0, size))
 	}
 	b := len(a.blocks) - 1
 	off := len(a.blocks[b])
@@ -77,7 +84,8 @@ const textBlockSize = 256 << 10
 // end turns what was appended into a string.
 func (t *textBlock) begin(need int) []byte {
 	if cap(t.b)-len(t.b) < need {
-		t.b = make([]byte, 0, max(textBlockSize, need))
+		// Blocks double from 4 KiB up to textBlockSize: a small engine renders little.
+		t.b = make([]byte, 0, max(min(textBlockSize, 2*cap(t.b)), 4<<10, need))
 	}
 	return t.b[len(t.b):len(t.b)]
 }

@@ -287,7 +287,7 @@ func restore(r io.Reader, cfg Config) (*Engine, error) {
 	nb := s.count(1 << 16)
 	for i := 0; i < nb && s.err == nil; i++ {
 		b := readSliceN[byte](s, arenaBlockSize)
-		blk := make([]byte, len(b), arenaBlockSize)
+		blk := make([]byte, len(b)) // the last one grows by append as add needs
 		copy(blk, b)
 		e.arena.blocks = append(e.arena.blocks, blk)
 	}
