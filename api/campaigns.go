@@ -26,9 +26,7 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 	status := http.StatusOK
 	rows := 0
 	defer func() { s.audit(r, id, "campaigns.list", uint64(rows), status) }()
-	if id.Role == access.RoleCommander && v.Mission == "" && len(id.Missions) == 1 {
-		v.Mission = id.Missions[0]
-	}
+	v = id.DefaultView(v) // as the websocket takes it
 	if !id.AllowedExercise(v.Exercise) {
 		status = s.fail(w, r, errForbiddenExercise)
 		return

@@ -34,9 +34,7 @@ func sameOrigin(r *http.Request) bool {
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	q := r.URL.Query()
 	v := access.View{Exercise: strings.ToUpper(q.Get("exercise")), Mission: strings.ToUpper(q.Get("mission"))}
-	if id.Role == access.RoleCommander && v.Mission == "" && len(id.Missions) > 0 {
-		v.Mission = id.Missions[0]
-	}
+	v = id.DefaultView(v)
 	if !id.AllowedView(v) {
 		writeError(w, http.StatusForbidden, "forbidden", "this identity may not take that view")
 		return

@@ -61,6 +61,14 @@ func (id *Identity) AllowedMission(m string) bool {
 	return false
 }
 
+// DefaultView is v with the view id takes when it names none: a commander's first mission.
+func (id *Identity) DefaultView(v View) View {
+	if id.Role == RoleCommander && v.Mission == "" && len(id.Missions) > 0 {
+		v.Mission = id.Missions[0]
+	}
+	return v
+}
+
 // AllowedView reports whether id may take view v: its exercise, and its mission (a
 // commander must name one of its own; others may name any or none).
 func (id *Identity) AllowedView(v View) bool {
