@@ -160,20 +160,25 @@ func create(path string) (*Set, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the key directory: %w", err)
 	}
-	// O_EXCL: of two processes starting at once, one creates and the other reads.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return load(path)
-	}
+	// The file appears whole or not at all: written aside, then linked into place. Of two
+	// processes starting at once, one links and the other, finding the file there, reads
+	// the keys that won (an exclusive create would let it read a file still being written).
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create key file %s: %w", path, err)
 	}
-	if _, err := f.Write(encode(set)); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(encode(set)); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("cannot write key file %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("cannot write key file %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return load(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("cannot create key file %s: %w", path, err)
 	}
 	return set, nil
 }
