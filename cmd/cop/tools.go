@@ -91,7 +91,7 @@ func runToken(ctx context.Context, args []string) error {
 		return errors.New("usage: cop token create --role R --name N [--missions A,B] [--tlp-max AMBER] [--exercises X]")
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	role := fs.String("role", "", "contributor, commander, analyst or admin")
+	role := fs.String("role", "", "contributor, commander, analyst, liaison or admin")
 	name := fs.String("name", "", "identity name (for a contributor: its feed name)")
 	missions := fs.String("missions", "", "missions a commander serves, comma-separated")
 	exercises := fs.String("exercises", "", "exercises this identity may view, comma-separated")

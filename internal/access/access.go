@@ -21,6 +21,7 @@ const (
 	RoleContributor Role = "contributor" // push its own feed only
 	RoleCommander   Role = "commander"   // live picture of its missions
 	RoleAnalyst     Role = "analyst"     // history, export, TAXII
+	RoleLiaison     Role = "liaison"     // crisis liaison officer (EU-CyCLONe): crises across missions
 	RoleAdmin       Role = "admin"
 )
 
@@ -53,7 +54,7 @@ func (id *Identity) AllowedExercise(exercise string) bool {
 // only analysts and admins may take.
 func (id *Identity) AllowedMission(m string) bool {
 	switch id.Role {
-	case RoleAdmin, RoleAnalyst:
+	case RoleAdmin, RoleAnalyst, RoleLiaison:
 		return true
 	case RoleCommander:
 		return m != "" && slices.Contains(id.Missions, strings.ToUpper(m))

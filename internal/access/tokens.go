@@ -70,9 +70,9 @@ func (t *Tokens) set(entries []Entry) error {
 			return fmt.Errorf("identity %d: name missing", i)
 		}
 		switch e.Role {
-		case RoleContributor, RoleCommander, RoleAnalyst, RoleAdmin:
+		case RoleContributor, RoleCommander, RoleAnalyst, RoleLiaison, RoleAdmin:
 		default:
-			return fmt.Errorf("identity %s: role %q: want contributor, commander, analyst or admin", e.Name, e.Role)
+			return fmt.Errorf("identity %s: role %q: want contributor, commander, analyst, liaison or admin", e.Name, e.Role)
 		}
 		if e.MaxTLP == 0 {
 			e.MaxTLP = event.TLPClear
