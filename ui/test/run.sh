@@ -69,4 +69,5 @@ log "run $RUN: cop serve on 127.0.0.1:$PORT (kafka $COP_KAFKA, clickhouse $COP_C
 node "$TEST/server.mjs" start
 
 cd "$TEST"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs
+# Every *.test.mjs, one at a time (they share the server and its picture).
+node --test --test-concurrency=1 --test-reporter=spec *.test.mjs
