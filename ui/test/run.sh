@@ -57,6 +57,8 @@ token COP_T_CERT --role contributor --name "ui-test-cert-$RUN"
 token COP_T_ALTHEA --role commander --name "ui-test-althea-$RUN" --missions EUFOR-ALTHEA --tlp-max AMBER
 token COP_T_ATALANTA --role commander --name "ui-test-atalanta-$RUN" --missions EUNAVFOR-ATALANTA --tlp-max AMBER
 token COP_T_ANALYST --role analyst --name "ui-test-analyst-$RUN" --exercises CYDEF-X --tlp-max AMBER
+token COP_T_LIAISON --role liaison --name "ui-test-liaison-$RUN" --tlp-max AMBER
+token COP_T_ALTHEA_GREEN --role commander --name "ui-test-althea-green-$RUN" --missions EUFOR-ALTHEA --tlp-max GREEN
 (IFS=,; printf '{"identities":[%s]}\n' "${entries[*]}") >"$WORK/identities.json"
 export COP_IDENTITIES_FILE="$WORK/identities.json"
 
