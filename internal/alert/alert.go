@@ -1,0 +1,51 @@
+// Package alert owns what COP raises to the people a change concerns: an Alert says that a
+// situation or campaign entered or rose in someone's view, or that a crisis was proposed or
+// changed level or status. The crisis code raises alerts through a Sink; the dashboard
+// (websocket), webhooks and syslog deliver them, each recipient filtered by its own
+// clearance through internal/access like every read path. It does no I/O itself.
+package alert
+
+import (
+	"time"
+
+	"github.com/cidcc/cop/internal/picture"
+)
+
+// Kind is what an alert is about.
+type Kind string
+
+// Kinds of subject.
+const (
+	KindSituation Kind = "situation"
+	KindCampaign  Kind = "campaign"
+	KindCrisis    Kind = "crisis"
+)
+
+// Alert is one thing raised to whom it concerns.
+type Alert struct {
+	// ID is stable for one subject and one reason, so a repeat is the same alert.
+	ID   string    `json:"id"`
+	At   time.Time `json:"at"`
+	Kind Kind      `json:"kind"`
+	// Reason says in words why it is raised ("entered your view at score 72", "crisis
+	// escalated to level 3 by analyst-1").
+	Reason string `json:"reason"`
+	// Level is a crisis's level (0 for other kinds).
+	Level int `json:"level,omitempty"`
+	// Subject is the situation itself or, for a campaign or crisis, a situation summarising
+	// it: its id, title and score, the union of its members' countries, sectors and
+	// positions, and the most restrictive of their markings. A recipient is concerned, and
+	// may see it, when access.Identity.SituationVisible holds for Subject under its view.
+	Subject picture.Situation `json:"subject"`
+}
+
+// Sink takes alerts to deliver. Raise must not block its caller for long.
+type Sink interface {
+	Raise(Alert)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Alert)
+
+// Raise calls f.
+func (f SinkFunc) Raise(a Alert) { f(a) }
