@@ -7,7 +7,7 @@ GO ?= go
 # Tests use their own ClickHouse database, so the demo never shows test data.
 SERVICES_ENV = eval "$$(scripts/services env)" && export COP_CH_DATABASE=$${COP_CH_DATABASE:-cop_test}
 
-.PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
+.PHONY: demo test test-unit test-integration test-current-clickhouse test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
 
 build:
 	$(GO) build -o cop ./cmd/cop
@@ -23,14 +23,23 @@ services-stop:
 
 # test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
 # parser, the vendored UI check and the browser tests in headless Chromium.
-test: lint deploy-check services-start test-integration fuzz-short vendor-check test-browser test-faults
+test: lint deploy-check services-start test-integration test-current-clickhouse fuzz-short vendor-check test-browser test-faults
 	@echo "make test: all green"
 
 test-unit:
 	$(GO) test -count=1 ./...
 
+# The integration tests log each shape of SQL they send to ClickHouse (COP_SQL_LOG) for
+# test-current-clickhouse.
+SQL_LOG = $(CURDIR)/.cop/sql-shapes.jsonl
 test-integration:
-	$(SERVICES_ENV) && COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+	mkdir -p .cop && rm -f $(SQL_LOG)
+	$(SERVICES_ENV) && COP_SQL_LOG=$(SQL_LOG) COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
+
+# test-current-clickhouse: every migration and every SQL shape of the integration tests on
+# ClickHouse 26.x (chdb-core, in process), as well as on the services' 18.16.
+test-current-clickhouse:
+	COP_SQL_LOG=$(SQL_LOG) scripts/current-clickhouse
 
 # test-faults: kill -9, Kafka and ClickHouse outages, hostile input (cmd/cop/fault_*_test.go).
 # They stop and start the shared services, so they run last and alone, never in ./... .

@@ -349,14 +349,17 @@ const (
 		GROUP BY exercise, stored, day, contributor, anonymise, severity, tlp, releasable_to`
 )
 
+// migrationsTable records the migrations applied.
+const migrationsTable = `CREATE TABLE IF NOT EXISTS cop.schema_migrations (
+		version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`
+
 // Migrate applies every migration the database lacks, in order, and records each in
 // cop.schema_migrations. Running it twice changes nothing.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	if err := s.conn.Exec(ctx, `CREATE DATABASE IF NOT EXISTS cop`); err != nil {
 		return nil, fmt.Errorf("cannot create database cop: %w", err)
 	}
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS cop.schema_migrations (
-		version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`); err != nil {
+	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
 		return nil, fmt.Errorf("cannot create cop.schema_migrations: %w", err)
 	}
 	return applyMigrations(ctx, s.conn, "cop", s.Major(), func(m Migration) ([]string, error) { return m.SQL, nil })

@@ -67,6 +67,7 @@ func OpenWith(ctx context.Context, addr string, o Options) (*Store, error) {
 		MaxIdleConns:    8,
 		ConnMaxLifetime: time.Hour,
 		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Logger:          sqlLogFromEnv(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", addr, err)
