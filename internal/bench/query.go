@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/internal/synth"
 )
@@ -25,6 +26,7 @@ func runQuery(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
 	addr := fs.String("clickhouse", cmp.Or(os.Getenv("COP_CLICKHOUSE"), "127.0.0.1:19000"), "ClickHouse native address")
 	n := fs.Int("events", 10_000_000, "synthetic events to load")
+	nSits := fs.Int("situations", 1_000_000, "synthetic situations to load (each in two versions)")
 	runs := fs.Int("runs", 50, "runs of each query")
 	batch := fs.Int("batch", 100_000, "events per insert")
 	keep := fs.Bool("keep", false, "keep the loaded exercise (drop it otherwise)")
@@ -32,8 +34,8 @@ func runQuery(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *n < 1 || *runs < 1 || *batch < 1 {
-		return errors.New("want --events, --runs and --batch of at least 1")
+	if *n < 1 || *nSits < 1 || *runs < 1 || *batch < 1 {
+		return errors.New("want --events, --situations, --runs and --batch of at least 1")
 	}
 	st, err := store.OpenWith(ctx, *addr, store.Options{Database: database()})
 	if err != nil {
@@ -60,6 +62,9 @@ func runQuery(ctx context.Context, args []string) error {
 		if samples, err = benchLoad(ctx, st, ex, *n, *batch, now); err != nil {
 			return err
 		}
+		if err := benchLoadSituations(ctx, st, ex, *nSits, *batch, now); err != nil {
+			return err
+		}
 		d := time.Since(start)
 		fmt.Printf("loaded %d events into exercise %s in %s (%.0f events/s)\n", *n, ex, d.Round(time.Millisecond), float64(*n)/d.Seconds())
 		if !*keep {
@@ -68,9 +73,10 @@ func runQuery(ctx context.Context, args []string) error {
 	} else if samples, err = benchSamples(ctx, st, ex); err != nil {
 		return err
 	}
-	var count uint64
+	var count, sitRows uint64
 	st.Conn().QueryRow(ctx, "SELECT count() FROM cop.events WHERE exercise = ?", ex).Scan(&count)
-	fmt.Printf("ClickHouse %s, exercise %s: %d event rows, %d runs per query\n\n", st.Version, ex, count, *runs)
+	st.Conn().QueryRow(ctx, "SELECT count() FROM cop.situations WHERE exercise = ?", ex).Scan(&sitRows)
+	fmt.Printf("ClickHouse %s, exercise %s: %d event rows, %d situation versions, %d runs per query\n\n", st.Version, ex, count, sitRows, *runs)
 	analyst := store.Caller{Name: "bench-analyst", Missions: []string{"EUFOR-ALTHEA"}, MaxTLP: event.TLPAmber, Exercise: ex}
 	queries := []benchQuery{
 		{"observable look-up (GET /observables/{v})", func(i int) (int, error) {
@@ -86,6 +92,16 @@ func runQuery(ctx context.Context, args []string) error {
 		}},
 		{"filtered list: contributor, all time, page 100", func(i int) (int, error) {
 			return benchList(ctx, st, analyst, store.EventFilter{Contributors: []string{synth.Contributors[i%len(synth.Contributors)].Name}, Limit: 100})
+		}},
+		{"situation by id (GET /situations/{id})", func(i int) (int, error) {
+			// Spread over the ids loaded; the same call as the API's.
+			n := 0
+			_, err := st.EachSituation(ctx, analyst, store.SituationFilter{ID: benchSituationID(i * 7919 % max(1, int(sitRows/2))), Limit: 1},
+				func(*store.StoredSituation) (bool, error) { n++; return true, nil })
+			if err == nil && n != 1 {
+				err = fmt.Errorf("situation by id: %d situations, want 1", n)
+			}
+			return n, err
 		}},
 	}
 	for _, from := range []struct {
@@ -159,6 +175,42 @@ func benchLoad(ctx context.Context, st *store.Store, ex string, n, size int, now
 		}
 	}
 	return samples, ctx.Err()
+}
+
+func benchSituationID(i int) string { return fmt.Sprintf("bench-sit-%08d", i) }
+
+// benchLoadSituations writes n situations in two versions each, shaped like the engine's
+// (a handful of observables, events and contributors; ~1 KB of payload).
+func benchLoadSituations(ctx context.Context, st *store.Store, ex string, n, size int, now time.Time) error {
+	start := time.Now()
+	sev := []event.Severity{event.SeverityLow, event.SeverityMedium, event.SeverityHigh, event.SeverityCritical}
+	b := &store.Batch{}
+	for version := uint64(1); version <= 2; version++ {
+		for i := 0; i < n; i++ {
+			c := synth.Contributors[i%len(synth.Contributors)]
+			at := now.Add(-time.Duration(i%(365*24)) * time.Hour)
+			s := picture.Situation{ID: benchSituationID(i), Version: version, Exercise: ex, Title: fmt.Sprintf("Bench situation %d", i),
+				Kind: event.KindIndicator, Category: "malicious-code", Severity: sev[i%len(sev)], Confidence: 70, Score: float64(i % 100),
+				Contributors: []picture.Contributor{{Name: c.Name}}, Countries: []string{"EE", "LV"}, Sectors: []string{"energy"},
+				TLP: event.TLPGreen, EventCount: 3 + int(version), FirstSeen: at, LastSeen: at.Add(time.Hour), UpdatedAt: at.Add(time.Duration(version) * time.Minute)}
+			for k := range 6 {
+				s.Observables = append(s.Observables, event.Observable{Type: event.ObsIPv4, Value: fmt.Sprintf("198.51.%d.%d", i%250, k)})
+				s.EventIDs = append(s.EventIDs, fmt.Sprintf("%032x", i*8+k))
+			}
+			b.Deltas = append(b.Deltas, picture.Delta{Situation: s})
+			if len(b.Deltas) == size {
+				if err := st.Write(ctx, b); err != nil {
+					return err
+				}
+				b.Reset()
+			}
+		}
+	}
+	if err := st.Write(ctx, b); err != nil {
+		return err
+	}
+	fmt.Printf("loaded %d situations (2 versions each) in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // benchSamples picks observable values of an exercise loaded earlier.
