@@ -87,12 +87,14 @@ func markingDefinition(t event.TLP) map[string]any {
 			"tlp_2_0": strings.ToLower(t.String())}}}
 }
 
+// stixNamespace is the namespace of COP's STIX ids.
+var stixNamespace = [16]byte{0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42, 0x46, 0x6c, 0x9c, 0x01, 0xfe, 0xd2, 0x33, 0x15, 0xa9, 0xb7}
+
 // stixID returns a deterministic STIX id (UUIDv5 in the STIX namespace) for name, so the
 // same event exports to the same objects every time.
 func stixID(typ, name string) string {
-	ns := [16]byte{0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42, 0x46, 0x6c, 0x9c, 0x01, 0xfe, 0xd2, 0x33, 0x15, 0xa9, 0xb7}
 	h := sha1.New()
-	h.Write(ns[:])
+	h.Write(stixNamespace[:])
 	h.Write([]byte(typ + ":" + name))
 	u := h.Sum(nil)[:16]
 	u[6] = u[6]&0x0f | 0x50
@@ -181,6 +183,29 @@ func (x *stixExport) object(o map[string]any) {
 	}
 	x.n++
 	x.raw(string(b))
+}
+
+// eventObjectNames are, for each type of object an event exports as its own, the names
+// around the event's id its STIX id is made of (stixID(typ, prefix+e.ID+suffix), objects
+// below): TAXII looks an object of these types up by them. Objects shared by events (SCOs,
+// identities) have none. TestEveryExportedObjectIsFoundByItsID holds the two together.
+var eventObjectNames = map[string][]store.UUIDForm{
+	"indicator":     {{Prefix: "indicator:"}, {Prefix: "indicator:", Suffix: "/indicator"}},
+	"observed-data": {{Prefix: "observed-data:"}},
+	"incident":      {{Prefix: "incident:"}},
+	"report":        {{Prefix: "report:"}},
+	"relationship":  {{Prefix: "relationship:", Suffix: "/indicates"}},
+}
+
+// eventNamed is the filter for the events that may have exported object id, nil when its
+// type is not one an event exports as its own.
+func eventNamed(id string) *store.UUIDName {
+	typ, u, ok := strings.Cut(id, "--")
+	forms := eventObjectNames[typ]
+	if !ok || forms == nil {
+		return nil
+	}
+	return &store.UUIDName{Namespace: stixNamespace, UUID: u, Forms: forms}
 }
 
 // objects returns the STIX objects of e (without the ones already written when dedup),

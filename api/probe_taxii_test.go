@@ -125,3 +125,51 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// Every object of a collection, of every type (an event's own: indicators, incidents and
+// their indicators and relationships, observed data, reports; shared ones: SCOs,
+// identities), is served by objects/{id}/ as the collection serves it: the names an event's
+// id takes in its objects' STIX ids (eventObjectNames) are the ones the export uses.
+func TestEveryExportedObjectIsFoundByItsID(t *testing.T) {
+	env := newHistoryEnv(t)
+	col := taxiiRoot + "collections/" + collectionID(env.ex) + "/"
+	get := func(path string) []any {
+		t.Helper()
+		req, _ := http.NewRequest("GET", env.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+env.tokens["analyst-1"])
+		req.Header.Set("Accept", taxiiMedia)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, m)
+		}
+		list, _ := m["objects"].([]any)
+		return list
+	}
+	types := map[string]int{}
+	for _, o := range get(col + "objects/?limit=1000") {
+		id := o.(map[string]any)["id"].(string)
+		types[strings.SplitN(id, "--", 2)[0]]++
+		one := get(col + "objects/" + id + "/")
+		if len(one) != 1 {
+			t.Errorf("objects/%s/: %d objects, want 1", id, len(one))
+			continue
+		}
+		want, _ := json.Marshal(o)
+		got, _ := json.Marshal(one[0])
+		if string(got) != string(want) {
+			t.Errorf("objects/%s/:\n got %s\nwant %s", id, got, want)
+		}
+	}
+	for typ := range eventObjectNames {
+		if types[typ] == 0 {
+			t.Errorf("the collection holds no %s: the test does not cover its look-up", typ)
+		}
+	}
+	t.Logf("objects found by id, by type: %v", types)
+}

@@ -243,9 +243,10 @@ var errTAXIIFound = errors.New("found")
 
 // taxiiObjects serves a collection's objects/ and manifest/, and one object's
 // objects/{object}/ and objects/{object}/versions/: ?added_after, ?limit, ?next and
-// match[id], match[type], match[version], match[spec_version]. One object is looked for
-// through the whole collection as the caller may see it (its id is a hash: no index
-// finds the event behind it), stopping at the first match; 404 when there is none.
+// match[id], match[type], match[version], match[spec_version]. One object of an event's own
+// is looked for among the events whose id its STIX id names (eventNamed, computed by
+// ClickHouse over the id column); a shared one (an SCO, an identity) through the
+// collection as the caller may see it, stopping at the first match; 404 when there is none.
 func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	object := r.PathValue("object")
 	kind := "objects"
@@ -340,6 +341,7 @@ func taxiiObjectsQuery(q url.Values, object string) (f store.EventFilter, match 
 	}
 	if object != "" {
 		f.Limit, f.After = 0, nil // one version: no pages
+		f.Named = eventNamed(object)
 	}
 	return f, match, ""
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -178,8 +179,42 @@ type EventFilter struct {
 	// ByStored orders by stored_at (when COP added the event: TAXII's date added) instead
 	// of observed_at, oldest first; Since is then exclusive and on stored_at.
 	ByStored bool
-	After    *Cursor
-	Limit    int // 0: every row (exports)
+	// Named, when set, keeps the events whose id one of its names names (UUIDName).
+	Named *UUIDName
+	After *Cursor
+	Limit int // 0: every row (exports)
+}
+
+// UUIDName is a name-based UUID (RFC 9562 version 5: SHA-1 of a namespace and a name) and
+// the forms of name an event's id takes in it (prefix + id + suffix): how TAXII finds the
+// event behind a STIX id (api/export.go's stixID) without exporting every event. The
+// condition compares every bit but the version's and the variant's; the caller checks the
+// object it finds.
+type UUIDName struct {
+	Namespace [16]byte
+	UUID      string // 32 hex digits
+	Forms     []UUIDForm
+}
+
+// UUIDForm is a name around an event id.
+type UUIDForm struct{ Prefix, Suffix string }
+
+func (n *UUIDName) where(w *sqlWhere) {
+	u := strings.ToLower(strings.ReplaceAll(n.UUID, "-", ""))
+	if len(u) != 32 || len(n.Forms) == 0 {
+		w.add("0")
+		return
+	}
+	// A LIKE pattern: hex digits are not special to it; _ stands for the version's digit
+	// and the one that holds the variant's bits.
+	pattern := u[:12] + "_" + u[13:16] + "_" + u[17:]
+	conds := make([]string, len(n.Forms))
+	var args []any
+	for i, f := range n.Forms {
+		conds[i] = "lower(hex(substring(SHA1(concat(unhex(?), ?, id, ?)), 1, 16))) LIKE ?"
+		args = append(args, hex.EncodeToString(n.Namespace[:]), f.Prefix, f.Suffix, pattern)
+	}
+	w.add("("+strings.Join(conds, " OR ")+")", args...)
 }
 
 func (f *EventFilter) where(c Caller) *sqlWhere {
@@ -220,6 +255,9 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 	}
 	if f.Q != "" {
 		w.add("positionCaseInsensitiveUTF8(title, ?) > 0", f.Q)
+	}
+	if f.Named != nil {
+		f.Named.where(w)
 	}
 	if f.Situation != "" {
 		w.add("(situation_id = ? OR situation_id IN (SELECT id FROM cop.situations WHERE exercise = ? AND merged_into = ?))",
