@@ -115,6 +115,7 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 			e.Kind = event.KindIncident
 			e.Severity = event.SeverityLow
 			e.Observables = append(e.Observables, event.Observable{Type: event.ObsDomain, Value: "c2.bad.example"})
+			e.Names = []event.Name{{Kind: "campaign", Name: "Grid Wiper"}, {Kind: "malware", Name: "WhisperGate"}}
 		}),
 		hEvent(ex, "fr-comcyber", 3, func(e *event.Event) {
 			e.TLP = event.TLPAmber
