@@ -143,11 +143,14 @@ func (c *Correlator) reapplyJournal(ctx context.Context, recs []journalRecord, f
 		}
 		if len(sb.Events) > 0 || len(sb.Deltas) > 0 {
 			c.Log.Info().Int("events", len(sb.Events)).Int("deltas", len(sb.Deltas)).Msg("storing again a batch journaled but not committed before the stop")
-			if err := c.Store.Write(ctx, &sb); err != nil {
-				return total, err
-			}
 			w := bus.NewWriter(c.Bus, c.Bus.Picture())
-			err := publish(ctx, w, sb.Deltas)
+			send, err := publish(w, &sb)
+			if err == nil {
+				err = c.Store.Write(ctx, &sb)
+			}
+			if err == nil {
+				err = send(ctx)
+			}
 			w.Close()
 			if err != nil {
 				return total, err

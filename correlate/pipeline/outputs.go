@@ -31,19 +31,35 @@ func writeLetters(ctx context.Context, w *kafka.Writer, letters []deadletter.Let
 	return w.WriteMessages(ctx, msgs...)
 }
 
-func publish(ctx context.Context, w *kafka.Writer, deltas []picture.Delta) error {
-	if len(deltas) == 0 {
-		return nil
-	}
-	msgs := make([]kafka.Message, len(deltas))
-	for i := range deltas {
-		v, err := json.Marshal(&deltas[i])
+// encodeDeltas encodes each of b's deltas once: the picture topic's messages, and the
+// situations' JSON the store keeps as their payload (b.SituationJSON).
+func encodeDeltas(b *store.Batch) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, len(b.Deltas))
+	b.SituationJSON = b.SituationJSON[:0]
+	for i := range b.Deltas {
+		v, sit, err := picture.EncodeDelta(&b.Deltas[i])
 		if err != nil {
-			return fmt.Errorf("BUG: cannot encode delta: %w", err)
+			return nil, fmt.Errorf("BUG: cannot encode delta: %w", err)
 		}
-		msgs[i] = kafka.Message{Key: []byte(deltas[i].Situation.ID), Value: v}
+		msgs[i] = kafka.Message{Key: []byte(b.Deltas[i].Situation.ID), Value: v}
+		b.SituationJSON = append(b.SituationJSON, sit)
 	}
-	return w.WriteMessages(ctx, msgs...)
+	return msgs, nil
+}
+
+// publish writes b's deltas to the picture topic, encoding them once (encodeDeltas) however
+// many times retry calls the returned function.
+func publish(w *kafka.Writer, b *store.Batch) (func(ctx context.Context) error, error) {
+	msgs, err := encodeDeltas(b)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		return w.WriteMessages(ctx, msgs...)
+	}, nil
 }
 
 // DeadLetterSink stores cop.deadletter in ClickHouse.

@@ -305,7 +305,11 @@ func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 		l.sw.changed()
 	}
 	if len(sb.Deltas) > 0 {
-		if err := retry(wctx, l.Log, l.m.retries, "publish picture", func() error { return publish(wctx, l.picture, sb.Deltas) }); err != nil {
+		send, err := publish(l.picture, sb)
+		if err != nil {
+			return err
+		}
+		if err := retry(wctx, l.Log, l.m.retries, "publish picture", func() error { return send(wctx) }); err != nil {
 			return err
 		}
 	}

@@ -467,7 +467,11 @@ func (r *Replica) apply(ctx context.Context, m kafka.Message, storeIt bool) erro
 		return nil
 	}
 	// Published now, stored with the next flush (see the package doc).
-	if err := retry(ctx, r.Log, r.retries, "publish picture", func() error { return publish(ctx, r.picture, sb.Deltas) }); err != nil {
+	send, err := publish(r.picture, sb)
+	if err != nil {
+		return err
+	}
+	if err := retry(ctx, r.Log, r.retries, "publish picture", func() error { return send(ctx) }); err != nil {
 		return err
 	}
 	r.letters = append(r.letters, letters...)

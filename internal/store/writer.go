@@ -21,6 +21,9 @@ type Batch struct {
 	Situations []string // situation id per event; "" for a dropped redelivery (not stored)
 	Duplicate  []bool
 	Deltas     []picture.Delta
+	// SituationJSON, when it holds one entry per delta, is each delta's situation encoded
+	// (picture.EncodeDelta), which the store keeps as its payload instead of encoding it again.
+	SituationJSON [][]byte
 	// StoredAt is when COP added the events (TAXII's date added): the correlator's batch
 	// time, which its journal keeps, so a batch stored again after a crash writes rows
 	// identical to the first ones and they fold. Zero means now.
@@ -30,6 +33,7 @@ type Batch struct {
 // Reset empties b for reuse, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Events, b.Situations, b.Duplicate, b.Deltas = b.Events[:0], b.Situations[:0], b.Duplicate[:0], b.Deltas[:0]
+	b.SituationJSON = b.SituationJSON[:0]
 	b.StoredAt = time.Time{}
 }
 
@@ -102,8 +106,13 @@ func (p *Pending) add(b *Batch, latestOnly bool) error {
 	if p.byID == nil {
 		p.byID = map[string]int{}
 	}
+	encoded := len(b.SituationJSON) == len(b.Deltas)
 	for i := range b.Deltas {
-		r, err := encodeSituation(&b.Deltas[i])
+		var payload []byte
+		if encoded {
+			payload = b.SituationJSON[i]
+		}
+		r, err := encodeSituation(&b.Deltas[i], payload)
 		if err != nil {
 			return err
 		}
@@ -240,12 +249,15 @@ func (s *Store) writeObservables(ctx context.Context, b *Pending) error {
 	return nil
 }
 
-// encodeSituation is the cop.situations row of d, sharing nothing with d.
-func encodeSituation(d *picture.Delta) (situationRow, error) {
+// encodeSituation is the cop.situations row of d, sharing nothing with d; payload is its
+// situation's JSON if the caller has it (nil: encoded here).
+func encodeSituation(d *picture.Delta, payload []byte) (situationRow, error) {
 	st := &d.Situation
-	payload, err := json.Marshal(st)
-	if err != nil {
-		return situationRow{}, fmt.Errorf("cannot encode situation %s: %w", st.ID, err)
+	if payload == nil {
+		var err error
+		if payload, err = json.Marshal(st); err != nil {
+			return situationRow{}, fmt.Errorf("cannot encode situation %s: %w", st.ID, err)
+		}
 	}
 	names := make([]string, len(st.Contributors))
 	for j, c := range st.Contributors {
