@@ -182,6 +182,77 @@ func TestAccessMatrixNotes(t *testing.T) {
 			}
 		})
 	}
+	for _, c := range []struct {
+		rule, viewer, ex, marker string
+		shown                    bool
+	}{
+		{"tlp_at_ceiling/allow", "analyst-1", "", "N-AMBER", true},
+		{"note_releasable_to_author/allow", "analyst-1", "", "N-REL", true},
+		{"note_not_releasable/deny", "analyst-red", "", "N-REL", false},
+		{"subject_releasable_to_author/allow", "analyst-1", "", "N-RELSELF", true},
+		{"subject_not_releasable/deny", "analyst-red", "", "N-RELSELF", false},
+		{"red_named/allow", "analyst-red", "", "N-RED", true},
+		{"red_subject_above_ceiling/deny", "analyst-1", "", "N-RED", false},
+		{"exercise_in_real_picture/deny", "analyst-1", "", "N-EX", false},
+		{"exercise_in_exercise_picture/allow", "analyst-1", m.ex, "N-EX", true},
+		{"real_in_exercise_picture/deny", "analyst-1", m.ex, "N-GREEN", false},
+		{"anonymised_contributor/allow", "analyst-1", "", "N-ANON", true},
+		{"subject_without_events_in_bundle/deny", "analyst-1", "", "N-ROSE", false},
+	} {
+		t.Run("export_stix/"+c.rule, func(t *testing.T) {
+			q := m.window(c.ex)
+			q.Set("format", "stix")
+			status, body := m.get(t, m.f.tokens[c.viewer], "/api/v1/events", q)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %.300s", status, body)
+			}
+			var b struct{ Objects []map[string]any }
+			if err := json.Unmarshal([]byte(body), &b); err != nil {
+				t.Fatalf("bundle: %v", err)
+			}
+			ids := map[string]bool{}
+			for _, o := range b.Objects {
+				ids[o["id"].(string)] = true
+			}
+			var note, opinion map[string]any
+			for _, o := range b.Objects {
+				content, _ := o["content"].(string)
+				explanation, _ := o["explanation"].(string)
+				switch {
+				case o["type"] == "note" && strings.Contains(content, m.mark(c.marker)):
+					note = o
+				case o["type"] == "opinion" && strings.Contains(explanation, m.mark(c.marker)):
+					opinion = o
+				}
+			}
+			if got := note != nil; got != c.shown {
+				t.Fatalf("%s's export has note %s: %v, want %v", c.viewer, c.marker, got, c.shown)
+			}
+			if opinion != nil != c.shown {
+				t.Errorf("%s's export has opinion %s: %v, want %v", c.viewer, c.marker, opinion != nil, c.shown)
+			}
+			if strings.Contains(body, m.anonName) {
+				t.Errorf("the anonymised contributor is named in the export")
+			}
+			if note == nil {
+				return
+			}
+			for _, ref := range note["object_refs"].([]any) {
+				if !ids[ref.(string)] {
+					t.Errorf("note refers to %s, not in the bundle", ref)
+				}
+			}
+			if opinion["opinion"] != "agree" {
+				t.Errorf("agreement supports exported as opinion %v, want agree", opinion["opinion"])
+			}
+			if fmt.Sprint(note["authors"]) != "[analyst-1]" && fmt.Sprint(note["authors"]) != "[analyst-red]" {
+				t.Errorf("authors %v", note["authors"])
+			}
+			if marks := fmt.Sprint(note["object_marking_refs"]); !strings.Contains(marks, "marking-definition--") {
+				t.Errorf("note marked %s", marks)
+			}
+		})
+	}
 	t.Run("create/hidden_subject_is_absent", func(t *testing.T) {
 		for _, c := range []struct{ viewer, subject, ex string }{
 			{"analyst-1", "red-named", ""},    // above its ceiling
