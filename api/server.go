@@ -67,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
+	s.noteRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
