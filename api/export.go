@@ -155,6 +155,9 @@ type stixExport struct {
 	n     int
 	seen  map[string]bool
 	err   error
+	// carried, when set, is told the id of each object that carries an event (notes refer
+	// to them: notes_export.go).
+	carried func(e *store.StoredEvent, id string)
 }
 
 func newSTIXExport(w io.Writer, flush func(), id string) *stixExport {
@@ -305,6 +308,9 @@ func (x *stixExport) objects(e *store.StoredEvent, contributor string) []map[str
 
 func (x *stixExport) write(e *store.StoredEvent, contributor string) error {
 	for _, o := range x.objects(e, contributor) {
+		if x.carried != nil && o["x_cop_event_id"] == e.ID {
+			x.carried(e, o["id"].(string))
+		}
 		x.object(o)
 	}
 	if x.n%500 == 0 && x.flush != nil {

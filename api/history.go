@@ -143,11 +143,15 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id access.Identi
 		w.Header().Set("Content-Type", "application/stix+json;version=2.1")
 		w.Header().Set("Content-Disposition", `attachment; filename="cop-events.json"`)
 		x := newSTIXExport(w, flush, id.Name+"|"+r.URL.RawQuery+"|"+time.Now().String())
+		notes := s.exportNotes(r, id, c, x)
 		_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
 			s.redactEvent(id, e)
 			rows++
 			return x.write(e, e.Contributor)
 		})
+		if err == nil {
+			notes.write(r, x)
+		}
 		if cerr := x.close(); err == nil {
 			err = cerr
 		}

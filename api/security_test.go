@@ -15,11 +15,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/event"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and client certificates.
@@ -178,7 +180,8 @@ func TestMutualTLSCertificateCNAuthenticatesAsItsIdentity(t *testing.T) {
 }
 
 func TestRoutesAuthenticateAndCheckRoles(t *testing.T) {
-	f := newFixture(t, nil, matrixIdentities, nil)
+	liaison := access.Identity{Name: "liaison-1", Role: access.RoleLiaison, MaxTLP: event.TLPAmber}
+	f := newFixture(t, nil, append(slices.Clone(matrixIdentities), liaison), nil)
 	type cell struct {
 		method, path, who string
 		want              int
@@ -203,6 +206,12 @@ func TestRoutesAuthenticateAndCheckRoles(t *testing.T) {
 		{"GET", "/metrics", "admin", 200},
 		{"GET", "/ws/picture", "feed-a", 403},
 		{"GET", "/healthz", "", 200},
+		// A crisis liaison officer: who it is, the missions, never a feed or the metrics.
+		{"GET", "/api/v1/whoami", "liaison-1", 200},
+		{"GET", "/api/v1/missions", "liaison-1", 200},
+		{"POST", "/api/v1/feeds", "liaison-1", 403},
+		{"GET", "/api/v1/stats", "liaison-1", 403},
+		{"GET", "/metrics", "liaison-1", 403},
 	}
 	for _, c := range cells {
 		t.Run(c.method+c.path+"/"+c.who, func(t *testing.T) {

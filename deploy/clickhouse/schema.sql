@@ -369,6 +369,31 @@ DROP TABLE IF EXISTS cop.observables_stored_month ON CLUSTER cop;
 
 DROP TABLE IF EXISTS cop.observables_stored_month_local ON CLUSTER cop;
 
+CREATE TABLE IF NOT EXISTS cop.notes_local ON CLUSTER cop (
+			id String,
+			subject_kind String,
+			subject_id String,
+			exercise String,
+			author String,
+			author_role String,
+			text String,
+			confidence UInt8,
+			action String,
+			action_text String,
+			agreement String,
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			supersedes String,
+			created_at DateTime,
+			created_nanos UInt32
+		)
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/notes', '{replica}', created_at)
+		PARTITION BY exercise
+		ORDER BY (exercise, subject_kind, subject_id, id);
+
+CREATE TABLE IF NOT EXISTS cop.notes ON CLUSTER cop AS cop.notes_local
+		ENGINE = Distributed(cop, cop, notes_local, cityHash64(subject_id));
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
@@ -381,3 +406,5 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead l
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily aggregates by stored day', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (5, 'events and observables partitioned by stored month', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (8, 'notes', now());

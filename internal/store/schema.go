@@ -320,6 +320,34 @@ var Migrations = []Migration{
 		`DROP TABLE IF EXISTS cop.events_stored_month`,
 		`DROP TABLE IF EXISTS cop.observables_stored_month`,
 	}},
+	{Version: 8, Name: "notes", SQL: []string{
+		// notes: the analysts' and liaison officers' assessments of a situation, campaign or
+		// crisis (Store.AddNote). Never updated: a correction is a new note superseding the
+		// old. ReplacingMergeTree on the ordering key (which ends in id) folds an insert
+		// retried; reads fold with LIMIT 1 BY id. Ordered by exercise (every read filters on
+		// it) then the subject, which every read names. created_nanos orders notes written
+		// within one second (18.16 has no DateTime64).
+		`CREATE TABLE IF NOT EXISTS cop.notes (
+			id String,
+			subject_kind String,
+			subject_id String,
+			exercise String,
+			author String,
+			author_role String,
+			text String,
+			confidence UInt8,
+			action String,
+			action_text String,
+			agreement String,
+			tlp ` + tlpEnum + `,
+			releasable_to Array(String),
+			supersedes String,
+			created_at DateTime,
+			created_nanos UInt32
+		) ENGINE = ReplacingMergeTree(created_at)
+		PARTITION BY exercise
+		ORDER BY (exercise, subject_kind, subject_id, id)`,
+	}},
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of

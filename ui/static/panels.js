@@ -1,6 +1,7 @@
 // The ranked list and the detail panel. Rows are focusable options: Enter or a click selects,
 // arrow keys move between rows, Escape closes the detail panel.
 import { el, tlpBadge, ago, utc, pretty, SEVERITY_COLOUR } from "./format.js";
+import { renderNotes } from "./notes.js";
 
 const MAX_ROWS = 300; // a commander reads the top of the list; the map shows the rest
 
@@ -237,7 +238,18 @@ export function renderDetail(panel, s, countryName, onClose) {
   }
   obs.append(ul);
 
-  panel.replaceChildren(head, why, dl, obs);
+  // The assessments stay as they are while the same situation is re-rendered (a delta, the
+  // clock): a note being typed keeps its text and focus.
+  let notes = panel.querySelector(":scope > .notes");
+  if (!notes || panel.dataset.id !== s.id || notes.dataset.exercise !== (s.exercise || "")) {
+    notes = el("section", "notes");
+    notes.dataset.exercise = s.exercise || "";
+    renderNotes(notes, "situation", s.id, undefined, { exercise: s.exercise || "" });
+    panel.replaceChildren(notes);
+  }
+  for (const c of [...panel.children]) if (c !== notes) c.remove();
+  notes.before(head, why, dl);
+  notes.after(obs);
   panel.dataset.id = s.id;
   panel.hidden = false;
 }
