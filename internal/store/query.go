@@ -180,6 +180,8 @@ type EventFilter struct {
 	ByStored bool
 	After    *Cursor
 	Limit    int // 0: every row (exports)
+
+	IDs []string // these event ids only (the MISP feed's <uuid>.json)
 }
 
 func (f *EventFilter) where(c Caller) *sqlWhere {
@@ -218,6 +220,7 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 	} else if f.ObsType != "" {
 		w.add("has(obs_types, ?)", f.ObsType)
 	}
+	w.in("id", anys(f.IDs, str))
 	if f.Q != "" {
 		w.add("positionCaseInsensitiveUTF8(title, ?) > 0", f.Q)
 	}
