@@ -92,7 +92,10 @@ func defaultPullState() string {
 	return ".cop-pull-state.json"
 }
 
-func runPull(ctx context.Context, args []string) error {
+func runPull(ctx context.Context, args []string) error { return pull(ctx, args, os.Stderr) }
+
+// pull runs `cop pull` with its progress, reasons and summary written to out.
+func pull(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] != "taxii" && args[0] != "misp" {
 		return errors.New("name the source: " + pullUsage)
 	}
@@ -132,8 +135,8 @@ func runPull(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &puller{cfg: c, base: base, since: since, http: client, out: os.Stderr,
-		push: &pusher{url: strings.TrimRight(c.copURL, "/"), token: c.copToken, start: time.Now(), out: os.Stderr}}
+	p := &puller{cfg: c, base: base, since: since, http: client, out: out,
+		push: &pusher{url: strings.TrimRight(c.copURL, "/"), token: c.copToken, start: time.Now(), out: out}}
 	if err := p.checkContributor(ctx); err != nil {
 		return err
 	}
@@ -339,8 +342,8 @@ func orNone(s string) string {
 // only one) or an API root itself.
 func (p *puller) taxiiAPIRoot(ctx context.Context) (*url.URL, error) {
 	u := *p.base
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/taxii2/" // TAXII 2.1's discovery, where servers usually put it
 	}
 	b, resp, err := p.get(ctx, "GET", u.String(), taxiiAccept, nil)
 	if err != nil {
@@ -359,6 +362,9 @@ func (p *puller) taxiiAPIRoot(ctx context.Context) (*url.URL, error) {
 		if len(d.Versions) > 0 || d.Title != nil && strings.Contains(resp.Header.Get("Content-Type"), "taxii") {
 			if len(d.Versions) > 0 && !containsFold(d.Versions, "version=2.1") {
 				return nil, fmt.Errorf("%s is a TAXII API root for %s, not TAXII 2.1", u.String(), strings.Join(d.Versions, ", "))
+			}
+			if !strings.HasSuffix(u.Path, "/") {
+				u.Path += "/"
 			}
 			return &u, nil // URL is an API root
 		}
