@@ -7,7 +7,7 @@ GO ?= go
 # Tests use their own ClickHouse database, so the demo never shows test data.
 SERVICES_ENV = eval "$$(scripts/services env)" && export COP_CH_DATABASE=$${COP_CH_DATABASE:-cop_test}
 
-.PHONY: demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
+.PHONY: pyenv demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
 
 build:
 	$(GO) build -o cop ./cmd/cop
@@ -23,13 +23,18 @@ services-stop:
 
 # test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
 # parser, the vendored UI check and the browser tests in headless Chromium.
-test: lint deploy-check services-start test-integration fuzz-short vendor-check test-browser test-faults
+test: lint deploy-check services-start pyenv test-integration fuzz-short vendor-check test-browser test-faults
 	@echo "make test: all green"
+
+# pyenv: the Python reference clients the interoperability tests run (medallion,
+# taxii2-client, stix2, stix2-validator, PyMISP), pinned, in .cop/venv; a no-op once made.
+pyenv:
+	scripts/pyenv
 
 test-unit:
 	$(GO) test -count=1 ./...
 
-test-integration:
+test-integration: pyenv
 	$(SERVICES_ENV) && COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
 
 # test-faults: kill -9, Kafka and ClickHouse outages, hostile input (cmd/cop/fault_*_test.go).
