@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -306,5 +308,82 @@ func TestPullMISPFeedFromPyMISP(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "2 events listed, 0 new or changed") || !strings.Contains(out.String(), "pushed: 0 accepted") {
 		t.Errorf("second pull took something:\n%s", out.String())
+	}
+}
+
+// TestPullMISPRESTSearch pulls a MISP instance's /events/restSearch (a loopback server
+// answering as MISP does: the API key in Authorization, {"response": […]} paged by page and
+// limit, events from the timestamp given) into a real COP: every event arrives, the state
+// keeps the newest timestamp, the next run asks from it and adds no event, and a wrong key
+// is refused in words.
+func TestPullMISPRESTSearch(t *testing.T) {
+	ns := itest.Namespace(t)
+	feed := ns + "-misp"
+	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
+	type ev = map[string]any
+	var events []ev
+	for i, ts := range []int{1767225600, 1767229200, 1767232800} {
+		events = append(events, ev{"Event": ev{"uuid": fmt.Sprintf("7c1d0000-0000-4000-8000-%012d", i), "info": fmt.Sprintf("REST event %d", i),
+			"date": "2026-01-01", "timestamp": strconv.Itoa(ts), "threat_level_id": "2", "analysis": "1",
+			"Tag": []ev{{"name": "tlp:green"}}, "Attribute": []ev{{"type": "ip-dst", "category": "Network activity", "to_ids": true,
+				"value": fmt.Sprintf("192.0.2.%d", 10+i), "uuid": fmt.Sprintf("7c1d0000-0000-4000-9000-%012d", i)}}}})
+	}
+	var asked []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/events/restSearch" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "misp-key" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"name":"Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.","message":"Authentication failed.","url":"/events/restSearch"}`))
+			return
+		}
+		var q struct {
+			Page, Limit int
+			Timestamp   int
+		}
+		var raw map[string]any
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &q)
+		json.Unmarshal(b, &raw)
+		asked = append(asked, raw)
+		var from []ev
+		for _, e := range events {
+			if ts, _ := strconv.Atoi(e["Event"].(ev)["timestamp"].(string)); ts >= q.Timestamp {
+				from = append(from, e)
+			}
+		}
+		lo := min((q.Page-1)*q.Limit, len(from))
+		json.NewEncoder(w).Encode(map[string]any{"response": from[lo:min(lo+q.Limit, len(from))]})
+	}))
+	defer srv.Close()
+	state := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"misp", srv.URL, "--key", "misp-key", "--limit", "2", "--cop-url", "http://" + s.addr, "--cop-token", s.tokens[feed], "--state", state}
+	var out bytes.Buffer
+	if err := pull(context.Background(), args, &out); err != nil {
+		t.Fatalf("cop pull misp --key: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "pushed: 3 accepted, 0 rejected") || len(asked) != 2 {
+		t.Errorf("first pull asked %d pages:\n%s", len(asked), out.String())
+	}
+	want := []string{"ipv4:192.0.2.10", "ipv4:192.0.2.11", "ipv4:192.0.2.12"}
+	if got := pullObservables(t, s, feed, 3); !slices.Equal(got, want) {
+		t.Errorf("observables %v, want %v", got, want)
+	}
+	out.Reset()
+	if err := pull(context.Background(), args, &out); err != nil {
+		t.Fatalf("second pull: %v\n%s", err, out.String())
+	}
+	if last := asked[len(asked)-1]; last["timestamp"] != float64(1767232800) {
+		t.Errorf("second pull asked %v, want timestamp 1767232800 (the newest taken)", last)
+	}
+	time.Sleep(time.Second)
+	if n := eventCount(t, s, feed); n != 3 {
+		t.Errorf("%d events after the second pull, want 3", n)
+	}
+	err := pull(context.Background(), append(args[:len(args):len(args)], "--key", "wrong"), &out)
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials (401 Unauthorized)") {
+		t.Errorf("wrong key: %v", err)
 	}
 }
