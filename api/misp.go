@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,7 +23,9 @@ import (
 // holds what the caller may see, by the rules of every read path: the TLP ceiling,
 // releasability and missions through store.Caller, ?exercise= for an exercise, and an
 // anonymised contributor under the caller's pseudonym of it (Orgc). A MISP event's uuid is
-// COP's event id (128 bits) written as a UUID; what one holds is listed in docs/formats.md.
+// the first 96 bits of COP's event id and the day it was observed (so that serving
+// <uuid>.json reads one day of cop.events through its primary key, not every id); what an
+// event holds is listed in docs/formats.md.
 
 func (s *Server) mispRoutes(mux *http.ServeMux) {
 	roles := []access.Role{access.RoleAnalyst, access.RoleAdmin}
@@ -31,29 +34,36 @@ func (s *Server) mispRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/misp/{event}", s.authed(s.mispEvent, roles...))
 }
 
-// mispUUID writes a COP event id (32 hex digits) as a UUID; false for any other id.
-func mispUUID(id string) (string, bool) {
+// mispUUID is the MISP uuid of the event id observed at: 24 hex digits of the id (96 bits)
+// then the observed day (days since 1970) in 8; false for an id that is not 32 hex digits.
+func mispUUID(id string, observed time.Time) (string, bool) {
 	if len(id) != 32 {
 		return "", false
 	}
 	if _, err := hex.DecodeString(id); err != nil {
 		return "", false
 	}
-	id = strings.ToLower(id)
-	return id[0:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:], true
+	days := observed.Unix() / 86400
+	if days < 0 || days > math.MaxUint32 {
+		return "", false
+	}
+	x := strings.ToLower(id[:24]) + fmt.Sprintf("%08x", days)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:], true
 }
 
-// mispEventID reads the event id back from "<uuid>.json"; false when it is not one.
-func mispEventID(file string) (string, bool) {
+// mispEventKey reads "<uuid>.json" back into the id prefix and the observed day; false
+// when it is not one.
+func mispEventKey(file string) (prefix string, day time.Time, ok bool) {
 	u, ok := strings.CutSuffix(file, ".json")
 	if !ok || len(u) != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-' {
-		return "", false
+		return "", time.Time{}, false
 	}
-	id := strings.ToLower(strings.ReplaceAll(u, "-", ""))
-	if _, ok := mispUUID(id); !ok {
-		return "", false
+	x := strings.ToLower(strings.ReplaceAll(u, "-", ""))
+	if _, err := hex.DecodeString(x); err != nil || len(x) != 32 {
+		return "", time.Time{}, false
 	}
-	return id, true
+	days, _ := strconv.ParseUint(x[24:], 16, 32)
+	return x[:24], time.Unix(int64(days)*86400, 0).UTC(), true
 }
 
 // nameUUID is a deterministic UUID (v5 shape) for name: organisations and attributes.
@@ -158,7 +168,7 @@ func mispTimestamp(e *store.StoredEvent) string {
 // mispEventOf writes e (already redacted for the viewer) as a MISP event; false when its id
 // cannot be a MISP uuid.
 func mispEventOf(e *store.StoredEvent) (mispEventOut, bool) {
-	u, ok := mispUUID(e.ID)
+	u, ok := mispUUID(e.ID, e.ObservedAt)
 	if !ok {
 		return mispEventOut{}, false
 	}
@@ -298,7 +308,8 @@ func (s *Server) mispHashes(w http.ResponseWriter, r *http.Request, id access.Id
 // mispEvent serves <uuid>.json: {"Event": …}. An event that does not exist and one the
 // caller may not see get the same 404.
 func (s *Server) mispEvent(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	eid, ok := mispEventID(r.PathValue("event"))
+	file := r.PathValue("event")
+	prefix, day, ok := mispEventKey(file)
 	if !ok {
 		s.audit(r, id, "misp.event", 0, http.StatusNotFound)
 		writeError(w, http.StatusNotFound, "not_found", "want manifest.json, hashes.csv or <event uuid>.json")
@@ -312,9 +323,10 @@ func (s *Server) mispEvent(w http.ResponseWriter, r *http.Request, id access.Ide
 		status = s.fail(w, r, err)
 		return
 	}
-	_, err = s.Store.EachEvent(r.Context(), c, store.EventFilter{IDs: []string{eid}, Limit: 1}, func(e *store.StoredEvent) error {
+	f := store.EventFilter{IDPrefix: prefix, Since: day, Until: day.Add(24 * time.Hour)}
+	_, err = s.Store.EachEvent(r.Context(), c, f, func(e *store.StoredEvent) error {
 		s.redactEvent(id, e)
-		if m, ok := mispEventOf(e); ok {
+		if m, ok := mispEventOf(e); ok && found == nil && m.UUID+".json" == strings.ToLower(file) {
 			found = &m
 		}
 		return nil

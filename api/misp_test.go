@@ -28,14 +28,15 @@ type mispMatrix struct {
 	ns, ex   string
 	anonName string
 	ids      map[string]string // tag → event id
+	uuids    map[string]string // tag → MISP uuid
 }
 
 func (m *mispMatrix) value(tag string) string { return tag + "." + m.ns + ".example" }
-func (m *mispMatrix) uuid(tag string) string  { u, _ := mispUUID(m.ids[tag]); return u }
+func (m *mispMatrix) uuid(tag string) string  { return m.uuids[tag] }
 
 func mispMatrixData(t *testing.T, st *store.Store) *mispMatrix {
 	ns := itest.Namespace(t)
-	m := &mispMatrix{ns: ns, ex: strings.ToUpper("MM-" + ns), anonName: "anon-" + ns, ids: map[string]string{}}
+	m := &mispMatrix{ns: ns, ex: strings.ToUpper("MM-" + ns), anonName: "anon-" + ns, ids: map[string]string{}, uuids: map[string]string{}}
 	type rule struct {
 		tag string
 		tlp event.TLP
@@ -62,6 +63,7 @@ func mispMatrixData(t *testing.T, st *store.Store) *mispMatrix {
 		m.ids[r.tag] = id
 		e := statsEvent(id, at.Add(time.Duration(i)*time.Second), r.tlp, r.mod)
 		e.Kind, e.Title = event.KindIndicator, "misp matrix "+r.tag
+		m.uuids[r.tag], _ = mispUUID(id, e.ObservedAt)
 		e.Observables = []event.Observable{{Type: event.ObsDomain, Value: m.value(r.tag)}, {Type: event.ObsIPv4, Value: "192.0.2.7"}}
 		b := batches[e.Exercise]
 		if b == nil {
@@ -204,7 +206,8 @@ func TestAccessMatrixMISPFeed(t *testing.T) {
 		}
 	}
 	t.Run("malformed_event_file/not_found", func(t *testing.T) {
-		for _, f := range []string{"nothing.json", m.ids["green"] + ".json", m.uuid("green"), m.uuid("green") + ".xml"} {
+		otherDay := m.uuid("green")[:28] + "00000001" // the right id, the wrong day
+		for _, f := range []string{"nothing.json", m.ids["green"] + ".json", m.uuid("green"), m.uuid("green") + ".xml", otherDay + ".json"} {
 			if status, body := m.get(t, m.f.tokens["analyst-1"], "/api/v1/misp/"+f, ""); status != http.StatusNotFound {
 				t.Errorf("%s: status %d, want 404: %.200s", f, status, body)
 			}

@@ -181,7 +181,7 @@ type EventFilter struct {
 	After    *Cursor
 	Limit    int // 0: every row (exports)
 
-	IDs []string // these event ids only (the MISP feed's <uuid>.json)
+	IDPrefix string // ids starting with it only (the MISP feed's <uuid>.json, with Since/Until on its day)
 }
 
 func (f *EventFilter) where(c Caller) *sqlWhere {
@@ -220,7 +220,9 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 	} else if f.ObsType != "" {
 		w.add("has(obs_types, ?)", f.ObsType)
 	}
-	w.in("id", anys(f.IDs, str))
+	if f.IDPrefix != "" {
+		w.add("substring(id, 1, ?) = ?", len(f.IDPrefix), f.IDPrefix)
+	}
 	if f.Q != "" {
 		w.add("positionCaseInsensitiveUTF8(title, ?) > 0", f.Q)
 	}
