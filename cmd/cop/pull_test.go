@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -385,5 +386,47 @@ func TestPullMISPRESTSearch(t *testing.T) {
 	err := pull(context.Background(), append(args[:len(args):len(args)], "--key", "wrong"), &out)
 	if err == nil || !strings.Contains(err.Error(), "refused the credentials (401 Unauthorized)") {
 		t.Errorf("wrong key: %v", err)
+	}
+}
+
+// TestPullTAXIIOverTLSWithCA reads a TAXII server over TLS: refused in words with a
+// certificate the machine does not trust, read with --ca naming its CA.
+func TestPullTAXIIOverTLSWithCA(t *testing.T) {
+	ns := itest.Namespace(t)
+	feed := ns + "-partner"
+	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/taxii+json;version=2.1")
+		switch r.URL.Path {
+		case "/taxii2/":
+			w.Write([]byte(`{"title":"tls partner","api_roots":["/root/"]}`))
+		case "/root/collections/":
+			w.Write([]byte(`{"collections":[{"id":"c1","title":"one","can_read":true}]}`))
+		case "/root/collections/c1/objects/":
+			w.Header().Set("X-TAXII-Date-Added-Last", "2026-11-30T10:00:00.000Z")
+			w.Write([]byte(`{"more":false,"objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--6b1e9c52-77d0-4d6e-a0a4-4d1f0f5e9e02",
+				"created":"2026-11-30T10:00:00.000Z","modified":"2026-11-30T10:00:00.000Z","pattern":"[domain-name:value = 'tls.` + ns + `.example']",
+				"pattern_type":"stix","valid_from":"2026-11-30T10:00:00Z"}]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"taxii", srv.URL + "/taxii2/", "--collection", "c1", "--cop-url", "http://" + s.addr, "--cop-token", s.tokens[feed],
+		"--state", filepath.Join(dir, "state.json")}
+	var out bytes.Buffer
+	if err := pull(context.Background(), args, &out); err == nil || !strings.Contains(err.Error(), "not signed by a CA this machine trusts (--ca names the partner's CA)") {
+		t.Errorf("without --ca: %v", err)
+	}
+	if err := pull(context.Background(), append(args, "--ca", ca), &out); err != nil {
+		t.Fatalf("with --ca: %v\n%s", err, out.String())
+	}
+	if got := pullObservables(t, s, feed, 1); !slices.Equal(got, []string{"domain:tls." + ns + ".example"}) {
+		t.Errorf("observables %v", got)
 	}
 }
