@@ -94,16 +94,13 @@ func medallionData(port int, collection string, objects []map[string]any, added 
 	}
 }
 
-// TestPullTAXIIFromMedallion pulls a collection of the OASIS TAXII 2.1 reference server
+// pullTAXIIFromMedallion pulls a collection of the OASIS TAXII 2.1 reference server
 // (medallion, memory backend) with `cop pull taxii` into a real COP (Kafka, ClickHouse):
 // paged by 5 objects, every observable COP's parser reads from the same objects arrives, the
 // invalid indicator is rejected with its reason (and dead-lettered), a second pull adds
 // nothing, and an object added later is the only one the third pull takes.
-func TestPullTAXIIFromMedallion(t *testing.T) {
+func pullTAXIIFromMedallion(t *testing.T, s *secureServe, feed string) {
 	py := itest.Python(t)
-	ns := itest.Namespace(t)
-	feed := ns + "-partner"
-	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
 
 	var objects []map[string]any
 	for _, f := range []string{"indicators.json", "misp-export-grouping.json"} {
@@ -203,13 +200,9 @@ func TestPullTAXIIFromMedallion(t *testing.T) {
 	}
 }
 
-// TestPullTAXIIErrorsSayWhat checks cop pull's answers in words: nothing listening, not a
+// pullErrorsSayWhat checks cop pull's answers in words: nothing listening, not a
 // TAXII server, refused credentials, an unknown collection, a token of the wrong contributor.
-func TestPullTAXIIErrorsSayWhat(t *testing.T) {
-	ns := itest.Namespace(t)
-	feed := ns + "-partner"
-	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed},
-		{Name: ns + "-analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPRed}}, []string{feed}, nil)
+func pullErrorsSayWhat(t *testing.T, s *secureServe, feed, analyst string) {
 	closed := itest.FreePort(t)
 	cop := []string{"--cop-url", "http://" + s.addr, "--cop-token", s.tokens[feed], "--state", filepath.Join(t.TempDir(), "st.json")}
 	for _, c := range []struct {
@@ -220,7 +213,7 @@ func TestPullTAXIIErrorsSayWhat(t *testing.T) {
 		{"unreachable", []string{"taxii", fmt.Sprintf("http://127.0.0.1:%d/taxii2/", closed), "--collection", "x"}, "nothing answers there"},
 		{"not TAXII", []string{"taxii", "http://" + s.addr + "/healthz", "--collection", "x"}, "not a TAXII 2.1 discovery URL"},
 		{"401", []string{"taxii", "http://" + s.addr + "/taxii2/", "--collection", "x", "--token", "cop_wrong"}, "refused the credentials (401 Unauthorized)"},
-		{"unknown collection", []string{"taxii", "http://" + s.addr + "/taxii2/", "--collection", "nope", "--token", s.tokens[ns+"-analyst"]}, "--collection nope: not at http://" + s.addr + "/taxii2/cop/, which has: "},
+		{"unknown collection", []string{"taxii", "http://" + s.addr + "/taxii2/", "--collection", "nope", "--token", s.tokens[analyst]}, "--collection nope: not at http://" + s.addr + "/taxii2/cop/, which has: "},
 		{"wrong contributor", []string{"taxii", "http://" + s.addr + "/taxii2/", "--collection", "x", "--contributor", "someone-else"}, "the COP token is " + feed + "'s"},
 		{"no collection", []string{"taxii", "http://" + s.addr + "/taxii2/"}, "--collection: name the id"},
 		{"bad since", []string{"misp", "http://" + s.addr + "/", "--since", "yesterday"}, "--since: want an RFC 3339 time"},
@@ -271,14 +264,11 @@ with open(os.path.join(out, "hashes.csv"), "w") as f:
     f.write("".join(h + "," + u + "\n" for h, u in hashes))
 `
 
-// TestPullMISPFeedFromPyMISP writes a MISP feed with CIRCL's PyMISP, serves it on loopback
+// pullMISPFeedFromPyMISP writes a MISP feed with CIRCL's PyMISP, serves it on loopback
 // with Python's http.server, and pulls it with `cop pull misp` into a real COP: every
 // attribute arrives, and a second pull fetches no event.
-func TestPullMISPFeedFromPyMISP(t *testing.T) {
+func pullMISPFeedFromPyMISP(t *testing.T, s *secureServe, feed string) {
 	py := itest.Python(t)
-	ns := itest.Namespace(t)
-	feed := ns + "-partner"
-	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "feed.py")
 	os.WriteFile(script, []byte(pymispFeed), 0o600)
@@ -312,15 +302,12 @@ func TestPullMISPFeedFromPyMISP(t *testing.T) {
 	}
 }
 
-// TestPullMISPRESTSearch pulls a MISP instance's /events/restSearch (a loopback server
+// pullMISPRESTSearch pulls a MISP instance's /events/restSearch (a loopback server
 // answering as MISP does: the API key in Authorization, {"response": […]} paged by page and
 // limit, events from the timestamp given) into a real COP: every event arrives, the state
 // keeps the newest timestamp, the next run asks from it and adds no event, and a wrong key
 // is refused in words.
-func TestPullMISPRESTSearch(t *testing.T) {
-	ns := itest.Namespace(t)
-	feed := ns + "-misp"
-	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
+func pullMISPRESTSearch(t *testing.T, s *secureServe, feed string) {
 	type ev = map[string]any
 	var events []ev
 	for i, ts := range []int{1767225600, 1767229200, 1767232800} {
@@ -389,12 +376,9 @@ func TestPullMISPRESTSearch(t *testing.T) {
 	}
 }
 
-// TestPullTAXIIOverTLSWithCA reads a TAXII server over TLS: refused in words with a
+// pullTAXIIOverTLSWithCA reads a TAXII server over TLS: refused in words with a
 // certificate the machine does not trust, read with --ca naming its CA.
-func TestPullTAXIIOverTLSWithCA(t *testing.T) {
-	ns := itest.Namespace(t)
-	feed := ns + "-partner"
-	s := startSecureServe(t, ns, []access.Identity{{Name: feed, Role: access.RoleContributor, MaxTLP: event.TLPRed}}, []string{feed}, nil)
+func pullTAXIIOverTLSWithCA(t *testing.T, s *secureServe, feed, ns string) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/taxii+json;version=2.1")
 		switch r.URL.Path {
@@ -429,4 +413,25 @@ func TestPullTAXIIOverTLSWithCA(t *testing.T) {
 	if got := pullObservables(t, s, feed, 1); !slices.Equal(got, []string{"domain:tls." + ns + ".example"}) {
 		t.Errorf("observables %v", got)
 	}
+}
+
+// TestPullIntoCOP runs every `cop pull` case against one real COP (`cop serve` on the real
+// Kafka and ClickHouse), each case as its own contributor, so the serve starts once.
+func TestPullIntoCOP(t *testing.T) {
+	ns := itest.Namespace(t)
+	names := []string{"medallion", "errors", "pymisp", "rest", "tls"}
+	var ids []access.Identity
+	var feeds []string
+	for _, n := range names {
+		ids = append(ids, access.Identity{Name: ns + "-" + n, Role: access.RoleContributor, MaxTLP: event.TLPRed})
+		feeds = append(feeds, ns+"-"+n)
+	}
+	analyst := ns + "-analyst"
+	ids = append(ids, access.Identity{Name: analyst, Role: access.RoleAnalyst, MaxTLP: event.TLPRed})
+	s := startSecureServe(t, ns, ids, feeds, nil)
+	t.Run("taxii_from_medallion", func(t *testing.T) { pullTAXIIFromMedallion(t, s, ns+"-medallion") })
+	t.Run("errors_say_what", func(t *testing.T) { pullErrorsSayWhat(t, s, ns+"-errors", analyst) })
+	t.Run("misp_feed_from_pymisp", func(t *testing.T) { pullMISPFeedFromPyMISP(t, s, ns+"-pymisp") })
+	t.Run("misp_rest_search", func(t *testing.T) { pullMISPRESTSearch(t, s, ns+"-rest") })
+	t.Run("taxii_over_tls_with_ca", func(t *testing.T) { pullTAXIIOverTLSWithCA(t, s, ns+"-tls", ns) })
 }
