@@ -422,5 +422,6 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/campaigns", s.authed(s.campaigns, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/observables/{value}", s.authed(s.observable, analysts...))
 	s.taxiiRoutes(mux)
+	s.mispRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 }

@@ -54,7 +54,9 @@ func Sniff(doc []byte) Format {
 		head = head[:4096]
 	}
 	switch {
-	case bytes.Contains(head, []byte(`"Event"`)) || bytes.Contains(head, []byte(`"response"`)):
+	case bytes.Contains(head, []byte(`"Event"`)) || bytes.Contains(head, []byte(`"response"`)) ||
+		// A bare event, as PyMISP's MISPEvent.to_json() writes it.
+		bytes.Contains(head, []byte(`"threat_level_id"`)) || bytes.Contains(head, []byte(`"Attribute"`)):
 		return FormatMISP
 	case bytes.Contains(head, []byte(`"spec_version"`)) || bytes.Contains(head, []byte(`"type": "bundle"`)) ||
 		bytes.Contains(head, []byte(`"type":"bundle"`)) || bytes.Contains(head, []byte(`--`)) && bytes.Contains(head, []byte(`"type"`)):

@@ -25,7 +25,7 @@ type command struct {
 }
 
 // commandEnv is the environment a command reads, for help, where it is not serve's.
-var commandEnv = map[string]string{"push": clientEnv, "query": clientEnv, "validate": "\nReads no environment."}
+var commandEnv = map[string]string{"pull": pullEnv, "push": clientEnv, "query": clientEnv, "validate": "\nReads no environment."}
 
 const clientEnv = `
 Environment (each sets the flag of the same meaning; flags win):
@@ -44,6 +44,7 @@ func init() {
 		"migrate":   {"create or upgrade the ClickHouse schema: cop migrate [--cluster NAME [--print]]", runMigrate, nil},
 		"bench":     {"print the performance tables: bench correlate|query|ws|soak|e2e|quality", runBench, nil},
 		"push":      {"send feed files to COP over HTTP: cop push [--format F] FILE...|-", runPush, func() *flag.FlagSet { return pushFlags(&pushConfig{}) }},
+		"pull":      {"pull a partner's TAXII 2.1 collection or MISP feed into COP: cop pull taxii|misp URL [flags]", runPull, func() *flag.FlagSet { return pullFlags(&pullConfig{}) }},
 		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...|-", runValidate, func() *flag.FlagSet { return validateFlags(&validateConfig{}) }},
 		"replay":    {"re-inject stored feeds as exercise traffic: cop replay --from T1 --to T2 --speed 60x --exercise NAME", runReplay, nil},
 		"exercise":  {"write a scripted exercise campaign: cop exercise gen --scenario energy-cables --seed N --out PATH|--push", runExercise, nil},

@@ -70,6 +70,9 @@ func runMigrate(ctx context.Context, args []string) error {
 // runBench runs `cop bench NAME`; the harnesses live in internal/bench, which gets COP
 // itself (serve and the demo's feeds) from here.
 func runBench(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "parse" {
+		return runBenchParse(ctx, args[1:]) // the parsers alone, beside Python's: scripts/parse-speed
+	}
 	return bench.Run(ctx, args, bench.Host{
 		Serve: func(ctx context.Context, o bench.ServeOptions, started chan<- string) error {
 			c := serveConfig{Kafka: o.Kafka, ClickHouse: o.ClickHouse, Listen: "127.0.0.1:0", Insecure: true, Backends: backendAuth{CHDatabase: o.Database},

@@ -183,6 +183,8 @@ type EventFilter struct {
 	Named *UUIDName
 	After *Cursor
 	Limit int // 0: every row (exports)
+
+	IDPrefix string // ids starting with it only (the MISP feed's <uuid>.json, with Since/Until on its day)
 }
 
 // UUIDName is a name-based UUID (RFC 9562 version 5: SHA-1 of a namespace and a name) and
@@ -252,6 +254,9 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 		w.add("id IN (SELECT event_id"+from+")", args...)
 	} else if f.ObsType != "" {
 		w.add("has(obs_types, ?)", f.ObsType)
+	}
+	if f.IDPrefix != "" {
+		w.add("substring(id, 1, ?) = ?", len(f.IDPrefix), f.IDPrefix)
 	}
 	if f.Q != "" {
 		w.add("positionCaseInsensitiveUTF8(title, ?) > 0", f.Q)
