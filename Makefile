@@ -7,11 +7,7 @@ GO ?= go
 # Tests use their own ClickHouse database, so the demo never shows test data.
 SERVICES_ENV = eval "$$(scripts/services env)" && export COP_CH_DATABASE=$${COP_CH_DATABASE:-cop_test}
 
-<<<<<<< HEAD
-.PHONY: demo test test-unit test-integration test-current-clickhouse test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
-=======
-.PHONY: pyenv demo test test-unit test-integration test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
->>>>>>> pull
+.PHONY: pyenv demo test test-unit test-integration test-current-clickhouse test-faults test-browser fuzz-short lint bench build services-start services-stop vendor-check deploy-check
 
 build:
 	$(GO) build -o cop ./cmd/cop
@@ -27,11 +23,7 @@ services-stop:
 
 # test: unit tests, integration tests on real Kafka and ClickHouse, short fuzzing of every
 # parser, the vendored UI check and the browser tests in headless Chromium.
-<<<<<<< HEAD
-test: lint deploy-check services-start test-integration test-current-clickhouse fuzz-short vendor-check test-browser test-faults
-=======
-test: lint deploy-check services-start pyenv test-integration fuzz-short vendor-check test-browser test-faults
->>>>>>> pull
+test: lint deploy-check services-start pyenv test-integration test-current-clickhouse fuzz-short vendor-check test-browser test-faults
 	@echo "make test: all green"
 
 # pyenv: the Python reference clients the interoperability tests run (medallion,
@@ -42,11 +34,10 @@ pyenv:
 test-unit:
 	$(GO) test -count=1 ./...
 
-<<<<<<< HEAD
 # The integration tests log each shape of SQL they send to ClickHouse (COP_SQL_LOG) for
 # test-current-clickhouse.
 SQL_LOG = $(CURDIR)/.cop/sql-shapes.jsonl
-test-integration:
+test-integration: pyenv
 	mkdir -p .cop && rm -f $(SQL_LOG)
 	$(SERVICES_ENV) && COP_SQL_LOG=$(SQL_LOG) COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
 
@@ -54,10 +45,6 @@ test-integration:
 # ClickHouse 26.x (chdb-core, in process), as well as on the services' 18.16.
 test-current-clickhouse:
 	COP_SQL_LOG=$(SQL_LOG) scripts/current-clickhouse
-=======
-test-integration: pyenv
-	$(SERVICES_ENV) && COP_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m ./...
->>>>>>> pull
 
 # test-faults: kill -9, Kafka and ClickHouse outages, hostile input (cmd/cop/fault_*_test.go).
 # They stop and start the shared services, so they run last and alone, never in ./... .
