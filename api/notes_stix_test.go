@@ -7,31 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cidcc/cop/internal/itest"
 )
 
-// stixValidator returns the OASIS stix2-validator's command, installed on first use with
-// pip into a virtual environment under .cop/ (3.3.2: the 3.3.1 wheel lacks its schemas).
-// The test skips only when python3 is absent; a failed install fails it.
+// stixValidator returns the OASIS stix2-validator's command from the reference clients'
+// virtual environment (scripts/pyenv; itest.Python says when the test skips or fails).
 func stixValidator(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found: cannot run the OASIS stix2-validator")
-	}
-	venv, err := filepath.Abs(filepath.Join("..", ".cop", "stix-venv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(venv, "bin", "stix2_validator")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	for _, args := range [][]string{{py, "-m", "venv", venv}, {filepath.Join(venv, "bin", "pip"), "install", "-q", "stix2-validator==3.3.2"}} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("cannot install the stix2-validator (%s): %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	return bin
+	return filepath.Join(filepath.Dir(itest.Python(t)), "stix2_validator")
 }
 
 // TestNotesExportIsValidSTIX exports a bundle with notes and opinions (and the matrix's
