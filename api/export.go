@@ -18,7 +18,7 @@ import (
 // csvColumns are the columns of a CSV export, in order.
 var csvColumns = []string{"id", "observed_at", "received_at", "contributor", "kind", "category", "severity",
 	"confidence", "tlp", "releasable_to", "exercise", "countries", "sectors", "techniques", "observables",
-	"situation_id", "title"}
+	"situation_id", "title", "names", "false_positives"}
 
 // csvExport writes events as CSV rows, flushing every few hundred so a long export
 // streams instead of building in memory.
@@ -44,11 +44,15 @@ func (x *csvExport) write(e *store.StoredEvent) error {
 	for i, o := range e.Observables {
 		obs[i] = o.String()
 	}
+	names := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		names[i] = n.Kind + ":" + n.Name
+	}
 	err := x.w.Write([]string{e.ID, e.ObservedAt.Format(time.RFC3339), e.ReceivedAt.Format(time.RFC3339),
 		cell(e.Contributor), e.Kind.String(), cell(e.Category), e.Severity.String(), strconv.Itoa(int(e.Confidence)),
 		e.TLP.String(), cell(strings.Join(e.ReleasableTo, ";")), cell(e.Exercise), strings.Join(e.Countries, ";"),
 		strings.Join(e.Sectors, ";"), strings.Join(e.Techniques, ";"), cell(strings.Join(obs, ";")), e.SituationID,
-		cell(e.Title)})
+		cell(e.Title), cell(strings.Join(names, ";")), strconv.FormatUint(uint64(e.FalsePositives), 10)})
 	if x.n++; x.n%500 == 0 {
 		x.w.Flush()
 		x.flush()
