@@ -151,11 +151,19 @@ func patternTerm(o event.Observable) (string, map[string]any, bool) {
 //   - incident → incident, plus an indicator that "indicates" it when it has observables
 //     (STIX incidents carry no observables of their own; re-ingested, that indicator is an
 //     event too).
+//
+// The names an event states become campaign, intrusion-set, threat-actor, malware and tool
+// objects (stixNames, written last) that its indicator "indicates" (the relationship STIX
+// 2.1 defines from an indicator to each of them), its report refers to (object_refs), and
+// its observed data or incident is "related-to" (STIX defines nothing more precise from
+// those). No attributed-to or uses between the names: an event that names an intrusion
+// set and a malware does not say the set uses it.
 type stixExport struct {
 	w     io.Writer
 	flush func()
 	n     int
 	seen  map[string]bool
+	names stixNames
 	err   error
 }
 
@@ -201,6 +209,7 @@ func (x *stixExport) objects(e *store.StoredEvent, contributor string) []map[str
 		}
 	}
 	creator := stixID("identity", contributor)
+	nameIDs := x.names.add(e)
 	once(map[string]any{"type": "identity", "spec_version": "2.1", "id": creator, "created": "2020-01-01T00:00:00.000Z",
 		"modified": "2020-01-01T00:00:00.000Z", "name": contributor, "identity_class": "organization"})
 	var terms []string
@@ -252,27 +261,38 @@ func (x *stixExport) objects(e *store.StoredEvent, contributor string) []map[str
 		}
 		return o
 	}
+	related := func(rel string, src map[string]any) {
+		for _, r := range nameRelationships(rel, src["id"].(string), nameIDs, creator, stixTime(created), e.TLP) {
+			once(r)
+		}
+	}
 	switch {
 	case e.Kind == event.KindIndicator && len(terms) > 0:
-		once(indicator(e.ID))
+		ind := indicator(e.ID)
+		once(ind)
+		related("indicates", ind)
 	case e.Kind == event.KindSighting && len(refs) > 0:
 		o := common("observed-data", e.ID)
 		o["first_observed"], o["last_observed"], o["number_observed"], o["object_refs"] = stixTime(e.ObservedAt), stixTime(e.ObservedAt), 1, refs
 		once(o)
+		related("related-to", o)
 	case e.Kind == event.KindIncident:
 		o := common("incident", e.ID)
 		o["created"] = stixTime(e.ObservedAt)
 		once(o)
+		related("related-to", o)
 		if len(terms) > 0 {
 			ind := indicator(e.ID + "/indicator")
 			once(ind)
 			once(map[string]any{"type": "relationship", "spec_version": "2.1", "id": stixID("relationship", e.ID+"/indicates"),
 				"created": stixTime(created), "modified": stixTime(created), "relationship_type": "indicates",
 				"source_ref": ind["id"], "target_ref": o["id"], "object_marking_refs": []string{tlpMarking[e.TLP]}})
+			related("indicates", ind)
 		}
 	default: // reports, and sightings or indicators with nothing a pattern can name
 		o := common("report", e.ID)
 		o["published"], o["report_types"] = stixTime(e.ObservedAt), []string{"threat-report"}
+		refs = append(refs, nameIDs...)
 		if len(refs) == 0 {
 			refs = []string{creator}
 		}
@@ -293,6 +313,10 @@ func (x *stixExport) write(e *store.StoredEvent, contributor string) error {
 }
 
 func (x *stixExport) close() error {
+	names, _ := x.names.objects()
+	for _, o := range names {
+		x.object(o)
+	}
 	x.raw("]}\n")
 	return x.err
 }

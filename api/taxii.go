@@ -284,6 +284,8 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 	})
 	if errors.Is(err, errTAXIIFound) {
 		next, err = nil, nil
+	} else if err == nil {
+		p.addNames(match, object != "")
 	}
 	if err != nil {
 		s.storeError(r, err, "TAXII objects query failed")
@@ -352,6 +354,37 @@ type taxiiPage struct {
 	manifest    []map[string]any
 	versions    []string
 	first, last time.Time
+}
+
+// addNames adds the name objects of the page's events that match (stixNames), after
+// them: the events' own objects come first, as they were added.
+func (p *taxiiPage) addNames(match taxiiMatch, one bool) {
+	objs, added := p.x.names.objects()
+	for i, o := range objs {
+		version := taxiiVersion(o, added[i])
+		if !match.keep(o, version) || one && len(p.objects) > 0 {
+			continue
+		}
+		p.first, p.last = minTime(p.first, added[i]), maxTime(p.last, added[i])
+		p.objects = append(p.objects, o)
+		p.manifest = append(p.manifest, map[string]any{"id": o["id"], "date_added": added[i].UTC().Format(taxiiTimeFmt),
+			"version": version, "media_type": "application/stix+json;version=2.1"})
+		p.versions = append(p.versions, version)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // add adds e's objects that match; with one, it stops at the first (errTAXIIFound).
