@@ -45,7 +45,11 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 	ex := &s.Explanation
 	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
 	ex.Confidence = 1 - p
-	ex.Evidence = d.evid
+	ex.Evidence, ex.Against = e.evidence(d)
+	ex.FalsePositives = 0
+	for i := d.contribs; i != 0; i = e.links.at(i).next {
+		ex.FalsePositives += int(auxFP(e.links.at(i).aux))
+	}
 	ex.Corroboration = e.corroboration(d.evid)
 	ex.Corroborations = int(d.ncontr)
 	ex.Criticality = e.crit(d)
