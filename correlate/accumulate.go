@@ -140,12 +140,19 @@ func (e *Engine) recomputeEvidence(d *sitData) {
 // contributor's evidence against is min(1, w × its highest false-positive count).
 func (e *Engine) evidence(d *sitData) (pro, con float64) {
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
-		l := e.links.at(i)
-		r := e.reliab[l.item]
-		pro += float64(l.aux&0xff) / 100 * r
-		if fp := auxFP(l.aux); fp != 0 {
-			con += min(1, e.cfg.FalsePositiveWeight*float64(fp)) * r
-		}
+		p, c := e.linkEvidence(e.links.at(i))
+		pro += p
+		con += c
+	}
+	return pro, con
+}
+
+// linkEvidence is one contributor's evidence for and against (see evidence).
+func (e *Engine) linkEvidence(l *link) (pro, con float64) {
+	r := e.reliab[l.item]
+	pro = float64(l.aux&0xff) / 100 * r
+	if fp := auxFP(l.aux); fp != 0 {
+		con = min(1, e.cfg.FalsePositiveWeight*float64(fp)) * r
 	}
 	return pro, con
 }
