@@ -18,7 +18,7 @@ import (
 // csvColumns are the columns of a CSV export, in order.
 var csvColumns = []string{"id", "observed_at", "received_at", "contributor", "kind", "category", "severity",
 	"confidence", "tlp", "releasable_to", "exercise", "countries", "sectors", "techniques", "observables",
-	"situation_id", "title"}
+	"situation_id", "title", "names", "false_positives"}
 
 // csvExport writes events as CSV rows, flushing every few hundred so a long export
 // streams instead of building in memory.
@@ -44,11 +44,15 @@ func (x *csvExport) write(e *store.StoredEvent) error {
 	for i, o := range e.Observables {
 		obs[i] = o.String()
 	}
+	names := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		names[i] = n.Kind + ":" + n.Name
+	}
 	err := x.w.Write([]string{e.ID, e.ObservedAt.Format(time.RFC3339), e.ReceivedAt.Format(time.RFC3339),
 		cell(e.Contributor), e.Kind.String(), cell(e.Category), e.Severity.String(), strconv.Itoa(int(e.Confidence)),
 		e.TLP.String(), cell(strings.Join(e.ReleasableTo, ";")), cell(e.Exercise), strings.Join(e.Countries, ";"),
 		strings.Join(e.Sectors, ";"), strings.Join(e.Techniques, ";"), cell(strings.Join(obs, ";")), e.SituationID,
-		cell(e.Title)})
+		cell(e.Title), cell(strings.Join(names, ";")), strconv.FormatUint(uint64(e.FalsePositives), 10)})
 	if x.n++; x.n%500 == 0 {
 		x.w.Flush()
 		x.flush()
@@ -149,11 +153,19 @@ func patternTerm(o event.Observable) (string, map[string]any, bool) {
 //   - incident → incident, plus an indicator that "indicates" it when it has observables
 //     (STIX incidents carry no observables of their own; re-ingested, that indicator is an
 //     event too).
+//
+// The names an event states become campaign, intrusion-set, threat-actor, malware and tool
+// objects (stixNames, written last) that its indicator "indicates" (the relationship STIX
+// 2.1 defines from an indicator to each of them), its report refers to (object_refs), and
+// its observed data or incident is "related-to" (STIX defines nothing more precise from
+// those). No attributed-to or uses between the names: an event that names an intrusion
+// set and a malware does not say the set uses it.
 type stixExport struct {
 	w     io.Writer
 	flush func()
 	n     int
 	seen  map[string]bool
+	names stixNames
 	err   error
 	// carried, when set, is told the id of each object that carries an event (notes refer
 	// to them: notes_export.go).
@@ -225,6 +237,7 @@ func (x *stixExport) objects(e *store.StoredEvent, contributor string) []map[str
 		}
 	}
 	creator := stixID("identity", contributor)
+	nameIDs := x.names.add(e)
 	once(map[string]any{"type": "identity", "spec_version": "2.1", "id": creator, "created": "2020-01-01T00:00:00.000Z",
 		"modified": "2020-01-01T00:00:00.000Z", "name": contributor, "identity_class": "organization"})
 	var terms []string
@@ -276,27 +289,38 @@ func (x *stixExport) objects(e *store.StoredEvent, contributor string) []map[str
 		}
 		return o
 	}
+	related := func(rel string, src map[string]any) {
+		for _, r := range nameRelationships(rel, src["id"].(string), nameIDs, creator, stixTime(created), e.TLP) {
+			once(r)
+		}
+	}
 	switch {
 	case e.Kind == event.KindIndicator && len(terms) > 0:
-		once(indicator(e.ID))
+		ind := indicator(e.ID)
+		once(ind)
+		related("indicates", ind)
 	case e.Kind == event.KindSighting && len(refs) > 0:
 		o := common("observed-data", e.ID)
 		o["first_observed"], o["last_observed"], o["number_observed"], o["object_refs"] = stixTime(e.ObservedAt), stixTime(e.ObservedAt), 1, refs
 		once(o)
+		related("related-to", o)
 	case e.Kind == event.KindIncident:
 		o := common("incident", e.ID)
 		o["created"] = stixTime(e.ObservedAt)
 		once(o)
+		related("related-to", o)
 		if len(terms) > 0 {
 			ind := indicator(e.ID + "/indicator")
 			once(ind)
 			once(map[string]any{"type": "relationship", "spec_version": "2.1", "id": stixID("relationship", e.ID+"/indicates"),
 				"created": stixTime(created), "modified": stixTime(created), "relationship_type": "indicates",
 				"source_ref": ind["id"], "target_ref": o["id"], "object_marking_refs": []string{tlpMarking[e.TLP]}})
+			related("indicates", ind)
 		}
 	default: // reports, and sightings or indicators with nothing a pattern can name
 		o := common("report", e.ID)
 		o["published"], o["report_types"] = stixTime(e.ObservedAt), []string{"threat-report"}
+		refs = append(refs, nameIDs...)
 		if len(refs) == 0 {
 			refs = []string{creator}
 		}
@@ -320,6 +344,10 @@ func (x *stixExport) write(e *store.StoredEvent, contributor string) error {
 }
 
 func (x *stixExport) close() error {
+	names, _ := x.names.objects()
+	for _, o := range names {
+		x.object(o)
+	}
 	x.raw("]}\n")
 	return x.err
 }

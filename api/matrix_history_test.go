@@ -32,6 +32,12 @@ type historyMatrix struct {
 func (m *historyMatrix) value(tag string) string { return tag + "." + m.ns + ".example" }
 func (m *historyMatrix) sitID(tag string) string { return strings.ToUpper("S-" + m.ns + "-" + tag) }
 
+// name is the campaign name every item of the matrix states (the by-name paths filter on
+// it, in another case than stored).
+func (m *historyMatrix) name() string {
+	return strings.ToLower("matrix " + m.ns)
+}
+
 // historyPath is one read path of the history API: fetch returns the status and the body
 // of what viewer (a token, "" for none) receives for the data in exercise ex ("" for the
 // real picture), and shows reports whether a body contains the item tagged tag.
@@ -125,6 +131,18 @@ var historyPaths = []historyPath{
 			}
 			return status, body
 		}, (*historyMatrix).showsSituation},
+	{"events_by_name", []access.Role{access.RoleAnalyst, access.RoleAdmin},
+		func(t *testing.T, m *historyMatrix, tok, ex, _ string) (int, string) {
+			q := m.window(ex)
+			q.Set("name", strings.ToUpper(m.name()))
+			return m.get(t, tok, "/api/v1/events", q)
+		}, (*historyMatrix).showsValue},
+	{"situations_by_name", []access.Role{access.RoleCommander, access.RoleAnalyst, access.RoleAdmin},
+		func(t *testing.T, m *historyMatrix, tok, ex, _ string) (int, string) {
+			q := m.window(ex)
+			q.Set("name", strings.ToUpper(m.name()))
+			return m.get(t, tok, "/api/v1/situations", q)
+		}, (*historyMatrix).showsSituation},
 	{"observables", []access.Role{access.RoleAnalyst, access.RoleAdmin},
 		func(t *testing.T, m *historyMatrix, tok, ex, tag string) (int, string) {
 			q := url.Values{}
@@ -209,7 +227,8 @@ func historyMatrixData(t *testing.T, st *store.Store) *historyMatrix {
 	for i, r := range rules {
 		e := statsEvent(ns+"-"+r.tag, t0.Add(time.Duration(i+1)*time.Minute), r.tlp, r.mod)
 		e.Observables = []event.Observable{{Type: event.ObsDomain, Value: m.value(r.tag)}}
-		s := picture.Situation{ID: m.sitID(r.tag), Version: 1, Exercise: e.Exercise, Title: "matrix " + r.tag,
+		e.Names = []event.Name{{Kind: "campaign", Name: m.name()}}
+		s := picture.Situation{Names: e.Names, ID: m.sitID(r.tag), Version: 1, Exercise: e.Exercise, Title: "matrix " + r.tag,
 			Kind: e.Kind, Severity: e.Severity, Confidence: 50, Score: 50, TLP: e.TLP, ReleasableTo: e.ReleasableTo,
 			Contributors: []picture.Contributor{{Name: e.Contributor, Anonymise: e.Anonymise}},
 			Countries:    e.Countries, EventCount: 1, EventIDs: []string{e.ID},

@@ -184,6 +184,9 @@ func eventFilter(q url.Values) (f store.EventFilter, err error) {
 		f.ObsType = ot.String()
 	}
 	f.Q = q.Get("q")
+	if f.Names, err = nameParam(q); err != nil {
+		return f, err
+	}
 	switch q.Get("sort") {
 	case "", "-observed_at":
 	case "observed_at":
@@ -196,6 +199,21 @@ func eventFilter(q url.Values) (f store.EventFilter, err error) {
 	}
 	f.Limit, err = parseLimit(q, DefaultLimit)
 	return f, err
+}
+
+// nameParam reads the repeated name parameter: stated names of campaigns, intrusion sets,
+// threat actors, malware or tools, normalised as ingest normalises them (so the match is
+// exact but ignores case and runs of white space). Not comma-separated: names hold commas.
+func nameParam(q url.Values) ([]string, error) {
+	var out []string
+	for _, v := range q["name"] {
+		n := event.NormaliseName(v)
+		if n == "" || len(n) > event.MaxNameLen {
+			return nil, badParam("name", fmt.Sprintf("the name of a campaign, intrusion set, threat actor, malware or tool (1 to %d bytes)", event.MaxNameLen))
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func upper(xs []string) []string {
@@ -218,7 +236,7 @@ func situationFilter(q url.Values) (f store.SituationFilter, err error) {
 		return f, err
 	}
 	f.Since, f.Until, f.Contributors, f.Countries, f.Sectors = ef.Since, ef.Until, ef.Contributors, ef.Countries, ef.Sectors
-	f.Severities, f.TLPs, f.Q, f.Limit = ef.Severities, ef.TLPs, ef.Q, ef.Limit
+	f.Severities, f.TLPs, f.Q, f.Names, f.Limit = ef.Severities, ef.TLPs, ef.Q, ef.Names, ef.Limit
 	f.Members = store.EventFilter{Kinds: ef.Kinds, Techniques: ef.Techniques, ObsValue: ef.ObsValue, ObsType: ef.ObsType}
 	if v := q.Get("min_score"); v != "" {
 		if f.MinScore, err = strconv.ParseFloat(v, 64); err != nil || !(f.MinScore >= 0 && f.MinScore <= 100) { // NaN too

@@ -277,14 +277,27 @@ func (s *Server) taxiiObjects(w http.ResponseWriter, r *http.Request, id access.
 		fail(http.StatusBadRequest, msg)
 		return
 	}
-	p := taxiiPage{x: &stixExport{seen: map[string]bool{}}, objects: []map[string]any{}, manifest: []map[string]any{}}
-	next, err := s.Store.EachEvent(r.Context(), caller, f, func(e *store.StoredEvent) error {
-		s.redactEvent(id, e)
-		rows++
-		return p.add(e, match, object != "")
-	})
-	if errors.Is(err, errTAXIIFound) {
-		next, err = nil, nil
+	var p taxiiPage
+	var next *store.Cursor
+	var err error
+	for {
+		p = taxiiPage{x: &stixExport{seen: map[string]bool{}}, objects: []map[string]any{}, manifest: []map[string]any{}}
+		next, err = s.Store.EachEvent(r.Context(), caller, f, func(e *store.StoredEvent) error {
+			s.redactEvent(id, e)
+			rows++
+			return p.add(e, match, object != "")
+		})
+		if errors.Is(err, errTAXIIFound) {
+			next, err = nil, nil
+		} else if err == nil {
+			p.addNames(match, object != "")
+		}
+		// A relationship to a name (export_names.go) is not named by its event's id: when
+		// the events its id could name hold none, look through the collection.
+		if err != nil || len(p.objects) > 0 || f.Named == nil || !strings.HasPrefix(object, "relationship--") {
+			break
+		}
+		f.Named = nil
 	}
 	if err != nil {
 		s.storeError(r, err, "TAXII objects query failed")
@@ -354,6 +367,37 @@ type taxiiPage struct {
 	manifest    []map[string]any
 	versions    []string
 	first, last time.Time
+}
+
+// addNames adds the name objects of the page's events that match (stixNames), after
+// them: the events' own objects come first, as they were added.
+func (p *taxiiPage) addNames(match taxiiMatch, one bool) {
+	objs, added := p.x.names.objects()
+	for i, o := range objs {
+		version := taxiiVersion(o, added[i])
+		if !match.keep(o, version) || one && len(p.objects) > 0 {
+			continue
+		}
+		p.first, p.last = minTime(p.first, added[i]), maxTime(p.last, added[i])
+		p.objects = append(p.objects, o)
+		p.manifest = append(p.manifest, map[string]any{"id": o["id"], "date_added": added[i].UTC().Format(taxiiTimeFmt),
+			"version": version, "media_type": "application/stix+json;version=2.1"})
+		p.versions = append(p.versions, version)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // add adds e's objects that match; with one, it stops at the first (errTAXIIFound).

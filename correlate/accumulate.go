@@ -49,7 +49,7 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 			*p = place{at, idh, g.Lat, g.Lon}
 		}
 	}
-	aux := conf
+	aux := conf | min(ev.FalsePositives, fpMax)<<fpShift
 	if ev.Anonymise {
 		aux |= anonBit
 	}
@@ -118,24 +118,43 @@ func (e *Engine) addContributor(d *sitData, ci, aux uint32) bool {
 			continue
 		}
 		old := l.aux
-		l.aux = max(l.aux&0xff, aux&0xff) | aux&anonBit
-		return l.aux&0xff != old&0xff
+		l.aux = max(l.aux&0xff, aux&0xff) | aux&anonBit | max(auxFP(l.aux), auxFP(aux))<<fpShift
+		return l.aux != old
 	}
 	d.contribs = e.newLink(ci, aux, d.contribs)
 	d.ncontr++
 	return true
 }
 
-// recomputeEvidence sets d's effective evidence, Σ c_i × r_i over its distinct
-// contributors (c_i the highest confidence of contributor i, r_i its reliability): the
-// input of the corroboration term of the score (docs/scoring.md).
+// recomputeEvidence sets d's effective evidence, Σ c_i × r_i − Σ a_i × r_i over its
+// distinct contributors (c_i the highest confidence of contributor i, a_i its evidence
+// against, r_i its reliability): the input of the corroboration term of the score
+// (docs/scoring.md). It may be negative; corroboration is then 0.
 func (e *Engine) recomputeEvidence(d *sitData) {
-	sum := 0.0
+	pro, con := e.evidence(d)
+	d.evid = pro - con
+}
+
+// evidence returns the sums for and against of d's contributors, in chain order (render
+// sums them again the same way, so its explanation is what the score used). A
+// contributor's evidence against is min(1, w × its highest false-positive count).
+func (e *Engine) evidence(d *sitData) (pro, con float64) {
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
-		l := e.links.at(i)
-		sum += float64(l.aux&0xff) / 100 * e.reliab[l.item]
+		p, c := e.linkEvidence(e.links.at(i))
+		pro += p
+		con += c
 	}
-	d.evid = sum
+	return pro, con
+}
+
+// linkEvidence is one contributor's evidence for and against (see evidence).
+func (e *Engine) linkEvidence(l *link) (pro, con float64) {
+	r := e.reliab[l.item]
+	pro = float64(l.aux&0xff) / 100 * r
+	if fp := auxFP(l.aux); fp != 0 {
+		con = min(1, e.cfg.FalsePositiveWeight*float64(fp)) * r
+	}
+	return pro, con
 }
 
 // addToSet adds word w to the set of *bits (words below 64) and chain *head (the others).

@@ -42,6 +42,12 @@ type Config struct {
 	// Σ confidence × reliability over distinct contributors: the evidence at which the
 	// term is 1/2. It rises with every independent contributor and never reaches 1.
 	CorroborationHalf float64
+	// FalsePositiveWeight is the evidence against that one false-positive sighting
+	// (event.Event.FalsePositives) carries, before the contributor's reliability: a
+	// contributor's evidence against is min(1, weight × its highest count) × its
+	// reliability, and it is taken from E (docs/scoring.md). Default 0.8, what a typical
+	// report brings for; negative: false positives count nothing.
+	FalsePositiveWeight float64
 	// RecencyHalfLife and RecencyFloor shape the recency factor
 	// floor + (1 − floor) × 2^(−age/half-life), age the time since the last member was
 	// observed: of two otherwise equal situations the fresher ranks higher. A floor of 1
@@ -122,6 +128,7 @@ func DefaultConfig() Config {
 	c.Lifetime[event.ObsMD5] = 365 * day
 	c.Lifetime[event.ObsCVE] = picture.LongestLifetime
 	c.Lifetime[event.ObsASN] = 180 * day
+	c.FalsePositiveWeight = 0.8 // one false-positive sighting weighs what a typical report does
 	return c
 }
 
@@ -148,6 +155,12 @@ func (c Config) withDefaults() Config {
 	}
 	if !(c.CorroborationHalf > 0) {
 		c.CorroborationHalf = d.CorroborationHalf
+	}
+	switch {
+	case c.FalsePositiveWeight < 0:
+		c.FalsePositiveWeight = 0
+	case !(c.FalsePositiveWeight > 0):
+		c.FalsePositiveWeight = d.FalsePositiveWeight
 	}
 	if c.RecencyHalfLife <= 0 {
 		c.RecencyHalfLife = d.RecencyHalfLife

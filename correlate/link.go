@@ -47,11 +47,21 @@ type contribBlock struct {
 // contributors, or a situation's first observables.
 type link struct {
 	item uint32
-	aux  uint32 // contributors: confidence 0–100 | anonBit
+	aux  uint32 // contributors: confidence 0–100 | anonBit | false positives << fpShift
 	next uint32
 }
 
 const anonBit = 1 << 8
+
+// A contributor's link keeps the highest count of false-positive sightings it gave any
+// member (event.Event.FalsePositives, capped at fpMax) in the bits above fpShift.
+const (
+	fpShift = 16
+	fpMax   = 0xff
+)
+
+// auxFP is the false-positive count of contributor link aux.
+func auxFP(aux uint32) uint32 { return aux >> fpShift & fpMax }
 
 // member is one of the newest event ids of a situation, oldest first. An id of 32
 // lowercase hex digits (event.NewID) is kept as its 16 bytes; a shorter id as is; a
@@ -80,7 +90,7 @@ type sitData struct {
 	// Countries, sectors and techniques: words with ids below 64 as bits, others in chains.
 	countryBits, sectorBits, techBits uint64
 
-	evid    float64 // effective evidence: Σ confidence × reliability over distinct contributors
+	evid    float64 // effective evidence: Σ (confidence − against) × reliability over distinct contributors (evidence)
 	score   float64 // last reported
 	updated int64
 	title   strRef

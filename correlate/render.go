@@ -33,11 +33,19 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 
 	// The noisy-OR confidence 1 − Π(1 − c_i r_i) is shown, not scored: it reaches 1
 	// after a few contributors, where the corroboration term keeps rising.
+	// The evidence for and against is summed as recomputeEvidence sums it (same order,
+	// same operations), so the explanation is what the score used.
 	p := 1.0
+	var pro, con float64
+	fps := 0
 	for i := d.contribs; i != 0; i = e.links.at(i).next {
 		l := e.links.at(i)
 		s.Contributors = append(s.Contributors, picture.Contributor{Name: e.contribs.names[l.item], Anonymise: l.aux&anonBit != 0})
 		p *= 1 - float64(l.aux&0xff)/100*e.reliab[l.item]
+		lp, lc := e.linkEvidence(l)
+		pro += lp
+		con += lc
+		fps += int(auxFP(l.aux))
 	}
 	s.Confidence = 100 * (1 - p)
 
@@ -45,7 +53,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 	ex := &s.Explanation
 	ex.Severity = e.cfg.SeverityWeight[min(int(d.sev), len(e.cfg.SeverityWeight)-1)]
 	ex.Confidence = 1 - p
-	ex.Evidence = d.evid
+	ex.Evidence, ex.Against, ex.FalsePositives = pro, con, fps
 	ex.Corroboration = e.corroboration(d.evid)
 	ex.Corroborations = int(d.ncontr)
 	ex.Criticality = e.crit(d)

@@ -187,6 +187,17 @@ func (e *Engine) explain(d *sitData, ex *picture.Explanation) {
 	p = appendFixed(p, ex.Corroboration, 2)
 	p = append(p, " (evidence "...)
 	p = appendFixed(p, ex.Evidence, 2)
+	if ex.FalsePositives > 0 {
+		p = append(p, " − against "...)
+		p = appendFixed(p, ex.Against, 2)
+		p = append(p, " for "...)
+		p = strconv.AppendInt(p, int64(ex.FalsePositives), 10)
+		if ex.FalsePositives == 1 {
+			p = append(p, " false-positive sighting"...)
+		} else {
+			p = append(p, " false-positive sightings"...)
+		}
+	}
 	p = append(p, " from "...)
 	p = strconv.AppendInt(p, int64(ex.Corroborations), 10)
 	if ex.Corroborations == 1 {

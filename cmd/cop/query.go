@@ -38,6 +38,7 @@ var queryParams = []struct{ name, help string }{
 	{"tlp", "TLP markings, comma-separated"},
 	{"exercise", "exercise picture (default: the real one)"},
 	{"q", "text in the title"},
+	{"name", "a stated campaign, intrusion set, threat actor, malware or tool name (exact, any case)"},
 	{"min_score", "minimum score (situations)"},
 	{"sort", "observed_at (oldest first) or -observed_at (default)"},
 	{"limit", "rows per page (1-1000)"},
@@ -104,9 +105,9 @@ func query(ctx context.Context, c queryConfig, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	if c.Format == "table" {
 		if c.Situations {
-			fmt.Fprintln(tw, "UPDATED\tID\tSCORE\tSEVERITY\tTLP\tEVENTS\tCOUNTRIES\tTITLE")
+			fmt.Fprintln(tw, "UPDATED\tID\tSCORE\tSEVERITY\tTLP\tEVENTS\tCOUNTRIES\tNAMES\tTITLE")
 		} else {
-			fmt.Fprintln(tw, "OBSERVED\tCONTRIBUTOR\tKIND\tSEVERITY\tTLP\tCOUNTRIES\tSECTORS\tOBSERVABLES\tTITLE")
+			fmt.Fprintln(tw, "OBSERVED\tCONTRIBUTOR\tKIND\tSEVERITY\tTLP\tCOUNTRIES\tSECTORS\tOBSERVABLES\tNAMES\tTITLE")
 		}
 	}
 	enc := json.NewEncoder(out)
@@ -138,18 +139,22 @@ func query(ctx context.Context, c queryConfig, out io.Writer) error {
 				EventCount                                  int `json:"event_count"`
 				Countries, Sectors                          []string
 				Observables                                 []struct{ Type, Value string }
+				Names                                       []struct{ Kind, Name string }
 			}
 			json.Unmarshal(raw, &r)
-			var obs []string
+			var obs, names []string
 			for _, o := range r.Observables {
 				obs = append(obs, o.Type+":"+o.Value)
 			}
+			for _, n := range r.Names {
+				names = append(names, n.Kind+":"+n.Name)
+			}
 			if c.Situations {
-				fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t%s\n", r.UpdatedAt.Format(time.RFC3339), r.ID, r.Score,
-					r.Severity, r.TLP, r.EventCount, strings.Join(r.Countries, ","), r.Title)
+				fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\n", r.UpdatedAt.Format(time.RFC3339), r.ID, r.Score,
+					r.Severity, r.TLP, r.EventCount, strings.Join(r.Countries, ","), strings.Join(names, ","), r.Title)
 			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ObservedAt.Format(time.RFC3339), r.Contributor, r.Kind,
-					r.Severity, r.TLP, strings.Join(r.Countries, ","), strings.Join(r.Sectors, ","), strings.Join(obs, " "), r.Title)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ObservedAt.Format(time.RFC3339), r.Contributor, r.Kind,
+					r.Severity, r.TLP, strings.Join(r.Countries, ","), strings.Join(r.Sectors, ","), strings.Join(obs, " "), strings.Join(names, ","), r.Title)
 			}
 		}
 		if !c.All || page.Next == "" {

@@ -369,6 +369,26 @@ DROP TABLE IF EXISTS cop.observables_stored_month ON CLUSTER cop;
 
 DROP TABLE IF EXISTS cop.observables_stored_month_local ON CLUSTER cop;
 
+ALTER TABLE cop.events_local ON CLUSTER cop ADD COLUMN names Array(String) AFTER obs_values;
+
+ALTER TABLE cop.events ON CLUSTER cop ADD COLUMN names Array(String) AFTER obs_values;
+
+ALTER TABLE cop.events_local ON CLUSTER cop ADD COLUMN name_kinds Array(String) AFTER names;
+
+ALTER TABLE cop.events ON CLUSTER cop ADD COLUMN name_kinds Array(String) AFTER names;
+
+ALTER TABLE cop.events_local ON CLUSTER cop ADD COLUMN false_positives UInt32 AFTER name_kinds;
+
+ALTER TABLE cop.events ON CLUSTER cop ADD COLUMN false_positives UInt32 AFTER name_kinds;
+
+ALTER TABLE cop.situations_local ON CLUSTER cop ADD COLUMN names Array(String) AFTER sectors;
+
+ALTER TABLE cop.situations ON CLUSTER cop ADD COLUMN names Array(String) AFTER sectors;
+
+ALTER TABLE cop.situations_local ON CLUSTER cop ADD COLUMN name_kinds Array(String) AFTER names;
+
+ALTER TABLE cop.situations ON CLUSTER cop ADD COLUMN name_kinds Array(String) AFTER names;
+
 CREATE TABLE IF NOT EXISTS cop.notes_local ON CLUSTER cop (
 			id String,
 			subject_kind String,
@@ -406,5 +426,7 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead l
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily aggregates by stored day', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (5, 'events and observables partitioned by stored month', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (6, 'stated names and false positives', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (8, 'notes', now());

@@ -190,6 +190,8 @@ func (b *bundle) gather(o *object, ev *event.Event, f *facts) (at, atNames []str
 		for _, ref := range o.ObjectRefs {
 			b.addRef(f, ref)
 		}
+		// The campaigns, malware, … it is related to (how COP exports a sighting's names).
+		b.addContext(f, o.ID, 0)
 		if o.NumberObserved > 1 {
 			ev.Summary = event.JoinSummary(ev.Summary, fmt.Sprintf("Observed %d times.", o.NumberObserved))
 		}

@@ -73,6 +73,12 @@ type Explanation struct {
 	Corroboration float64 `json:"corroboration"`
 	// Evidence is Σ confidence × reliability over the distinct contributors.
 	Evidence float64 `json:"evidence"`
+	// Against is the evidence against: Σ min(1, w × false positives) × reliability over the
+	// contributors that reported false-positive sightings of its members. Corroboration is
+	// that of Evidence − Against (docs/scoring.md).
+	Against float64 `json:"against,omitempty"`
+	// FalsePositives sums each contributor's highest count of false-positive sightings.
+	FalsePositives int `json:"false_positives,omitempty"`
 	// Confidence is the noisy-OR 1 − Π(1 − confidence × reliability), shown, not scored.
 	Confidence     float64 `json:"confidence"`
 	Corroborations int     `json:"corroborations"`

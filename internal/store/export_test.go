@@ -16,3 +16,7 @@ func (s *Store) Exec(ctx context.Context, q string, args ...any) error {
 
 // AlreadyDone is alreadyDone (tests: run a migration's statements again).
 var AlreadyDone = alreadyDone
+
+// WriteBeforeMigration6 makes s write as COP did before migration 6 (no names columns) when on,
+// for tests that write into a database migrated up to an older step.
+func (s *Store) WriteBeforeMigration6(on bool) { s.preNames = on }

@@ -54,6 +54,9 @@ func TestDailyAggregatesLiveMergesLeaveHistoryAlone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if c.upTo > 0 && c.upTo < 6 {
+				st.WriteBeforeMigration6(true)
+			}
 			ex := strings.ToUpper("MERGE-" + db)
 			now := time.Now().UTC()
 			month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)

@@ -173,9 +173,10 @@ type EventFilter struct {
 	TLPs         []event.TLP
 	ObsValue     string // normalised observable value
 	ObsType      string
-	Q            string // case-insensitive substring of the title
-	Situation    string // member of this situation (or of one merged into it)
-	Asc          bool   // oldest first; default newest first
+	Q            string   // case-insensitive substring of the title
+	Names        []string // states one of these names (any kind), normalised by event.NormaliseName
+	Situation    string   // member of this situation (or of one merged into it)
+	Asc          bool     // oldest first; default newest first
 	// ByStored orders by stored_at (when COP added the event: TAXII's date added) instead
 	// of observed_at, oldest first; Since is then exclusive and on stored_at.
 	ByStored bool
@@ -264,6 +265,7 @@ func (f *EventFilter) where(c Caller) *sqlWhere {
 	if f.Named != nil {
 		f.Named.where(w)
 	}
+	w.names(f.Names)
 	if f.Situation != "" {
 		w.add("(situation_id = ? OR situation_id IN (SELECT id FROM cop.situations WHERE exercise = ? AND merged_into = ?))",
 			f.Situation, c.Exercise, f.Situation)
@@ -302,7 +304,8 @@ func (e *StoredEvent) cursor(byStored bool) Cursor {
 
 const eventSelect = `SELECT id, contributor, source_id, toString(kind), observed_at, received_at, valid_until,
 	category, techniques, sectors, countries, has_geo, lat, lon, toInt8(severity), confidence, toInt8(tlp),
-	releasable_to, anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at
+	releasable_to, anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at,
+	names, name_kinds, false_positives
 	FROM cop.events`
 
 // EachEvent streams the events f selects in c's scope to fn, in observed_at order (then
@@ -461,10 +464,11 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 	var sev, tlp int8
 	var hasGeo, anon, dup uint8
 	var lat, lon float64
-	var types, values []string
+	var types, values, names, kinds []string
 	if err := rows.Scan(&e.ID, &e.Contributor, &e.SourceID, &kind, &e.ObservedAt, &e.ReceivedAt, &e.ValidUntil,
 		&e.Category, &e.Techniques, &e.Sectors, &e.Countries, &hasGeo, &lat, &lon, &sev, &e.Confidence, &tlp,
-		&e.ReleasableTo, &anon, &e.Exercise, &e.Title, &e.Summary, &types, &values, &e.SituationID, &dup, &e.StoredAt); err != nil {
+		&e.ReleasableTo, &anon, &e.Exercise, &e.Title, &e.Summary, &types, &values, &e.SituationID, &dup, &e.StoredAt,
+		&names, &kinds, &e.FalsePositives); err != nil {
 		return fmt.Errorf("cannot read event row: %w", err)
 	}
 	e.Kind, _ = event.ParseKind(kind)
@@ -477,6 +481,7 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 		e.ValidUntil = time.Time{}
 	}
 	e.ObservedAt, e.ReceivedAt, e.StoredAt = e.ObservedAt.UTC(), e.ReceivedAt.UTC(), e.StoredAt.UTC()
+	e.Names = joinNames(names, kinds)
 	for i := range values {
 		t, err := event.ParseObservableType(types[i])
 		if err != nil {
@@ -485,6 +490,24 @@ func scanEvent(rows scanner, e *StoredEvent) error {
 		e.Observables = append(e.Observables, event.Observable{Type: t, Value: values[i]})
 	}
 	return nil
+}
+
+// joinNames is the inverse of splitNames (nil for none, as event.Validate leaves it).
+func joinNames(names, kinds []string) []event.Name {
+	if len(names) == 0 || len(names) != len(kinds) {
+		return nil
+	}
+	out := make([]event.Name, len(names))
+	for i := range names {
+		out[i] = event.Name{Kind: kinds[i], Name: names[i]}
+	}
+	return out
+}
+
+// names adds a filter keeping rows whose names column holds one of names (already
+// normalised).
+func (w *sqlWhere) names(names []string) {
+	w.hasAny("names", names)
 }
 
 // Exercises lists the exercises with stored events, for admins' TAXII collections.

@@ -320,6 +320,21 @@ var Migrations = []Migration{
 		`DROP TABLE IF EXISTS cop.events_stored_month`,
 		`DROP TABLE IF EXISTS cop.observables_stored_month`,
 	}},
+	{Version: 6, Name: "stated names and false positives", SQL: []string{
+		// The names of campaigns, intrusion sets, threat actors, malware and tools an event
+		// states and a situation carries (event.Name), as two index-aligned arrays: names
+		// alone, so a filter by name is has(names, ?) whatever the kind, and their kinds.
+		// Both are normalised (event.NormaliseName) before they are stored. false_positives
+		// is the event's count of false-positive sightings (event.Event.FalsePositives).
+		// Plain ADD COLUMNs: rows stored before read empty arrays and 0, no copy needed
+		// (18.16 fills the defaults on read and on merge). One column per statement, as in
+		// migration 3, so a step interrupted midway runs again (alreadyDone).
+		`ALTER TABLE cop.events ADD COLUMN names Array(String) AFTER obs_values`,
+		`ALTER TABLE cop.events ADD COLUMN name_kinds Array(String) AFTER names`,
+		`ALTER TABLE cop.events ADD COLUMN false_positives UInt32 AFTER name_kinds`,
+		`ALTER TABLE cop.situations ADD COLUMN names Array(String) AFTER sectors`,
+		`ALTER TABLE cop.situations ADD COLUMN name_kinds Array(String) AFTER names`,
+	}},
 	{Version: 8, Name: "notes", SQL: []string{
 		// notes: the analysts' and liaison officers' assessments of a situation, campaign or
 		// crisis (Store.AddNote). Never updated: a correction is a new note superseding the

@@ -30,6 +30,9 @@ type Store struct {
 	audit   auditLog
 	// rowsOnly: Trend counts from cop.events only (Options.TrendFromRows).
 	rowsOnly bool
+	// preNames: write cop.events and cop.situations without migration 6's columns (tests
+	// that write into a database migrated up to an older step).
+	preNames bool
 }
 
 // Options say how to reach ClickHouse beyond its address.

@@ -78,7 +78,7 @@ type situationRow struct {
 	exercise, title, severity, tlp, mergedInto string
 	confidence, score                          float64
 	releasableTo, contributors, countries      []string
-	sectors                                    []string
+	sectors, names, nameKinds                  []string
 	eventCount                                 uint32
 	firstSeen, lastSeen, updatedAt             time.Time
 	removed                                    uint8
@@ -173,15 +173,23 @@ func parallel(fs ...func() error) error {
 	return errors.Join(errs...)
 }
 
+// eventColumns are the columns of cop.events up to migration 5 (which copies them);
+// eventWriteColumns are those the writer fills, with migration 6's.
 const eventColumns = `id, contributor, source_id, kind, observed_at, received_at, valid_until, category,
 	techniques, sectors, countries, has_geo, lat, lon, severity, confidence, tlp, releasable_to,
 	anonymise, exercise, title, summary, obs_types, obs_values, situation_id, duplicate, stored_at`
+
+const eventWriteColumns = eventColumns + `, names, name_kinds, false_positives`
 
 const observableColumns = `type, value, event_id, contributor, observed_at, exercise, situation_id, tlp,
 	releasable_to, anonymise, stored_at`
 
 func (s *Store) writeEvents(ctx context.Context, b *Pending) error {
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.events ("+eventColumns+")")
+	cols := eventWriteColumns
+	if s.preNames {
+		cols = eventColumns
+	}
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO cop.events ("+cols+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert into cop.events: %w", err)
 	}
@@ -197,15 +205,20 @@ func (s *Store) writeEvents(ctx context.Context, b *Pending) error {
 		for j, o := range e.Observables {
 			types[j], values[j] = o.Type.String(), o.Value
 		}
+		names, kinds := splitNames(e.Names)
 		var lat, lon float64
 		if e.Geo != nil {
 			lat, lon = e.Geo.Lat, e.Geo.Lon
 		}
-		err := batch.Append(e.ID, e.Contributor, e.SourceID, e.Kind.String(), clampTime(e.ObservedAt),
+		row := []any{e.ID, e.Contributor, e.SourceID, e.Kind.String(), clampTime(e.ObservedAt),
 			clampTime(e.ReceivedAt), clampTime(e.ValidUntil), e.Category, nonNil(e.Techniques), nonNil(e.Sectors),
 			nonNil(e.Countries), b2u(e.Geo != nil), lat, lon, e.Severity.String(), e.Confidence, e.TLP.String(),
 			nonNil(e.ReleasableTo), b2u(e.Anonymise), e.Exercise, e.Title, e.Summary, types, values,
-			b.situations[i], b2u(b.duplicate[i]), b.storedAt[i])
+			b.situations[i], b2u(b.duplicate[i]), b.storedAt[i], names, kinds, e.FalsePositives}
+		if s.preNames {
+			row = row[:len(row)-3]
+		}
+		err := batch.Append(row...)
 		if err != nil {
 			return fmt.Errorf("cannot append event %s: %w", e.ID, err)
 		}
@@ -259,10 +272,11 @@ func encodeSituation(d *picture.Delta, payload []byte) (situationRow, error) {
 			return situationRow{}, fmt.Errorf("cannot encode situation %s: %w", st.ID, err)
 		}
 	}
-	names := make([]string, len(st.Contributors))
+	contributors := make([]string, len(st.Contributors))
 	for j, c := range st.Contributors {
-		names[j] = c.Name
+		contributors[j] = c.Name
 	}
+	names, kinds := splitNames(st.Names)
 	sev := st.Severity
 	if sev == 0 {
 		sev = event.SeverityInfo
@@ -273,8 +287,9 @@ func encodeSituation(d *picture.Delta, payload []byte) (situationRow, error) {
 	}
 	return situationRow{id: st.ID, version: st.Version, exercise: st.Exercise, title: st.Title,
 		severity: sev.String(), confidence: st.Confidence, score: st.Score, tlp: tlp.String(),
-		releasableTo: slices.Clone(nonNil(st.ReleasableTo)), contributors: names,
+		releasableTo: slices.Clone(nonNil(st.ReleasableTo)), contributors: contributors,
 		countries: slices.Clone(nonNil(st.Countries)), sectors: slices.Clone(nonNil(st.Sectors)),
+		names: names, nameKinds: kinds,
 		eventCount: uint32(st.EventCount), firstSeen: clampTime(st.FirstSeen), lastSeen: clampTime(st.LastSeen),
 		updatedAt: clampTime(st.UpdatedAt), removed: b2u(d.Removed), mergedInto: d.MergedInto,
 		payload: string(payload)}, nil
@@ -284,18 +299,26 @@ func (s *Store) writeSituations(ctx context.Context, rows []situationRow) error 
 	if len(rows) == 0 {
 		return nil
 	}
+	names := " names, name_kinds,"
+	if s.preNames {
+		names = ""
+	}
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO cop.situations (id, version, exercise, title, severity,
-		confidence, score, tlp, releasable_to, contributors, countries, sectors, event_count, first_seen,
-		last_seen, updated_at, removed, merged_into, payload)`)
+		confidence, score, tlp, releasable_to, contributors, countries, sectors,`+names+` event_count,
+		first_seen, last_seen, updated_at, removed, merged_into, payload)`)
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert into cop.situations: %w", err)
 	}
 	defer batch.Abort()
 	for i := range rows {
 		r := &rows[i]
-		if err := batch.Append(r.id, r.version, r.exercise, r.title, r.severity, r.confidence, r.score,
-			r.tlp, r.releasableTo, r.contributors, r.countries, r.sectors, r.eventCount, r.firstSeen,
-			r.lastSeen, r.updatedAt, r.removed, r.mergedInto, r.payload); err != nil {
+		row := []any{r.id, r.version, r.exercise, r.title, r.severity, r.confidence, r.score,
+			r.tlp, r.releasableTo, r.contributors, r.countries, r.sectors, r.names, r.nameKinds, r.eventCount, r.firstSeen,
+			r.lastSeen, r.updatedAt, r.removed, r.mergedInto, r.payload}
+		if s.preNames {
+			row = append(row[:12], row[14:]...)
+		}
+		if err := batch.Append(row...); err != nil {
 			return fmt.Errorf("cannot append situation %s: %w", r.id, err)
 		}
 	}
@@ -367,6 +390,16 @@ func b2u(b bool) uint8 {
 		return 1
 	}
 	return 0
+}
+
+// splitNames returns the names of ns and their kinds, index-aligned (cop.events and
+// cop.situations' names and name_kinds), sharing nothing with ns.
+func splitNames(ns []event.Name) (names, kinds []string) {
+	names, kinds = make([]string, len(ns)), make([]string, len(ns))
+	for i, n := range ns {
+		names[i], kinds[i] = n.Name, n.Kind
+	}
+	return names, kinds
 }
 
 func nonNil(xs []string) []string {
