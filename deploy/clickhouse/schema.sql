@@ -369,6 +369,25 @@ DROP TABLE IF EXISTS cop.observables_stored_month ON CLUSTER cop;
 
 DROP TABLE IF EXISTS cop.observables_stored_month_local ON CLUSTER cop;
 
+CREATE TABLE IF NOT EXISTS cop.crises_local ON CLUSTER cop (
+			id String,
+			version UInt64,
+			exercise String,
+			status String,
+			level UInt8,
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			missions Array(String),
+			updated_at DateTime,
+			payload String
+		)
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/crises', '{replica}', version)
+		PARTITION BY exercise
+		ORDER BY (exercise, id);
+
+CREATE TABLE IF NOT EXISTS cop.crises ON CLUSTER cop AS cop.crises_local
+		ENGINE = Distributed(cop, cop, crises_local, cityHash64(id));
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
@@ -381,3 +400,5 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (3, 'dead l
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily aggregates by stored day', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (5, 'events and observables partitioned by stored month', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (7, 'crises', now());

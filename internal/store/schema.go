@@ -320,6 +320,7 @@ var Migrations = []Migration{
 		`DROP TABLE IF EXISTS cop.events_stored_month`,
 		`DROP TABLE IF EXISTS cop.observables_stored_month`,
 	}},
+	crisesMigration,
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
