@@ -193,7 +193,7 @@ func (s *Server) crisisAct(w http.ResponseWriter, r *http.Request, id access.Ide
 	}
 	if s.Store != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-		err := s.Store.SaveCrises(ctx, []crisis.Crisis{ch.Crisis})
+		err := s.Store.SaveCrises(ctx, s.Crises.Namespace, []crisis.Crisis{ch.Crisis})
 		cancel()
 		if err != nil {
 			// Kept in memory and on the board; stored with its next change.

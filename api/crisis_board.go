@@ -28,6 +28,8 @@ import (
 type CrisisBoard struct {
 	Rules    *crisis.Rules
 	Missions access.Missions
+	// Namespace is the deployment's (bus.Config.Namespace): its crises in cop.crises.
+	Namespace string
 
 	mu      sync.Mutex
 	crises  map[string]*crisis.Crisis // Lock should be held.
@@ -178,7 +180,7 @@ func (s *Server) RunCrises(ctx context.Context) error {
 	b, log := s.Crises, s.Log.With().Str("component", "crisis").Logger()
 	if s.Store != nil {
 		for {
-			cs, err := s.Store.LoadCrises(ctx, time.Now().Add(-30*24*time.Hour))
+			cs, err := s.Store.LoadCrises(ctx, b.Namespace, time.Now().Add(-30*24*time.Hour))
 			if err == nil {
 				b.Load(cs)
 				log.Info().Int("crises", len(cs)).Str("rules", b.Rules.Version).Msg("crises loaded")
@@ -238,7 +240,7 @@ func (s *Server) saveCrises(ctx context.Context, log zerolog.Logger, cs []crisis
 	}
 	var err error
 	for try := range 3 {
-		if err = s.Store.SaveCrises(ctx, cs); err == nil || ctx.Err() != nil {
+		if err = s.Store.SaveCrises(ctx, s.Crises.Namespace, cs); err == nil || ctx.Err() != nil {
 			return
 		}
 		select {

@@ -394,8 +394,9 @@ func TestCrisesAreStoredReloadedAndAudited(t *testing.T) {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := newCrisisFixture(t, st)
 	ns := itest.Namespace(t)
+	f, _ := newCrisisFixture(t, st)
+	f.s.Crises.Namespace = ns
 	id := crisis.ID("", crisis.Subject{Kind: crisis.SubjectCampaign, ID: "campaign-c-amber-1"})
 	if got, _ := f.act(t, "liaison-1", id+"?n="+ns, crisis.Action{Action: "escalate", Reason: "drill " + ns}); got != 200 {
 		t.Fatalf("escalate: %d", got)
@@ -407,7 +408,7 @@ func TestCrisesAreStoredReloadedAndAudited(t *testing.T) {
 		t.Fatalf("coordinate at a lower level: %d", got)
 	}
 	f.crises(t, "cmdr-green", url.Values{"n": {ns}})
-	cs, err := st.LoadCrises(context.Background(), time.Now().Add(-time.Hour))
+	cs, err := st.LoadCrises(context.Background(), ns, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

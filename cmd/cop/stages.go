@@ -228,7 +228,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		},
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
-		Crises: api.NewCrisisBoard(rules, missions),
+		Crises: crisisBoard(rules, missions, b.bc.Namespace),
 		Alerts: c.Alerts,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
@@ -269,4 +269,11 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, gw *ingest
 	}
 	<-errc
 	return nil
+}
+
+// crisisBoard is the api stage's crisis board, in the deployment's namespace.
+func crisisBoard(rules *crisis.Rules, missions access.Missions, namespace string) *api.CrisisBoard {
+	b := api.NewCrisisBoard(rules, missions)
+	b.Namespace = namespace
+	return b
 }

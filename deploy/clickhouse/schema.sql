@@ -370,6 +370,7 @@ DROP TABLE IF EXISTS cop.observables_stored_month ON CLUSTER cop;
 DROP TABLE IF EXISTS cop.observables_stored_month_local ON CLUSTER cop;
 
 CREATE TABLE IF NOT EXISTS cop.crises_local ON CLUSTER cop (
+			namespace String,
 			id String,
 			version UInt64,
 			exercise String,
@@ -383,7 +384,7 @@ CREATE TABLE IF NOT EXISTS cop.crises_local ON CLUSTER cop (
 		)
 		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/crises', '{replica}', version)
 		PARTITION BY exercise
-		ORDER BY (exercise, id);
+		ORDER BY (namespace, exercise, id);
 
 CREATE TABLE IF NOT EXISTS cop.crises ON CLUSTER cop AS cop.crises_local
 		ENGINE = Distributed(cop, cop, crises_local, cityHash64(id));

@@ -199,7 +199,7 @@ func next(from State, proposed bool, a Action) (State, error) {
 	}
 	needReason := func() error {
 		if strings.TrimSpace(a.Reason) == "" {
-			return fmt.Errorf("%w: reason: %s must say why", ErrNoReason, a.Action)
+			return fmt.Errorf("%w: to %s a crisis, say why (field reason)", ErrNoReason, a.Action)
 		}
 		return nil
 	}

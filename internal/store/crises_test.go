@@ -30,13 +30,16 @@ func TestCrisesReloadTheLatestVersionOfOpenAndRecentlyClosed(t *testing.T) {
 	later.Version, later.Status, later.Level = 2, crisis.Escalated, 3
 	old := crisis.Crisis{ID: "crisis-old-" + ns, Version: 3, Status: crisis.Closed, Level: 1, TLP: event.TLPGreen, UpdatedAt: now.Add(-48 * time.Hour)}
 	recent := crisis.Crisis{ID: "crisis-recent-" + ns, Version: 3, Status: crisis.Closed, Level: 2, TLP: event.TLPGreen, UpdatedAt: now}
-	if err := st.SaveCrises(ctx, []crisis.Crisis{later, old, recent}); err != nil {
+	if err := st.SaveCrises(ctx, ns, []crisis.Crisis{later, old, recent}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveCrises(ctx, []crisis.Crisis{open}); err != nil { // an older version stored after
+	if err := st.SaveCrises(ctx, ns, []crisis.Crisis{open}); err != nil { // an older version stored after
 		t.Fatal(err)
 	}
-	got, err := st.LoadCrises(ctx, now.Add(-time.Hour))
+	if err := st.SaveCrises(ctx, "other-"+ns, []crisis.Crisis{{ID: "crisis-elsewhere-" + ns, Version: 1, Status: crisis.Monitoring, Level: 1, TLP: event.TLPGreen, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LoadCrises(ctx, ns, now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,5 +55,8 @@ func TestCrisesReloadTheLatestVersionOfOpenAndRecentlyClosed(t *testing.T) {
 	}
 	if _, ok := byID[old.ID]; ok {
 		t.Error("crisis closed two days ago reloaded")
+	}
+	if len(got) != 2 {
+		t.Errorf("reloaded %d crises, want 2 (another namespace's are not this deployment's)", len(got))
 	}
 }
