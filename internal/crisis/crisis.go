@@ -88,12 +88,16 @@ type Crisis struct {
 	// Explanation is the proposal that set RuleLevel: the rule and its conditions' values.
 	Explanation Explanation `json:"explanation"`
 	Score       float64     `json:"score"`
-	// Countries, MemberStates, Sectors and CriticalSectors are every one its situations
-	// have touched since it was proposed (they only grow).
+	// Countries, MemberStates, Sectors and CriticalSectors are those its situations touch
+	// now (the timeline keeps what they touched before).
 	Countries       []string `json:"countries,omitempty"`
 	MemberStates    []string `json:"member_states,omitempty"`
 	Sectors         []string `json:"sectors,omitempty"`
 	CriticalSectors []string `json:"critical_sectors,omitempty"`
+	// Category (the first subject's best situation's) and Techniques (every one seen) say
+	// which threat it is: a new subject of the same threat joins it (Evaluate).
+	Category   string   `json:"category,omitempty"`
+	Techniques []string `json:"techniques,omitempty"`
 	// Missions are the CSDP missions whose area one of its situations touched.
 	Missions []string `json:"missions,omitempty"`
 	// Situations are the member situations' ids now.
@@ -310,6 +314,7 @@ func (c *Crisis) Clone() Crisis {
 	d.Countries, d.MemberStates = slices.Clone(c.Countries), slices.Clone(c.MemberStates)
 	d.Sectors, d.CriticalSectors = slices.Clone(c.Sectors), slices.Clone(c.CriticalSectors)
 	d.Missions, d.Situations = slices.Clone(c.Missions), slices.Clone(c.Situations)
+	d.Techniques = slices.Clone(c.Techniques)
 	d.Contributors, d.ReleasableTo = slices.Clone(c.Contributors), slices.Clone(c.ReleasableTo)
 	d.Timeline = slices.Clone(c.Timeline)
 	if c.Geo != nil {

@@ -81,13 +81,15 @@ func TestConditionsEach(t *testing.T) {
 		}
 	}
 	f("quiet", sit("a", 10, []string{"EE", "FI", "DE"}, []string{"energy"}, []string{"x"}, ""), "")
-	f("score alone", sit("a", 55, []string{"EE"}, nil, []string{"x"}, ""), "top-of-the-picture")
-	f("three member states", sit("a", 25, []string{"EE", "FI", "DE"}, []string{"health"}, []string{"x"}, ""), "several-member-states")
-	f("non-members do not count", sit("a", 25, []string{"BA", "XK", "UA"}, []string{"health"}, []string{"x"}, ""), "")
+	f("score alone is no crisis", sit("a", 70, []string{"EE"}, nil, []string{"x"}, ""), "")
+	f("three member states are not enough outside critical sectors", sit("a", 25, []string{"EE", "FI", "DE"}, []string{"health"}, []string{"x"}, ""), "")
+	f("four member states", sit("a", 25, []string{"EE", "FI", "DE", "PL"}, []string{"health"}, []string{"x"}, ""), "several-member-states")
+	f("non-members do not count", sit("a", 25, []string{"BA", "XK", "UA", "MD"}, []string{"health"}, []string{"x"}, ""), "")
 	f("civil and military on a critical sector", sit("a", 25, []string{"BA"}, []string{"telecom"}, []string{"ee-cert", "fr-comcyber"}, ""), "civil-military")
 	f("two civil on a critical sector", sit("a", 25, []string{"BA"}, []string{"telecom"}, []string{"ee-cert", "nl-ncsc"}, ""), "")
 	f("large scale", sit("a", 40, []string{"EE", "FI", "DE"}, []string{"submarine-cable"}, []string{"x"}, ""), "large-scale-critical-infrastructure")
-	f("crisis", sit("a", 60, []string{"EE", "FI", "DE", "IT"}, []string{"energy"}, []string{"ee-cert", "de-cert-bw"}, ""), "cyber-crisis")
+	f("four states is large scale", sit("a", 55, []string{"EE", "FI", "DE", "IT"}, []string{"energy"}, []string{"ee-cert", "de-cert-bw"}, ""), "large-scale-critical-infrastructure")
+	f("crisis", sit("a", 50, []string{"EE", "FI", "DE", "IT", "PL"}, []string{"energy"}, []string{"ee-cert", "de-cert-bw"}, ""), "cyber-crisis")
 }
 
 func TestReEvaluationFindsTheSameCrisis(t *testing.T) {
@@ -150,7 +152,7 @@ func TestMarkingIsTheMostRestrictiveAndNeverLoosens(t *testing.T) {
 }
 
 func TestProposalRisesUntilAPersonActsThenRulesOnlyPropose(t *testing.T) {
-	s := sit("s1", 25, []string{"EE", "FI", "DE"}, []string{"health"}, []string{"a"}, "")
+	s := sit("s1", 25, []string{"EE", "FI", "DE", "PL"}, []string{"health"}, []string{"a"}, "")
 	res := evaluate(t, []*picture.Situation{s}, nil, t0)
 	s.Sectors = []string{"energy"}
 	s.Score = 40
@@ -175,7 +177,7 @@ func TestProposalRisesUntilAPersonActsThenRulesOnlyPropose(t *testing.T) {
 }
 
 func TestClosedCrisisReopensOnlyAtAHigherLevel(t *testing.T) {
-	s := sit("s1", 25, []string{"EE", "FI", "DE"}, []string{"health"}, []string{"a"}, "")
+	s := sit("s1", 25, []string{"EE", "FI", "DE", "PL"}, []string{"health"}, []string{"a"}, "")
 	c := evaluate(t, []*picture.Situation{s}, nil, t0).Updated[0]
 	if _, err := c.Act(Action{Action: ActClose, Reason: "false positive"}, "analyst-1", t0); err != nil {
 		t.Fatal(err)
@@ -325,5 +327,31 @@ func TestParseRulesNamesTheFieldThatIsWrong(t *testing.T) {
 	}
 	if err := DefaultRules().Validate(); err != nil {
 		t.Errorf("default rules invalid: %v", err)
+	}
+}
+
+func TestSubjectsOfOneThreatJoinOneCrisis(t *testing.T) {
+	threat := func(id, country string, techniques ...string) *picture.Situation {
+		s := sit(id, 30, []string{country, "LV"}, []string{"energy"}, []string{"a"}, "")
+		s.Category, s.Techniques = "availability/sabotage", techniques
+		return s
+	}
+	// Two situations of one wiper campaign on rotated infrastructure (no shared observable,
+	// no shared /24): the same category, technique, sector and a country in common.
+	a, b := threat("s1", "EE", "T1485"), threat("s2", "LT", "T1485")
+	res := evaluate(t, []*picture.Situation{a, b}, nil, t0)
+	if len(res.Updated) != 1 || !slices.Equal(res.Updated[0].Situations, []string{"s1", "s2"}) {
+		t.Fatalf("want one crisis holding both, got %+v", res.Updated)
+	}
+	// Another threat to the same sector in the same country is not the same crisis.
+	c := threat("s3", "EE", "T1498")
+	c.Category = "availability/ddos"
+	again := evaluate(t, []*picture.Situation{a, b, c}, res.Updated, t0.Add(time.Second))
+	ids := map[string]bool{}
+	for _, u := range again.Updated {
+		ids[u.ID] = true
+	}
+	if !ids["crisis-s3"] || len(again.Updated) != 1 {
+		t.Errorf("a DDoS joined the wiper's crisis: %v", ids)
 	}
 }

@@ -40,6 +40,8 @@ type Condition struct {
 type facts struct {
 	kind, id, exercise string
 	title              string
+	category           string // the best situation's
+	techniques         []string
 	score              float64
 	situations         []string
 	countries, states  []string
@@ -61,8 +63,9 @@ func gather(r *Rules, missions access.Missions, kind, id string, members []*pict
 	for _, s := range members {
 		f.situations = append(f.situations, s.ID)
 		if s.Score > f.score {
-			f.score, f.title = s.Score, s.Title
+			f.score, f.title, f.category = s.Score, s.Title, s.Category
 		}
+		f.techniques = union(f.techniques, s.Techniques)
 		if s.Geo != nil && s.Score > bestGeo {
 			g := *s.Geo
 			f.geo, bestGeo = &g, s.Score
@@ -73,7 +76,7 @@ func gather(r *Rules, missions access.Missions, kind, id string, members []*pict
 			if p := byName[c.Name]; p != nil {
 				p.Anonymise = p.Anonymise || c.Anonymise
 			} else {
-				byName[c.Name] = &Contributor{Name: c.Name, Anonymise: c.Anonymise, Military: r.Military(c.Name)}
+				byName[c.Name] = &Contributor{Name: c.Name, Anonymise: c.Anonymise, Military: r.military(c.Name)}
 			}
 		}
 		f.tlp = max(f.tlp, s.TLP)
@@ -248,12 +251,16 @@ type candidate struct {
 // Evaluate applies the rules to the picture's campaigns and lone situations. A subject
 // belongs to the crisis of its id or, failing that, to the crisis of its exercise
 // sharing most of its situations (so a situation joining a campaign, or a campaign
-// changing its oldest member, keeps its crisis); a crisis takes the one subject that
-// belongs to it best. A crisis follows its subject (situations, what they touch,
-// marking), and its level rises while it is a proposal nobody has acted on; a subject of
-// no crisis for which a rule holds is proposed as a new crisis; a closed crisis is
-// re-opened only by a rule of a higher level than it had. The result depends on the sets
-// given, not their order.
+// changing its oldest member, keeps its crisis); a crisis keeps the best of the subjects
+// that belong to it. Any other subject for which a rule holds joins an open crisis of
+// the same threat if there is one (Related: the same
+// category, a technique, a sector and a member state in common: infrastructure rotates,
+// and a campaign whose addresses became a hub falls apart into situations that are
+// still one threat), else it is proposed as a new crisis. Each crisis then follows the
+// union of its subjects (situations, what they touch, marking), and its level rises
+// while it is a proposal nobody has acted on; a closed crisis is re-opened only by a
+// rule of a higher level than it had. The result depends on the sets given, not their
+// order.
 func Evaluate(in Input) Result {
 	cands := candidates(in.Situations)
 	crises := make(map[string]*Crisis, len(in.Crises))
@@ -274,11 +281,14 @@ func Evaluate(in Input) Result {
 			bySituation[k] = append(bySituation[k], id)
 		}
 	}
-	// Each candidate claims one crisis; each crisis keeps its best claimant.
+	// Each subject claims one crisis: the one of its id, else the one sharing most of its
+	// situations; each crisis keeps its best claimant (so a crisis follows one subject
+	// and never snowballs through the situations it once held).
 	type claim struct {
 		cand    int
 		byID    bool
 		overlap int
+		same    bool // the subject's best situation is of the crisis's category
 	}
 	better := func(a, b claim) bool { // a is a better claim than b
 		if a.byID != b.byID {
@@ -287,46 +297,110 @@ func Evaluate(in Input) Result {
 		if a.overlap != b.overlap {
 			return a.overlap > b.overlap
 		}
+		if a.same != b.same {
+			return a.same
+		}
 		return a.cand < b.cand // candidates are sorted: the smaller subject
 	}
 	claims := map[string]claim{}
 	for i, cd := range cands {
 		own := ID(cd.exercise, Subject{Kind: cd.kind, ID: cd.id})
+		cl := claim{cand: i}
+		cid := own
 		if _, ok := crises[own]; ok {
-			if cl, held := claims[own]; !held || better(claim{i, true, 0}, cl) {
-				claims[own] = claim{i, true, 0}
+			cl.byID = true
+		} else {
+			count := map[string]int{}
+			for _, s := range cd.members {
+				for _, id := range bySituation[cd.exercise+"\x00"+s.ID] {
+					count[id]++
+				}
 			}
-			continue
-		}
-		count := map[string]int{}
-		for _, s := range cd.members {
-			for _, cid := range bySituation[cd.exercise+"\x00"+s.ID] {
-				count[cid]++
+			cid = ""
+			for id, n := range count {
+				if n > cl.overlap || n == cl.overlap && id < cid {
+					cid, cl.overlap = id, n
+				}
+			}
+			if cid == "" {
+				continue
 			}
 		}
-		bestID, bestN := "", 0
-		for cid, n := range count {
-			if n > bestN || n == bestN && cid < bestID {
-				bestID, bestN = cid, n
-			}
-		}
-		if bestID == "" {
-			continue
-		}
-		if cl, held := claims[bestID]; !held || better(claim{i, false, bestN}, cl) {
-			claims[bestID] = claim{i, false, bestN}
+		cl.same = bestCategory(cd.members) == crises[cid].Category
+		if held, ok := claims[cid]; !ok || better(cl, held) {
+			claims[cid] = cl
 		}
 	}
-	matched := make([]string, len(cands)) // candidate → crisis id it updates
-	for cid, cl := range claims {
-		matched[cl.cand] = cid
+	members := map[string][]*picture.Situation{} // crisis id → its subjects' situations this time
+	var order []string                           // crisis ids in the order first assigned
+	var fresh []*facts                           // the first subject of each new crisis, for related
+	assign := func(cid string, cd *candidate) {
+		if _, ok := members[cid]; !ok {
+			order = append(order, cid)
+		}
+		members[cid] = append(members[cid], cd.members...)
+	}
+	won := make([]bool, len(cands))
+	for _, cid := range ids {
+		if cl, ok := claims[cid]; ok {
+			won[cl.cand] = true
+			assign(cid, &cands[cl.cand])
+		}
+	}
+	floor := in.Rules.scoreFloor()
+	for i := range cands {
+		cd := &cands[i]
+		if won[i] || maxScore(cd.members) < floor {
+			continue // no rule can hold: not worth gathering
+		}
+		f := gather(in.Rules, in.Missions, cd.kind, cd.id, slices.Clone(cd.members))
+		if _, holds := in.Rules.propose(&f); !holds {
+			continue
+		}
+		// The same threat as an open crisis held, or as one proposed a moment ago?
+		relID, relN := "", 0
+		for _, id := range ids {
+			if c := crises[id]; c.Open() && c.Exercise == f.exercise {
+				if n := related(c.Category, c.Techniques, c.Sectors, c.Countries, &f); n > relN {
+					relID, relN = id, n
+				}
+			}
+		}
+		for _, g := range fresh { // in the order they were made: the first of equals wins
+			if g.exercise != f.exercise {
+				continue
+			}
+			if n := related(g.category, g.techniques, g.sectors, g.countries, &f); n > relN {
+				relID, relN = ID(g.exercise, Subject{g.kind, g.id}), n
+			}
+		}
+		if relID != "" {
+			assign(relID, cd)
+			continue
+		}
+		own := ID(cd.exercise, Subject{Kind: cd.kind, ID: cd.id})
+		if _, taken := crises[own]; taken {
+			continue // its own crisis kept a better claimant (BUG guard: ids are per subject)
+		}
+		fresh = append(fresh, &f)
+		assign(own, cd)
+	}
+	subjects := map[string]*facts{}
+	for _, g := range fresh {
+		subjects[ID(g.exercise, Subject{g.kind, g.id})] = g
 	}
 	var res Result
-	for i, cd := range cands {
-		f := gather(in.Rules, in.Missions, cd.kind, cd.id, cd.members)
+	for _, cid := range order {
+		c, held := crises[cid]
+		kind, sid := "", ""
+		if held {
+			kind, sid = c.Subject.Kind, c.Subject.ID
+		} else {
+			kind, sid = subjects[cid].kind, subjects[cid].id
+		}
+		f := gather(in.Rules, in.Missions, kind, sid, dedupe(members[cid]))
 		x, holds := in.Rules.propose(&f)
-		if cid := matched[i]; cid != "" {
-			c := crises[cid]
+		if held {
 			if ch, changed := c.follow(&f, x, holds, in.Now); changed {
 				res.Updated = append(res.Updated, c.Clone())
 				res.Changes = append(res.Changes, ch...)
@@ -334,16 +408,69 @@ func Evaluate(in Input) Result {
 			continue
 		}
 		if !holds {
-			continue
+			continue // BUG guard: its first subject held, and a union only adds
 		}
-		c := propose(&f, x, in.Now)
-		res.Updated = append(res.Updated, c.Clone())
-		res.Changes = append(res.Changes, Change{Kind: ChangeProposed, Crisis: c.Clone(), Reason: "crisis proposed at level " +
-			strconv.Itoa(c.Level) + ": " + x.Text})
+		nc := propose(&f, x, in.Now)
+		res.Updated = append(res.Updated, nc.Clone())
+		res.Changes = append(res.Changes, Change{Kind: ChangeProposed, Crisis: nc.Clone(), Reason: "crisis proposed at level " +
+			strconv.Itoa(nc.Level) + ": " + x.Text})
 	}
 	slices.SortFunc(res.Updated, func(a, b Crisis) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortStableFunc(res.Changes, func(a, b Change) int { return strings.Compare(a.Crisis.ID, b.Crisis.ID) })
 	return res
+}
+
+// related says how much subject f looks like the threat of a crisis (its category,
+// techniques, sectors and countries): the countries they share when the category is the
+// same and a technique, a sector and a country are shared, else 0.
+func related(category string, techniques, sectors, countries []string, f *facts) int {
+	if (category == "" || category != f.category) && !shares(techniques, f.techniques) || !shares(sectors, f.sectors) {
+		return 0
+	}
+	n := 0
+	for _, s := range f.countries {
+		if slices.Contains(countries, s) {
+			n++
+		}
+	}
+	return n
+}
+
+func shares(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// bestCategory is the category of the best-scored of sits (the smallest id of equals).
+func bestCategory(sits []*picture.Situation) string {
+	var best *picture.Situation
+	for _, s := range sits {
+		if best == nil || s.Score > best.Score || s.Score == best.Score && s.ID < best.ID {
+			best = s
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.Category
+}
+
+func maxScore(sits []*picture.Situation) float64 {
+	m := 0.0
+	for _, s := range sits {
+		m = max(m, s.Score)
+	}
+	return m
+}
+
+// dedupe returns sits without repeats (a situation two subjects of one crisis share).
+func dedupe(sits []*picture.Situation) []*picture.Situation {
+	slices.SortFunc(sits, func(a, b *picture.Situation) int { return strings.Compare(a.ID, b.ID) })
+	return slices.CompactFunc(sits, func(a, b *picture.Situation) bool { return a.ID == b.ID })
 }
 
 // candidates are the campaigns of each exercise and the situations in none, sorted by
@@ -394,26 +521,17 @@ func propose(f *facts, x Explanation, now time.Time) *Crisis {
 	return c
 }
 
-// absorb takes f's situations and what they touch (the affected lists and the marking
-// only grow: what a crisis once showed stays behind the marking it was shown under).
+// absorb takes f's situations and what they touch. The marking only tightens: what a
+// crisis once showed (in its timeline too) stays behind the marking it was shown under.
 func (c *Crisis) absorb(f *facts) {
 	c.Title, c.Score, c.Geo = f.title, math.Round(f.score*10)/10, f.geo
-	c.Situations = f.situations
-	c.Countries = union(c.Countries, f.countries)
-	c.MemberStates = union(c.MemberStates, f.states)
-	c.Sectors = union(c.Sectors, f.sectors)
-	c.CriticalSectors = union(c.CriticalSectors, f.critical)
-	c.Missions = union(c.Missions, f.missions)
-	for _, fc := range f.contributors {
-		i := slices.IndexFunc(c.Contributors, func(x Contributor) bool { return x.Name == fc.Name })
-		if i < 0 {
-			c.Contributors = append(c.Contributors, fc)
-		} else {
-			c.Contributors[i].Anonymise = c.Contributors[i].Anonymise || fc.Anonymise
-			c.Contributors[i].Military = fc.Military
-		}
+	if c.Category == "" {
+		c.Category = f.category
 	}
-	slices.SortFunc(c.Contributors, func(a, b Contributor) int { return strings.Compare(a.Name, b.Name) })
+	c.Situations, c.Techniques = f.situations, f.techniques
+	c.Countries, c.MemberStates = f.countries, f.states
+	c.Sectors, c.CriticalSectors = f.sectors, f.critical
+	c.Missions, c.Contributors = f.missions, f.contributors
 	if c.TLP == 0 {
 		c.TLP, c.ReleasableTo = f.tlp, f.releasable
 	} else {
@@ -428,9 +546,9 @@ func (c *Crisis) absorb(f *facts) {
 func (c *Crisis) follow(f *facts, x Explanation, holds bool, now time.Time) ([]Change, bool) {
 	before := c.Clone()
 	c.absorb(f)
-	changed := !slices.Equal(before.Situations, c.Situations) || len(c.Countries) != len(before.Countries) ||
-		len(c.Sectors) != len(before.Sectors) || len(c.Missions) != len(before.Missions) ||
-		len(c.Contributors) != len(before.Contributors) || c.TLP != before.TLP ||
+	changed := !slices.Equal(before.Situations, c.Situations) || !slices.Equal(c.Countries, before.Countries) ||
+		!slices.Equal(c.Sectors, before.Sectors) || !slices.Equal(c.Missions, before.Missions) ||
+		!slices.Equal(c.Contributors, before.Contributors) || c.TLP != before.TLP || !slices.Equal(c.Techniques, before.Techniques) ||
 		!slices.Equal(c.ReleasableTo, before.ReleasableTo) || math.Abs(c.Score-before.Score) >= 1 ||
 		c.Title != before.Title
 	if !changed {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cidcc/cop/internal/jsonerr"
 )
@@ -30,6 +32,9 @@ type Rules struct {
 	// holds when at least one of each reported the subject.
 	MilitaryContributors []string `json:"military_contributors"`
 	Rules                []Rule   `json:"rules"`
+
+	mu           sync.Mutex
+	militaryMemo map[string]bool // Lock should be held.
 }
 
 // Rule proposes a crisis of Level when every condition it sets holds (an unset condition
@@ -60,12 +65,15 @@ const (
 var EUMemberStates = []string{"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
 	"IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"}
 
-// DefaultRules are the rules when no file is given. The scores they ask are those of the
-// scoring's scale (docs/scoring.md): a lone report of a critical incident scores about
-// 14, a situation corroborated by six typical contributors about half its ceiling, the best
-// of a realistic picture 60 to 70; so 20 is "corroborated, not noise", 35 "well
-// corroborated and severe" and 50 the top of the picture. Counting member states and
-// critical sectors, not scores alone, keeps them meaningful whatever the feeds.
+// DefaultRules are the rules when no file is given. Their scores are on the scoring's
+// scale (docs/scoring.md, 100 × severity × corroboration × criticality × decay ×
+// recency): a critical incident in a critical sector reported by one contributor scores
+// about 14, by two about 26, by three about 35; a high one needs about six contributors
+// for 20; the best of a realistic picture score 60 to 70. So 20 is "corroborated, not a
+// lone claim", 35 "severe and well corroborated", 50 "the top of the picture". A score
+// alone is no crisis: every rule also asks for breadth (member states) or a critical
+// sector, which keeps them meaningful whatever the feeds; and subjects of one threat
+// join one crisis (Evaluate), so rotating infrastructure does not multiply crises.
 func DefaultRules() *Rules {
 	return &Rules{
 		Version:         "default-1",
@@ -76,18 +84,16 @@ func DefaultRules() *Rules {
 		MilitaryContributors: []string{"*milcert*", "*-mil", "*-mil-*", "*comcyber*", "*cert-bw*", "*csirt-mon*",
 			"*mcce*", "nato-ncirc", "eumc-*", "*-cyber-command*", "*cyfor*"},
 		Rules: []Rule{
-			{Name: "top-of-the-picture", Level: 1, MinScore: 50,
-				Description: "among the best-corroborated, most severe situations of the picture"},
 			{Name: "critical-infrastructure", Level: 2, MinScore: 20, CriticalSector: true, MinMemberStates: 2,
 				Description: "a corroborated threat to a critical sector in several member states"},
-			{Name: "several-member-states", Level: 2, MinScore: 20, MinMemberStates: 3,
-				Description: "a corroborated threat touching three member states or more"},
+			{Name: "several-member-states", Level: 2, MinScore: 20, MinMemberStates: 4,
+				Description: "a corroborated threat touching four member states or more"},
 			{Name: "civil-military", Level: 2, MinScore: 20, CivilMilitary: true, CriticalSector: true,
 				Description: "civil and military contributors see the same threat to a critical sector"},
 			{Name: "large-scale-critical-infrastructure", Level: 3, MinScore: 35, CriticalSector: true, MinMemberStates: 3,
-				Description: "a severe, corroborated threat to a critical sector in three member states or more"},
-			{Name: "cyber-crisis", Level: 4, MinScore: 50, CriticalSector: true, MinMemberStates: 4, CivilMilitary: true,
-				Description: "a severe threat to critical infrastructure in four member states or more, seen by civil and military contributors"},
+				Description: "a severe, well corroborated threat to a critical sector in three member states or more"},
+			{Name: "cyber-crisis", Level: 4, MinScore: 50, CriticalSector: true, MinMemberStates: 5, CivilMilitary: true,
+				Description: "a threat at the top of the picture to critical infrastructure in five member states or more, seen by civil and military contributors"},
 		},
 	}
 }
@@ -188,6 +194,31 @@ func (r *Rules) Military(contributor string) bool {
 		}
 	}
 	return false
+}
+
+// military is Military, remembered: it is asked for every contributor of every subject.
+func (r *Rules) military(contributor string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.militaryMemo[contributor]; ok {
+		return v
+	}
+	if r.militaryMemo == nil || len(r.militaryMemo) > 100_000 {
+		r.militaryMemo = map[string]bool{}
+	}
+	v := r.Military(contributor)
+	r.militaryMemo[contributor] = v
+	return v
+}
+
+// scoreFloor is the lowest score at which a rule can hold: the least min_score, or 0 if
+// a rule has none.
+func (r *Rules) scoreFloor() float64 {
+	floor := math.Inf(1)
+	for _, ru := range r.Rules {
+		floor = min(floor, ru.MinScore)
+	}
+	return floor
 }
 
 // memberState reports whether country counts towards min_member_states.
