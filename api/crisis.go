@@ -53,11 +53,14 @@ type CrisisList struct {
 	Crises   []crisis.Crisis `json:"crises"`
 }
 
-// shownCrisis is c as id may see it: anonymised contributors by their pseudonyms, sorted
-// again by the names shown.
+// shownCrisis is c as id may see it: anonymised contributors by their pseudonyms, without
+// their side (civil or military: the counts say it), sorted again by the names shown.
 func (s *Server) shownCrisis(id *access.Identity, c crisis.Crisis) crisis.Crisis {
 	for i := range c.Contributors {
-		c.Contributors[i].Name = s.Anon.Shown(id, c.Contributors[i].Name, c.Contributors[i].Anonymise)
+		ct := &c.Contributors[i]
+		if shown := s.Anon.Shown(id, ct.Name, ct.Anonymise); shown != ct.Name {
+			ct.Name, ct.Military = shown, false
+		}
 	}
 	slices.SortFunc(c.Contributors, func(a, b crisis.Contributor) int { return strings.Compare(a.Name, b.Name) })
 	return c

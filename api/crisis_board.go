@@ -177,7 +177,7 @@ const crisisEvalEvery = time.Second
 // load, then evaluates the rules whenever the picture changed, at most every second,
 // storing and alerting what changed, until ctx ends.
 func (s *Server) RunCrises(ctx context.Context) error {
-	b, log := s.Crises, s.Log.With().Str("component", "crisis").Logger()
+	b, log := s.Crises, s.Log.With().Str("stage", "crisis").Logger()
 	if s.Store != nil {
 		for {
 			cs, err := s.Store.LoadCrises(ctx, b.Namespace, time.Now().Add(-30*24*time.Hour))

@@ -200,6 +200,16 @@ func TestAccessMatrixCrises(t *testing.T) {
 			if viewer == "cmdr-althea" && !strings.Contains(string(raw), testAnon.Pseudonym("cmdr-althea", "milcert-hr")) {
 				t.Errorf("%s: pseudonym missing", viewer)
 			}
+			for _, c := range l.Crises {
+				for _, ct := range c.Contributors {
+					if ct.Military && viewer != "admin" {
+						t.Errorf("%s: the side of %s is shown (only the pseudonymised contributor is military)", viewer, ct.Name)
+					}
+				}
+				if c.Subject.ID == "campaign-c-amber-1" && (c.Military != 1 || c.Civil != 1) {
+					t.Errorf("%s: counts %d civil %d military, want 1 and 1", viewer, c.Civil, c.Military)
+				}
+			}
 		}
 	})
 }

@@ -103,12 +103,16 @@ type Crisis struct {
 	// Situations are the member situations' ids now.
 	Situations   []string      `json:"situations"`
 	Contributors []Contributor `json:"contributors,omitempty"`
-	Geo          *event.Geo    `json:"geo,omitempty"`
-	TLP          event.TLP     `json:"tlp"`
-	ReleasableTo []string      `json:"releasable_to,omitempty"`
-	Timeline     []Entry       `json:"timeline"`
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
+	// Civil and Military count its contributors by side (read paths leave an anonymised
+	// contributor's side out of its entry: the counts say it without naming anyone).
+	Civil        int        `json:"civil"`
+	Military     int        `json:"military"`
+	Geo          *event.Geo `json:"geo,omitempty"`
+	TLP          event.TLP  `json:"tlp"`
+	ReleasableTo []string   `json:"releasable_to,omitempty"`
+	Timeline     []Entry    `json:"timeline"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // Open reports whether c is not closed.

@@ -134,11 +134,10 @@ func TestExercisesNeverShareACrisis(t *testing.T) {
 func TestMarkingIsTheMostRestrictiveAndNeverLoosens(t *testing.T) {
 	a := sit("s1", 30, []string{"EE"}, []string{"energy"}, []string{"a"}, "203.0.113.1")
 	b := sit("s2", 10, []string{"FI"}, []string{"energy"}, []string{"b"}, "203.0.113.2")
-	b.TLP, b.ReleasableTo = event.TLPAmber, []string{"EUFOR-ALTHEA", "CERT-EU"}
-	a.ReleasableTo = []string{"CERT-EU"}
+	b.TLP = event.TLPAmber
 	res := evaluate(t, []*picture.Situation{a, b}, nil, t0)
 	c := res.Updated[0]
-	if c.TLP != event.TLPAmber || !slices.Equal(c.ReleasableTo, []string{"CERT-EU"}) {
+	if c.TLP != event.TLPAmber || len(c.ReleasableTo) != 0 {
 		t.Fatalf("marking %v %v", c.TLP, c.ReleasableTo)
 	}
 	// b leaves the campaign: the crisis keeps the marking it was shown under.
@@ -353,5 +352,27 @@ func TestSubjectsOfOneThreatJoinOneCrisis(t *testing.T) {
 	}
 	if !ids["crisis-s3"] || len(again.Updated) != 1 {
 		t.Errorf("a DDoS joined the wiper's crisis: %v", ids)
+	}
+}
+
+func TestStricterSituationsAreNeverPartOfACrisis(t *testing.T) {
+	f := func(name string, mod func(*picture.Situation)) {
+		t.Helper()
+		a := sit("s1", 30, []string{"EE"}, []string{"energy"}, []string{"a"}, "203.0.113.1")
+		b := sit("s2", 30, []string{"FI"}, []string{"energy"}, []string{"b"}, "203.0.113.2")
+		mod(b)
+		res := evaluate(t, []*picture.Situation{a, b}, nil, t0)
+		for _, c := range res.Updated {
+			if slices.Contains(c.Situations, "s2") || slices.Contains(c.Countries, "FI") {
+				t.Errorf("%s: crisis %s holds the stricter situation", name, c.ID)
+			}
+		}
+	}
+	f("AMBER+STRICT", func(s *picture.Situation) { s.TLP = event.TLPAmberStrict })
+	f("RED", func(s *picture.Situation) { s.TLP, s.ReleasableTo = event.TLPRed, []string{"EUFOR-ALTHEA"} })
+	f("releasable to named recipients", func(s *picture.Situation) { s.ReleasableTo = []string{"CERT-EU"} })
+	r, err := ParseRules([]byte(`{"version":"v","max_tlp":"AMBER+STRICT","rules":[{"name":"a","level":1,"min_score":1}]}`))
+	if err != nil || r.MaxTLP != event.TLPAmberStrict {
+		t.Errorf("max_tlp: %v %v", r, err)
 	}
 }

@@ -248,7 +248,8 @@ type candidate struct {
 	members  []*picture.Situation
 }
 
-// Evaluate applies the rules to the picture's campaigns and lone situations. A subject
+// Evaluate applies the rules to the picture's campaigns and lone situations, of the
+// situations a crisis may hold (Rules.MaxTLP, no releasability list). A subject
 // belongs to the crisis of its id or, failing that, to the crisis of its exercise
 // sharing most of its situations (so a situation joining a campaign, or a campaign
 // changing its oldest member, keeps its crisis); a crisis keeps the best of the subjects
@@ -262,7 +263,13 @@ type candidate struct {
 // rule of a higher level than it had. The result depends on the sets given, not their
 // order.
 func Evaluate(in Input) Result {
-	cands := candidates(in.Situations)
+	shared := make([]*picture.Situation, 0, len(in.Situations))
+	for _, s := range in.Situations {
+		if in.Rules.shareable(s) {
+			shared = append(shared, s)
+		}
+	}
+	cands := candidates(shared)
 	crises := make(map[string]*Crisis, len(in.Crises))
 	bySituation := map[string][]string{} // exercise + "\x00" + situation id → crisis ids
 	for i := range in.Crises {
@@ -360,7 +367,7 @@ func Evaluate(in Input) Result {
 		// The same threat as an open crisis held, or as one proposed a moment ago?
 		relID, relN := "", 0
 		for _, id := range ids {
-			if c := crises[id]; c.Open() && c.Exercise == f.exercise {
+			if c := crises[id]; c.Open() && c.Exercise == f.exercise && c.TLP <= in.Rules.MaxTLP && len(c.ReleasableTo) == 0 {
 				if n := related(c.Category, c.Techniques, c.Sectors, c.Countries, &f); n > relN {
 					relID, relN = id, n
 				}
@@ -532,6 +539,7 @@ func (c *Crisis) absorb(f *facts) {
 	c.Countries, c.MemberStates = f.countries, f.states
 	c.Sectors, c.CriticalSectors = f.sectors, f.critical
 	c.Missions, c.Contributors = f.missions, f.contributors
+	c.Civil, c.Military = f.civil, f.military
 	if c.TLP == 0 {
 		c.TLP, c.ReleasableTo = f.tlp, f.releasable
 	} else {

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/jsonerr"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // Rules are the escalation rules of a deployment: the rules themselves and what their
@@ -31,7 +33,13 @@ type Rules struct {
 	// case-insensitively. Every other contributor is civil. A civil_military condition
 	// holds when at least one of each reported the subject.
 	MilitaryContributors []string `json:"military_contributors"`
-	Rules                []Rule   `json:"rules"`
+	// MaxTLP is the most restrictive marking a situation may have to be part of a crisis
+	// (default AMBER), and a situation restricted to named recipients (releasable_to) is
+	// never part of one: a crisis is shared across missions, with the liaison officers and
+	// every commander it touches, and is shown only to whom may see all of it. Stricter
+	// situations stay in the picture of those cleared for them.
+	MaxTLP event.TLP `json:"max_tlp"`
+	Rules  []Rule    `json:"rules"`
 
 	mu           sync.Mutex
 	militaryMemo map[string]bool // Lock should be held.
@@ -77,6 +85,7 @@ var EUMemberStates = []string{"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "E
 func DefaultRules() *Rules {
 	return &Rules{
 		Version:         "default-1",
+		MaxTLP:          event.TLPAmber,
 		CriticalSectors: []string{"energy", "telecom", "submarine-cable"},
 		MemberStates:    slices.Clone(EUMemberStates),
 		// The military CERTs and cyber commands of the MICNET that report to COP, and
@@ -133,6 +142,9 @@ func ParseRules(b []byte) (*Rules, error) {
 	}
 	if r.MilitaryContributors == nil {
 		r.MilitaryContributors = def.MilitaryContributors
+	}
+	if r.MaxTLP == 0 {
+		r.MaxTLP = def.MaxTLP
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -219,6 +231,11 @@ func (r *Rules) scoreFloor() float64 {
 		floor = min(floor, ru.MinScore)
 	}
 	return floor
+}
+
+// shareable reports whether s may be part of a crisis (MaxTLP, no releasability list).
+func (r *Rules) shareable(s *picture.Situation) bool {
+	return s.TLP != 0 && s.TLP <= r.MaxTLP && len(s.ReleasableTo) == 0
 }
 
 // memberState reports whether country counts towards min_member_states.

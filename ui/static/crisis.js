@@ -88,9 +88,8 @@ function card(c) {
   fact(dl, "Sectors", chips(c.sectors, s => (crit.has(s) ? "critical" : "")));
   fact(dl, "Missions", chips(c.missions));
   const contr = c.contributors || [];
-  const mil = contr.filter(x => x.military).length;
   const cd = chips(contr.map(x => x.name), n => (contr.find(x => x.name === n)?.military ? "military" : ""));
-  cd.prepend(el("span", "", `${contr.length - mil} civil · ${mil} military:`));
+  cd.prepend(el("span", "", `${c.civil} civil · ${c.military} military:`));
   fact(dl, "Contributors", cd);
   fact(dl, "Subject", el("dd", "mono", `${c.subject.kind} ${c.subject.id} · ${c.situations.length} situation${c.situations.length === 1 ? "" : "s"} · score ${c.score}`));
   li.append(dl);
