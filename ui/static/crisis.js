@@ -163,7 +163,8 @@ function form(c, action) {
         method: "POST", body: JSON.stringify({ action, level: Number(lv.value), reason: reason.value }),
       });
       openForms.delete(c.id);
-      // The board's websocket brings the change; nothing else to do.
+      render(); // the board's websocket brings the change, maybe before this answer
+
     } catch (e) {
       err.textContent = e.message;
       ok.disabled = false;

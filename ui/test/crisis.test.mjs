@@ -132,6 +132,7 @@ test("a campaign crossing a rule is proposed, escalated by the liaison, and show
   console.log(`escalation → ALTHEA commander's board ${liveMs.toFixed(0)} ms`);
   assert.ok(liveMs < 2000, `the escalation took ${liveMs.toFixed(0)} ms to reach the commander, want < 2000`);
   assert.match(await card(liaison, tag).locator(".c-timeline").textContent(), /escalate: monitoring L2 → escalated L3/);
+  await card(liaison, tag).locator("form").waitFor({ state: "detached", timeout: 2_000 }); // the form closes once done
   await shot(liaison, "2-escalated");
 
   // ALTHEA's commander reads: no action buttons. ATALANTA's sees nothing of it, nor does
