@@ -73,7 +73,10 @@ func TestEventsPartitionedByStoredMonth(t *testing.T) {
 	if e != 24 || o != 24 {
 		t.Fatalf("by observed month: %d and %d parts; want 24 and 24 (one per month)", e, o)
 	}
+	// Up to migration 5 only: later migrations (7, crises) are not this test's.
+	store.Migrations = append(before[:len(before):len(before)], v5)
 	applied, err := st.Migrate(ctx)
+	store.Migrations = saved
 	if err != nil || len(applied) != 1 {
 		t.Fatalf("migrate to 5: applied %v, %v; want migration 5", applied, err)
 	}
