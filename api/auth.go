@@ -109,7 +109,7 @@ func (s *Server) identify(r *http.Request, viaURL bool) (access.Identity, int, s
 	if tok == "" {
 		want := "missing bearer token (Authorization: Bearer …) or client certificate"
 		if !viaURL && r.URL.Query().Has("access_token") {
-			want = "access_token in the URL is accepted on /ws/picture only: send Authorization: Bearer …"
+			want = "access_token in the URL is accepted on the websockets (/ws/…) only: send Authorization: Bearer …"
 		}
 		return access.Identity{}, http.StatusUnauthorized, want
 	}

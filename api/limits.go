@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -117,7 +118,7 @@ func (s *Server) HTTPServer() *http.Server {
 func (s *Server) deadlines(h http.Handler) http.Handler {
 	l := s.Limits.WithDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/ws/picture" {
+		if strings.HasPrefix(r.URL.Path, "/ws/") {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/store"
 )
@@ -45,6 +46,10 @@ type Server struct {
 	// Limits bound each caller's cost: body and idle timeouts here and in HTTPServer, push
 	// limits when PushLimit is nil. The hub has its own (Hub.SetLimits).
 	Limits Limits
+	// Crises is the crisis board (GET /api/v1/crises, /ws/crises); nil serves none.
+	Crises *CrisisBoard
+	// Alerts takes the alerts crises raise; nil raises none.
+	Alerts alert.Sink
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
@@ -68,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
 	s.noteRoutes(mux)
+	s.crisisRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))

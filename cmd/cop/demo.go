@@ -95,6 +95,7 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "\n  COP demo is running.\n\n  Dashboard (admin view):      http://%s/#token=%s\n", addr, tokens["admin"])
 	fmt.Fprintf(os.Stderr, "  Commander EUFOR Althea:      http://%s/#token=%s\n", addr, tokens["cdr-althea"])
+	fmt.Fprintf(os.Stderr, "  Crisis board (liaison):      http://%s/crisis.html#token=%s\n", addr, tokens["liaison"])
 	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
 	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.Dir, "demo", "tokens.txt"))
 
@@ -151,6 +152,8 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	for _, id := range demoViewers() {
 		add(id)
 	}
+	// The crisis liaison officer of the crisis board (EU-CyCLONe): crises across missions.
+	add(access.Identity{Name: "liaison", Role: access.RoleLiaison, MaxTLP: event.TLPAmber})
 	for _, ct := range synth.Contributors {
 		add(access.Identity{Name: ct.Name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -62,6 +63,10 @@ type serveConfig struct {
 	// Keys is the file of the deployment's secret keys (internal/keys): created on first
 	// start, read by every later one; every process of one deployment must share it.
 	Keys string
+	// EscalationRules is the crisis escalation rules file ("": crisis.DefaultRules).
+	EscalationRules string
+	// Alerts takes the alerts the crisis stage raises (nil: none); tests record them.
+	Alerts alert.Sink
 }
 
 // stageNames are the stages a process can run; serve runs them all, `cop ingest`,
@@ -93,6 +98,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.DedupSize, "dedup-size", 0, "event ids and content fingerprints the engine remembers for duplicate detection, each (0: the default, 2M; the oldest go first when full)")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.StringVar(&c.Keys, "keys", env("COP_KEYS_FILE", ""), "file of the secret keys event ids and pseudonyms are keyed with; created on first start; every process of a deployment must share it (default .cop/state/keys.json; `cop keys rotate` renews them)")
+	fs.StringVar(&c.EscalationRules, "escalation-rules", env("COP_ESCALATION_RULES", ""), "crisis escalation rules (JSON, docs/crisis.md); default: the built-in rules")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }

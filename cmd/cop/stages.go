@@ -19,6 +19,7 @@ import (
 	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
+	"github.com/cidcc/cop/internal/crisis"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/store"
@@ -197,6 +198,13 @@ func runCorrelate(g *group, c serveConfig, b *backends, index, count int, log ze
 func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsConfig *tls.Config, log zerolog.Logger) (string, error) {
 	picture := api.NewPicture(api.PictureConfig{MaxSituations: c.PictureMax, Metrics: b.reg})
 	missions := access.DefaultMissions()
+	rules := crisis.DefaultRules()
+	if c.EscalationRules != "" {
+		var err error
+		if rules, err = crisis.LoadRules(c.EscalationRules); err != nil {
+			return "", err
+		}
+	}
 	anon := access.Anonymiser{Keys: b.ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), b.reg, cmp.Or(c.FlushEvery, 250*time.Millisecond))
 	hub.Anon = anon
@@ -220,6 +228,8 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		},
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
+		Crises: crisisBoard(rules, missions, b.bc.Namespace),
+		Alerts: c.Alerts,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -233,6 +243,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		return picture.Follow(ctx, b.bc, log.With().Str("component", "picture").Logger())
 	})
 	g.run("hub", func(ctx context.Context) error { hub.Run(ctx.Done()); return nil })
+	g.run("crisis", srv.RunCrises)
 	g.run("http", func(ctx context.Context) error { return serveHTTP(ctx, srv.HTTPServer(), ln, gw, log) })
 	return ln.Addr().String(), nil
 }
@@ -258,4 +269,11 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, gw *ingest
 	}
 	<-errc
 	return nil
+}
+
+// crisisBoard is the api stage's crisis board, in the deployment's namespace.
+func crisisBoard(rules *crisis.Rules, missions access.Missions, namespace string) *api.CrisisBoard {
+	b := api.NewCrisisBoard(rules, missions)
+	b.Namespace = namespace
+	return b
 }

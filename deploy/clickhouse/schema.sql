@@ -389,6 +389,26 @@ ALTER TABLE cop.situations_local ON CLUSTER cop ADD COLUMN name_kinds Array(Stri
 
 ALTER TABLE cop.situations ON CLUSTER cop ADD COLUMN name_kinds Array(String) AFTER names;
 
+CREATE TABLE IF NOT EXISTS cop.crises_local ON CLUSTER cop (
+			namespace String,
+			id String,
+			version UInt64,
+			exercise String,
+			status String,
+			level UInt8,
+			tlp Enum8('CLEAR' = 1, 'GREEN' = 2, 'AMBER' = 3, 'AMBER+STRICT' = 4, 'RED' = 5),
+			releasable_to Array(String),
+			missions Array(String),
+			updated_at DateTime,
+			payload String
+		)
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/crises', '{replica}', version)
+		PARTITION BY exercise
+		ORDER BY (namespace, exercise, id);
+
+CREATE TABLE IF NOT EXISTS cop.crises ON CLUSTER cop AS cop.crises_local
+		ENGINE = Distributed(cop, cop, crises_local, cityHash64(id));
+
 CREATE TABLE IF NOT EXISTS cop.notes_local ON CLUSTER cop (
 			id String,
 			subject_kind String,
@@ -428,5 +448,7 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (4, 'daily 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (5, 'events and observables partitioned by stored month', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (6, 'stated names and false positives', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (7, 'crises', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (8, 'notes', now());

@@ -121,7 +121,10 @@ func hexs(rng *rand.Rand, n int) string {
 // energyCables is a coordinated campaign against energy and submarine-cable operators in
 // four member states, in four phases: recon, phishing, intrusion, wiper. Each phase reuses
 // infrastructure of the one before, so the engine links the whole campaign into few
-// situations, corroborated by several states.
+// situations, corroborated by several states. It is also the drill's escalation: civil
+// CSIRTs and a military CERT (de-cert-bw) see it hit critical sectors in four member
+// states, which crosses the default escalation rules (internal/crisis) at level 3, so
+// an exercise runs the whole crisis chain (TestEnergyCablesCrossesTheDefaultEscalationRules).
 func energyCables(o Options) []Feed {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x636f702d65786572)) // "cop-exer"
 	in := newInfra(rng)

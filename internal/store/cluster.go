@@ -51,6 +51,8 @@ var shardKeys = map[string]string{
 	// The tables migration 5 makes and swaps in for events and observables.
 	"events_stored_month":      "cityHash64(id)",
 	"observables_stored_month": "cityHash64(event_id)",
+	// Every version of a crisis on one shard, as a situation's (migration 7).
+	"crises": "cityHash64(id)",
 	// Migration 8: all of one subject's notes on one shard.
 	"notes": "cityHash64(subject_id)",
 }

@@ -335,6 +335,7 @@ var Migrations = []Migration{
 		`ALTER TABLE cop.situations ADD COLUMN names Array(String) AFTER sectors`,
 		`ALTER TABLE cop.situations ADD COLUMN name_kinds Array(String) AFTER names`,
 	}},
+	crisesMigration,
 	{Version: 8, Name: "notes", SQL: []string{
 		// notes: the analysts' and liaison officers' assessments of a situation, campaign or
 		// crisis (Store.AddNote). Never updated: a correction is a new note superseding the

@@ -54,6 +54,7 @@ token() {
 }
 token COP_T_ADMIN --role admin --name "ui-test-admin-$RUN" --tlp-max RED
 token COP_T_CERT --role contributor --name "ui-test-cert-$RUN"
+token COP_T_MILCERT --role contributor --name "ui-test-milcert-$RUN" # military by the default escalation rules
 token COP_T_ALTHEA --role commander --name "ui-test-althea-$RUN" --missions EUFOR-ALTHEA --tlp-max AMBER
 token COP_T_ATALANTA --role commander --name "ui-test-atalanta-$RUN" --missions EUNAVFOR-ATALANTA --tlp-max AMBER
 token COP_T_ANALYST --role analyst --name "ui-test-analyst-$RUN" --exercises CYDEF-X --tlp-max AMBER
