@@ -16,6 +16,7 @@ import (
 
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/notify"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -45,6 +46,8 @@ type Server struct {
 	// Limits bound each caller's cost: body and idle timeouts here and in HTTPServer, push
 	// limits when PushLimit is nil. The hub has its own (Hub.SetLimits).
 	Limits Limits
+	// Notify, when set, is the outbound recipients GET /api/v1/notify/recipients lists.
+	Notify *notify.Notifier
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
@@ -67,6 +70,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
+	s.alertRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
