@@ -18,6 +18,7 @@ import (
 	"github.com/cidcc/cop/correlate/pipeline"
 	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
@@ -205,6 +206,23 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one
 	}
 	hub.SetLimits(hubLimits)
+	audit := func(e store.AuditEntry) {
+		if err := b.st.Audit(context.Background(), e); err != nil {
+			log.Error().Str("error", store.Redacted(err)).Str("action", e.Action).Msg("cannot write audit row")
+		}
+	}
+	hub.Audit = audit
+	notifier, err := openNotify(c, b, missions, anon, audit, log)
+	if err != nil {
+		return "", err
+	}
+	// alerts is where the crisis code raises its alerts: every dashboard concerned, and
+	// every outbound recipient concerned.
+	alerts := alert.Fanout{hub}
+	if notifier != nil {
+		alerts = append(alerts, notifier)
+	}
+	_ = alerts // the crisis stage (issue 20) raises through it
 	gw := &ingest.Gateway{Bus: b.bc, Keys: b.ring, Writer: bus.NewWriter(b.bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: b.reg}
 	srv := &api.Server{
 		Auth: auth, Insecure: c.Insecure, Store: b.st, Picture: picture, Hub: hub, Missions: missions, Anon: anon,
@@ -221,6 +239,9 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
 	}
+	if notifier != nil {
+		srv.Notify = notifier
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		gw.Writer.Close()
@@ -233,6 +254,10 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		return picture.Follow(ctx, b.bc, log.With().Str("component", "picture").Logger())
 	})
 	g.run("hub", func(ctx context.Context) error { hub.Run(ctx.Done()); return nil })
+	if notifier != nil {
+		g.run("notify", notifier.Run)
+		g.run("alerts", func(ctx context.Context) error { picture.WatchAlerts(ctx, notifier, 250*time.Millisecond); return nil })
+	}
 	g.run("http", func(ctx context.Context) error { return serveHTTP(ctx, srv.HTTPServer(), ln, gw, log) })
 	return ln.Addr().String(), nil
 }
