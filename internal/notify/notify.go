@@ -135,7 +135,8 @@ type Notifier struct {
 
 	opts       Options
 	recipients []*recipient
-	dropLog    zerolog.Logger // sampled
+	dropOnce   sync.Once
+	dropLog    zerolog.Logger // sampled: see drops
 }
 
 // recipient is a Recipient being served.
@@ -284,7 +285,7 @@ func (n *Notifier) Raise(a alert.Alert) {
 		case r.queue <- a:
 		default:
 			r.dropped.Inc()
-			n.dropLog.Warn().Str("recipient", r.Name).Str("alert", a.ID).Uint64("dropped", r.dropped.Load()).
+			n.drops().Warn().Str("recipient", r.Name).Str("alert", a.ID).Uint64("dropped", r.dropped.Load()).
 				Msg("outbound alert queue full: alert dropped")
 		}
 	}
@@ -314,10 +315,17 @@ func (r *recipient) concerned(a *alert.Alert, missions access.Missions) bool {
 	return false
 }
 
+// drops is the sampled logger of dropped alerts (5 a second, then 1 in 100).
+func (n *Notifier) drops() *zerolog.Logger {
+	n.dropOnce.Do(func() {
+		n.dropLog = n.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 100}})
+	})
+	return &n.dropLog
+}
+
 // Run delivers queued alerts until ctx ends; then it stops every sender (an attempt in
 // flight is cut, alerts still queued are counted as dropped) and returns.
 func (n *Notifier) Run(ctx context.Context) error {
-	n.dropLog = n.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 100}})
 	var wg sync.WaitGroup
 	for _, r := range n.recipients {
 		wg.Go(func() { n.serve(ctx, r) })
@@ -353,7 +361,8 @@ func (n *Notifier) deliver(ctx context.Context, r *recipient, a alert.Alert) {
 	a.Subject = n.Anon.Redact(&r.id, a.Subject)
 	msg, err := r.deliver.encode(r, a)
 	if err != nil {
-		n.Log.Error().Err(err).Str("recipient", r.Name).Msg("BUG: cannot encode alert")
+		r.dropped.Inc()
+		n.Log.Error().Err(err).Str("recipient", r.Name).Str("alert", a.ID).Msg("BUG: cannot encode alert; dropped")
 		return
 	}
 	start := time.Now()

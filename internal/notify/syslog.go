@@ -89,7 +89,7 @@ func cefSeverity(a *alert.Alert) int {
 
 var (
 	headerEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r\n", " ", "\n", " ", "\r", " ")
-	valueEscaper  = strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\r\n", `\n`, "\n", `\n`, "\r", `\r`)
+	valueEscaper  = strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\n", `\n`, "\r", `\r`)
 )
 
 func cefHeader(s string) string { return headerEscaper.Replace(s) }
