@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -347,4 +348,42 @@ func alertIDs(m map[string]alert.Alert) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestWatchAlertsRaisesWhatEntersThePictureAboveTheDefaultScore: what feeds the outbound
+// recipients, in no view (they filter).
+func TestWatchAlertsRaisesWhatEntersThePictureAboveTheDefaultScore(t *testing.T) {
+	pic := NewPicture(PictureConfig{})
+	pic.Apply(deltas(sit("s-before", event.TLPGreen, nil))) // in the picture before the watch: no alert
+	var mu sync.Mutex
+	var got []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	from := pic.Seq()
+	go func() {
+		defer close(done)
+		pic.WatchAlerts(ctx, alert.SinkFunc(func(a alert.Alert) { mu.Lock(); got = append(got, a.ID); mu.Unlock() }), 5*time.Millisecond, from)
+	}()
+	defer func() { cancel(); <-done }()
+	pic.Apply(deltas(
+		sit("s-weak", event.TLPGreen, func(s *picture.Situation) { s.Score = 39 }),
+		sit("s-strong", event.TLPAmber, func(s *picture.Situation) { s.Countries = []string{"FR"} }),
+	))
+	pic.Apply(deltas(withVersion(sit("s-weak", event.TLPGreen, nil), 2, func(s *picture.Situation) { s.Score = 61 })))
+	pic.Apply(deltas(withVersion(sit("s-before", event.TLPGreen, nil), 2, func(s *picture.Situation) { s.Score = 51 })))
+	pic.Apply(deltas(sit("zz-last", event.TLPGreen, nil)))
+	itest.Eventually(t, 5*time.Second, 5*time.Millisecond, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(got, "situation:zz-last:entered"), "no alert for zz-last"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(got)
+	// s-weak entered at 39 (none), then rose to 61: it entered (above 40) and crossed 60 at
+	// once, which is its entering alert; s-before moved from 50 to 51: nothing.
+	want := []string{"situation:s-strong:entered", "situation:s-weak:entered", "situation:zz-last:entered"}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts %v, want %v", got, want)
+	}
 }

@@ -8,15 +8,14 @@ import (
 )
 
 // WatchAlerts raises to sink, every `every` until ctx ends, the alerts the picture's
-// changes raise in no particular view: a situation that appeared or rose to
+// changes after sequence from (p.Seq(): from now on) raise in no particular view: a situation that appeared or rose to
 // alert.DefaultScore or more, or crossed alert.CriticalScore (Crossing). It is what feeds
 // the outbound recipients (internal/notify), which decide who each alert concerns; the
 // hub finds the alerts of each dashboard's view itself. Changes older than the history
 // holds (a flood) are skipped, not replayed.
-func (p *Picture) WatchAlerts(ctx context.Context, sink alert.Sink, every time.Duration) {
+func (p *Picture) WatchAlerts(ctx context.Context, sink alert.Sink, every time.Duration, from uint64) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	from := p.Seq()
 	for {
 		select {
 		case <-ctx.Done():

@@ -256,7 +256,10 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	g.run("hub", func(ctx context.Context) error { hub.Run(ctx.Done()); return nil })
 	if notifier != nil {
 		g.run("notify", notifier.Run)
-		g.run("alerts", func(ctx context.Context) error { picture.WatchAlerts(ctx, notifier, 250*time.Millisecond); return nil })
+		g.run("alerts", func(ctx context.Context) error {
+			picture.WatchAlerts(ctx, notifier, 250*time.Millisecond, picture.Seq())
+			return nil
+		})
 	}
 	g.run("http", func(ctx context.Context) error { return serveHTTP(ctx, srv.HTTPServer(), ln, gw, log) })
 	return ln.Addr().String(), nil
