@@ -118,32 +118,41 @@ func (b *alertBook) acked(id, name string) bool {
 	return ok
 }
 
-// pending returns the alerts delivered to name and not acknowledged by it, newest first.
-func (b *alertBook) pending(name string) []AlertView {
+// pending returns the alerts delivered to name, or that concern it, and that it has not
+// acknowledged, newest first; fresh are those delivered now, by this call (an alert
+// raised while none of name's dashboards was connected).
+func (b *alertBook) pending(name string, concerns func(*alert.Alert) bool, now time.Time) (out []AlertView, fresh []alert.Alert) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []AlertView
 	for i := len(b.order) - 1; i >= 0; i-- {
 		e := b.byID[b.order[i]]
+		if _, done := e.acked[name]; done {
+			continue
+		}
 		at, ok := e.delivered[name]
-		if _, done := e.acked[name]; ok && !done {
+		if !ok && concerns(&e.a) {
+			at, ok = now, true
+			e.delivered[name] = now
+			fresh = append(fresh, e.a)
+		}
+		if ok {
 			out = append(out, AlertView{Alert: e.a, DeliveredAt: at})
 		}
 	}
-	return out
+	return out, fresh
 }
 
-// ack records name's acknowledgement of alert id, which must have been delivered to it.
-// It returns the alert and when it was first acknowledged; ok is false when name was
-// never delivered alert id (or it is no longer kept).
-func (b *alertBook) ack(id, name string, now time.Time) (a alert.Alert, at time.Time, ok bool) {
+// ack records name's acknowledgement of alert id, which must have been delivered to it
+// or concern it. It returns the alert and when it was first acknowledged; ok is false
+// when it is neither (or no longer kept).
+func (b *alertBook) ack(id, name string, concerns func(*alert.Alert) bool, now time.Time) (a alert.Alert, at time.Time, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e := b.byID[id]
 	if e == nil {
 		return alert.Alert{}, time.Time{}, false
 	}
-	if _, ok := e.delivered[name]; !ok {
+	if _, ok := e.delivered[name]; !ok && !concerns(&e.a) {
 		return alert.Alert{}, time.Time{}, false
 	}
 	if at, ok := e.acked[name]; ok {
@@ -159,6 +168,34 @@ func alertVisible(id *access.Identity, a *alert.Alert) bool {
 	s := &a.Subject
 	return id.AllowedExercise(s.Exercise) &&
 		id.CanSee(access.Marked{TLP: s.TLP, ReleasableTo: s.ReleasableTo, Exercise: s.Exercise}, s.Exercise)
+}
+
+// concerns reports whether a concerns id when none of its dashboards was there to be
+// sent it: its subject in id's picture under the view it takes by default (each of a
+// commander's missions; every area for the other roles) of the subject's exercise, and,
+// but for a crisis, at or above the default alert threshold.
+func (h *Hub) concerns(id *access.Identity, a *alert.Alert) bool {
+	s := &a.Subject
+	if a.Kind != alert.KindCrisis && s.Score < alert.DefaultScore || !id.AllowedExercise(s.Exercise) {
+		return false
+	}
+	if id.Role != access.RoleCommander {
+		return id.SituationVisible(s, access.View{Exercise: s.Exercise}, h.missions)
+	}
+	for _, m := range id.Missions {
+		if id.SituationVisible(s, access.View{Mission: m, Exercise: s.Exercise}, h.missions) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliveredLate audits the alerts GET /api/v1/alerts delivered to id.
+func (h *Hub) deliveredLate(id *access.Identity, as []alert.Alert) {
+	for _, a := range as {
+		h.auditAlert(store.AuditEntry{Identity: id.Name, Role: string(id.Role), Action: "alert.deliver",
+			Filter: "alert:" + a.ID + " via=list", Rows: 1, Status: 200})
+	}
 }
 
 // Raise delivers a to every connected client that asked for alerts and whose view
@@ -313,11 +350,27 @@ func (h *Hub) deliverFlushAlerts(f *flush, d *pendingFlush, changes []Change, no
 		as = h.viewAlerts(&d.c.id, d.v, changes, d.threshold, now)
 		f.alerts[ag] = as
 	}
+	h.deliverAlerts(d.c, as)
+}
+
+// deliverAlerts keeps and sends c the alerts as, but those its identity acknowledged.
+func (h *Hub) deliverAlerts(c *client, as []alert.Alert) {
 	for _, a := range as {
-		if h.alerts.acked(a.ID, d.c.id.Name) {
+		if h.alerts.acked(a.ID, c.id.Name) {
 			continue // a repeat of an alert this identity acknowledged
 		}
 		h.keepAlert(a)
-		h.sendAlert(d.c, a)
+		h.sendAlert(c, a)
+	}
+}
+
+// resumeAlerts sends a client that resumed the alerts of what changed in its view while it
+// was away.
+func (h *Hub) resumeAlerts(c *client, v access.View, changes []Change, now time.Time) {
+	c.mu.Lock()
+	on, threshold := c.alerts.on, c.alerts.score
+	c.mu.Unlock()
+	if on {
+		h.deliverAlerts(c, h.viewAlerts(&c.id, v, changes, threshold, now))
 	}
 }

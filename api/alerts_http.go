@@ -45,13 +45,16 @@ func alertParams(q url.Values) (a clientAlerts, msg string) {
 	return a, ""
 }
 
-// listAlerts serves GET /api/v1/alerts: the alerts delivered to the caller that it has
-// not acknowledged, newest first, each still filtered by its clearance and anonymised for
-// it, so that a reload shows them again.
+// listAlerts serves GET /api/v1/alerts: the alerts delivered to the caller, or that
+// concern it (raised while none of its dashboards was connected: Hub.concerns), that it
+// has not acknowledged, newest first, each still filtered by its clearance and anonymised
+// for it, so that a reload shows them again.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	out := []AlertView{}
 	if s.Hub != nil {
-		for _, a := range s.Hub.alerts.pending(id.Name) {
+		views, fresh := s.Hub.alerts.pending(id.Name, func(a *alert.Alert) bool { return s.Hub.concerns(&id, a) }, time.Now().UTC())
+		s.Hub.deliveredLate(&id, fresh)
+		for _, a := range views {
 			if alertVisible(&id, &a.Alert) {
 				a.Subject = s.Anon.Redact(&id, a.Subject)
 				out = append(out, a)
@@ -63,7 +66,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, id access.Id
 }
 
 // ackAlert serves POST /api/v1/alerts/{id}/ack: the caller acknowledges an alert that was
-// delivered to it. An alert delivered to others only, or one it may no longer see, is
+// delivered to it or concerns it. Another's alert, or one it may no longer see, is
 // answered as unknown: nobody acknowledges another's alert, nor learns it exists.
 func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	aid := r.PathValue("id")
@@ -74,7 +77,7 @@ func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request, id access.Iden
 		now = time.Now().UTC()
 	)
 	if s.Hub != nil {
-		a, at, ok = s.Hub.alerts.ack(aid, id.Name, now)
+		a, at, ok = s.Hub.alerts.ack(aid, id.Name, func(a *alert.Alert) bool { return s.Hub.concerns(&id, a) }, now)
 	}
 	if !ok || !alertVisible(&id, &a) {
 		s.audit(r, id, "alert.ack", 0, http.StatusNotFound)

@@ -264,8 +264,10 @@ func TestAccessMatrixAlertRoutes(t *testing.T) {
 	if got := list(name("cmdr-green")); slices.Contains(got, aid) {
 		t.Errorf("GET /api/v1/alerts as cmdr-green lists the AMBER alert: %v", got)
 	}
-	if got := list(name("cmdr-atalanta")); len(got) != 0 {
-		t.Errorf("GET /api/v1/alerts as cmdr-atalanta (no dashboard): %v, want none", got)
+	// No dashboard of cmdr-atalanta was connected: it is listed what concerns it (the
+	// sentinel is in its area too), not the Bosnian one.
+	if got := list(name("cmdr-atalanta")); !slices.Equal(got, []string{sentinelAlert}) {
+		t.Errorf("GET /api/v1/alerts as cmdr-atalanta (no dashboard): %v, want only %s", got, sentinelAlert)
 	}
 	ack := "/api/v1/alerts/" + url.PathEscape(aid) + "/ack"
 	cells := []struct {
@@ -278,7 +280,7 @@ func TestAccessMatrixAlertRoutes(t *testing.T) {
 		{"ack/no_token/deny", "", "POST", ack, 401},
 		{"ack/contributor/deny", name("feed-a"), "POST", ack, 403},
 		{"ack/another_commanders_alert/deny", name("cmdr-green"), "POST", ack, 404},
-		{"ack/not_delivered_admin/deny", name("admin"), "POST", ack, 404},
+		{"ack/other_missions_alert/deny", name("cmdr-atalanta"), "POST", ack, 404},
 		{"ack/unknown/deny", name("cmdr-althea"), "POST", "/api/v1/alerts/nope/ack", 404},
 		{"ack/ack_get/deny", name("cmdr-althea"), "GET", ack, 405},
 		{"ack/own/allow", name("cmdr-althea"), "POST", ack, 200},
@@ -385,5 +387,45 @@ func TestWatchAlertsRaisesWhatEntersThePictureAboveTheDefaultScore(t *testing.T)
 	want := []string{"situation:s-strong:entered", "situation:s-weak:entered", "situation:zz-last:entered"}
 	if !slices.Equal(got, want) {
 		t.Errorf("alerts %v, want %v", got, want)
+	}
+}
+
+func TestAlertsRaisedWhileAwayReachTheDashboard(t *testing.T) {
+	f := newFixture(t, nil, alertIdentities, nil)
+	f.pic.Apply(deltas(sit("s-there", event.TLPGreen, nil))) // a picture at a sequence to resume from
+	q := url.Values{"resume": {"1"}, "alerts": {"1"}}
+	conn := f.follow(t, "cmdr-althea", q).conn
+	sendView(t, conn, viewRequest{})
+	snap := readMessage(t, conn)
+	conn.Close()
+
+	// Away: a situation enters its view, and the crisis code raises a crisis in its area.
+	f.pic.Apply(deltas(sit("s-away", event.TLPGreen, nil)))
+	crisis := alert.Alert{ID: "crisis:ba-grid", Kind: alert.KindCrisis, Level: 3, Reason: "escalated", Subject: sit("c-ba", event.TLPGreen, nil)}
+	f.s.Hub.Raise(crisis)
+
+	// A resume is sent what entered meanwhile.
+	conn = f.follow(t, "cmdr-althea", q).conn
+	sendView(t, conn, viewRequest{Epoch: snap.Epoch, Seq: snap.Seq})
+	c := &alertClient{cl: &wsClient{conn: conn, seen: map[string]picture.Situation{}}, alerts: map[string]alert.Alert{}}
+	c.readUntil(t, "situation:s-away:entered")
+
+	// The list has the crisis, which concerns it; another mission's commander's has not,
+	// and may not acknowledge it.
+	var l struct{ Alerts []AlertView }
+	f.getJSON(t, "cmdr-althea", "/api/v1/alerts", &l)
+	if !slices.ContainsFunc(l.Alerts, func(a AlertView) bool { return a.ID == crisis.ID }) {
+		t.Errorf("GET /api/v1/alerts lacks the crisis raised while away: %+v", l.Alerts)
+	}
+	l.Alerts = nil
+	f.getJSON(t, "cmdr-atalanta", "/api/v1/alerts", &l)
+	if len(l.Alerts) != 0 {
+		t.Errorf("EUNAVFOR Atalanta's commander is listed %+v", l.Alerts)
+	}
+	if r := f.do(t, "POST", "/api/v1/alerts/crisis:ba-grid/ack", f.tokens["cmdr-atalanta"], nil); r.StatusCode != 404 {
+		t.Errorf("ack by another mission's commander: %d", r.StatusCode)
+	}
+	if r := f.do(t, "POST", "/api/v1/alerts/crisis:ba-grid/ack", f.tokens["cmdr-althea"], nil); r.StatusCode != 200 {
+		t.Errorf("ack by the commander concerned: %d", r.StatusCode)
 	}
 }

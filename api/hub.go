@@ -531,6 +531,7 @@ func (h *Hub) resume(c *client, gen uint64, epoch string, from uint64) {
 	msg := h.delta(&c.id, v, changes, from, to, now)
 	msg.Resume = "deltas"
 	h.send(c, gen, msg, now)
+	h.resumeAlerts(c, v, changes, now)
 }
 
 // send queues msg, which brings c to msg.Seq, unless a view message changed the view
