@@ -164,20 +164,20 @@ func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg 
 	n := min(max(int(every/slotEvery), 1), maxSlots)
 	h := &Hub{
 		picture: picture, missions: missions, log: log, every: every,
-		slots:        make([]map[*client]struct{}, n),
-		conns:        map[string]int{},
-		snaps:        map[string]*snapshotBuild{},
-		connected:    reg.Gauge("cop_ws_clients", "Connected websocket clients."),
-		refused:      reg.Counter("cop_ws_refused_total", "Websocket connections refused: the identity holds its most."),
-		built:        reg.Counter("cop_ws_snapshots_built_total", "Websocket snapshots built (one per view and picture sequence, shared by the clients asking it)."),
-		coalesced:    reg.Counter("cop_ws_views_coalesced_total", "Websocket view messages replaced by a later one before they were applied."),
-		dropped:      reg.Counter("cop_ws_dropped_total", "Websocket clients dropped for falling behind."),
-		sent:         reg.Counter("cop_ws_messages_total", "Websocket messages queued to clients."),
-		resumed:      reg.Counter(`cop_ws_resumes_total{result="deltas"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
-		fresh:        reg.Counter(`cop_ws_resumes_total{result="snapshot"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
-		alertsRaised: reg.Counter("cop_alerts_raised_total", "Distinct alerts raised to dashboards (detected in a view or raised through the hub's alert.Sink)."),
-		alertsSent:   reg.Counter("cop_alerts_sent_total", "Alert messages queued to websocket clients."),
+		slots:     make([]map[*client]struct{}, n),
+		conns:     map[string]int{},
+		snaps:     map[string]*snapshotBuild{},
+		connected: reg.Gauge("cop_ws_clients", "Connected websocket clients."),
+		refused:   reg.Counter("cop_ws_refused_total", "Websocket connections refused: the identity holds its most."),
+		built:     reg.Counter("cop_ws_snapshots_built_total", "Websocket snapshots built (one per view and picture sequence, shared by the clients asking it)."),
+		coalesced: reg.Counter("cop_ws_views_coalesced_total", "Websocket view messages replaced by a later one before they were applied."),
+		dropped:   reg.Counter("cop_ws_dropped_total", "Websocket clients dropped for falling behind."),
+		sent:      reg.Counter("cop_ws_messages_total", "Websocket messages queued to clients."),
+		resumed:   reg.Counter(`cop_ws_resumes_total{result="deltas"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
+		fresh:     reg.Counter(`cop_ws_resumes_total{result="snapshot"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
 	}
+	h.alertsRaised = reg.Counter("cop_alerts_raised_total", "Distinct alerts raised to dashboards (detected in a view or raised through the hub's alert.Sink).")
+	h.alertsSent = reg.Counter("cop_alerts_sent_total", "Alert messages queued to websocket clients.")
 	for i := range h.slots {
 		h.slots[i] = map[*client]struct{}{}
 	}

@@ -238,9 +238,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		},
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
-	}
-	if notifier != nil {
-		srv.Notify = notifier
+		Notify: notifier,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
