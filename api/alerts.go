@@ -202,6 +202,10 @@ func (h *Hub) deliveredLate(id *access.Identity, as []alert.Alert) {
 // concerns it (access.Identity.SituationVisible of its subject under the client's view):
 // Hub implements alert.Sink. It does not wait for any client.
 func (h *Hub) Raise(a alert.Alert) {
+	if a.ID == "" {
+		h.log.Error().Str("kind", string(a.Kind)).Msg("BUG: alert raised without an id; dropped")
+		return
+	}
 	if a.At.IsZero() {
 		a.At = time.Now().UTC()
 	}

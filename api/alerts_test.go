@@ -93,6 +93,8 @@ func TestAlertWhenASituationEntersTheViewAtItsThreshold(t *testing.T) {
 		sit("s-weak", event.TLPGreen, func(s *picture.Situation) { s.Score = 20 }),
 		sit("s-strong", event.TLPGreen, func(s *picture.Situation) { s.Score = 45 }),
 		sit("s-old", event.TLPGreen, func(s *picture.Situation) { s.UpdatedAt = s.UpdatedAt.Add(-time.Hour) }),
+		sit("s-exercise", event.TLPGreen, func(s *picture.Situation) { s.Exercise = "CYDEF-X" }),
+		sit("s-anon", event.TLPGreen, func(s *picture.Situation) { s.Contributors = []picture.Contributor{{Name: "feed-a", Anonymise: true}} }),
 	))
 	f.pic.Apply(deltas(alertSentinel("")))
 	althea.readUntil(t, sentinelAlert)
@@ -109,6 +111,12 @@ func TestAlertWhenASituationEntersTheViewAtItsThreshold(t *testing.T) {
 	}
 	if _, ok := althea.alerts["situation:s-old:entered"]; ok {
 		t.Error("a situation last changed an hour ago (a reloading picture) raised an alert")
+	}
+	if _, ok := althea.alerts["situation:s-exercise:entered"]; ok {
+		t.Error("an exercise situation raised an alert in the real picture's view")
+	}
+	if got, want := althea.alerts["situation:s-anon:entered"].Subject.Contributors[0].Name, testAnon.Pseudonym("cmdr-althea", "feed-a"); got != want {
+		t.Errorf("alert names the anonymised contributor %q, want its pseudonym %q", got, want)
 	}
 	if got := alertIDs(atalanta.alerts); !slices.Equal(got, []string{sentinelAlert}) {
 		t.Errorf("EUNAVFOR Atalanta's commander got alerts of EUFOR Althea's area: %v", got)

@@ -274,6 +274,10 @@ func upper(xs []string) []string {
 // Raise queues a for every recipient it concerns and that may see it; a full queue
 // drops it for that recipient (counted, and logged at most a few times a second).
 func (n *Notifier) Raise(a alert.Alert) {
+	if a.ID == "" {
+		n.Log.Error().Str("kind", string(a.Kind)).Msg("BUG: alert raised without an id; dropped")
+		return
+	}
 	if a.At.IsZero() {
 		a.At = time.Now().UTC()
 	}
