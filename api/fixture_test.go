@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +62,9 @@ func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func
 	missions := access.DefaultMissions()
 	hub := NewHub(f.pic, missions, zerolog.Nop(), reg, 10*time.Millisecond)
 	hub.Anon = testAnon
+	if st != nil {
+		hub.Audit = func(e store.AuditEntry) { st.Audit(context.Background(), e) }
+	}
 	stop := make(chan struct{})
 	go hub.Run(stop)
 	f.s = &Server{Auth: tokens, Store: st, Picture: f.pic, Hub: hub, Missions: missions, Anon: testAnon, Metrics: reg, Log: zerolog.Nop(),

@@ -13,6 +13,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/store"
 )
 
 // Websocket limits.
@@ -73,6 +74,9 @@ type Removal struct {
 type Hub struct {
 	// Anon names anonymised contributors in every message; set it before Run.
 	Anon access.Anonymiser
+	// Audit records the alerts raised, delivered (once per alert and identity) and
+	// acknowledged; nil records none. Set it before Run.
+	Audit func(store.AuditEntry)
 
 	picture  *Picture
 	missions access.Missions
@@ -101,6 +105,10 @@ type Hub struct {
 	sent      *metrics.Counter
 	resumed   *metrics.Counter
 	fresh     *metrics.Counter
+
+	alerts       alertBook
+	alertsRaised *metrics.Counter
+	alertsSent   *metrics.Counter
 }
 
 type client struct {
@@ -127,6 +135,7 @@ type client struct {
 	viewAt     time.Time
 	pending    *viewRequest
 	waiting    bool // a timer will apply pending
+	alerts     clientAlerts
 }
 
 // gone reports whether c was closed: work for it stops.
@@ -167,6 +176,8 @@ func NewHub(picture *Picture, missions access.Missions, log zerolog.Logger, reg 
 		resumed:   reg.Counter(`cop_ws_resumes_total{result="deltas"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
 		fresh:     reg.Counter(`cop_ws_resumes_total{result="snapshot"}`, "Websocket resumes, answered with the deltas or a fresh snapshot."),
 	}
+	h.alertsRaised = reg.Counter("cop_alerts_raised_total", "Distinct alerts raised to dashboards (detected in a view or raised through the hub's alert.Sink).")
+	h.alertsSent = reg.Counter("cop_alerts_sent_total", "Alert messages queued to websocket clients.")
 	for i := range h.slots {
 		h.slots[i] = map[*client]struct{}{}
 	}
@@ -221,6 +232,7 @@ type flush struct {
 	since   map[uint64]sinceResult
 	shared  map[groupKey]*websocket.PreparedMessage // nil: nothing for this group
 	idle    map[groupKey]*websocket.PreparedMessage // the empty delta, for clients idle too long
+	alerts  flushAlerts
 }
 
 type sinceResult struct {
@@ -235,6 +247,9 @@ type pendingFlush struct {
 	gk   groupKey
 	gen  uint64
 	idle bool
+	// alerts: the client asked for alerts, raised at threshold.
+	alerts    bool
+	threshold float64
 }
 
 // groupKey identifies clients that are sent the same bytes: same scope, same sequence.
@@ -263,6 +278,7 @@ func (h *Hub) flushSlot(i int, f *flush) {
 	clear(f.since)
 	clear(f.shared)
 	clear(f.idle)
+	clear(f.alerts)
 	f.due, f.froms = f.due[:0], f.froms[:0]
 	now := time.Now()
 	for _, c := range f.clients {
@@ -272,7 +288,8 @@ func (h *Hub) flushSlot(i int, f *flush) {
 			c.lastPing = now
 		}
 		if c.ready {
-			f.due = append(f.due, pendingFlush{c: c, v: c.view, gk: groupKey{c.key, c.seq}, gen: c.gen, idle: now.Sub(c.lastSent) >= idleSeq})
+			f.due = append(f.due, pendingFlush{c: c, v: c.view, gk: groupKey{c.key, c.seq}, gen: c.gen, idle: now.Sub(c.lastSent) >= idleSeq,
+				alerts: c.alerts.on, threshold: c.alerts.score})
 			if _, ok := f.since[c.seq]; !ok {
 				f.since[c.seq] = sinceResult{}
 				f.froms = append(f.froms, c.seq)
@@ -286,7 +303,8 @@ func (h *Hub) flushSlot(i int, f *flush) {
 	to := h.picture.SinceEach(f.froms, func(from uint64, changes []Change, ok bool) {
 		f.since[from] = sinceResult{changes: changes, ok: ok}
 	})
-	for _, d := range f.due {
+	for i := range f.due {
+		d := &f.due[i]
 		c, gk := d.c, d.gk
 		if gk.from == to {
 			continue
@@ -312,7 +330,8 @@ func (h *Hub) flushSlot(i int, f *flush) {
 			}
 		}
 		c.mu.Lock()
-		if c.gen == d.gen && c.seq == gk.from {
+		current := c.gen == d.gen && c.seq == gk.from
+		if current {
 			// Even with nothing sent the client now holds the picture at to: nothing it may
 			// see changed.
 			c.seq = to
@@ -322,6 +341,9 @@ func (h *Hub) flushSlot(i int, f *flush) {
 			}
 		}
 		c.mu.Unlock()
+		if current {
+			h.deliverFlushAlerts(f, d, r.changes, now)
+		}
 	}
 	clear(f.due) // let go of the clients until the next flush
 	clear(f.clients)
@@ -509,6 +531,7 @@ func (h *Hub) resume(c *client, gen uint64, epoch string, from uint64) {
 	msg := h.delta(&c.id, v, changes, from, to, now)
 	msg.Resume = "deltas"
 	h.send(c, gen, msg, now)
+	h.resumeAlerts(c, v, changes, now)
 }
 
 // send queues msg, which brings c to msg.Seq, unless a view message changed the view

@@ -39,6 +39,11 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 		writeError(w, http.StatusForbidden, "forbidden", "this identity may not take that view")
 		return
 	}
+	alerts, msg := alertParams(q)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, "bad_request", msg)
+		return
+	}
 	if !h.reserve(id.Name) {
 		h.refused.Inc()
 		w.Header().Set("Retry-After", "5")
@@ -59,7 +64,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 	conn.SetReadLimit(maxClientMessage)
 	now := time.Now()
 	c := &client{id: id, conn: conn, queue: make(chan *websocket.PreparedMessage, clientQueue), done: make(chan struct{}),
-		view: v, key: scopeKey(&id, v), lastPing: now, lastSent: now, viewTokens: float64(h.viewBurst), viewAt: now}
+		view: v, key: scopeKey(&id, v), lastPing: now, lastSent: now, viewTokens: float64(h.viewBurst), viewAt: now, alerts: alerts}
 	h.mu.Lock()
 	c.slot = h.next
 	h.next = (h.next + 1) % len(h.slots)

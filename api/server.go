@@ -17,6 +17,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/metrics"
+	"github.com/cidcc/cop/internal/notify"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -50,6 +51,8 @@ type Server struct {
 	Crises *CrisisBoard
 	// Alerts takes the alerts crises raise; nil raises none.
 	Alerts alert.Sink
+	// Notify, when set, is the outbound recipients GET /api/v1/notify/recipients lists.
+	Notify *notify.Notifier
 	// MaxBody caps request bodies other than pushes (which the gateway caps itself);
 	// 0 means 1 MiB.
 	MaxBody int64
@@ -74,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	s.historyRoutes(mux)
 	s.noteRoutes(mux)
 	s.crisisRoutes(mux)
+	s.alertRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))

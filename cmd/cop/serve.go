@@ -60,12 +60,15 @@ type serveConfig struct {
 	DedupSize int
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
+	// Notify is the outbound alert recipients file (internal/notify; "": none).
+	Notify string
 	// Keys is the file of the deployment's secret keys (internal/keys): created on first
 	// start, read by every later one; every process of one deployment must share it.
 	Keys string
 	// EscalationRules is the crisis escalation rules file ("": crisis.DefaultRules).
 	EscalationRules string
-	// Alerts takes the alerts the crisis stage raises (nil: none); tests record them.
+	// Alerts also takes the alerts the crisis stage raises, beside the dashboards and the
+	// outbound recipients (nil: none more); tests record them.
 	Alerts alert.Sink
 }
 
@@ -79,6 +82,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.ClickHouse, "clickhouse", env("COP_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
 	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
 	fs.StringVar(&c.Identities, "identities", env("COP_IDENTITIES", ""), "identities file (JSON; see `cop token create`)")
+	fs.StringVar(&c.Notify, "notify", env("COP_NOTIFY", ""), "outbound alert recipients file (JSON: webhooks and syslog/CEF for national SOCs and liaison officers; docs/alerts.md)")
 	fs.BoolVar(&c.Insecure, "insecure-dev", false, "serve without authentication (every caller is an admin); development only")
 	fs.IntVar(&c.Partitions, "partitions", 4, "partitions for topics COP creates")
 	fs.StringVar(&c.Namespace, "namespace", env("COP_NAMESPACE", "cop"), "prefix of every Kafka topic and consumer group")

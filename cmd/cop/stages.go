@@ -18,6 +18,7 @@ import (
 	"github.com/cidcc/cop/correlate/pipeline"
 	"github.com/cidcc/cop/ingest"
 	"github.com/cidcc/cop/internal/access"
+	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/crisis"
 	"github.com/cidcc/cop/internal/keys"
@@ -213,6 +214,25 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one
 	}
 	hub.SetLimits(hubLimits)
+	audit := func(e store.AuditEntry) {
+		if err := b.st.Audit(context.Background(), e); err != nil {
+			log.Error().Str("error", store.Redacted(err)).Str("action", e.Action).Msg("cannot write audit row")
+		}
+	}
+	hub.Audit = audit
+	notifier, err := openNotify(c, b, missions, anon, audit, log)
+	if err != nil {
+		return "", err
+	}
+	// alerts is where the crisis code raises its alerts: every dashboard concerned, and
+	// every outbound recipient concerned.
+	alerts := alert.Fanout{hub}
+	if notifier != nil {
+		alerts = append(alerts, notifier)
+	}
+	if c.Alerts != nil {
+		alerts = append(alerts, c.Alerts) // tests record them
+	}
 	gw := &ingest.Gateway{Bus: b.bc, Keys: b.ring, Writer: bus.NewWriter(b.bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: b.reg}
 	srv := &api.Server{
 		Auth: auth, Insecure: c.Insecure, Store: b.st, Picture: picture, Hub: hub, Missions: missions, Anon: anon,
@@ -229,7 +249,8 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
 		Crises: crisisBoard(rules, missions, b.bc.Namespace),
-		Alerts: c.Alerts,
+		Alerts: alerts,
+		Notify: notifier,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -244,6 +265,13 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	})
 	g.run("hub", func(ctx context.Context) error { hub.Run(ctx.Done()); return nil })
 	g.run("crisis", srv.RunCrises)
+	if notifier != nil {
+		g.run("notify", notifier.Run)
+		g.run("alerts", func(ctx context.Context) error {
+			picture.WatchAlerts(ctx, notifier, 250*time.Millisecond, picture.Seq())
+			return nil
+		})
+	}
 	g.run("http", func(ctx context.Context) error { return serveHTTP(ctx, srv.HTTPServer(), ln, gw, log) })
 	return ln.Addr().String(), nil
 }

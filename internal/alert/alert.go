@@ -49,3 +49,26 @@ type SinkFunc func(Alert)
 
 // Raise calls f.
 func (f SinkFunc) Raise(a Alert) { f(a) }
+
+// Thresholds of the alerts the picture raises by itself (docs/alerts.md).
+const (
+	// DefaultScore is the score at or above which a situation entering a view raises an
+	// alert, unless the view sets its own: a single unconfirmed report (about 14 at most)
+	// does not page a commander; one corroborated by several contributors does.
+	DefaultScore = 40
+	// CriticalScore is the score whose crossing raises a second alert: about the share of
+	// situations whose severity is critical (docs/scoring.md: 46 of 11,313 score 50+).
+	CriticalScore = 60
+)
+
+// Fanout is a Sink that raises every alert to each of its sinks in turn.
+type Fanout []Sink
+
+// Raise raises a to every sink of f that is not nil.
+func (f Fanout) Raise(a Alert) {
+	for _, s := range f {
+		if s != nil {
+			s.Raise(a)
+		}
+	}
+}

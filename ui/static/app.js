@@ -206,6 +206,8 @@ function fillLegend() {
 function wsURL() {
   // resume=1: the server waits for our view message, which may resume the picture we hold.
   const q = new URLSearchParams({ access_token: token, resume: "1" });
+  q.set("alerts", "1"); // alerts.js shows them; #alert_score=N sets this view's threshold
+  if (params.get("alert_score")) q.set("alert_score", params.get("alert_score"));
   if (state.view.exercise) q.set("exercise", state.view.exercise);
   if (state.view.mission) q.set("mission", state.view.mission);
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/picture?${q}`;
@@ -238,6 +240,10 @@ function connect() {
   };
   ws.onmessage = ev => {
     const m = JSON.parse(ev.data);
+    if (m.type === "alert") { // alerts.js shows it; it leaves the picture as it was
+      window.dispatchEvent(new CustomEvent("cop-alert", { detail: { alert: m.alert, received: Date.now() } }));
+      return;
+    }
     if (m.type === "snapshot") {
       state.situations.clear();
       state.held.view = state.sentView;
@@ -297,6 +303,8 @@ async function refreshCampaigns() {
 
 const mapView = new PictureMap($("map"), select);
 const listView = new SituationList($("list"), $("empty"), $("list-count"), select);
+
+window.addEventListener("cop-select", e => select(e.detail)); // an alert's "Show"
 
 document.addEventListener("keydown", e => {
   if (e.key === "Escape" && !$("detail").hidden) { e.preventDefault(); closeDetail(); }
