@@ -223,7 +223,7 @@ func demoContributors() []string {
 		out = append(out, ct.Name)
 	}
 	for _, name := range scenario.Names {
-		feeds, _ := scenario.Generate(name, scenario.Options{Seed: 1, Start: time.Unix(0, 0)})
+		feeds, _ := scenario.Generate(name, scenario.Options{Seed: 1, Start: time.Unix(0, 0), Exercise: "CONTRIBUTORS"})
 		for _, f := range feeds {
 			if !slices.Contains(out, f.Contributor) {
 				out = append(out, f.Contributor)
