@@ -64,13 +64,14 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.Metrics.WriteTo(w)
 	}, access.RoleAdmin))
-	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /ws/picture", s.authedWS(s.Hub.ServeWS, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/stats", s.authed(s.statsOrTrend, access.RoleAnalyst, access.RoleAdmin))
 	s.historyRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
-	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
+	mux.Handle("GET /api/v1/contributions", s.authed(s.contributions, access.RoleContributor, access.RoleAdmin))
 	if s.Push != nil {
 		if s.PushLimit == nil {
 			s.PushLimit = NewPushLimiter(s.Limits)
