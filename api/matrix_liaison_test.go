@@ -24,6 +24,11 @@ func TestAccessMatrixLiaison(t *testing.T) {
 		sit("S-SOMALIA", event.TLPGreen, func(s *picture.Situation) { s.Countries = []string{"SO"} }),
 	))
 	tok := f.tokens["liaison-1"]
+	t.Run("whoami", func(t *testing.T) {
+		if resp := f.do(t, "GET", "/api/v1/whoami", tok, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("%d", resp.StatusCode)
+		}
+	})
 	t.Run("missions: every mission", func(t *testing.T) {
 		resp := f.do(t, "GET", "/api/v1/missions", tok, nil)
 		var ms []access.Mission

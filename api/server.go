@@ -69,7 +69,7 @@ func (s *Server) Handler() http.Handler {
 	s.historyRoutes(mux)
 	mux.Handle("GET /api/v1/whoami", s.authed(func(w http.ResponseWriter, r *http.Request, id access.Identity) {
 		writeJSON(w, http.StatusOK, id)
-	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
+	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/contributions", s.authed(s.contributions, access.RoleContributor, access.RoleAdmin))
 	if s.Push != nil {
