@@ -49,6 +49,8 @@ export class PictureMap {
     this.countries = new Map(); // ISO alpha-2 → [layer]
     this.names = new Map();     // ISO alpha-2 → name
     this.shaded = new Map();    // ISO alpha-2 → {sev, ids}
+    // Mission labels lie under the markers (the marker pane is at 600): a name never hides one.
+    this.map.createPane("missionLabels").style.zIndex = 550;
     this.missionLayer = L.layerGroup().addTo(this.map);
     this.markerLayer = L.layerGroup().addTo(this.map);
     this.index = null;
@@ -143,7 +145,7 @@ export class PictureMap {
       }
       if (b && label) {
         // Labelled at the area's northern edge so it never hides a marker inside.
-        const t = L.tooltip({ permanent: true, direction: "top", className: "mission-label" + (on && selected ? " on" : ""), interactive: false })
+        const t = L.tooltip({ pane: "missionLabels", permanent: true, direction: "top", className: "mission-label" + (on && selected ? " on" : ""), interactive: false })
           .setLatLng([b.getNorth(), b.getCenter().lng]).setContent(m.title || m.name);
         this.missionLayer.addLayer(t);
       }
@@ -219,15 +221,15 @@ export class PictureMap {
     // Single markers that overlap on screen are spread round their middle, each with a line
     // to where it is: a click lands on the marker under the cursor, never on one beneath.
     const sizeOf = p => (p.cluster ? 26 + Math.min(22, Math.sqrt(p.point_count) * 4) : 18 + p.score * 0.24);
-    const singles = clusters.filter(c => !c.properties.cluster).map(c => {
+    const keyOf = c => (c.properties.cluster ? `cluster:${c.id}` : c.properties.id);
+    const moved = spread(clusters.map(c => {
       const pt = this.map.latLngToLayerPoint([c.geometry.coordinates[1], c.geometry.coordinates[0]]);
-      return { x: pt.x, y: pt.y, r: sizeOf(c.properties) / 2, key: c.properties.id };
-    });
-    const moved = spread(singles);
+      return { x: pt.x, y: pt.y, r: sizeOf(c.properties) / 2, key: keyOf(c) };
+    }));
     for (const c of clusters) {
       let [lon, lat] = c.geometry.coordinates;
       const p = c.properties;
-      const to = !p.cluster && moved.get(p.id);
+      const to = moved.get(keyOf(c));
       if (to) {
         const at = L.latLng(lat, lon);
         const ll = this.map.layerPointToLatLng(L.point(to.x, to.y));
@@ -254,8 +256,8 @@ export class PictureMap {
         size = sizeOf(p); // sized by score: 18–42 px
         if (p.id === this.selected) node.classList.add("selected");
         if (p.outside) { node.classList.add("outside"); node.dataset.outside = p.outside; }
-        if (to) node.classList.add("spread");
       }
+      if (to) node.classList.add("spread");
       node.style.width = node.style.height = `${Math.round(size)}px`;
       node.style.lineHeight = `${Math.round(size) - 4}px`;
       const icon = L.divIcon({ html: node, className: "sit-icon", iconSize: [size, size] });

@@ -66,7 +66,7 @@ async function newPage(width = 1920, height = 1080) {
 async function open(tok, { width = 1920, height = 1080, hash = "" } = {}) {
   const page = await newPage(width, height);
   await page.goto(`${base}/#token=${tok}${hash}`);
-  await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+  await page.waitForSelector('#status[data-state="live"]', { timeout: 30_000 });
   return page;
 }
 
@@ -76,7 +76,7 @@ const anyMarker = (page, id) => page.locator(`.leaflet-marker-pane [data-id="${i
 
 async function waitRow(page, text) {
   const r = row(page, text).first();
-  await r.waitFor({ timeout: 20_000 });
+  await r.waitFor({ timeout: 30_000 }); // generous: the machine these run on is shared
   return r.getAttribute("data-id");
 }
 
@@ -106,12 +106,12 @@ async function reveal(page, text, id) {
   await row(page, text).first().click();
   for (let i = 0; i < 4 && !(await single(page, id).count()); i++) {
     const c = page.locator(`.leaflet-marker-pane [data-ids~="${id}"]`).first();
-    await c.waitFor({ timeout: 5000 });
+    await c.waitFor({ timeout: 10_000 });
     await stableBox(c);
     await c.click();
     await page.waitForTimeout(600); // the flight to the cluster's expansion zoom
   }
-  await single(page, id).waitFor({ timeout: 5000 });
+  await single(page, id).waitFor({ timeout: 10_000 });
 }
 
 before(async () => {
@@ -156,7 +156,7 @@ test("two overlapping markers: each click opens the one under the cursor", { tim
   for (const [id, box] of [[a, ba], [b, bb]]) {
     const now = await stableBox(single(page, id));
     await page.mouse.click(...centre(now || box));
-    await page.locator(`#detail[data-id="${id}"]`).waitFor({ timeout: 3000 });
+    await page.locator(`#detail[data-id="${id}"]`).waitFor({ timeout: 10_000 });
     await page.keyboard.press("Escape");
     await page.locator("#detail").waitFor({ state: "hidden" });
   }
