@@ -197,6 +197,9 @@ func eventFilter(q url.Values) (f store.EventFilter, err error) {
 	if f.After, err = parseCursor(q); err != nil {
 		return f, err
 	}
+	if f.After != nil && f.After.ByScore {
+		return f, badParam("cursor", "a cursor from a previous page of events")
+	}
 	f.Limit, err = parseLimit(q, DefaultLimit)
 	return f, err
 }
@@ -247,9 +250,18 @@ func situationFilter(q url.Values) (f store.SituationFilter, err error) {
 	case "", "-updated_at", "-observed_at":
 	case "updated_at", "observed_at":
 		f.Asc = true
+	case "-score":
+		f.ByScore = true
+	case "score":
+		f.ByScore, f.Asc = true, true
 	default:
-		return f, badParam("sort", "updated_at or -updated_at")
+		return f, badParam("sort", "-updated_at (newest first), updated_at, -score (best first) or score")
 	}
-	f.After, err = parseCursor(q)
-	return f, err
+	if f.After, err = parseCursor(q); err != nil {
+		return f, err
+	}
+	if f.After != nil && f.After.ByScore != f.ByScore {
+		return f, badParam("cursor", "a cursor from a previous page of the same sort")
+	}
+	return f, nil
 }

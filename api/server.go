@@ -82,6 +82,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, id)
 	}, access.RoleContributor, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/missions", s.authed(s.missions, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
+	mux.Handle("GET /api/v1/contributions", s.authed(s.contributions, access.RoleContributor, access.RoleAdmin))
 	if s.Push != nil {
 		if s.PushLimit == nil {
 			s.PushLimit = NewPushLimiter(s.Limits)

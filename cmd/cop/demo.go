@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/scenario"
+	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/internal/synth"
 )
 
@@ -34,6 +37,7 @@ func demoFlags(c *demoConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&c.Kafka, "kafka", os.Getenv("COP_KAFKA"), "Kafka brokers; empty starts the embedded Kafka-protocol broker")
 	fs.StringVar(&c.ClickHouse, "clickhouse", os.Getenv("COP_CLICKHOUSE"), "ClickHouse native address; empty starts it with scripts/services")
+	fs.StringVar(&c.Backends.CHDatabase, "clickhouse-database", env("COP_CH_DATABASE", store.Database), "ClickHouse database of the demo's tables")
 	fs.StringVar(&c.Listen, "listen", env("COP_LISTEN", "127.0.0.1:8080"), "HTTP listen address")
 	fs.IntVar(&c.Rate, "rate", 200, "synthetic events per second")
 	fs.StringVar(&c.Dir, "state", ".cop", "state directory")
@@ -48,10 +52,20 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	c.Partitions, c.Namespace = 4, "cop"
-	log := newLogger("demo")
 	if err := os.MkdirAll(filepath.Join(c.Dir, "demo"), 0o700); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
 	}
+	// Logs go to a file: hundreds of dead-letter warnings (the demo sends malformed
+	// messages on purpose) would bury the status lines; the console gets a summary.
+	logPath := filepath.Join(c.Dir, "demo", "cop.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot open the demo's log file: %w", err)
+	}
+	defer logFile.Close()
+	console := newDemoConsole(logFile, os.Stderr, logPath)
+	log := newLoggerTo(console, "demo")
+	fmt.Fprintf(os.Stderr, "  COP demo starting; logs (JSON) go to %s\n", logPath)
 	if c.ClickHouse == "" {
 		if err := startClickHouse(ctx); err != nil {
 			return err
@@ -84,7 +98,7 @@ func runDemo(ctx context.Context, args []string) error {
 	serveErr := make(chan error, 1)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { serveErr <- serve(sctx, c.serveConfig, newLogger("serve"), started) }()
+	go func() { serveErr <- serve(sctx, c.serveConfig, newLoggerTo(console, "serve"), started) }()
 	var addr string
 	select {
 	case addr = <-started:
@@ -97,12 +111,22 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "  Commander EUFOR Althea:      http://%s/#token=%s\n", addr, tokens["cdr-althea"])
 	fmt.Fprintf(os.Stderr, "  Crisis board (liaison):      http://%s/crisis.html#token=%s\n", addr, tokens["liaison"])
 	fmt.Fprintf(os.Stderr, "  Stats:  curl -H 'Authorization: Bearer %s' http://%s/api/v1/stats\n", tokens["analyst"], addr)
-	fmt.Fprintf(os.Stderr, "  Tokens: %s   Stop: Ctrl-C\n\n", filepath.Join(c.Dir, "demo", "tokens.txt"))
+	fmt.Fprintf(os.Stderr, "  Exercise CYDEF-X (analyst):  http://%s/#token=%s&exercise=CYDEF-X\n", addr, tokens["analyst"])
+	envPath := filepath.Join(c.Dir, "demo", "env")
+	if err := writeDemoEnv(envPath, addr, &c); err != nil {
+		return err
+	}
+	defer os.Remove(envPath)
+	fmt.Fprintf(os.Stderr, "  Tokens: %s   Logs: %s\n", filepath.Join(c.Dir, "demo", "tokens.txt"), logPath)
+	fmt.Fprintf(os.Stderr, "  Addresses: %s (`. %s` sets COP_URL, COP_KAFKA, ...)   Stop: Ctrl-C\n\n", envPath, envPath)
 
 	gen := &inject.Demo{Bus: bus.Config{Brokers: bus.Brokers(c.Kafka), Namespace: c.Namespace}, Rate: c.Rate, Log: log}
 	go gen.Run(sctx)
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	const summaryEvery = 10 * time.Second
+	summary := time.NewTicker(summaryEvery)
+	defer summary.Stop()
 	for {
 		select {
 		case err := <-serveErr:
@@ -114,6 +138,10 @@ func runDemo(ctx context.Context, args []string) error {
 			return nil
 		case <-t.C:
 			printStatus(ctx, addr, tokens["admin"], gen)
+		case <-summary.C:
+			if line := console.Summary(summaryEvery); line != "" {
+				fmt.Fprintln(os.Stderr, line)
+			}
 		}
 	}
 }
@@ -154,8 +182,8 @@ func demoIdentities(c *demoConfig) (map[string]string, error) {
 	}
 	// The crisis liaison officer of the crisis board (EU-CyCLONe): crises across missions.
 	add(access.Identity{Name: "liaison", Role: access.RoleLiaison, MaxTLP: event.TLPAmber})
-	for _, ct := range synth.Contributors {
-		add(access.Identity{Name: ct.Name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
+	for _, name := range demoContributors() {
+		add(access.Identity{Name: name, Role: access.RoleContributor, MaxTLP: event.TLPClear})
 	}
 	b, _ := json.MarshalIndent(f, "", "  ")
 	path := filepath.Join(c.Dir, "demo", "identities.json")
@@ -189,12 +217,31 @@ func readDemoTokens(path string) map[string]string {
 	return tokens
 }
 
+// demoContributors are the demo's feeds and those of the exercise scenarios (fi-ncsc
+// writes only in energy-cables), so every file `cop exercise gen --out` writes has a
+// token to push it with.
+func demoContributors() []string {
+	var out []string
+	for _, ct := range synth.Contributors {
+		out = append(out, ct.Name)
+	}
+	for _, name := range scenario.Names {
+		feeds, _ := scenario.Generate(name, scenario.Options{Seed: 1, Start: time.Unix(0, 0), Exercise: "CONTRIBUTORS"})
+		for _, f := range feeds {
+			if !slices.Contains(out, f.Contributor) {
+				out = append(out, f.Contributor)
+			}
+		}
+	}
+	return out
+}
+
 // demoViewers are the demo's identities that look at the picture (cop bench quality
 // measures their views).
 func demoViewers() []access.Identity {
 	return []access.Identity{
 		{Name: "admin", Role: access.RoleAdmin, MaxTLP: event.TLPRed},
-		{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmberStrict},
+		{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmberStrict, Exercises: []string{"CYDEF-X"}},
 		{Name: "cdr-althea", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUFOR-ALTHEA"}},
 		{Name: "cdr-atalanta", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUNAVFOR-ATALANTA", "EUNAVFOR-ASPIDES"}},
 	}

@@ -33,6 +33,11 @@ func TestDemoKeepsItsTokensAcrossRestarts(t *testing.T) {
 	if id, ok := ids.Authenticate(first["analyst"]); !ok || id.Name != "analyst" {
 		t.Errorf("the kept analyst token does not authenticate: %v %v", id, ok)
 	}
+	// Every file `cop exercise gen --out` writes has a contributor token to push it with
+	// (fi-ncsc reports only in the exercise scenario).
+	if id, ok := ids.Authenticate(first["fi-ncsc"]); !ok || id.Name != "fi-ncsc" || id.Role != access.RoleContributor {
+		t.Errorf("no fi-ncsc contributor token: %v %v", id, ok)
+	}
 	c.NewTokens = true
 	fresh, err := demoIdentities(c)
 	if err != nil {

@@ -27,8 +27,8 @@ func runExercise(ctx context.Context, args []string) error {
 	exercise := fs.String("exercise", "CYDEF-X", "exercise tag on every event")
 	start := fs.String("start", "", "RFC 3339 time the campaign starts (default: its duration before now, so it ends now)")
 	out := fs.String("out", "", "write the feeds: a directory (one <contributor>.json each, for `cop push` with that contributor's token) or a .json file (every event in one document)")
-	push := fs.Bool("push", false, "write the feeds straight into the contributors' Kafka feed topics (COP_KAFKA), as exercise traffic")
-	kafkaAddr := fs.String("kafka", env("COP_KAFKA", "127.0.0.1:19092"), "Kafka brokers (with --push)")
+	push := fs.Bool("push", false, "write the feeds straight into the contributors' Kafka feed topics (--kafka), as exercise traffic")
+	kafkaAddr := fs.String("kafka", demoDefault("COP_KAFKA", "127.0.0.1:19092"), "Kafka brokers (with --push; default COP_KAFKA, else a running demo's embedded broker from "+demoEnvPath+")")
 	namespace := fs.String("namespace", env("COP_NAMESPACE", "cop"), "prefix of COP's topics (with --push)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -58,7 +58,8 @@ func runExercise(ctx context.Context, args []string) error {
 			}
 			n += len(f.Events)
 		}
-		fmt.Fprintf(os.Stderr, "pushed %d events of scenario %s into %d feed topics as exercise %s\n", n, *name, len(feeds), strings.ToUpper(*exercise))
+		fmt.Fprintf(os.Stderr, "pushed %d events of scenario %s into %d feed topics (%s.feed.*) on %s as exercise %s\n",
+			n, *name, len(feeds), *namespace, *kafkaAddr, strings.ToUpper(*exercise))
 		return nil
 	}
 	return writeFeeds(*out, feeds)

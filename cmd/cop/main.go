@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -142,14 +143,17 @@ func env(name, def string) string {
 	return def
 }
 
-func newLogger(command string) zerolog.Logger {
+func newLogger(command string) zerolog.Logger { return newLoggerTo(os.Stderr, command) }
+
+// newLoggerTo is newLogger writing to w.
+func newLoggerTo(w io.Writer, command string) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(env("COP_LOG_LEVEL", "info"))
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	// The command, not "component": the stages a command runs add their own component.
-	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("command", command).Logger()
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("command", command).Logger()
 }
 
 func splitList(s string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,7 +42,7 @@ var queryParams = []struct{ name, help string }{
 	{"q", "text in the title"},
 	{"name", "a stated campaign, intrusion set, threat actor, malware or tool name (exact, any case)"},
 	{"min_score", "minimum score (situations)"},
-	{"sort", "observed_at (oldest first) or -observed_at (default)"},
+	{"sort", "events: -observed_at (default, newest first) or observed_at; situations: -score (default, best first), score, -updated_at or updated_at"},
 	{"limit", "rows per page (1-1000)"},
 	{"cursor", "the page after the one that printed this cursor (its \"# more\" line)"},
 }
@@ -49,7 +51,7 @@ func queryFlags(c *queryConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.StringVar(&c.URL, "url", env("COP_URL", "http://127.0.0.1:8080"), "COP API base URL (COP_URL)")
 	fs.StringVar(&c.Token, "token", env("COP_TOKEN", ""), "bearer token (COP_TOKEN)")
-	fs.StringVar(&c.Format, "format", "table", "table, csv (events) or json")
+	fs.StringVar(&c.Format, "format", "table", "table, csv or json")
 	fs.BoolVar(&c.Situations, "situations", false, "query situations instead of events")
 	fs.BoolVar(&c.All, "all", false, "follow the cursor through every page")
 	c.Params = map[string]*string{}
@@ -85,10 +87,13 @@ func query(ctx context.Context, c queryConfig, out io.Writer) error {
 			q.Set(name, *v)
 		}
 	}
+	if c.Situations && q.Get("sort") == "" {
+		q.Set("sort", "-score") // what a user looks at first; the API's default is -updated_at
+	}
 	switch c.Format {
 	case "csv":
 		if c.Situations {
-			return errors.New("--format csv exports events only")
+			return querySituationsCSV(ctx, c, path, q, out)
 		}
 		q.Set("format", "csv")
 		body, err := get(ctx, c, path, q)
@@ -185,4 +190,46 @@ func get(ctx context.Context, c queryConfig, path string, q url.Values) (io.Read
 		return nil, fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Code)
 	}
 	return resp.Body, nil
+}
+
+// querySituationsCSV writes the situations' pages as CSV, in the API's order (by score
+// unless --sort says otherwise); the API exports events only, so the rows are built here.
+func querySituationsCSV(ctx context.Context, c queryConfig, path string, q url.Values, out io.Writer) error {
+	w := csv.NewWriter(out)
+	w.Write([]string{"score", "id", "severity", "tlp", "event_count", "countries", "sectors", "first_seen", "last_seen", "updated_at", "title"})
+	for {
+		body, err := get(ctx, c, path, q)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Situations []struct {
+				ID, Severity, TLP, Title string
+				Score                    float64
+				EventCount               int `json:"event_count"`
+				Countries, Sectors       []string
+				First                    string `json:"first_seen"`
+				Last                     string `json:"last_seen"`
+				Updated                  string `json:"updated_at"`
+			} `json:"situations"`
+			Next string `json:"next"`
+		}
+		err = json.NewDecoder(body).Decode(&page)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("cannot decode the answer: %w", err)
+		}
+		for _, s := range page.Situations {
+			w.Write([]string{strconv.FormatFloat(s.Score, 'f', 1, 64), s.ID, s.Severity, s.TLP, strconv.Itoa(s.EventCount),
+				strings.Join(s.Countries, ";"), strings.Join(s.Sectors, ";"), s.First, s.Last, s.Updated, s.Title})
+		}
+		if !c.All || page.Next == "" {
+			if page.Next != "" {
+				fmt.Fprintf(os.Stderr, "# more: --all, or --cursor %s\n", page.Next)
+			}
+			w.Flush()
+			return w.Error()
+		}
+		q.Set("cursor", page.Next)
+	}
 }

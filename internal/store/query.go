@@ -42,10 +42,20 @@ type Caller struct {
 type Cursor struct {
 	At time.Time
 	ID string
+	// ByScore marks a position in score order (SituationFilter.ByScore): Score, then ID.
+	ByScore bool
+	Score   float64
 }
+
+// scoreCursor prefixes the encoding of a position in score order.
+const scoreCursor = "score:"
 
 // String encodes c opaquely for a URL.
 func (c Cursor) String() string {
+	if c.ByScore {
+		// 'g', -1 gives back the very float64, so the next page starts exactly after it.
+		return base64.RawURLEncoding.EncodeToString([]byte(scoreCursor + strconv.FormatFloat(c.Score, 'g', -1, 64) + "|" + c.ID))
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.Unix(), 10) + "|" + c.ID))
 }
 
@@ -54,6 +64,14 @@ func ParseCursor(s string) (Cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, ErrBadCursor
+	}
+	if rest, ok := strings.CutPrefix(string(b), scoreCursor); ok {
+		sc, id, ok := strings.Cut(rest, "|")
+		v, err := strconv.ParseFloat(sc, 64)
+		if !ok || err != nil || id == "" || !(v >= 0 && v <= 100) {
+			return Cursor{}, ErrBadCursor
+		}
+		return Cursor{ByScore: true, Score: v, ID: id}, nil
 	}
 	at, id, ok := strings.Cut(string(b), "|")
 	sec, err := strconv.ParseInt(at, 10, 64)

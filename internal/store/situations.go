@@ -31,8 +31,24 @@ type SituationFilter struct {
 	ID         string
 	Members    EventFilter // Kinds, Techniques, ObsValue, ObsType only
 	Asc        bool
-	After      *Cursor // on updated_at, id
-	Limit      int
+	// ByScore orders by score, best first (lowest first with Asc), ties by id; else by
+	// updated_at, then id.
+	ByScore bool
+	After   *Cursor // on updated_at, id; or score, id with ByScore
+	Limit   int
+}
+
+// order is the ORDER BY of f's pages; the keyset condition of where follows it.
+func (f *SituationFilter) order() string {
+	switch {
+	case f.ByScore && f.Asc:
+		return " ORDER BY score ASC, id DESC"
+	case f.ByScore:
+		return " ORDER BY score DESC, id ASC"
+	case f.Asc:
+		return " ORDER BY updated_at ASC, id ASC"
+	}
+	return " ORDER BY updated_at DESC, id DESC"
 }
 
 // latestSituations is every situation's latest version in one exercise, with the columns
@@ -92,7 +108,14 @@ func (f *SituationFilter) where(c Caller) *sqlWhere {
 		mw := (&EventFilter{Kinds: m.Kinds, Techniques: m.Techniques, ObsValue: m.ObsValue, ObsType: m.ObsType}).where(c)
 		w.add("id IN (SELECT situation_id FROM cop.events WHERE "+mw.String()+")", mw.args...)
 	}
-	if f.After != nil {
+	if f.After != nil && f.ByScore {
+		// Ties by id the other way round: best first, then ids in ascending order.
+		op, idOp := "<", ">"
+		if f.Asc {
+			op, idOp = ">", "<"
+		}
+		w.add("(score "+op+" ? OR (score = ? AND id "+idOp+" ?))", f.After.Score, f.After.Score, f.After.ID)
+	} else if f.After != nil {
 		op := "<"
 		if f.Asc {
 			op = ">"
@@ -121,7 +144,7 @@ const maxInnerPage = 1000
 var afterKeys func()
 
 // EachSituation streams the latest version of each live situation f selects in c's scope
-// to fn, by updated_at (then id). fn says whether it kept the situation (the API drops
+// to fn, by updated_at (then id), or by score with f.ByScore. fn says whether it kept the situation (the API drops
 // some after reading the payload: mission areas, anonymised contributors); Limit counts
 // kept ones. It returns the cursor of the next page, or nil.
 //
@@ -131,11 +154,7 @@ var afterKeys func()
 // no longer qualifies is skipped; the cursor still moves past it, so a page is empty only
 // when nothing more qualifies.
 func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, fn func(*StoredSituation) (bool, error)) (*Cursor, error) {
-	dir := "DESC"
-	if f.Asc {
-		dir = "ASC"
-	}
-	order := " ORDER BY updated_at " + dir + ", id " + dir
+	order := f.order()
 	if f.Limit == 0 {
 		w := f.where(c)
 		from, args := latestSituations(situationFilterColumns+", confidence, event_count, merged_into, payload", c, &f)
@@ -201,15 +220,15 @@ func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, 
 func (s *Store) situationKeys(ctx context.Context, c Caller, f *SituationFilter, order string, n int) ([]Cursor, error) {
 	w := f.where(c)
 	from, args := latestSituations(situationFilterColumns, c, f)
-	rows, err := s.conn.Query(ctx, "SELECT updated_at, id FROM "+from+" WHERE "+w.String()+order+" LIMIT "+strconv.Itoa(n), append(args, w.args...)...)
+	rows, err := s.conn.Query(ctx, "SELECT updated_at, score, id FROM "+from+" WHERE "+w.String()+order+" LIMIT "+strconv.Itoa(n), append(args, w.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query situations: %w", err)
 	}
 	defer rows.Close()
 	var out []Cursor
 	for rows.Next() {
-		var k Cursor
-		if err := rows.Scan(&k.At, &k.ID); err != nil {
+		k := Cursor{ByScore: f.ByScore}
+		if err := rows.Scan(&k.At, &k.Score, &k.ID); err != nil {
 			return nil, fmt.Errorf("cannot read situations: %w", err)
 		}
 		k.At = k.At.UTC()

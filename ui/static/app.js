@@ -7,7 +7,10 @@ import { SECTORS, SEVERITIES, SEVERITY_COLOUR, el, pretty } from "./format.js";
 
 const $ = id => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
-const token = params.get("token") || "";
+// The token stays in this tab's session storage too, for the history and contributor pages
+// (same origin, never sent but as a header) and for coming back to the dashboard from them.
+const token = params.get("token") || sessionStorage.getItem("cop.token") || "";
+if (token) sessionStorage.setItem("cop.token", token);
 
 const state = {
   me: null,
@@ -75,8 +78,23 @@ function render() {
     return c;
   }));
   const s = state.situations.get(state.selected);
-  if (s) renderDetail($("detail"), s, c => mapView.countryName(c), closeDetail);
+  if (s) showDetail(s);
   else if (state.selected || !$("detail").hidden) closeDetail(); // it left the view
+}
+
+// showDetail fills the detail panel with s, says whether it scrolls, and where s's
+// position lies outside the countries it names.
+function showDetail(s) {
+  const d = $("detail");
+  const keep = d.dataset.id === s.id ? d.scrollTop : 0;
+  renderDetail(d, s, c => mapView.countryName(c), closeDetail, { outside: mapView.outsideOf(s), exercise: state.view.exercise });
+  d.scrollTop = keep;
+  scrollHint(d);
+}
+
+// scrollHint marks the panel while more of it lies below what is shown.
+function scrollHint(d) {
+  d.classList.toggle("more-below", d.scrollHeight - d.scrollTop - d.clientHeight > 4);
 }
 
 function select(id, from) {
@@ -86,7 +104,9 @@ function select(id, from) {
   mapView.select(s, from === "list");
   listView.render(visibleList(), id);
   listView.reveal(id);
-  renderDetail($("detail"), s, c => mapView.countryName(c), closeDetail);
+  showDetail(s);
+  // The panel opens over the map's right side: a marker clicked there moves out from under it.
+  if (from === "map") mapView.keepClear(s, $("detail"));
 }
 
 function closeDetail() {
@@ -199,6 +219,14 @@ function fillLegend() {
   const shade = el("span", "lg-item");
   shade.append(el("span", "lg-shade"), el("span", "", "country hit, no position"));
   lg.append(area, shade);
+  // A number means two things on the map: say which is which.
+  const cluster = el("span", "lg-item lg-numbers");
+  cluster.append(el("span", "lg-num cluster", "5"), el("span", "", "on a ring: how many situations (click to zoom)"));
+  const single = el("span", "lg-item lg-numbers");
+  single.append(el("span", "lg-num", "57"), el("span", "", "on a dot: the situation's score"));
+  const outside = el("span", "lg-item");
+  outside.append(el("span", "lg-num outside", ""), el("span", "", "dashed: position outside the country it names"));
+  lg.append(cluster, single, outside);
 }
 
 // --- live connection ----------------------------------------------------------------
@@ -306,6 +334,7 @@ const listView = new SituationList($("list"), $("empty"), $("list-count"), selec
 
 window.addEventListener("cop-select", e => select(e.detail)); // an alert's "Show"
 
+$("detail").addEventListener("scroll", e => scrollHint(e.currentTarget), { passive: true });
 document.addEventListener("keydown", e => {
   if (e.key === "Escape" && !$("detail").hidden) { e.preventDefault(); closeDetail(); }
 });
@@ -317,7 +346,10 @@ async function start() {
     return;
   }
   try {
-    const [me, missions] = await Promise.all([api("/api/v1/whoami"), api("/api/v1/missions"), mapView.loadBase()]);
+    // A contributor's token has a page of its own: its pushes, accepted and rejected.
+    const who = await api("/api/v1/whoami");
+    if (who.role === "contributor") { location.replace("contributor.html"); return; }
+    const [me, missions] = await Promise.all([who, api("/api/v1/missions"), mapView.loadBase()]);
     state.me = me;
     state.missions = missions.sort((a, b) => a.name.localeCompare(b.name));
   } catch (err) {
@@ -327,7 +359,8 @@ async function start() {
   const w = $("who");
   w.textContent = `${state.me.name} · ${state.me.role} · up to TLP:${state.me.tlp_max}`;
   // A link may preselect a view: #token=…&exercise=CYDEF-X&mission=EUFOR-ALTHEA.
-  state.view.exercise = (params.get("exercise") || "").toUpperCase();
+  // ?exercise= (the REST API's form) works too.
+  state.view.exercise = (params.get("exercise") || new URLSearchParams(location.search).get("exercise") || "").toUpperCase();
   state.view.mission = (params.get("mission") || "").toUpperCase();
   fillFilters();
   applyExerciseLook();

@@ -3,6 +3,7 @@
 // for situations that carry countries but no position.
 /* global L, Supercluster, topojson */
 import { SEVERITY_COLOUR, SEVERITIES, sevRank, el } from "./format.js";
+import { outsideCountries, spread } from "./geo.js";
 
 // Europe and its surroundings down to the Atalanta area.
 const HOME = [[-14, -22], [70, 68]];
@@ -48,6 +49,8 @@ export class PictureMap {
     this.countries = new Map(); // ISO alpha-2 → [layer]
     this.names = new Map();     // ISO alpha-2 → name
     this.shaded = new Map();    // ISO alpha-2 → {sev, ids}
+    // Mission labels lie under the markers (the marker pane is at 600): a name never hides one.
+    this.map.createPane("missionLabels").style.zIndex = 550;
     this.missionLayer = L.layerGroup().addTo(this.map);
     this.markerLayer = L.layerGroup().addTo(this.map);
     this.index = null;
@@ -120,7 +123,8 @@ export class PictureMap {
   setMissions(missions, selected) {
     this.missionLayer.clearLayers();
     this.areaBounds = null;
-    const label = missions.length <= 3 || !!selected;
+    // Every area is labelled: a dashed outline alone does not say whose it is.
+    const label = true;
     for (const m of missions) {
       const on = !selected || m.name === selected;
       const style = {
@@ -139,9 +143,9 @@ export class PictureMap {
         this.missionLayer.addLayer(r);
         b = b ? b.extend(r.getBounds()) : r.getBounds();
       }
-      if (b && on && label) {
+      if (b && label) {
         // Labelled at the area's northern edge so it never hides a marker inside.
-        const t = L.tooltip({ permanent: true, direction: "top", className: "mission-label", interactive: false })
+        const t = L.tooltip({ pane: "missionLabels", permanent: true, direction: "top", className: "mission-label" + (on && selected ? " on" : ""), interactive: false })
           .setLatLng([b.getNorth(), b.getCenter().lng]).setContent(m.title || m.name);
         this.missionLayer.addLayer(t);
       }
@@ -160,7 +164,7 @@ export class PictureMap {
         this.points.set(s.id, s);
         feats.push({
           type: "Feature", geometry: { type: "Point", coordinates: [s.geo.lon, s.geo.lat] },
-          properties: { id: s.id, score: s.score, sev: sevRank(s.severity) },
+          properties: { id: s.id, score: s.score, sev: sevRank(s.severity), outside: this.outsideOf(s).join(", ") },
         });
         continue;
       }
@@ -179,6 +183,19 @@ export class PictureMap {
     this.index.load(feats);
     this.shade(shaded);
     this.renderMarkers();
+  }
+
+  // outsideOf returns the countries s names when its position lies in none of them
+  // (drawn dashed, and said in the detail panel), cached per situation version.
+  outsideOf(s) {
+    if (!this.features || !s || !s.geo) return [];
+    this.outside = this.outside || new Map();
+    const key = `${s.id}@${s.version}@${s.geo.lat},${s.geo.lon}`;
+    if (!this.outside.has(key)) {
+      if (this.outside.size > 5000) this.outside.clear();
+      this.outside.set(key, outsideCountries(s, c => this.features.filter(f => f.properties.iso === c)));
+    }
+    return this.outside.get(key);
   }
 
   shade(next) {
@@ -201,9 +218,25 @@ export class PictureMap {
     const clusters = this.index.getClusters([Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()),
       Math.min(180, b.getEast()), Math.min(85, b.getNorth())], z);
     this.markerLayer.clearLayers();
+    // Single markers that overlap on screen are spread round their middle, each with a line
+    // to where it is: a click lands on the marker under the cursor, never on one beneath.
+    const sizeOf = p => (p.cluster ? 26 + Math.min(22, Math.sqrt(p.point_count) * 4) : 18 + p.score * 0.24);
+    const keyOf = c => (c.properties.cluster ? `cluster:${c.id}` : c.properties.id);
+    const moved = spread(clusters.map(c => {
+      const pt = this.map.latLngToLayerPoint([c.geometry.coordinates[1], c.geometry.coordinates[0]]);
+      return { x: pt.x, y: pt.y, r: sizeOf(c.properties) / 2, key: keyOf(c) };
+    }));
     for (const c of clusters) {
-      const [lon, lat] = c.geometry.coordinates;
+      let [lon, lat] = c.geometry.coordinates;
       const p = c.properties;
+      const to = moved.get(keyOf(c));
+      if (to) {
+        const at = L.latLng(lat, lon);
+        const ll = this.map.layerPointToLatLng(L.point(to.x, to.y));
+        this.markerLayer.addLayer(L.polyline([at, ll], { renderer: this.renderer, interactive: false, color: "#c9d4e0", weight: 1, opacity: 0.8 }));
+        this.markerLayer.addLayer(L.circleMarker(at, { renderer: this.renderer, interactive: false, radius: 2, color: "#c9d4e0", weight: 1, fillOpacity: 1 }));
+        [lat, lon] = [ll.lat, ll.lng];
+      }
       const sev = SEVERITIES[p.sev];
       const node = el("div", `sit-marker sev-${sev}`);
       let size;
@@ -213,16 +246,18 @@ export class PictureMap {
         node.classList.add("cluster");
         node.textContent = String(p.point_count);
         node.title = `${p.point_count} situations, top score ${Math.round(p.score)} — click to zoom in`;
-        size = 26 + Math.min(22, Math.sqrt(p.point_count) * 4);
+        size = sizeOf(p);
         if (ids.includes(this.selected)) node.classList.add("selected");
       } else {
         const s = this.points.get(p.id);
         node.dataset.id = p.id;
-        node.title = `${Math.round(p.score)} — ${s ? s.title : ""}`;
+        node.title = `score ${Math.round(p.score)} — ${s ? s.title : ""}` + (p.outside ? ` — position outside ${p.outside}` : "");
         node.textContent = String(Math.round(p.score));
-        size = 18 + p.score * 0.24; // sized by score: 18–42 px
+        size = sizeOf(p); // sized by score: 18–42 px
         if (p.id === this.selected) node.classList.add("selected");
+        if (p.outside) { node.classList.add("outside"); node.dataset.outside = p.outside; }
       }
+      if (to) node.classList.add("spread");
       node.style.width = node.style.height = `${Math.round(size)}px`;
       node.style.lineHeight = `${Math.round(size) - 4}px`;
       const icon = L.divIcon({ html: node, className: "sit-icon", iconSize: [size, size] });
@@ -263,6 +298,17 @@ export class PictureMap {
       }
     }
     this.renderMarkers();
+  }
+
+  // keepClear pans the map so that s's marker is not under panel (an element over the
+  // map, such as the detail panel): it moves to the middle of the free part on the left.
+  keepClear(s, panel) {
+    if (!s || !s.geo || !panel || panel.hidden) return;
+    const p = this.map.latLngToContainerPoint([s.geo.lat, s.geo.lon]);
+    const left = panel.offsetLeft, top = panel.offsetTop, bottom = top + panel.offsetHeight;
+    const margin = 40;
+    if (p.x < left - margin || p.y < top - margin || p.y > bottom + margin) return;
+    this.map.panBy([p.x - left / 2, 0], { animate: false });
   }
 
   invalidate() { this.map.invalidateSize(); }

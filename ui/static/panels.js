@@ -172,7 +172,7 @@ function field(dl, name, value) {
 
 // renderDetail fills panel with everything a commander needs about s, first of all why it
 // scores what it scores.
-export function renderDetail(panel, s, countryName, onClose) {
+export function renderDetail(panel, s, countryName, onClose, extra = {}) {
   const head = el("div", "d-head");
   const close = el("button", "d-close", "×");
   close.type = "button";
@@ -215,15 +215,28 @@ export function renderDetail(panel, s, countryName, onClose) {
   field(dl, "Countries", (s.countries || []).map(c => `${countryName(c)} (${c})`));
   field(dl, "Sectors", (s.sectors || []).map(pretty));
   field(dl, "Techniques", s.techniques);
-  field(dl, "Position", s.geo ? `${s.geo.lat.toFixed(3)}, ${s.geo.lon.toFixed(3)}` : "");
+  if (s.geo) {
+    const pos = el("span", "", `${s.geo.lat.toFixed(3)}, ${s.geo.lon.toFixed(3)}`);
+    const out = extra.outside || [];
+    if (out.length) {
+      // Drawn dashed on the map: the reported position contradicts the countries reported.
+      const w = el("span", "d-outside", ` ⚠ position outside ${out.map(c => `${countryName(c)} (${c})`).join(", ")}`);
+      w.title = "The reported position lies in none of the countries the situation names; check the source.";
+      pos.append(w);
+    }
+    field(dl, "Position", pos);
+  }
   field(dl, "Releasable to", s.releasable_to);
   field(dl, "First seen", utc(s.first_seen));
   field(dl, "Last seen", `${utc(s.last_seen)} (${ago(s.last_seen)})`);
   field(dl, "Exercise", s.exercise);
-  const hist = el("a", "d-hist", "history ↗");
-  hist.href = `/api/v1/situations/${encodeURIComponent(s.id)}`;
-  hist.target = "_blank";
-  hist.rel = "noopener";
+  // The history page, in this tab: it takes the token from this tab's session storage, so
+  // the link carries only the situation (and exercise) in its fragment.
+  const hist = el("a", "d-hist", "history →");
+  const hq = new URLSearchParams({ id: s.id });
+  if (s.exercise || extra.exercise) hq.set("exercise", s.exercise || extra.exercise);
+  hist.href = `history.html#${hq}`;
+  hist.title = "Events, observables and their sightings over time";
   const idLine = el("span", "mono", s.id + " v" + s.version + " ");
   idLine.append(hist);
   field(dl, "Situation", idLine);
