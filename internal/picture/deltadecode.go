@@ -79,11 +79,12 @@ func (e *DecodeError) at(i int) *DecodeError {
 // deltaDecoder reads one document. depth arguments count the arrays and objects open around
 // the value being read, for jsonscan.MaxDepth.
 type deltaDecoder struct {
-	doc  []byte
-	pos  int
-	text string // string(doc), made at the first string that needs no unescaping
-	buf  []byte // an unescaped key or enum name
-	fold []byte // a key folded as encoding/json folds it
+	doc   []byte
+	pos   int
+	text  string // string(doc), made at the first string that needs no unescaping
+	buf   []byte // an unescaped key or enum name
+	fold  []byte // a key folded as encoding/json folds it
+	start int    // where the last name read starts, for its error
 }
 
 // fields is the members of one struct: JSON names by field index, and the exact lookup.
@@ -224,9 +225,13 @@ func (d *deltaDecoder) key() ([]byte, *DecodeError) {
 }
 
 // slice reads the array at d.pos into *dst as encoding/json does: elements read over those
-// already in the slice, then over the array's capacity, then appended; the slice cut to the
-// array's length, and an empty array a new empty slice. null sets nil.
-func slice[T any](d *deltaDecoder, dst *[]T, depth int, elem func(*deltaDecoder, *T, int) *DecodeError) *DecodeError {
+// already in the slice, then over the rest of its capacity, then appended; the slice cut to
+// the array's length, and an empty array a new empty slice. null sets nil.
+//
+// A slice without capacity (a new Delta's) is read into a buffer on the stack and then
+// copied into one of the exact length: the same elements as encoding/json's appends, which
+// grow a fresh, zeroed array, without their five or six allocations.
+func slice[T any](d *deltaDecoder, dst *[]T, depth int) *DecodeError {
 	switch d.next() {
 	case '[':
 	case 'n':
@@ -243,44 +248,56 @@ func slice[T any](d *deltaDecoder, dst *[]T, depth int, elem func(*deltaDecoder,
 	}
 	d.pos++
 	d.ws()
-	s := *dst
-	i := 0
+	if cap(*dst) > 0 {
+		s, n, err := elements(d, *dst, depth)
+		switch {
+		case err != nil:
+		case n == 0:
+			*dst = []T{}
+		default:
+			*dst = s[:n]
+		}
+		return err
+	}
+	var tmp [MaxSituationObservables]T
+	s, n, err := elements(d, tmp[:0], depth)
+	if err == nil {
+		*dst = append(make([]T, 0, n), s[:n]...) // [] stays non-nil
+	}
+	return err
+}
+
+// elements reads the elements of an array, its '[' read, over those of s; it returns s
+// grown to hold them, and their number.
+func elements[T any](d *deltaDecoder, s []T, depth int) ([]T, int, *DecodeError) {
 	if d.next() == ']' {
 		d.pos++
-	} else {
-		for ; ; i++ {
-			if i >= len(s) {
-				if i < cap(s) {
-					s = s[:i+1]
-				} else {
-					var zero T
-					s = append(s, zero)
-				}
+		return s, 0, nil
+	}
+	for i := 0; ; i++ {
+		if i >= len(s) {
+			if i < cap(s) {
+				s = s[:i+1]
+			} else {
+				var zero T
+				s = append(s, zero)
 			}
-			if err := elem(d, &s[i], depth+1); err != nil {
-				*dst = s
-				return err.at(i)
-			}
-			d.ws()
-			c := d.next()
-			if c == ']' {
-				d.pos++
-				i++
-				break
-			}
-			if c != ',' {
-				*dst = s
-				return d.syntax("want ',' or ']' after an array element")
-			}
-			d.pos++
-			d.ws()
 		}
+		if err := d.element(&s[i], depth+1); err != nil {
+			return s, i, err.at(i)
+		}
+		d.ws()
+		c := d.next()
+		if c == ']' {
+			d.pos++
+			return s, i + 1, nil
+		}
+		if c != ',' {
+			return s, i, d.syntax("want ',' or ']' after an array element")
+		}
+		d.pos++
+		d.ws()
 	}
-	if i == 0 {
-		s = []T{}
-	}
-	*dst = s[:i]
-	return nil
 }
 
 // The fields of each struct, in the order of their declaration.
@@ -312,7 +329,7 @@ func (d *deltaDecoder) delta(x *Delta) *DecodeError {
 		case dSituation:
 			return d.situation(&x.Situation, 1)
 		case dMergedFrom:
-			return slice(d, &x.MergedFrom, 1, strElem)
+			return slice(d, &x.MergedFrom, 1)
 		case dRemoved:
 			return d.bool(&x.Removed)
 		default:
@@ -420,11 +437,11 @@ func (d *deltaDecoder) situation(s *Situation, depth int) *DecodeError {
 		case sTitle:
 			return d.str(&s.Title)
 		case sKind:
-			return enum(d, &s.Kind, event.KindOf, (*event.Kind).UnmarshalText)
+			return d.kind(&s.Kind)
 		case sCategory:
 			return d.str(&s.Category)
 		case sSeverity:
-			return enum(d, &s.Severity, event.SeverityOf, (*event.Severity).UnmarshalText)
+			return d.severity(&s.Severity)
 		case sConfidence:
 			return d.float(&s.Confidence)
 		case sScore:
@@ -434,27 +451,27 @@ func (d *deltaDecoder) situation(s *Situation, depth int) *DecodeError {
 		case sExplanation:
 			return d.explanation(&s.Explanation, depth)
 		case sContributors:
-			return slice(d, &s.Contributors, depth, contributorElem)
+			return slice(d, &s.Contributors, depth)
 		case sCountries:
-			return slice(d, &s.Countries, depth, strElem)
+			return slice(d, &s.Countries, depth)
 		case sSectors:
-			return slice(d, &s.Sectors, depth, strElem)
+			return slice(d, &s.Sectors, depth)
 		case sTechniques:
-			return slice(d, &s.Techniques, depth, strElem)
+			return slice(d, &s.Techniques, depth)
 		case sNames:
-			return slice(d, &s.Names, depth, nameElem)
+			return slice(d, &s.Names, depth)
 		case sGeo:
 			return d.geo(&s.Geo, depth)
 		case sTLP:
-			return enum(d, &s.TLP, event.TLPOf, (*event.TLP).UnmarshalText)
+			return d.tlp(&s.TLP)
 		case sReleasableTo:
-			return slice(d, &s.ReleasableTo, depth, strElem)
+			return slice(d, &s.ReleasableTo, depth)
 		case sObservables:
-			return slice(d, &s.Observables, depth, observableElem)
+			return slice(d, &s.Observables, depth)
 		case sEventCount:
 			return d.int(&s.EventCount)
 		case sEventIDs:
-			return slice(d, &s.EventIDs, depth, strElem)
+			return slice(d, &s.EventIDs, depth)
 		case sFirstSeen:
 			return d.time(&s.FirstSeen)
 		case sLastSeen:
@@ -547,7 +564,7 @@ var contributorFields = newFields(func(k []byte) int {
 	return -1
 }, "name", "anonymise")
 
-func contributorElem(d *deltaDecoder, c *Contributor, depth int) *DecodeError {
+func (d *deltaDecoder) contributor(c *Contributor, depth int) *DecodeError {
 	return d.object(contributorFields, depth, func(f int) *DecodeError {
 		if f == 0 {
 			return d.str(&c.Name)
@@ -566,7 +583,7 @@ var nameFields = newFields(func(k []byte) int {
 	return -1
 }, "kind", "name")
 
-func nameElem(d *deltaDecoder, n *event.Name, depth int) *DecodeError {
+func (d *deltaDecoder) name(n *event.Name, depth int) *DecodeError {
 	return d.object(nameFields, depth, func(f int) *DecodeError {
 		if f == 0 {
 			return d.str(&n.Kind)
@@ -585,10 +602,10 @@ var observableFields = newFields(func(k []byte) int {
 	return -1
 }, "type", "value")
 
-func observableElem(d *deltaDecoder, o *event.Observable, depth int) *DecodeError {
+func (d *deltaDecoder) observable(o *event.Observable, depth int) *DecodeError {
 	return d.object(observableFields, depth, func(f int) *DecodeError {
 		if f == 0 {
-			return enum(d, &o.Type, event.ObservableTypeOf, (*event.ObservableType).UnmarshalText)
+			return d.observableType(&o.Type)
 		}
 		return d.str(&o.Value)
 	})
@@ -630,7 +647,22 @@ func (d *deltaDecoder) geo(dst **event.Geo, depth int) *DecodeError {
 	})
 }
 
-func strElem(d *deltaDecoder, s *string, _ int) *DecodeError { return d.str(s) }
+// element reads an array element into p, one of the element types of Delta's slices.
+// (A type switch, not a function value: through a function value, p would escape, and
+// slice's buffer with it.)
+func (d *deltaDecoder) element(p any, depth int) *DecodeError {
+	switch p := p.(type) {
+	case *string:
+		return d.str(p)
+	case *event.Observable:
+		return d.observable(p, depth)
+	case *Contributor:
+		return d.contributor(p, depth)
+	case *event.Name:
+		return d.name(p, depth)
+	}
+	panic("BUG: no decoder for a slice of this type")
+}
 
 // The values. Each leaves its destination as it was for null, as encoding/json does for
 // strings, numbers, booleans, structs, times and names; a value of another JSON type is
@@ -666,35 +698,86 @@ func (d *deltaDecoder) str(dst *string) *DecodeError {
 	return nil
 }
 
-// enum reads a kind, severity, TLP or observable type: the spelling COP writes by exact,
-// anything else by the type's UnmarshalText, as encoding/json does.
-func enum[T any](d *deltaDecoder, dst *T, exact func([]byte) (T, bool), parse func(*T, []byte) error) *DecodeError {
+// The names of kinds, severities, TLPs and observable types: the spelling COP writes by
+// exact lookup, anything else by the type's UnmarshalText, as encoding/json does (both
+// give the same value for COP's spelling).
+
+func (d *deltaDecoder) kind(dst *event.Kind) *DecodeError {
+	s, null, err := d.enum()
+	if err != nil || null {
+		return err
+	}
+	if v, ok := event.KindOf(s); ok {
+		*dst = v
+		return nil
+	}
+	return d.parsed(dst.UnmarshalText(s))
+}
+
+func (d *deltaDecoder) severity(dst *event.Severity) *DecodeError {
+	s, null, err := d.enum()
+	if err != nil || null {
+		return err
+	}
+	if v, ok := event.SeverityOf(s); ok {
+		*dst = v
+		return nil
+	}
+	return d.parsed(dst.UnmarshalText(s))
+}
+
+func (d *deltaDecoder) tlp(dst *event.TLP) *DecodeError {
+	s, null, err := d.enum()
+	if err != nil || null {
+		return err
+	}
+	if v, ok := event.TLPOf(s); ok {
+		*dst = v
+		return nil
+	}
+	return d.parsed(dst.UnmarshalText(s))
+}
+
+func (d *deltaDecoder) observableType(dst *event.ObservableType) *DecodeError {
+	s, null, err := d.enum()
+	if err != nil || null {
+		return err
+	}
+	if v, ok := event.ObservableTypeOf(s); ok {
+		*dst = v
+		return nil
+	}
+	return d.parsed(dst.UnmarshalText(s))
+}
+
+// enum reads the string of a name: the document's bytes, or d.buf when it needs unescaping.
+func (d *deltaDecoder) enum() (s []byte, null bool, err *DecodeError) {
 	switch d.next() {
 	case '"':
 	case 'n':
-		return d.null()
+		return nil, true, d.null()
 	default:
-		return d.want("a string")
+		return nil, false, d.want("a string")
 	}
-	start := d.pos
+	d.start = d.pos
 	end, esc, high, ok := jsonscan.String(d.doc, d.pos)
 	if !ok {
 		d.pos = end
-		return d.syntax("invalid string")
+		return nil, false, d.syntax("invalid string")
 	}
 	d.pos = end
-	s := d.doc[start+1 : end-1]
+	s = d.doc[d.start+1 : end-1]
 	if !esc && !high {
-		if v, ok := exact(s); ok {
-			*dst = v
-			return nil
-		}
-	} else {
-		d.buf = jsonscan.AppendUnquoted(d.buf[:0], s)
-		s = d.buf
+		return s, false, nil
 	}
-	if err := parse(dst, s); err != nil {
-		return d.failAt(start, err.Error())
+	d.buf = jsonscan.AppendUnquoted(d.buf[:0], s)
+	return d.buf, false, nil
+}
+
+// parsed turns the error of an UnmarshalText into the error of the value just read.
+func (d *deltaDecoder) parsed(err error) *DecodeError {
+	if err != nil {
+		return d.failAt(d.start, err.Error())
 	}
 	return nil
 }
