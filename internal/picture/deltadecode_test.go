@@ -295,7 +295,7 @@ func TestDecodeDeltaErrorNamesField(t *testing.T) {
 		`cannot decode picture delta: extra (byte 27): invalid JSON: in the value of an unknown member`)
 	f(`{"removed":true}x`, `cannot decode picture delta at byte 16: invalid JSON: want the end of the document after the delta`)
 	f(`[]`, `cannot decode picture delta at byte 0: want an object, got an array`)
-	f(``, `cannot decode picture delta at byte 0: invalid JSON: want an object, got the end of the document (unexpected end of the document)`)
+	f(``, `cannot decode picture delta at byte 0: invalid JSON: want an object, got the end of the document`)
 }
 
 // TestDecodeDeltaKeepsNoInput: the strings read do not alias the document, which the Kafka
