@@ -1,8 +1,8 @@
 // Package jsonscan is the lexical half of COP's hand-written JSON decoders (the native feed
-// format, the canonical event on cop.events): whitespace, literals, numbers and strings,
-// each checked as strictly as encoding/json's scanner, and string unescaping as
-// encoding/json does it. Positions are byte offsets into the document; it keeps no state
-// and knows no schema.
+// format, the canonical event on cop.events, the delta on cop.picture): whitespace,
+// literals, numbers, strings and whole values skipped (Skip), each checked as strictly as
+// encoding/json's scanner, and string unescaping as encoding/json does it. Positions are
+// byte offsets into the document; it keeps no state and knows no schema.
 package jsonscan
 
 import (
