@@ -67,6 +67,7 @@ fuzz-short:
 	$(FUZZ) -fuzztime $$((200000*$(FUZZX)))x -fuzz '^FuzzParse$$' ./ingest/native
 	$(FUZZ) -fuzztime $$((20000*$(FUZZX)))x -fuzz '^FuzzEngine$$' ./correlate
 	$(FUZZ) -fuzztime $$((100000*$(FUZZX)))x -fuzz '^FuzzEventJSON$$' ./internal/event
+	$(FUZZ) -fuzztime $$((80000*$(FUZZX)))x -fuzz '^FuzzDecodeDelta$$' ./internal/picture
 
 vendor-check:
 	scripts/vendor-ui --check

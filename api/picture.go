@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -349,7 +348,7 @@ func (p *Picture) followPartition(ctx context.Context, cfg bus.Config, part int,
 				break
 			}
 			var d picture.Delta
-			if err := json.Unmarshal(m.Value, &d); err != nil {
+			if err := picture.DecodeDelta(m.Value, &d); err != nil {
 				log.Error().Err(err).Str("topic", m.Topic).Int("partition", m.Partition).Int64("offset", m.Offset).
 					Msg("cannot decode picture delta; skipped")
 				continue

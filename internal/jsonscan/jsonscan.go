@@ -1,11 +1,12 @@
 // Package jsonscan is the lexical half of COP's hand-written JSON decoders (the native feed
-// format, the canonical event on cop.events): whitespace, literals, numbers and strings,
-// each checked as strictly as encoding/json's scanner, and string unescaping as
-// encoding/json does it. Positions are byte offsets into the document; it keeps no state
-// and knows no schema.
+// format, the canonical event on cop.events, the delta on cop.picture): whitespace,
+// literals, numbers, strings and whole values skipped (Skip), each checked as strictly as
+// encoding/json's scanner, and string unescaping as encoding/json does it. Positions are
+// byte offsets into the document; it keeps no state and knows no schema.
 package jsonscan
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -78,11 +79,33 @@ var Plain = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the offset of the first 8-byte word at or after i that holds a byte
+// Plain does not mark (or the offset where fewer than 8 bytes remain): strings are mostly
+// plain, and a word is tested at once (SWAR).
+func plainRun(doc []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(doc)-i >= 8 {
+		v := binary.LittleEndian.Uint64(doc[i:])
+		q := v ^ ('"' * ones)   // zero where '"'
+		bs := v ^ ('\\' * ones) // zero where '\\'
+		// A byte's high bit is set in special when it is below 0x20, zero in q or bs, or
+		// at or above 0x80; the tests may also flag a plain byte after a special one in
+		// the same word, never miss one.
+		special := ((v - 0x20*ones) | (q - ones) | (bs - ones) | v) & highs
+		if special != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
+}
+
 // String moves past the string whose opening quote is at i and returns the offset after
 // its closing quote, and whether it holds escapes or bytes above ASCII.
 func String(doc []byte, i int) (end int, esc, high, ok bool) {
 	i++
 	for {
+		i = plainRun(doc, i)
 		for i < len(doc) && Plain[doc[i]] {
 			i++
 		}
