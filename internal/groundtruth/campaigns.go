@@ -79,18 +79,6 @@ func campaigns() []Campaign {
 	return cs
 }
 
-// places are points near which reports from a country are drawn (capitals, or the port or
-// landing station a mission's area is about).
-var places = map[string][2]float64{
-	"EE": {59.44, 24.75}, "LV": {56.95, 24.11}, "LT": {54.69, 25.28}, "PL": {52.23, 21.01}, "FI": {60.17, 24.94},
-	"DE": {52.52, 13.40}, "FR": {48.86, 2.35}, "IT": {41.90, 12.50}, "ES": {40.42, -3.70}, "NL": {52.37, 4.90},
-	"SE": {59.33, 18.07}, "DK": {55.68, 12.57}, "GR": {37.98, 23.73}, "MT": {35.90, 14.51}, "CY": {35.17, 33.36},
-	"BA": {43.86, 18.41}, "XK": {42.66, 21.17}, "UA": {50.45, 30.52}, "MD": {47.01, 28.86}, "GE": {41.72, 44.79},
-	"AM": {40.18, 44.51}, "RO": {44.43, 26.10}, "BG": {42.70, 23.32}, "SO": {2.05, 45.32}, "DJ": {11.59, 43.15},
-	"YE": {12.79, 45.02}, "LY": {32.89, 13.19}, "IQ": {33.31, 44.36}, "IE": {53.35, -6.26}, "PT": {38.72, -9.14},
-	"EG": {31.20, 29.92}, "SA": {21.49, 39.19},
-}
-
 // noiseCountries are where unrelated local incidents happen: everywhere COP has members or
 // missions.
 var noiseCountries = []string{"EE", "LV", "LT", "PL", "FI", "DE", "FR", "IT", "ES", "NL", "SE", "DK", "GR", "MT", "CY",

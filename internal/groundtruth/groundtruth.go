@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/geo"
 	"github.com/cidcc/cop/internal/synth"
 )
 
@@ -280,7 +281,6 @@ func (g *gen) resend(at time.Time, forward bool) {
 
 // base is the part of a report every kind shares.
 func (g *gen) base(at time.Time, by synth.Contributor, country string) event.Event {
-	p := places[country]
 	tlp := event.TLPGreen
 	switch g.rng.IntN(10) {
 	case 0:
@@ -293,11 +293,21 @@ func (g *gen) base(at time.Time, by synth.Contributor, country string) event.Eve
 		ObservedAt:  at.Add(-time.Duration(g.rng.IntN(1800)) * time.Second),
 		ReceivedAt:  at,
 		Countries:   []string{country},
-		Geo:         &event.Geo{Lat: p[0] + g.rng.Float64() - 0.5, Lon: p[1] + g.rng.Float64() - 0.5},
+		Geo:         near(country, g.rng),
 		Confidence:  uint8(50 + g.rng.IntN(41)),
 		TLP:         tlp,
 		Anonymise:   g.rng.Float64() < by.Anonymise,
 	}
+}
+
+// near is a position inside country's box, near its anchor (internal/geo); nil for a
+// country geo does not know.
+func near(country string, rng *rand.Rand) *event.Geo {
+	lat, lon, ok := geo.Near(country, rng.Float64(), rng.Float64())
+	if !ok {
+		return nil
+	}
+	return &event.Geo{Lat: lat, Lon: lon}
 }
 
 // pick returns n distinct observables of pool in random order.

@@ -12,6 +12,7 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/geo"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/picture"
 )
@@ -318,9 +319,9 @@ func touches(m access.Mission, c *Campaign) bool {
 		if slices.Contains(m.Countries, country) {
 			return true
 		}
-		p := places[country]
+		p, ok := geo.Lookup(country)
 		for _, b := range m.Boxes {
-			if p[0] >= b.South && p[0] <= b.North && p[1] >= b.West && p[1] <= b.East {
+			if ok && p.Lat >= b.South && p.Lat <= b.North && p.Lon >= b.West && p.Lon <= b.East {
 				return true
 			}
 		}
