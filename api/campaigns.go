@@ -48,10 +48,15 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 			visible = append(visible, s.Anon.Redact(&id, *st))
 		}
 	}
-	cs := campaignsOf(visible)
-	if cs == nil {
-		cs = []picture.Campaign{}
+	ptrs := make([]*picture.Situation, len(visible))
+	for i := range visible {
+		ptrs[i] = &visible[i]
 	}
-	rows = len(cs)
-	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cs, "situations": len(visible)})
+	cd := picture.Condense(ptrs, picture.CampaignConfig{})
+	if cd.Campaigns == nil {
+		cd.Campaigns = []picture.Campaign{}
+	}
+	rows = len(cd.Campaigns)
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cd.Campaigns, "situations": len(visible),
+		"standalone": cd.Standalone, "background": cd.Background})
 }

@@ -48,6 +48,10 @@ type Report struct {
 	ItemFragmentationMean float64
 	ItemFragmentationMax  int
 	CampaignImpurity      float64
+	// Standalone and Background are the top-level items that are situations in no
+	// campaign and background counts (picture.Condense); CampaignInBackground how many
+	// situations holding campaign events were folded into background counts.
+	Standalone, Background, CampaignInBackground int
 }
 
 // SituationsPer1k is live situations per 1,000 events.
@@ -94,6 +98,12 @@ type Snapshot struct {
 // and measures the final picture against truth and the views of viewers: commanders take
 // one view per mission, other roles the whole picture.
 func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch int) Report {
+	return MeasureWith(events, truth, viewers, batch, picture.CampaignConfig{})
+}
+
+// MeasureWith is Measure with the campaign links of cfg (every link kind can be switched
+// off; docs/quality.md).
+func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, cfg picture.CampaignConfig) Report {
 	batch = max(1, batch)
 	index := make(map[string]int, len(truth.Campaigns))
 	for i, c := range truth.Campaigns {
@@ -132,7 +142,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 	sortByScore(all)
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
-	r.campaigns(all, comps, len(truth.Campaigns))
+	r.campaigns(all, comps, len(truth.Campaigns), cfg)
 	return r
 }
 
@@ -373,6 +383,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("situations per 1,000 events", fmt.Sprintf("%.1f", r.SituationsPer1k()), "")
 	row("true campaigns", fmt.Sprint(r.Campaigns), "")
 	row("COP campaigns (picture.GroupCampaigns)", fmt.Sprint(r.COPCampaigns), "")
+	row("standalone situations (in no campaign, high+ or corroborated)", fmt.Sprint(r.Standalone), "")
+	row("background counts (country x sector)", fmt.Sprint(r.Background), "")
+	row("situations with campaign events folded into background", fmt.Sprint(r.CampaignInBackground), "")
 	row("fragmentation: top-level items per true campaign, mean", fmt.Sprintf("%.1f", r.ItemFragmentationMean), "<= 2")
 	row("fragmentation: top-level items per true campaign, max", fmt.Sprint(r.ItemFragmentationMax), "")
 	row("impurity: COP campaigns mixing >= 2 true campaigns", pct(r.CampaignImpurity), "<= 5%")

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/net/publicsuffix"
 
@@ -31,7 +32,7 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "campaign" (a name its reports give), "ipv4-24", "ipv6-48" or "domain"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "ipv4-24", "ipv6-48", "domain" or "pattern"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
@@ -39,8 +40,14 @@ type CampaignLink struct {
 // CampaignConfig says which links group situations. The zero value is DefaultCampaigns.
 type CampaignConfig struct {
 	// NoSubnets, NoDomains and NoNames switch off linking on IP prefixes, on registrable
-	// domains and on the campaign names reports give.
-	NoSubnets, NoDomains, NoNames bool
+	// domains and on the campaign names reports give; NoPatterns linking on the same
+	// category, techniques and target sector within PatternWindow.
+	NoSubnets, NoDomains, NoNames, NoPatterns bool
+	// NoBackground keeps every situation in no campaign an item of its own (Condense).
+	NoBackground bool
+	// PatternWindow is the window of a pattern link: situations first seen in the same
+	// window (UTC, aligned to it) link (default DefaultPatternWindow).
+	PatternWindow time.Duration
 	// HubThreshold: a key shared by more situations than this is a hub (a public
 	// resolver's /24, a CDN's or cloud's range, a shortener's domain) and links nothing,
 	// as observables over the engine's hub threshold link no situations.
@@ -50,6 +57,10 @@ type CampaignConfig struct {
 // DefaultHubThreshold is CampaignConfig.HubThreshold's default.
 const DefaultHubThreshold = 24
 
+// DefaultPatternWindow is CampaignConfig.PatternWindow's default: a campaign's waves
+// follow each other within hours; a day keeps two weeks' look-alikes apart.
+const DefaultPatternWindow = 24 * time.Hour
+
 // GroupCampaigns groups sits into campaigns; a situation linked to no other is in none.
 // The result depends only on the set of situations given, not on their order, so every
 // API instance computes the same campaigns from the same picture; callers pass only the
@@ -57,6 +68,9 @@ const DefaultHubThreshold = 24
 func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	if cfg.HubThreshold <= 0 {
 		cfg.HubThreshold = DefaultHubThreshold
+	}
+	if cfg.PatternWindow <= 0 {
+		cfg.PatternWindow = DefaultPatternWindow
 	}
 	sorted := slices.Clone(sits)
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
@@ -182,9 +196,10 @@ func appendNew(dst, xs []string) []string {
 // linking reports whether key k, held by n situations, links them: two at least, and
 // for infrastructure no more than the hub cutoff. A campaign's name links however many
 // situations give it: that is what the name says (an intrusion set's or an actor's does
-// not: one runs several campaigns).
+// not: one runs several campaigns); so does a pattern, whose key is already narrow (a
+// category, every technique, a sector and a window).
 func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
-	return n >= 2 && (k.Kind == "campaign" || n <= cfg.HubThreshold)
+	return n >= 2 && (k.Kind == "campaign" || k.Kind == "pattern" || n <= cfg.HubThreshold)
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
@@ -204,6 +219,16 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			if n.Kind == "campaign" {
 				add("campaign", n.Name)
 			}
+		}
+	}
+	if !cfg.NoPatterns && s.Category != "" && len(s.Techniques) > 0 {
+		// The same category, the same techniques and a target sector, first seen in the
+		// same window: "category|T1|T2|sector|window start".
+		techs := slices.Clone(s.Techniques)
+		slices.Sort(techs)
+		w := s.FirstSeen.UTC().Truncate(cfg.PatternWindow).Format(time.RFC3339)
+		for _, sec := range s.Sectors {
+			add("pattern", s.Category+"|"+strings.Join(techs, "|")+"|"+sec+"|"+w)
 		}
 	}
 	for _, o := range s.Observables {
