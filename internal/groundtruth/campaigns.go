@@ -132,7 +132,8 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	rng := rand.New(rand.NewPCG(seed, uint64(ci+1)<<32|uint64(w)))
 	// Campaign infrastructure is in 100.64.0.0/10 (RFC 6598 shared address space): the
 	// documentation ranges have only three /24s. Campaign ci owns 100.(64+4ci).0.0/14.
-	net := 4*ci*256 + w
+	// A demo that runs for hours wraps round its /14 after 1,024 waves.
+	net := 4*ci*256 + w%1024
 	hosts := rng.Perm(254)
 	ip := func() event.Observable {
 		h := hosts[0] + 1
@@ -150,7 +151,7 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	}
 	pool := []event.Observable{
 		ip(), ip(), ip(),
-		{Type: event.ObsIPv6, Value: fmt.Sprintf("2001:db8:%x:%x::%x", ci+1, w, 1+rng.IntN(0xfffe))},
+		{Type: event.ObsIPv6, Value: fmt.Sprintf("2001:db8:%x:%x::%x", ci+1, w%0x10000, 1+rng.IntN(0xfffe))},
 		{Type: event.ObsDomain, Value: d0}, {Type: event.ObsDomain, Value: d1},
 		{Type: event.ObsURL, Value: "https://" + d0 + "/" + words[rng.IntN(len(words))] + "/" + hexs(rng, 6)},
 		{Type: event.ObsSHA256, Value: hexs(rng, 64)},
