@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/cidcc/cop/internal/groundtruth"
+	"github.com/cidcc/cop/internal/heldout"
 )
 
 // runQuality is `cop bench quality`: the picture measured against ground truth
@@ -15,11 +16,26 @@ func runQuality(args []string, h Host) error {
 	n := fs.Int("events", 100_000, "labelled events to generate (over a simulated hour)")
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
+	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 1 || *batch < 1 {
 		return fmt.Errorf("--events and --batch: want at least 1, got %d and %d", *n, *batch)
+	}
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("--scenario: %w", err)
+		}
+		defer f.Close()
+		events, truth, err := heldout.Load(f, []byte("cop bench quality"))
+		if err != nil {
+			return fmt.Errorf("--scenario %s: %w", *file, err)
+		}
+		r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+		fmt.Printf("cop bench quality --scenario %s\n", *file)
+		return r.WriteTable(os.Stdout)
 	}
 	events, truth, err := groundtruth.Generate(groundtruth.Options{Events: *n, Seed: *seed, IDKey: []byte("cop bench quality")})
 	if err != nil {
