@@ -7,6 +7,7 @@ import (
 
 	"github.com/cidcc/cop/internal/groundtruth"
 	"github.com/cidcc/cop/internal/heldout"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // runQuality is `cop bench quality`: the picture measured against ground truth
@@ -16,6 +17,7 @@ func runQuality(args []string, h Host) error {
 	n := fs.Int("events", 100_000, "labelled events to generate (over a simulated hour)")
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
+	patterns := fs.Duration("patterns", 0, "link situations of the same category, techniques and sector within this window (picture.CampaignConfig.PatternWindow; 0: off, the default)")
 	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,7 +35,7 @@ func runQuality(args []string, h Host) error {
 		if err != nil {
 			return fmt.Errorf("--scenario %s: %w", *file, err)
 		}
-		r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+		r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, picture.CampaignConfig{PatternWindow: *patterns})
 		fmt.Printf("cop bench quality --scenario %s\n", *file)
 		return r.WriteTable(os.Stdout)
 	}
@@ -41,7 +43,7 @@ func runQuality(args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+	r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, picture.CampaignConfig{PatternWindow: *patterns})
 	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
 	return r.WriteTable(os.Stdout)
 }

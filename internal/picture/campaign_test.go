@@ -122,15 +122,15 @@ func TestPatternLinksSameCategoryTechniquesSectorWithinWindow(t *testing.T) {
 		patterned("e", "availability/sabotage", t0.Add(30*time.Hour), []string{"energy"}, "T1485", "T1561.002"), // next window
 		patterned("f", "availability/sabotage", t0, []string{"energy"}),                                         // no technique: no pattern
 	}
-	cs := GroupCampaigns(sits, CampaignConfig{})
+	cs := GroupCampaigns(sits, CampaignConfig{PatternWindow: DefaultPatternWindow})
 	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b"}) {
 		t.Fatalf("campaigns %+v: want a and b", cs)
 	}
 	if l := cs[0].Links; len(l) != 1 || l[0].Kind != "pattern" || l[0].Key != "availability/sabotage|T1485|T1561.002|energy|2026-01-05T00:00:00Z" {
 		t.Errorf("links %+v do not say why", l)
 	}
-	if cs := GroupCampaigns(sits, CampaignConfig{NoPatterns: true}); len(cs) != 0 {
-		t.Errorf("with patterns switched off: %+v", cs)
+	if cs := GroupCampaigns(sits, CampaignConfig{}); len(cs) != 0 {
+		t.Errorf("patterns are off unless configured: %+v", cs)
 	}
 	if cs := GroupCampaigns(sits, CampaignConfig{PatternWindow: 48 * time.Hour}); len(cs) != 1 || len(cs[0].Situations) != 3 {
 		t.Errorf("a 48 h window: %+v, want a, b and e", cs)
@@ -193,13 +193,14 @@ func TestCondenseDoesNotDependOnOrder(t *testing.T) {
 		s.Countries = []string{"EE", "LV"}[r.IntN(2):]
 		sits = append(sits, s)
 	}
-	want := Condense(sits, CampaignConfig{})
+	cfg := CampaignConfig{PatternWindow: 6 * time.Hour}
+	want := Condense(sits, cfg)
 	if len(want.Background) == 0 || len(want.Campaigns) == 0 {
 		t.Fatalf("the property needs both campaigns and background: %+v", want)
 	}
 	for range 5 {
 		r.Shuffle(len(sits), func(i, j int) { sits[i], sits[j] = sits[j], sits[i] })
-		if got := Condense(sits, CampaignConfig{}); !reflect.DeepEqual(got, want) {
+		if got := Condense(sits, cfg); !reflect.DeepEqual(got, want) {
 			t.Fatal("the condensed picture changed with the order of the situations")
 		}
 	}
