@@ -18,12 +18,20 @@ func runQuality(args []string, h Host) error {
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
 	patterns := fs.Duration("patterns", 0, "link situations of the same category, techniques and sector within this window (picture.CampaignConfig.PatternWindow; 0: off, the default)")
+	common := fs.Bool("warninglist", false, "give the engine the scenario's hubs as its warning list (correlate.Config.Common), as a deployment with MISP's warning lists would")
 	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 1 || *batch < 1 {
 		return fmt.Errorf("--events and --batch: want at least 1, got %d and %d", *n, *batch)
+	}
+	options := func(t groundtruth.Truth) groundtruth.MeasureOptions {
+		o := groundtruth.MeasureOptions{Campaigns: picture.CampaignConfig{PatternWindow: *patterns}}
+		if *common {
+			o.Common = t.Hubs
+		}
+		return o
 	}
 	if *file != "" {
 		f, err := os.Open(*file)
@@ -35,7 +43,7 @@ func runQuality(args []string, h Host) error {
 		if err != nil {
 			return fmt.Errorf("--scenario %s: %w", *file, err)
 		}
-		r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, picture.CampaignConfig{PatternWindow: *patterns})
+		r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
 		fmt.Printf("cop bench quality --scenario %s\n", *file)
 		return r.WriteTable(os.Stdout)
 	}
@@ -43,7 +51,7 @@ func runQuality(args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, picture.CampaignConfig{PatternWindow: *patterns})
+	r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
 	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
 	return r.WriteTable(os.Stdout)
 }

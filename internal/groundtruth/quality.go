@@ -32,6 +32,9 @@ type Report struct {
 	// or more true campaigns; NoiseMixed the share of them that hold noise too.
 	Impurity   float64
 	NoiseMixed float64
+	// MixedEvents is the share of campaign events that are in a situation mixing two true
+	// campaigns or more: one giant situation is one situation, but most of the events.
+	MixedEvents float64
 	// Critical is the share of situations of severity critical, as the dashboard counts.
 	Critical float64
 	// DistinctTop20 is how many different scores (to the 0.1 the dashboard shows) the 20
@@ -98,18 +101,28 @@ type Snapshot struct {
 // and measures the final picture against truth and the views of viewers: commanders take
 // one view per mission, other roles the whole picture.
 func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch int) Report {
-	return MeasureWith(events, truth, viewers, batch, picture.CampaignConfig{})
+	return MeasureWith(events, truth, viewers, batch, MeasureOptions{})
 }
 
-// MeasureWith is Measure with the campaign links of cfg (every link kind can be switched
-// off; docs/quality.md).
-func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, cfg picture.CampaignConfig) Report {
+// MeasureOptions are what MeasureWith may change of the picture it measures.
+type MeasureOptions struct {
+	// Campaigns are the campaign links (every link kind can be switched off;
+	// docs/quality.md).
+	Campaigns picture.CampaignConfig
+	// Common, when set, is the engine's warning list (correlate.Config.Common): the
+	// observables that never link, as a deployment with MISP's warning lists has them.
+	Common []event.Observable
+}
+
+// MeasureWith is Measure with the options o.
+func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, o MeasureOptions) Report {
+	cfg := o.Campaigns
 	batch = max(1, batch)
 	index := make(map[string]int, len(truth.Campaigns))
 	for i, c := range truth.Campaigns {
 		index[c.ID] = i
 	}
-	live, sitOf, merged := run(events, batch)
+	live, sitOf, merged := run(events, batch, o.Common)
 	comps := map[string]*composition{}
 	for i, id := range sitOf {
 		for merged[id] != "" {
@@ -185,8 +198,10 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 // run applies events to a fresh engine and returns the live situations at the end, the
 // situation each event was stored under ("" for an exact redelivery), and which absorbed
 // situation merged into which.
-func run(events []event.Event, batch int) (live map[string]*picture.Situation, sitOf []string, merged map[string]string) {
-	e := correlate.New(correlate.DefaultConfig())
+func run(events []event.Event, batch int, common []event.Observable) (live map[string]*picture.Situation, sitOf []string, merged map[string]string) {
+	ecfg := correlate.DefaultConfig()
+	ecfg.Common = common
+	e := correlate.New(ecfg)
 	live, merged = map[string]*picture.Situation{}, map[string]string{}
 	sitOf = make([]string, 0, len(events))
 	for i := 0; i < len(events); i += batch {
@@ -230,16 +245,21 @@ func clone(s *picture.Situation) *picture.Situation {
 func (r *Report) grouping(comps map[string]*composition, campaigns int) {
 	per := make([]int, campaigns)
 	withCampaign, mixed, noisy := 0, 0, 0
+	campaignEvents, mixedEvents := 0, 0
 	for _, c := range comps {
-		for ci := range c.campaigns {
+		n := 0
+		for ci, k := range c.campaigns {
 			per[ci]++
+			n += k
 		}
+		campaignEvents += n
 		if len(c.campaigns) == 0 {
 			continue
 		}
 		withCampaign++
 		if len(c.campaigns) >= 2 {
 			mixed++
+			mixedEvents += n
 		}
 		if c.noise > 0 {
 			noisy++
@@ -255,6 +275,9 @@ func (r *Report) grouping(comps map[string]*composition, campaigns int) {
 	}
 	if r.Campaigns > 0 {
 		r.FragmentationMean = float64(sum) / float64(r.Campaigns)
+	}
+	if campaignEvents > 0 {
+		r.MixedEvents = float64(mixedEvents) / float64(campaignEvents)
 	}
 	if withCampaign > 0 {
 		r.Impurity = float64(mixed) / float64(withCampaign)
@@ -393,6 +416,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("fragmentation: situations per true campaign, max", fmt.Sprint(r.FragmentationMax), "")
 	row("impurity: situations mixing >= 2 true campaigns", pct(r.Impurity), "<= 5%")
 	row("campaign situations holding noise too", pct(r.NoiseMixed), "")
+	row("campaign events in situations mixing >= 2 true campaigns", pct(r.MixedEvents), "")
 	row("top-level items per 1,000 events (campaigns + situations in none)", fmt.Sprintf("%.1f", r.TopLevelPer1k()), "<= 50")
 	row("critical (severity critical)", pct(r.Critical), "<= 5%")
 	row("distinct scores in the top 20", fmt.Sprint(r.DistinctTop20), ">= 15")

@@ -39,7 +39,7 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 
 	r := Measure(evs, truth, viewers, 2)
 	want := Report{Events: 4, Situations: 3, Campaigns: 2, FragmentationMean: 1.5, FragmentationMax: 2,
-		Impurity: 0.5, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
+		Impurity: 0.5, MixedEvents: 2.0 / 3, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
 		// No two situations share a /24 or a domain: no COP campaign, three top-level items.
 		// Two high-or-critical situations stand alone; the low noise is a background count.
 		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2, Standalone: 2, Background: 1}

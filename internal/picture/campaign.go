@@ -32,7 +32,7 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "campaign" (a name its reports give), "ipv4-24", "ipv6-48", "domain" or "pattern"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "ipv4-24", "ipv6-48", "domain" or "pattern"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
@@ -42,6 +42,11 @@ type CampaignConfig struct {
 	// NoSubnets, NoDomains and NoNames switch off linking on IP prefixes, on registrable
 	// domains and on the campaign names reports give.
 	NoSubnets, NoDomains, NoNames bool
+	// NoActors switches off linking on an actor's stated name (threat actor or intrusion
+	// set) with the same category, techniques and sector within ActorWindow.
+	NoActors bool
+	// ActorWindow is the window of an actor link (default DefaultActorWindow).
+	ActorWindow time.Duration
 	// NoBackground keeps every situation in no campaign an item of its own (Condense).
 	NoBackground bool
 	// PatternWindow, where configured (0: off, the default), links situations of the same
@@ -58,6 +63,10 @@ type CampaignConfig struct {
 // DefaultHubThreshold is CampaignConfig.HubThreshold's default.
 const DefaultHubThreshold = 24
 
+// DefaultActorWindow is CampaignConfig.ActorWindow's default: the same actor doing the
+// same thing to the same sector within a week is one campaign.
+const DefaultActorWindow = 7 * 24 * time.Hour
+
 // DefaultPatternWindow is the window to configure for pattern links: a campaign's waves
 // follow each other within hours; a day keeps two weeks' look-alikes apart.
 const DefaultPatternWindow = 24 * time.Hour
@@ -69,6 +78,9 @@ const DefaultPatternWindow = 24 * time.Hour
 func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	if cfg.HubThreshold <= 0 {
 		cfg.HubThreshold = DefaultHubThreshold
+	}
+	if cfg.ActorWindow <= 0 {
+		cfg.ActorWindow = DefaultActorWindow
 	}
 	sorted := slices.Clone(sits)
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
@@ -197,7 +209,7 @@ func appendNew(dst, xs []string) []string {
 // not: one runs several campaigns); so does a pattern, whose key is already narrow (a
 // category, every technique, a sector and a window).
 func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
-	return n >= 2 && (k.Kind == "campaign" || k.Kind == "pattern" || n <= cfg.HubThreshold)
+	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "pattern" || n <= cfg.HubThreshold)
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
@@ -219,14 +231,35 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			}
 		}
 	}
-	if cfg.PatternWindow > 0 && s.Category != "" && len(s.Techniques) > 0 {
-		// The same category, the same techniques and a target sector, first seen in the
-		// same window: "category|T1|T2|sector|window start".
+	if s.Category != "" && (cfg.PatternWindow > 0 || !cfg.NoActors && !cfg.NoNames) {
+		// What it did: "category|T1|T2|sector", for each of its sectors.
 		techs := slices.Clone(s.Techniques)
 		slices.Sort(techs)
-		w := s.FirstSeen.UTC().Truncate(cfg.PatternWindow).Format(time.RFC3339)
+		var did []string
 		for _, sec := range s.Sectors {
-			add("pattern", s.Category+"|"+strings.Join(techs, "|")+"|"+sec+"|"+w)
+			did = append(did, s.Category+"|"+strings.Join(techs, "|")+"|"+sec)
+		}
+		if cfg.PatternWindow > 0 && len(techs) > 0 {
+			// The same category, the same techniques and a target sector, first seen in
+			// the same window: "category|T1|T2|sector|window start".
+			w := s.FirstSeen.UTC().Truncate(cfg.PatternWindow).Format(time.RFC3339)
+			for _, d := range did {
+				add("pattern", d+"|"+w)
+			}
+		}
+		if !cfg.NoActors && !cfg.NoNames {
+			// The same stated actor doing the same thing to the same sector within the
+			// window: "actor name|category|T1|T2|sector|window start". An actor's name
+			// alone links nothing (one actor runs several campaigns).
+			w := s.FirstSeen.UTC().Truncate(cfg.ActorWindow).Format(time.RFC3339)
+			for _, n := range s.Names {
+				if n.Kind != "threat-actor" && n.Kind != "intrusion-set" {
+					continue
+				}
+				for _, d := range did {
+					add("actor", n.Name+"|"+d+"|"+w)
+				}
+			}
 		}
 	}
 	for _, o := range s.Observables {

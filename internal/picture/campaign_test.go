@@ -205,3 +205,35 @@ func TestCondenseDoesNotDependOnOrder(t *testing.T) {
 		}
 	}
 }
+
+// An actor's stated name links situations where the actor did the same thing (category,
+// techniques) to the same sector within the window; the name alone, or another category
+// or sector, links nothing; NoActors and NoNames switch it off.
+func TestActorLinksOnlyTheSameDeedAgainstTheSameSector(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	named := func(id, actor, cat string, sector string, first time.Time) *Situation {
+		s := patterned(id, cat, first, []string{sector}, "T1486")
+		s.Names = []event.Name{{Kind: "threat-actor", Name: actor}}
+		return s
+	}
+	sits := []*Situation{
+		named("a", "copper wolf", "malicious-code/infected-system", "health", t0),
+		named("b", "copper wolf", "malicious-code/infected-system", "health", t0.Add(48*time.Hour)),
+		named("c", "copper wolf", "malicious-code/infected-system", "public-administration", t0),      // other sector
+		named("d", "copper wolf", "availability/ddos", "health", t0),                                  // other deed
+		named("e", "iron stork", "malicious-code/infected-system", "health", t0),                      // other actor
+		named("f", "copper wolf", "malicious-code/infected-system", "health", t0.Add(9*24*time.Hour)), // next week
+	}
+	cs := GroupCampaigns(sits, CampaignConfig{})
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b"}) {
+		t.Fatalf("campaigns %+v: want a and b", cs)
+	}
+	if l := cs[0].Links; len(l) != 1 || l[0].Kind != "actor" || l[0].Key != "copper wolf|malicious-code/infected-system|T1486|health|2026-01-05T00:00:00Z" {
+		t.Errorf("links %+v do not say why", l)
+	}
+	for _, cfg := range []CampaignConfig{{NoActors: true}, {NoNames: true}} {
+		if cs := GroupCampaigns(sits, cfg); len(cs) != 0 {
+			t.Errorf("%+v: %+v", cfg, cs)
+		}
+	}
+}
