@@ -42,7 +42,11 @@ type Report struct {
 	DistinctTop20 int
 	TiesAtTop     int
 	Precision     []Precision
+	// ListPrecision is precision@10 of each commander view's condensed list
+	// (quality_list.go).
+	ListPrecision []Precision
 	Snapshots     []Snapshot
+	cfg           picture.CampaignConfig
 	// COPCampaigns is how many campaigns picture.GroupCampaigns makes of the whole picture;
 	// TopLevel how many items a list of it shows: campaigns, and situations in none.
 	COPCampaigns, TopLevel int
@@ -146,7 +150,7 @@ func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, b
 			c.campaigns[index[l.Campaign]]++
 		}
 	}
-	r := Report{Events: len(events), Situations: len(live)}
+	r := Report{Events: len(events), Situations: len(live), cfg: cfg}
 	r.grouping(comps, len(truth.Campaigns))
 	all := make([]*picture.Situation, 0, len(live))
 	for _, s := range live {
@@ -190,6 +194,7 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 			r.Snapshots = append(r.Snapshots, Snapshot{Viewer: id.Name, Mission: v.Mission, Situations: len(shown), Bytes: len(b)})
 			if id.Role == access.RoleCommander {
 				r.Precision = append(r.Precision, precision(id.Name, missions[v.Mission], top, comps, cs))
+				r.ListPrecision = append(r.ListPrecision, listPrecision(id.Name, missions[v.Mission], shown, comps, cs, r.cfg))
 			}
 		}
 	}
@@ -424,6 +429,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, p := range r.Precision {
 		row("precision@10 "+p.Viewer+" "+p.Mission, fmt.Sprintf("%.2f", p.At10),
 			fmt.Sprintf(">= 0.9 (%d shown, %d true campaigns touch it)", p.Shown, p.Relevant))
+	}
+	for _, p := range r.ListPrecision {
+		row("precision@10 of the list "+p.Viewer+" "+p.Mission, fmt.Sprintf("%.2f", p.At10),
+			fmt.Sprintf("(%d items ranked, %d true campaigns in the view)", p.Shown, p.Relevant))
 	}
 	for _, s := range r.Snapshots {
 		view := s.Mission
