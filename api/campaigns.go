@@ -9,12 +9,20 @@ import (
 )
 
 // campaignsOf groups situations (already filtered and redacted for one viewer).
-func campaignsOf(sits []picture.Situation) []picture.Campaign {
+func campaignsOf(sits []picture.Situation, cfg picture.CampaignConfig) []picture.Campaign {
 	ptrs := make([]*picture.Situation, len(sits))
 	for i := range sits {
 		ptrs[i] = &sits[i]
 	}
-	return picture.GroupCampaigns(ptrs, picture.CampaignConfig{})
+	return picture.GroupCampaigns(ptrs, cfg)
+}
+
+// campaignConfig is the hub's campaign links (Hub.Campaigns), the same on every path.
+func (s *Server) campaignConfig() picture.CampaignConfig {
+	if s.Hub == nil {
+		return picture.CampaignConfig{}
+	}
+	return s.Hub.Campaigns
 }
 
 // campaigns serves GET /api/v1/campaigns: the live picture's campaigns as the caller may
@@ -52,7 +60,7 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 	for i := range visible {
 		ptrs[i] = &visible[i]
 	}
-	cd := picture.Condense(ptrs, picture.CampaignConfig{})
+	cd := picture.Condense(ptrs, s.campaignConfig())
 	if cd.Campaigns == nil {
 		cd.Campaigns = []picture.Campaign{}
 	}

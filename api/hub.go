@@ -73,6 +73,9 @@ type Removal struct {
 type Hub struct {
 	// Anon names anonymised contributors in every message; set it before Run.
 	Anon access.Anonymiser
+	// Campaigns are the campaign links of every snapshot and of GET /api/v1/campaigns
+	// (the deployment's warning list among them); set it before Run.
+	Campaigns picture.CampaignConfig
 
 	picture  *Picture
 	missions access.Missions
@@ -477,7 +480,7 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 	sort.Slice(msg.Situations, func(i, j int) bool {
 		return access.CompareRanked(&msg.Situations[i], &msg.Situations[j]) < 0
 	})
-	msg.Campaigns = campaignsOf(msg.Situations)
+	msg.Campaigns = campaignsOf(msg.Situations, h.Campaigns)
 	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
 	return b
 }

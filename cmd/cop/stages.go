@@ -21,6 +21,7 @@ import (
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
+	pictures "github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/ui"
 )
@@ -171,6 +172,7 @@ func openBackends(ctx context.Context, c serveConfig, withStore bool, log zerolo
 func runCorrelate(g *group, c serveConfig, b *backends, index, count int, log zerolog.Logger) {
 	clog := log.With().Str("component", "correlate").Logger()
 	ecfg := correlate.DefaultConfig()
+	ecfg.Common = c.Common
 	if c.MaxObservables > 0 {
 		ecfg.MaxObservables, ecfg.MaxSituations = c.MaxObservables, c.MaxObservables
 	}
@@ -200,6 +202,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	anon := access.Anonymiser{Keys: b.ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), b.reg, cmp.Or(c.FlushEvery, 250*time.Millisecond))
 	hub.Anon = anon
+	hub.Campaigns = pictures.CampaignConfig{Common: c.Common}
 	hubLimits := c.Limits
 	if c.Insecure {
 		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one

@@ -18,7 +18,7 @@ func runQuality(args []string, h Host) error {
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
 	patterns := fs.Duration("patterns", 0, "link situations of the same category, techniques and sector within this window (picture.CampaignConfig.PatternWindow; 0: off, the default)")
-	common := fs.Bool("warninglist", false, "give the engine the scenario's hubs as its warning list (correlate.Config.Common), as a deployment with MISP's warning lists would")
+	common := fs.Bool("warninglist", true, "give the engine and the campaign grouping the scenario's hubs as their warning list (correlate.Config.Common), as the demo runs and a deployment with MISP's warning lists would; --warninglist=false measures without")
 	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -99,6 +99,16 @@ var noiseCategories = []struct {
 	{"information-gathering/scanner", event.KindSighting, "Port scan of a public web server"},
 }
 
+// Hubs are the shared observables of the scenario (below), normalised: what a deployment's
+// warning list (correlate.Config.Common) would name. The demo gives them to its engine.
+func Hubs() []event.Observable {
+	out := hubs()
+	for i, o := range out {
+		out[i] = normalised(o.Type, o.Value)
+	}
+	return out
+}
+
 // hubs are observables that appear in many campaigns and in the noise: stand-ins for
 // public resolvers (8.8.8.8, 1.1.1.1, 9.9.9.9 and an IPv6 one), CDN and cloud addresses,
 // and URL shorteners' domains, all in the documentation ranges.

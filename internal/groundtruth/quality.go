@@ -113,14 +113,18 @@ type MeasureOptions struct {
 	// Campaigns are the campaign links (every link kind can be switched off;
 	// docs/quality.md).
 	Campaigns picture.CampaignConfig
-	// Common, when set, is the engine's warning list (correlate.Config.Common): the
-	// observables that never link, as a deployment with MISP's warning lists has them.
+	// Common, when set, is the warning list (correlate.Config.Common, and
+	// picture.CampaignConfig.Common unless Campaigns sets one): the observables that never
+	// link, as a deployment with MISP's warning lists has them, and as the demo runs.
 	Common []event.Observable
 }
 
 // MeasureWith is Measure with the options o.
 func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, o MeasureOptions) Report {
 	cfg := o.Campaigns
+	if cfg.Common == nil {
+		cfg.Common = o.Common // the same warning list above situations as in the engine
+	}
 	batch = max(1, batch)
 	index := make(map[string]int, len(truth.Campaigns))
 	for i, c := range truth.Campaigns {

@@ -49,6 +49,11 @@ type CampaignConfig struct {
 	ActorWindow time.Duration
 	// NoBackground keeps every situation in no campaign an item of its own (Condense).
 	NoBackground bool
+	// Common is the deployment's warning list (correlate.Config.Common): these
+	// observables give no key at all (not their /24, /48 or registrable domain, nor a
+	// URL's or an address's on them), so a public resolver's or a shortener's key does
+	// not link before the hub cutoff is reached.
+	Common []event.Observable
 	// PatternWindow, where configured (0: off, the default), links situations of the same
 	// category, the same techniques and a shared target sector first seen in the same
 	// window (UTC, aligned to it). Off by default: on the held-out scenario it chains
@@ -86,8 +91,12 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
 	keys := make([][]CampaignLink, len(sorted))
 	holders := map[CampaignLink][]int{}
+	common := map[event.Observable]bool{}
+	for _, o := range cfg.Common {
+		common[o] = true
+	}
 	for i, s := range sorted {
-		keys[i] = campaignKeys(s, cfg)
+		keys[i] = campaignKeys(s, cfg, common)
 		for _, k := range keys[i] {
 			holders[k] = append(holders[k], i)
 		}
@@ -213,7 +222,7 @@ func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
-func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
+func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]bool) []CampaignLink {
 	var out []CampaignLink
 	add := func(kind, key string) {
 		if key == "" {
@@ -263,6 +272,9 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 		}
 	}
 	for _, o := range s.Observables {
+		if common[o] {
+			continue
+		}
 		switch o.Type {
 		case event.ObsIPv4, event.ObsIPv6:
 			if !cfg.NoSubnets {
@@ -274,16 +286,19 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			}
 		case event.ObsURL:
 			if u, err := url.Parse(o.Value); err == nil && !cfg.NoDomains {
-				if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+				if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+					if common[event.Observable{Type: event.ObsIPv4, Value: a.String()}] || common[event.Observable{Type: event.ObsIPv6, Value: a.String()}] {
+						continue
+					}
 					if !cfg.NoSubnets {
 						add(prefixKey(u.Hostname()))
 					}
-				} else {
+				} else if !common[event.Observable{Type: event.ObsDomain, Value: strings.ToLower(u.Hostname())}] {
 					add("domain", registrable(u.Hostname()))
 				}
 			}
 		case event.ObsEmail:
-			if at := strings.LastIndexByte(o.Value, '@'); at >= 0 && !cfg.NoDomains {
+			if at := strings.LastIndexByte(o.Value, '@'); at >= 0 && !cfg.NoDomains && !common[event.Observable{Type: event.ObsDomain, Value: strings.ToLower(o.Value[at+1:])}] {
 				add("domain", registrable(o.Value[at+1:]))
 			}
 		}

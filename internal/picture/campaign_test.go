@@ -237,3 +237,22 @@ func TestActorLinksOnlyTheSameDeedAgainstTheSameSector(t *testing.T) {
 		}
 	}
 }
+
+// The warning list (CampaignConfig.Common) gives no key: a resolver's /24 or a
+// shortener's domain links nothing, even below the hub cutoff.
+func TestWarningListLinksNothing(t *testing.T) {
+	resolver := ipv4("198.51.100.53")
+	short := dom("lnk.example")
+	sits := []*Situation{
+		sit("a", 1, resolver),
+		sit("b", 2, ipv4("198.51.100.7")), // same /24 as the resolver
+		sit("c", 3, event.Observable{Type: event.ObsURL, Value: "https://lnk.example/x1"}),
+		sit("d", 4, short),
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{}); len(cs) != 2 {
+		t.Fatalf("without a warning list: %+v, want a+b and c+d", cs)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{Common: []event.Observable{resolver, short}}); len(cs) != 0 {
+		t.Errorf("with the resolver and the shortener on the warning list: %+v, want none", cs)
+	}
+}
