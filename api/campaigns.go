@@ -9,12 +9,20 @@ import (
 )
 
 // campaignsOf groups situations (already filtered and redacted for one viewer).
-func campaignsOf(sits []picture.Situation) []picture.Campaign {
+func campaignsOf(sits []picture.Situation, cfg picture.CampaignConfig) []picture.Campaign {
 	ptrs := make([]*picture.Situation, len(sits))
 	for i := range sits {
 		ptrs[i] = &sits[i]
 	}
-	return picture.GroupCampaigns(ptrs, picture.CampaignConfig{})
+	return picture.GroupCampaigns(ptrs, cfg)
+}
+
+// campaignConfig is the hub's campaign links (Hub.Campaigns), the same on every path.
+func (s *Server) campaignConfig() picture.CampaignConfig {
+	if s.Hub == nil {
+		return picture.CampaignConfig{}
+	}
+	return s.Hub.Campaigns
 }
 
 // campaigns serves GET /api/v1/campaigns: the live picture's campaigns as the caller may
@@ -48,10 +56,15 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 			visible = append(visible, s.Anon.Redact(&id, *st))
 		}
 	}
-	cs := campaignsOf(visible)
-	if cs == nil {
-		cs = []picture.Campaign{}
+	ptrs := make([]*picture.Situation, len(visible))
+	for i := range visible {
+		ptrs[i] = &visible[i]
 	}
-	rows = len(cs)
-	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cs, "situations": len(visible)})
+	cd := picture.Condense(ptrs, s.campaignConfig())
+	if cd.Campaigns == nil {
+		cd.Campaigns = []picture.Campaign{}
+	}
+	rows = len(cd.Campaigns)
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cd.Campaigns, "situations": len(visible),
+		"standalone": cd.Standalone, "background": cd.Background})
 }

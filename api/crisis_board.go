@@ -17,6 +17,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/crisis"
+	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -30,6 +31,8 @@ type CrisisBoard struct {
 	Missions access.Missions
 	// Namespace is the deployment's (bus.Config.Namespace): its crises in cop.crises.
 	Namespace string
+	// Campaigns are the campaign links the picture uses (Hub.Campaigns).
+	Campaigns picture.CampaignConfig
 
 	mu      sync.Mutex
 	crises  map[string]*crisis.Crisis // Lock should be held.
@@ -110,7 +113,7 @@ func (b *CrisisBoard) evaluate(p *Picture, now time.Time) (res crisis.Result, re
 	for _, c := range held {
 		versions[c.ID] = c.Version
 	}
-	all := crisis.Evaluate(crisis.Input{Rules: b.Rules, Missions: b.Missions, Situations: sits, Crises: held, Now: now})
+	all := crisis.Evaluate(crisis.Input{Rules: b.Rules, Missions: b.Missions, Situations: sits, Campaigns: b.Campaigns, Crises: held, Now: now})
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	kept := map[string]bool{}

@@ -77,6 +77,9 @@ type Hub struct {
 	// Audit records the alerts raised, delivered (once per alert and identity) and
 	// acknowledged; nil records none. Set it before Run.
 	Audit func(store.AuditEntry)
+	// Campaigns are the campaign links of every snapshot and of GET /api/v1/campaigns
+	// (the deployment's warning list among them); set it before Run.
+	Campaigns picture.CampaignConfig
 
 	picture  *Picture
 	missions access.Missions
@@ -499,7 +502,7 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 	sort.Slice(msg.Situations, func(i, j int) bool {
 		return access.CompareRanked(&msg.Situations[i], &msg.Situations[j]) < 0
 	})
-	msg.Campaigns = campaignsOf(msg.Situations)
+	msg.Campaigns = campaignsOf(msg.Situations, h.Campaigns)
 	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
 	return b
 }

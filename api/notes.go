@@ -141,7 +141,7 @@ func (s *Server) campaignSubject(id access.Identity, sid string, q url.Values) (
 			byID[st.ID] = st
 		}
 	}
-	for _, c := range campaignsOf(visible) {
+	for _, c := range campaignsOf(visible, s.campaignConfig()) {
 		if c.ID != sid {
 			continue
 		}

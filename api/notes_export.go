@@ -65,7 +65,7 @@ func (s *Server) exportNotes(r *http.Request, id access.Identity, c store.Caller
 					visible = append(visible, *st)
 				}
 			}
-			for _, cp := range campaignsOf(visible) {
+			for _, cp := range campaignsOf(visible, s.campaignConfig()) {
 				if _, ok := n.campaigns[cp.ID]; ok {
 					n.campaigns[cp.ID] = cp.Situations
 					for _, m := range cp.Situations {

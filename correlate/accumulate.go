@@ -44,9 +44,9 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 	if g := ev.Geo; g != nil {
 		if d.place == 0 {
 			d.place = e.newPlace()
-			*e.places.at(d.place) = place{at, idh, g.Lat, g.Lon}
-		} else if p := e.places.at(d.place); at < p.at || at == p.at && idh < p.idh {
-			*p = place{at, idh, g.Lat, g.Lon}
+			*e.places.at(d.place) = place{at, idh, g.Lat, g.Lon, ev.Severity}
+		} else if p := e.places.at(d.place); better(ev.Severity, at, idh, p.sev, p.at, p.idh) {
+			*p = place{at, idh, g.Lat, g.Lon, ev.Severity}
 		}
 	}
 	aux := conf | min(ev.FalsePositives, fpMax)<<fpShift

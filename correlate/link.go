@@ -120,12 +120,15 @@ type sitData struct {
 	flags  uint8
 }
 
-// place is the geolocation of a situation: that of its earliest member with one (ties:
-// smallest id hash).
+// place is the geolocation of a situation: that of its best member with one, in the
+// order its title is chosen by (better: most severe, then earliest, then smallest id
+// hash), so that a situation titled after a report from one country is placed where that
+// report is, not where an earlier, lesser one was (issue 19).
 type place struct {
 	at       int64
 	idh      uint64
 	lat, lon float64
+	sev      event.Severity
 }
 
 const (

@@ -40,7 +40,7 @@ func (e *Engine) merge(target, r uint32) {
 		dt.place = dr.place
 	default:
 		pt, pr := e.places.at(dt.place), e.places.at(dr.place)
-		if pr.at < pt.at || pr.at == pt.at && pr.idh < pt.idh {
+		if better(pr.sev, pr.at, pr.idh, pt.sev, pt.at, pt.idh) {
 			*pt = *pr
 		}
 		e.freePlaceEntry(dr.place)

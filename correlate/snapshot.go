@@ -17,7 +17,7 @@ import (
 
 const (
 	snapshotMagic   = "COPCORR\x00"
-	snapshotVersion = 12      // 10: situations keep their evidence, not their confidence; 11: and their stated names; 12: contributors their false positives
+	snapshotVersion = 13      // 10: situations keep their evidence, not their confidence; 11: and their stated names; 12: contributors their false positives; 13: a place keeps its member's severity
 	maxSnapshotLen  = 1 << 34 // elements in one slab: refuses absurd lengths early
 )
 

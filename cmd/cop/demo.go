@@ -19,6 +19,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/bus"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/groundtruth"
 	"github.com/cidcc/cop/internal/scenario"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/internal/synth"
@@ -89,6 +90,10 @@ func runDemo(ctx context.Context, args []string) error {
 			"for real Apache Kafka run `scripts/services start kafka` and set COP_KAFKA=127.0.0.1:19092")
 	}
 	c.Keys = filepath.Join(c.Dir, "state", "keys.json")
+	// The feeds' public resolvers, CDN and cloud addresses and shorteners, as a deployment
+	// names them with MISP's warning lists: without them they glue every campaign into one
+	// situation in the first seconds (docs/quality.md).
+	c.Common = groundtruth.Hubs()
 	tokens, err := demoIdentities(&c)
 	if err != nil {
 		return err

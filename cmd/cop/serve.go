@@ -19,6 +19,7 @@ import (
 	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/alert"
+	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -58,6 +59,10 @@ type serveConfig struct {
 	// DedupSize sets the engine's dedup windows (MaxEventIDs, MaxFingerprints); 0 keeps
 	// the default.
 	DedupSize int
+	// Common is the engine's warning list (correlate.Config.Common): observables that
+	// never link, as MISP's warning lists name public resolvers, CDNs and clouds. The
+	// demo sets its synthetic world's (groundtruth.Hubs).
+	Common []event.Observable
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
 	// Notify is the outbound alert recipients file (internal/notify; "": none).

@@ -23,6 +23,7 @@ import (
 	"github.com/cidcc/cop/internal/crisis"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
+	pictures "github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 	"github.com/cidcc/cop/ui"
 )
@@ -173,6 +174,7 @@ func openBackends(ctx context.Context, c serveConfig, withStore bool, log zerolo
 func runCorrelate(g *group, c serveConfig, b *backends, index, count int, log zerolog.Logger) {
 	clog := log.With().Str("component", "correlate").Logger()
 	ecfg := correlate.DefaultConfig()
+	ecfg.Common = c.Common
 	if c.MaxObservables > 0 {
 		ecfg.MaxObservables, ecfg.MaxSituations = c.MaxObservables, c.MaxObservables
 	}
@@ -209,6 +211,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	anon := access.Anonymiser{Keys: b.ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), b.reg, cmp.Or(c.FlushEvery, 250*time.Millisecond))
 	hub.Anon = anon
+	hub.Campaigns = pictures.CampaignConfig{Common: c.Common}
 	hubLimits := c.Limits
 	if c.Insecure {
 		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one
@@ -248,7 +251,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 		},
 		Push:   func(w http.ResponseWriter, r *http.Request, id access.Identity) { gw.Push(w, r, id.Name) },
 		Limits: c.Limits,
-		Crises: crisisBoard(rules, missions, b.bc.Namespace),
+		Crises: crisisBoard(rules, missions, b.bc.Namespace, hub.Campaigns),
 		Alerts: alerts,
 		Notify: notifier,
 	}
@@ -300,8 +303,8 @@ func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, gw *ingest
 }
 
 // crisisBoard is the api stage's crisis board, in the deployment's namespace.
-func crisisBoard(rules *crisis.Rules, missions access.Missions, namespace string) *api.CrisisBoard {
+func crisisBoard(rules *crisis.Rules, missions access.Missions, namespace string, links pictures.CampaignConfig) *api.CrisisBoard {
 	b := api.NewCrisisBoard(rules, missions)
-	b.Namespace = namespace
+	b.Namespace, b.Campaigns = namespace, links
 	return b
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/cidcc/cop/internal/groundtruth"
+	"github.com/cidcc/cop/internal/heldout"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // runQuality is `cop bench quality`: the picture measured against ground truth
@@ -15,17 +17,41 @@ func runQuality(args []string, h Host) error {
 	n := fs.Int("events", 100_000, "labelled events to generate (over a simulated hour)")
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
+	patterns := fs.Duration("patterns", 0, "link situations of the same category, techniques and sector within this window (picture.CampaignConfig.PatternWindow; 0: off, the default)")
+	common := fs.Bool("warninglist", true, "give the engine and the campaign grouping the scenario's hubs as their warning list (correlate.Config.Common), as the demo runs and a deployment with MISP's warning lists would; --warninglist=false measures without")
+	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 1 || *batch < 1 {
 		return fmt.Errorf("--events and --batch: want at least 1, got %d and %d", *n, *batch)
 	}
+	options := func(t groundtruth.Truth) groundtruth.MeasureOptions {
+		o := groundtruth.MeasureOptions{Campaigns: picture.CampaignConfig{PatternWindow: *patterns}}
+		if *common {
+			o.Common = t.Hubs
+		}
+		return o
+	}
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("--scenario: %w", err)
+		}
+		defer f.Close()
+		events, truth, err := heldout.Load(f, []byte("cop bench quality"))
+		if err != nil {
+			return fmt.Errorf("--scenario %s: %w", *file, err)
+		}
+		r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
+		fmt.Printf("cop bench quality --scenario %s\n", *file)
+		return r.WriteTable(os.Stdout)
+	}
 	events, truth, err := groundtruth.Generate(groundtruth.Options{Events: *n, Seed: *seed, IDKey: []byte("cop bench quality")})
 	if err != nil {
 		return err
 	}
-	r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+	r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
 	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
 	return r.WriteTable(os.Stdout)
 }

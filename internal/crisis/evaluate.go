@@ -227,8 +227,10 @@ type Input struct {
 	Rules    *Rules
 	Missions access.Missions
 	// Situations are the live picture's, every exercise's; campaigns are grouped within
-	// each exercise (picture.GroupCampaigns), so no crisis mixes two.
+	// each exercise (picture.GroupCampaigns under Campaigns, the links the picture itself
+	// uses), so no crisis mixes two.
 	Situations []*picture.Situation
+	Campaigns  picture.CampaignConfig
 	// Crises are the crises known so far, open and closed.
 	Crises []Crisis
 	Now    time.Time
@@ -269,7 +271,7 @@ func Evaluate(in Input) Result {
 			shared = append(shared, s)
 		}
 	}
-	cands := candidates(shared)
+	cands := candidates(shared, in.Campaigns)
 	crises := make(map[string]*Crisis, len(in.Crises))
 	bySituation := map[string][]string{} // exercise + "\x00" + situation id → crisis ids
 	for i := range in.Crises {
@@ -482,7 +484,7 @@ func dedupe(sits []*picture.Situation) []*picture.Situation {
 
 // candidates are the campaigns of each exercise and the situations in none, sorted by
 // exercise then id.
-func candidates(sits []*picture.Situation) []candidate {
+func candidates(sits []*picture.Situation, links picture.CampaignConfig) []candidate {
 	byEx := map[string][]*picture.Situation{}
 	for _, s := range sits {
 		byEx[s.Exercise] = append(byEx[s.Exercise], s)
@@ -494,7 +496,7 @@ func candidates(sits []*picture.Situation) []candidate {
 			byID[s.ID] = s
 		}
 		inCampaign := map[string]bool{}
-		for _, cp := range picture.GroupCampaigns(ss, picture.CampaignConfig{}) {
+		for _, cp := range picture.GroupCampaigns(ss, links) {
 			cd := candidate{exercise: ex, kind: SubjectCampaign, id: cp.ID}
 			for _, id := range cp.Situations {
 				inCampaign[id] = true

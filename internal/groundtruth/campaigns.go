@@ -79,18 +79,6 @@ func campaigns() []Campaign {
 	return cs
 }
 
-// places are points near which reports from a country are drawn (capitals, or the port or
-// landing station a mission's area is about).
-var places = map[string][2]float64{
-	"EE": {59.44, 24.75}, "LV": {56.95, 24.11}, "LT": {54.69, 25.28}, "PL": {52.23, 21.01}, "FI": {60.17, 24.94},
-	"DE": {52.52, 13.40}, "FR": {48.86, 2.35}, "IT": {41.90, 12.50}, "ES": {40.42, -3.70}, "NL": {52.37, 4.90},
-	"SE": {59.33, 18.07}, "DK": {55.68, 12.57}, "GR": {37.98, 23.73}, "MT": {35.90, 14.51}, "CY": {35.17, 33.36},
-	"BA": {43.86, 18.41}, "XK": {42.66, 21.17}, "UA": {50.45, 30.52}, "MD": {47.01, 28.86}, "GE": {41.72, 44.79},
-	"AM": {40.18, 44.51}, "RO": {44.43, 26.10}, "BG": {42.70, 23.32}, "SO": {2.05, 45.32}, "DJ": {11.59, 43.15},
-	"YE": {12.79, 45.02}, "LY": {32.89, 13.19}, "IQ": {33.31, 44.36}, "IE": {53.35, -6.26}, "PT": {38.72, -9.14},
-	"EG": {31.20, 29.92}, "SA": {21.49, 39.19},
-}
-
 // noiseCountries are where unrelated local incidents happen: everywhere COP has members or
 // missions.
 var noiseCountries = []string{"EE", "LV", "LT", "PL", "FI", "DE", "FR", "IT", "ES", "NL", "SE", "DK", "GR", "MT", "CY",
@@ -109,6 +97,16 @@ var noiseCategories = []struct {
 	{"intrusion-attempts/brute-force", event.KindSighting, "Brute-force attempts on a remote-access portal"},
 	{"abusive-content/spam", event.KindSighting, "Spam run from a compromised mailbox"},
 	{"information-gathering/scanner", event.KindSighting, "Port scan of a public web server"},
+}
+
+// Hubs are the shared observables of the scenario (below), normalised: what a deployment's
+// warning list (correlate.Config.Common) would name. The demo gives them to its engine.
+func Hubs() []event.Observable {
+	out := hubs()
+	for i, o := range out {
+		out[i] = normalised(o.Type, o.Value)
+	}
+	return out
 }
 
 // hubs are observables that appear in many campaigns and in the noise: stand-ins for
@@ -144,7 +142,8 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	rng := rand.New(rand.NewPCG(seed, uint64(ci+1)<<32|uint64(w)))
 	// Campaign infrastructure is in 100.64.0.0/10 (RFC 6598 shared address space): the
 	// documentation ranges have only three /24s. Campaign ci owns 100.(64+4ci).0.0/14.
-	net := 4*ci*256 + w
+	// A demo that runs for hours wraps round its /14 after 1,024 waves.
+	net := 4*ci*256 + w%1024
 	hosts := rng.Perm(254)
 	ip := func() event.Observable {
 		h := hosts[0] + 1
@@ -162,7 +161,7 @@ func newWave(seed uint64, ci int, c *Campaign, w int) wave {
 	}
 	pool := []event.Observable{
 		ip(), ip(), ip(),
-		{Type: event.ObsIPv6, Value: fmt.Sprintf("2001:db8:%x:%x::%x", ci+1, w, 1+rng.IntN(0xfffe))},
+		{Type: event.ObsIPv6, Value: fmt.Sprintf("2001:db8:%x:%x::%x", ci+1, w%0x10000, 1+rng.IntN(0xfffe))},
 		{Type: event.ObsDomain, Value: d0}, {Type: event.ObsDomain, Value: d1},
 		{Type: event.ObsURL, Value: "https://" + d0 + "/" + words[rng.IntN(len(words))] + "/" + hexs(rng, 6)},
 		{Type: event.ObsSHA256, Value: hexs(rng, 64)},

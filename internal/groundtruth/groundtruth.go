@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/geo"
 	"github.com/cidcc/cop/internal/synth"
 )
 
@@ -42,6 +43,9 @@ const (
 	hubPerMille     = 300 // reports that also carry a hub observable
 	namedPerMille   = 300 // campaign reports that name the campaign or its actor
 )
+
+// maxOpen is how many local incidents may be open at once.
+const maxOpen = 48
 
 // Label is the truth about one event.
 type Label struct {
@@ -105,10 +109,20 @@ type gen struct {
 	sent      []int // per campaign: reports so far
 	open      []incident
 	incidents int
-	recent    []int // indexes of recent original reports, for re-sending
+	recent    []sent // recent original reports, for re-sending
 	events    []event.Event
 	labels    map[string]Label
 	seq       int
+	last      event.Event // the report add added last, and its label
+	lastLabel Label
+	// stream: Stream's generation keeps no events nor labels, only what it needs next.
+	stream bool
+}
+
+// sent is a report as generated, kept for re-sending it.
+type sent struct {
+	ev event.Event
+	l  Label
 }
 
 // incident is an unrelated local incident: one contributor, a few reports, indicators of
@@ -122,6 +136,9 @@ type incident struct {
 	cat     int
 	sev     event.Severity
 	obs     []event.Observable
+	// tlp, when set, marks every report of it (a national incident kept close: the
+	// demo's AMBER+STRICT and RED traffic).
+	tlp event.TLP
 }
 
 func newGen(o Options) *gen {
@@ -158,13 +175,17 @@ func (g *gen) add(ev event.Event, l Label, original bool) {
 	g.seq++
 	ev.SourceID = fmt.Sprintf("%s-%d-%07d", strings.ToUpper(ev.Contributor), g.o.Seed, g.seq)
 	ev.ID = event.Source{Contributor: ev.Contributor, IDKey: g.o.IDKey}.EventID(ev.SourceID)
-	g.labels[ev.ID] = l
 	if original {
 		if len(g.recent) == 512 {
-			g.recent = g.recent[1:]
+			g.recent = append(g.recent[:0], g.recent[1:]...)
 		}
-		g.recent = append(g.recent, len(g.events))
+		g.recent = append(g.recent, sent{ev, l})
 	}
+	g.last, g.lastLabel = ev, l
+	if g.stream {
+		return
+	}
+	g.labels[ev.ID] = l
 	g.events = append(g.events, ev)
 }
 
@@ -182,6 +203,7 @@ func (g *gen) campaign(at time.Time) {
 	if !ok {
 		wv = newWave(g.o.Seed, ci, c, w)
 		g.waves[[2]int{ci, w}] = wv
+		delete(g.waves, [2]int{ci, w - 1}) // waves only move on
 	}
 	by := g.reporters[ci][g.rng.IntN(len(g.reporters[ci]))]
 	country := c.Countries[g.rng.IntN(len(c.Countries))]
@@ -221,7 +243,9 @@ func (g *gen) campaign(at time.Time) {
 // noise adds a report of an unrelated local incident: a new one, or one more report of an
 // open one.
 func (g *gen) noise(at time.Time) {
-	if len(g.open) == 0 || g.rng.IntN(2) == 0 {
+	// At most maxOpen incidents are open at once: each lasts 2.5 reports on average, so
+	// opening one every other noise report would grow the list without end.
+	if len(g.open) == 0 || len(g.open) < maxOpen && g.rng.IntN(2) == 0 {
 		g.open = append(g.open, g.newIncident())
 	}
 	k := g.rng.IntN(len(g.open))
@@ -232,6 +256,9 @@ func (g *gen) noise(at time.Time) {
 	ev.Sectors = []string{in.sector}
 	ev.Observables = g.pick(in.obs, 1+g.rng.IntN(len(in.obs)))
 	g.maybeHub(&ev)
+	if in.tlp != 0 {
+		ev.TLP = in.tlp
+	}
 	ev.Title = nc.title + " at a " + in.sector + " operator (" + in.country + ")"
 	ev.Summary = "Local incident handled by " + in.by.Title + "."
 	g.add(ev, Label{Noise: true, Incident: in.n}, true)
@@ -248,6 +275,13 @@ func (g *gen) newIncident() incident {
 	if g.rng.IntN(10) == 0 {
 		in.sev = event.SeverityHigh
 	}
+	// One in five incidents is kept close: AMBER+STRICT (the admin and the analyst see
+	// it, commanders do not). Campaign reports stay CLEAR to AMBER: one stricter report
+	// would mark a whole situation so. No RED: RED is for named recipients, which no
+	// demo viewer is.
+	if g.rng.IntN(5) == 0 {
+		in.tlp = event.TLPAmberStrict
+	}
 	// Noise infrastructure is in 100.96.0.0/11, apart from the campaigns'.
 	in.obs = []event.Observable{
 		{Type: event.ObsIPv4, Value: fmt.Sprintf("100.%d.%d.%d", 96+g.rng.IntN(32), g.rng.IntN(256), 1+g.rng.IntN(254))},
@@ -260,9 +294,8 @@ func (g *gen) newIncident() incident {
 // resend re-sends a recent report under a new source id: by its contributor (the same
 // content, or a near-duplicate with a revised confidence), or forwarded by another.
 func (g *gen) resend(at time.Time, forward bool) {
-	i := g.recent[g.rng.IntN(len(g.recent))]
-	orig := g.events[i]
-	l := g.labels[orig.ID]
+	r := g.recent[g.rng.IntN(len(g.recent))]
+	orig, l := r.ev, r.l
 	ev := orig
 	ev.Observables = slices.Clone(orig.Observables)
 	ev.ReceivedAt = at
@@ -280,7 +313,6 @@ func (g *gen) resend(at time.Time, forward bool) {
 
 // base is the part of a report every kind shares.
 func (g *gen) base(at time.Time, by synth.Contributor, country string) event.Event {
-	p := places[country]
 	tlp := event.TLPGreen
 	switch g.rng.IntN(10) {
 	case 0:
@@ -293,11 +325,21 @@ func (g *gen) base(at time.Time, by synth.Contributor, country string) event.Eve
 		ObservedAt:  at.Add(-time.Duration(g.rng.IntN(1800)) * time.Second),
 		ReceivedAt:  at,
 		Countries:   []string{country},
-		Geo:         &event.Geo{Lat: p[0] + g.rng.Float64() - 0.5, Lon: p[1] + g.rng.Float64() - 0.5},
+		Geo:         near(country, g.rng),
 		Confidence:  uint8(50 + g.rng.IntN(41)),
 		TLP:         tlp,
 		Anonymise:   g.rng.Float64() < by.Anonymise,
 	}
+}
+
+// near is a position inside country's box, near its anchor (internal/geo); nil for a
+// country geo does not know.
+func near(country string, rng *rand.Rand) *event.Geo {
+	lat, lon, ok := geo.Near(country, rng.Float64(), rng.Float64())
+	if !ok {
+		return nil
+	}
+	return &event.Geo{Lat: lat, Lon: lon}
 }
 
 // pick returns n distinct observables of pool in random order.

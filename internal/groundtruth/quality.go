@@ -12,6 +12,7 @@ import (
 	"github.com/cidcc/cop/correlate"
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/geo"
 	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/picture"
 )
@@ -31,6 +32,9 @@ type Report struct {
 	// or more true campaigns; NoiseMixed the share of them that hold noise too.
 	Impurity   float64
 	NoiseMixed float64
+	// MixedEvents is the share of campaign events that are in a situation mixing two true
+	// campaigns or more: one giant situation is one situation, but most of the events.
+	MixedEvents float64
 	// Critical is the share of situations of severity critical, as the dashboard counts.
 	Critical float64
 	// DistinctTop20 is how many different scores (to the 0.1 the dashboard shows) the 20
@@ -38,7 +42,11 @@ type Report struct {
 	DistinctTop20 int
 	TiesAtTop     int
 	Precision     []Precision
+	// ListPrecision is precision@10 of each commander view's condensed list
+	// (quality_list.go).
+	ListPrecision []Precision
 	Snapshots     []Snapshot
+	cfg           picture.CampaignConfig
 	// COPCampaigns is how many campaigns picture.GroupCampaigns makes of the whole picture;
 	// TopLevel how many items a list of it shows: campaigns, and situations in none.
 	COPCampaigns, TopLevel int
@@ -47,6 +55,10 @@ type Report struct {
 	ItemFragmentationMean float64
 	ItemFragmentationMax  int
 	CampaignImpurity      float64
+	// Standalone and Background are the top-level items that are situations in no
+	// campaign and background counts (picture.Condense); CampaignInBackground how many
+	// situations holding campaign events were folded into background counts.
+	Standalone, Background, CampaignInBackground int
 }
 
 // SituationsPer1k is live situations per 1,000 events.
@@ -93,12 +105,32 @@ type Snapshot struct {
 // and measures the final picture against truth and the views of viewers: commanders take
 // one view per mission, other roles the whole picture.
 func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch int) Report {
+	return MeasureWith(events, truth, viewers, batch, MeasureOptions{})
+}
+
+// MeasureOptions are what MeasureWith may change of the picture it measures.
+type MeasureOptions struct {
+	// Campaigns are the campaign links (every link kind can be switched off;
+	// docs/quality.md).
+	Campaigns picture.CampaignConfig
+	// Common, when set, is the warning list (correlate.Config.Common, and
+	// picture.CampaignConfig.Common unless Campaigns sets one): the observables that never
+	// link, as a deployment with MISP's warning lists has them, and as the demo runs.
+	Common []event.Observable
+}
+
+// MeasureWith is Measure with the options o.
+func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, o MeasureOptions) Report {
+	cfg := o.Campaigns
+	if cfg.Common == nil {
+		cfg.Common = o.Common // the same warning list above situations as in the engine
+	}
 	batch = max(1, batch)
 	index := make(map[string]int, len(truth.Campaigns))
 	for i, c := range truth.Campaigns {
 		index[c.ID] = i
 	}
-	live, sitOf, merged := run(events, batch)
+	live, sitOf, merged := run(events, batch, o.Common)
 	comps := map[string]*composition{}
 	for i, id := range sitOf {
 		for merged[id] != "" {
@@ -122,7 +154,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 			c.campaigns[index[l.Campaign]]++
 		}
 	}
-	r := Report{Events: len(events), Situations: len(live)}
+	r := Report{Events: len(events), Situations: len(live), cfg: cfg}
 	r.grouping(comps, len(truth.Campaigns))
 	all := make([]*picture.Situation, 0, len(live))
 	for _, s := range live {
@@ -131,7 +163,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 	sortByScore(all)
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
-	r.campaigns(all, comps, len(truth.Campaigns))
+	r.campaigns(all, comps, len(truth.Campaigns), cfg)
 	return r
 }
 
@@ -166,6 +198,7 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 			r.Snapshots = append(r.Snapshots, Snapshot{Viewer: id.Name, Mission: v.Mission, Situations: len(shown), Bytes: len(b)})
 			if id.Role == access.RoleCommander {
 				r.Precision = append(r.Precision, precision(id.Name, missions[v.Mission], top, comps, cs))
+				r.ListPrecision = append(r.ListPrecision, listPrecision(id.Name, missions[v.Mission], shown, comps, cs, r.cfg))
 			}
 		}
 	}
@@ -174,8 +207,10 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 // run applies events to a fresh engine and returns the live situations at the end, the
 // situation each event was stored under ("" for an exact redelivery), and which absorbed
 // situation merged into which.
-func run(events []event.Event, batch int) (live map[string]*picture.Situation, sitOf []string, merged map[string]string) {
-	e := correlate.New(correlate.DefaultConfig())
+func run(events []event.Event, batch int, common []event.Observable) (live map[string]*picture.Situation, sitOf []string, merged map[string]string) {
+	ecfg := correlate.DefaultConfig()
+	ecfg.Common = common
+	e := correlate.New(ecfg)
 	live, merged = map[string]*picture.Situation{}, map[string]string{}
 	sitOf = make([]string, 0, len(events))
 	for i := 0; i < len(events); i += batch {
@@ -219,16 +254,21 @@ func clone(s *picture.Situation) *picture.Situation {
 func (r *Report) grouping(comps map[string]*composition, campaigns int) {
 	per := make([]int, campaigns)
 	withCampaign, mixed, noisy := 0, 0, 0
+	campaignEvents, mixedEvents := 0, 0
 	for _, c := range comps {
-		for ci := range c.campaigns {
+		n := 0
+		for ci, k := range c.campaigns {
 			per[ci]++
+			n += k
 		}
+		campaignEvents += n
 		if len(c.campaigns) == 0 {
 			continue
 		}
 		withCampaign++
 		if len(c.campaigns) >= 2 {
 			mixed++
+			mixedEvents += n
 		}
 		if c.noise > 0 {
 			noisy++
@@ -244,6 +284,9 @@ func (r *Report) grouping(comps map[string]*composition, campaigns int) {
 	}
 	if r.Campaigns > 0 {
 		r.FragmentationMean = float64(sum) / float64(r.Campaigns)
+	}
+	if campaignEvents > 0 {
+		r.MixedEvents = float64(mixedEvents) / float64(campaignEvents)
 	}
 	if withCampaign > 0 {
 		r.Impurity = float64(mixed) / float64(withCampaign)
@@ -318,9 +361,9 @@ func touches(m access.Mission, c *Campaign) bool {
 		if slices.Contains(m.Countries, country) {
 			return true
 		}
-		p := places[country]
+		p, ok := geo.Lookup(country)
 		for _, b := range m.Boxes {
-			if p[0] >= b.South && p[0] <= b.North && p[1] >= b.West && p[1] <= b.East {
+			if ok && p.Lat >= b.South && p.Lat <= b.North && p.Lon >= b.West && p.Lon <= b.East {
 				return true
 			}
 		}
@@ -372,6 +415,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("situations per 1,000 events", fmt.Sprintf("%.1f", r.SituationsPer1k()), "")
 	row("true campaigns", fmt.Sprint(r.Campaigns), "")
 	row("COP campaigns (picture.GroupCampaigns)", fmt.Sprint(r.COPCampaigns), "")
+	row("standalone situations (in no campaign, high+ or corroborated)", fmt.Sprint(r.Standalone), "")
+	row("background counts (country x sector)", fmt.Sprint(r.Background), "")
+	row("situations with campaign events folded into background", fmt.Sprint(r.CampaignInBackground), "")
 	row("fragmentation: top-level items per true campaign, mean", fmt.Sprintf("%.1f", r.ItemFragmentationMean), "<= 2")
 	row("fragmentation: top-level items per true campaign, max", fmt.Sprint(r.ItemFragmentationMax), "")
 	row("impurity: COP campaigns mixing >= 2 true campaigns", pct(r.CampaignImpurity), "<= 5%")
@@ -379,6 +425,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("fragmentation: situations per true campaign, max", fmt.Sprint(r.FragmentationMax), "")
 	row("impurity: situations mixing >= 2 true campaigns", pct(r.Impurity), "<= 5%")
 	row("campaign situations holding noise too", pct(r.NoiseMixed), "")
+	row("campaign events in situations mixing >= 2 true campaigns", pct(r.MixedEvents), "")
 	row("top-level items per 1,000 events (campaigns + situations in none)", fmt.Sprintf("%.1f", r.TopLevelPer1k()), "<= 50")
 	row("critical (severity critical)", pct(r.Critical), "<= 5%")
 	row("distinct scores in the top 20", fmt.Sprint(r.DistinctTop20), ">= 15")
@@ -386,6 +433,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, p := range r.Precision {
 		row("precision@10 "+p.Viewer+" "+p.Mission, fmt.Sprintf("%.2f", p.At10),
 			fmt.Sprintf(">= 0.9 (%d shown, %d true campaigns touch it)", p.Shown, p.Relevant))
+	}
+	for _, p := range r.ListPrecision {
+		row("precision@10 of the list "+p.Viewer+" "+p.Mission, fmt.Sprintf("%.2f", p.At10),
+			fmt.Sprintf("(%d items ranked, %d true campaigns in the view)", p.Shown, p.Relevant))
 	}
 	for _, s := range r.Snapshots {
 		view := s.Mission

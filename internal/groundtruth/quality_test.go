@@ -39,11 +39,12 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 
 	r := Measure(evs, truth, viewers, 2)
 	want := Report{Events: 4, Situations: 3, Campaigns: 2, FragmentationMean: 1.5, FragmentationMax: 2,
-		Impurity: 0.5, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
+		Impurity: 0.5, MixedEvents: 2.0 / 3, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
 		// No two situations share a /24 or a domain: no COP campaign, three top-level items.
-		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2}
+		// Two high-or-critical situations stand alone; the low noise is a background count.
+		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2, Standalone: 2, Background: 1}
 	got := r
-	got.Precision, got.Snapshots = nil, nil
+	got.Precision, got.Snapshots, got.ListPrecision = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("report\n%+v\nwant\n%+v", got, want)
 	}
@@ -54,6 +55,14 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 	}
 	if p := r.Precision[1]; p.Shown != 0 || p.At10 != 0 {
 		t.Fatalf("precision %+v, want an empty Atalanta view scoring 0", p)
+	}
+	// The list of Althea's view: three items, one true top-ten campaign in the view, so
+	// its first item is judged, and it is campaign-01's (critical, first).
+	if p := r.ListPrecision[0]; p.Shown != 1 || p.Relevant != 1 || p.At10 != 1 {
+		t.Fatalf("list precision %+v, want 1 of 1", p)
+	}
+	if p := r.ListPrecision[1]; p.Shown != 0 || p.At10 != 0 {
+		t.Fatalf("list precision %+v, want an empty Atalanta list scoring 0", p)
 	}
 	if len(r.Snapshots) != 5 || r.Snapshots[0].Situations != 3 || r.Snapshots[0].Bytes < 100 || r.Snapshots[3].Bytes != 2 {
 		t.Fatalf("snapshots %+v, want 5 views, admin's 3 situations, Atalanta's empty ([])", r.Snapshots)

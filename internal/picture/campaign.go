@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/net/publicsuffix"
 
@@ -31,7 +32,7 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "campaign" (a name its reports give), "ipv4-24", "ipv6-48" or "domain"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "ipv4-24", "ipv6-48", "domain" or "pattern"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
@@ -41,6 +42,23 @@ type CampaignConfig struct {
 	// NoSubnets, NoDomains and NoNames switch off linking on IP prefixes, on registrable
 	// domains and on the campaign names reports give.
 	NoSubnets, NoDomains, NoNames bool
+	// NoActors switches off linking on an actor's stated name (threat actor or intrusion
+	// set) with the same category, techniques and sector within ActorWindow.
+	NoActors bool
+	// ActorWindow is the window of an actor link (default DefaultActorWindow).
+	ActorWindow time.Duration
+	// NoBackground keeps every situation in no campaign an item of its own (Condense).
+	NoBackground bool
+	// Common is the deployment's warning list (correlate.Config.Common): these
+	// observables give no key at all (not their /24, /48 or registrable domain, nor a
+	// URL's or an address's on them), so a public resolver's or a shortener's key does
+	// not link before the hub cutoff is reached.
+	Common []event.Observable
+	// PatternWindow, where configured (0: off, the default), links situations of the same
+	// category, the same techniques and a shared target sector first seen in the same
+	// window (UTC, aligned to it). Off by default: on the held-out scenario it chains
+	// local incidents of common patterns into one giant campaign (docs/quality.md).
+	PatternWindow time.Duration
 	// HubThreshold: a key shared by more situations than this is a hub (a public
 	// resolver's /24, a CDN's or cloud's range, a shortener's domain) and links nothing,
 	// as observables over the engine's hub threshold link no situations.
@@ -50,6 +68,14 @@ type CampaignConfig struct {
 // DefaultHubThreshold is CampaignConfig.HubThreshold's default.
 const DefaultHubThreshold = 24
 
+// DefaultActorWindow is CampaignConfig.ActorWindow's default: the same actor doing the
+// same thing to the same sector within a week is one campaign.
+const DefaultActorWindow = 7 * 24 * time.Hour
+
+// DefaultPatternWindow is the window to configure for pattern links: a campaign's waves
+// follow each other within hours; a day keeps two weeks' look-alikes apart.
+const DefaultPatternWindow = 24 * time.Hour
+
 // GroupCampaigns groups sits into campaigns; a situation linked to no other is in none.
 // The result depends only on the set of situations given, not on their order, so every
 // API instance computes the same campaigns from the same picture; callers pass only the
@@ -58,12 +84,19 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	if cfg.HubThreshold <= 0 {
 		cfg.HubThreshold = DefaultHubThreshold
 	}
+	if cfg.ActorWindow <= 0 {
+		cfg.ActorWindow = DefaultActorWindow
+	}
 	sorted := slices.Clone(sits)
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
 	keys := make([][]CampaignLink, len(sorted))
 	holders := map[CampaignLink][]int{}
+	common := map[event.Observable]bool{}
+	for _, o := range cfg.Common {
+		common[o] = true
+	}
 	for i, s := range sorted {
-		keys[i] = campaignKeys(s, cfg)
+		keys[i] = campaignKeys(s, cfg, common)
 		for _, k := range keys[i] {
 			holders[k] = append(holders[k], i)
 		}
@@ -182,13 +215,14 @@ func appendNew(dst, xs []string) []string {
 // linking reports whether key k, held by n situations, links them: two at least, and
 // for infrastructure no more than the hub cutoff. A campaign's name links however many
 // situations give it: that is what the name says (an intrusion set's or an actor's does
-// not: one runs several campaigns).
+// not: one runs several campaigns); so does a pattern, whose key is already narrow (a
+// category, every technique, a sector and a window).
 func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
-	return n >= 2 && (k.Kind == "campaign" || n <= cfg.HubThreshold)
+	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "pattern" || n <= cfg.HubThreshold)
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
-func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
+func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]bool) []CampaignLink {
 	var out []CampaignLink
 	add := func(kind, key string) {
 		if key == "" {
@@ -206,7 +240,41 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			}
 		}
 	}
+	if s.Category != "" && (cfg.PatternWindow > 0 || !cfg.NoActors && !cfg.NoNames) {
+		// What it did: "category|T1|T2|sector", for each of its sectors.
+		techs := slices.Clone(s.Techniques)
+		slices.Sort(techs)
+		var did []string
+		for _, sec := range s.Sectors {
+			did = append(did, s.Category+"|"+strings.Join(techs, "|")+"|"+sec)
+		}
+		if cfg.PatternWindow > 0 && len(techs) > 0 {
+			// The same category, the same techniques and a target sector, first seen in
+			// the same window: "category|T1|T2|sector|window start".
+			w := s.FirstSeen.UTC().Truncate(cfg.PatternWindow).Format(time.RFC3339)
+			for _, d := range did {
+				add("pattern", d+"|"+w)
+			}
+		}
+		if !cfg.NoActors && !cfg.NoNames {
+			// The same stated actor doing the same thing to the same sector within the
+			// window: "actor name|category|T1|T2|sector|window start". An actor's name
+			// alone links nothing (one actor runs several campaigns).
+			w := s.FirstSeen.UTC().Truncate(cfg.ActorWindow).Format(time.RFC3339)
+			for _, n := range s.Names {
+				if n.Kind != "threat-actor" && n.Kind != "intrusion-set" {
+					continue
+				}
+				for _, d := range did {
+					add("actor", n.Name+"|"+d+"|"+w)
+				}
+			}
+		}
+	}
 	for _, o := range s.Observables {
+		if common[o] {
+			continue
+		}
 		switch o.Type {
 		case event.ObsIPv4, event.ObsIPv6:
 			if !cfg.NoSubnets {
@@ -218,16 +286,19 @@ func campaignKeys(s *Situation, cfg CampaignConfig) []CampaignLink {
 			}
 		case event.ObsURL:
 			if u, err := url.Parse(o.Value); err == nil && !cfg.NoDomains {
-				if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+				if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+					if common[event.Observable{Type: event.ObsIPv4, Value: a.String()}] || common[event.Observable{Type: event.ObsIPv6, Value: a.String()}] {
+						continue
+					}
 					if !cfg.NoSubnets {
 						add(prefixKey(u.Hostname()))
 					}
-				} else {
+				} else if !common[event.Observable{Type: event.ObsDomain, Value: strings.ToLower(u.Hostname())}] {
 					add("domain", registrable(u.Hostname()))
 				}
 			}
 		case event.ObsEmail:
-			if at := strings.LastIndexByte(o.Value, '@'); at >= 0 && !cfg.NoDomains {
+			if at := strings.LastIndexByte(o.Value, '@'); at >= 0 && !cfg.NoDomains && !common[event.Observable{Type: event.ObsDomain, Value: strings.ToLower(o.Value[at+1:])}] {
 				add("domain", registrable(o.Value[at+1:]))
 			}
 		}

@@ -103,3 +103,156 @@ func TestCampaignNamesLinkPastTheHubCutoffActorsDoNot(t *testing.T) {
 		t.Errorf("with names switched off: %d campaigns", len(cs))
 	}
 }
+
+func patterned(id string, cat string, first time.Time, sectors []string, techs ...string) *Situation {
+	s := sit(id, float64(len(id)))
+	s.Category, s.Techniques, s.Sectors, s.FirstSeen = cat, techs, sectors, first
+	return s
+}
+
+// Issue 16: "same category + technique + target sector within a window" links, says so,
+// and can be switched off; a different technique set, sector or window does not link.
+func TestPatternLinksSameCategoryTechniquesSectorWithinWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	sits := []*Situation{
+		patterned("a", "availability/sabotage", t0, []string{"energy"}, "T1485", "T1561.002"),
+		patterned("b", "availability/sabotage", t0.Add(3*time.Hour), []string{"energy"}, "T1561.002", "T1485"),
+		patterned("c", "availability/sabotage", t0, []string{"energy"}, "T1485"),                                // other techniques
+		patterned("d", "availability/sabotage", t0, []string{"health"}, "T1485", "T1561.002"),                   // other sector
+		patterned("e", "availability/sabotage", t0.Add(30*time.Hour), []string{"energy"}, "T1485", "T1561.002"), // next window
+		patterned("f", "availability/sabotage", t0, []string{"energy"}),                                         // no technique: no pattern
+	}
+	cs := GroupCampaigns(sits, CampaignConfig{PatternWindow: DefaultPatternWindow})
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b"}) {
+		t.Fatalf("campaigns %+v: want a and b", cs)
+	}
+	if l := cs[0].Links; len(l) != 1 || l[0].Kind != "pattern" || l[0].Key != "availability/sabotage|T1485|T1561.002|energy|2026-01-05T00:00:00Z" {
+		t.Errorf("links %+v do not say why", l)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{}); len(cs) != 0 {
+		t.Errorf("patterns are off unless configured: %+v", cs)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{PatternWindow: 48 * time.Hour}); len(cs) != 1 || len(cs[0].Situations) != 3 {
+		t.Errorf("a 48 h window: %+v, want a, b and e", cs)
+	}
+}
+
+// What becomes of a situation linked to nothing (issue 16): low or medium and seen by one
+// contributor, it is a background count of its country and sector; high, or corroborated,
+// it stays an item of its own; NoBackground keeps every one an item.
+func TestCondenseFoldsUnlinkedLowSituationsIntoBackgroundCounts(t *testing.T) {
+	one := []Contributor{{Name: "ee-cert"}}
+	mk := func(id string, sev event.Severity, contributors []Contributor, country, sector string, obs ...event.Observable) *Situation {
+		s := sit(id, float64(sev)*10+float64(len(id)), obs...)
+		s.Severity, s.Contributors, s.Countries, s.Sectors, s.EventCount = sev, contributors, []string{country}, []string{sector}, 2
+		return s
+	}
+	sits := []*Situation{
+		mk("hub-only", event.SeverityLow, one, "EE", "energy", ipv4("192.0.2.53")),
+		mk("bare", event.SeverityMedium, one, "EE", "energy"),
+		mk("local", event.SeverityLow, one, "LV", "health", ipv4("100.96.1.1")),
+		mk("high", event.SeverityHigh, one, "EE", "energy"),
+		mk("corroborated", event.SeverityLow, []Contributor{{Name: "ee-cert"}, {Name: "cert-eu"}}, "EE", "energy"),
+		mk("c1", event.SeverityLow, one, "EE", "energy", ipv4("100.64.0.1")),
+		mk("c2", event.SeverityLow, one, "EE", "energy", ipv4("100.64.0.2")),
+	}
+	cd := Condense(sits, CampaignConfig{})
+	if len(cd.Campaigns) != 1 || !reflect.DeepEqual(cd.Standalone, []string{"high", "corroborated"}) {
+		t.Fatalf("campaigns %+v, standalone %v", cd.Campaigns, cd.Standalone)
+	}
+	want := []BackgroundCount{
+		{Country: "EE", Sector: "energy", Situations: 2, Events: 4, Severity: event.SeverityMedium, Best: "bare"},
+		{Country: "LV", Sector: "health", Situations: 1, Events: 2, Severity: event.SeverityLow, Best: "local"},
+	}
+	for i := range cd.Background {
+		cd.Background[i].best = 0
+	}
+	if !reflect.DeepEqual(cd.Background, want) || cd.Items() != 5 {
+		t.Errorf("background %+v (%d items), want %+v (5 items)", cd.Background, cd.Items(), want)
+	}
+	if cd := Condense(sits, CampaignConfig{NoBackground: true}); len(cd.Background) != 0 || len(cd.Standalone) != 5 {
+		t.Errorf("NoBackground: %+v", cd)
+	}
+}
+
+// Property: Condense, patterns included, depends only on the set of situations.
+func TestCondenseDoesNotDependOnOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	cats, secs := []string{"fraud/phishing", "availability/ddos"}, []string{"energy", "health", "telecom"}
+	var sits []*Situation
+	for i := range 400 {
+		s := sit(fmt.Sprintf("s%03d", i), float64(r.IntN(50)), ipv4(fmt.Sprintf("10.%d.%d.1", r.IntN(4), r.IntN(80))))
+		s.Category, s.Sectors = cats[r.IntN(2)], []string{secs[r.IntN(3)]}
+		s.FirstSeen = t0.Add(time.Duration(r.IntN(72)) * time.Hour)
+		if r.IntN(3) == 0 {
+			s.Techniques = []string{"T1566", "T1498"}[r.IntN(2):]
+		}
+		s.Severity = event.Severity(1 + r.IntN(4))
+		s.Contributors = []Contributor{{Name: "a"}, {Name: "b"}}[:1+r.IntN(2)]
+		s.Countries = []string{"EE", "LV"}[r.IntN(2):]
+		sits = append(sits, s)
+	}
+	cfg := CampaignConfig{PatternWindow: 6 * time.Hour}
+	want := Condense(sits, cfg)
+	if len(want.Background) == 0 || len(want.Campaigns) == 0 {
+		t.Fatalf("the property needs both campaigns and background: %+v", want)
+	}
+	for range 5 {
+		r.Shuffle(len(sits), func(i, j int) { sits[i], sits[j] = sits[j], sits[i] })
+		if got := Condense(sits, cfg); !reflect.DeepEqual(got, want) {
+			t.Fatal("the condensed picture changed with the order of the situations")
+		}
+	}
+}
+
+// An actor's stated name links situations where the actor did the same thing (category,
+// techniques) to the same sector within the window; the name alone, or another category
+// or sector, links nothing; NoActors and NoNames switch it off.
+func TestActorLinksOnlyTheSameDeedAgainstTheSameSector(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	named := func(id, actor, cat string, sector string, first time.Time) *Situation {
+		s := patterned(id, cat, first, []string{sector}, "T1486")
+		s.Names = []event.Name{{Kind: "threat-actor", Name: actor}}
+		return s
+	}
+	sits := []*Situation{
+		named("a", "copper wolf", "malicious-code/infected-system", "health", t0),
+		named("b", "copper wolf", "malicious-code/infected-system", "health", t0.Add(48*time.Hour)),
+		named("c", "copper wolf", "malicious-code/infected-system", "public-administration", t0),      // other sector
+		named("d", "copper wolf", "availability/ddos", "health", t0),                                  // other deed
+		named("e", "iron stork", "malicious-code/infected-system", "health", t0),                      // other actor
+		named("f", "copper wolf", "malicious-code/infected-system", "health", t0.Add(9*24*time.Hour)), // next week
+	}
+	cs := GroupCampaigns(sits, CampaignConfig{})
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b"}) {
+		t.Fatalf("campaigns %+v: want a and b", cs)
+	}
+	if l := cs[0].Links; len(l) != 1 || l[0].Kind != "actor" || l[0].Key != "copper wolf|malicious-code/infected-system|T1486|health|2026-01-05T00:00:00Z" {
+		t.Errorf("links %+v do not say why", l)
+	}
+	for _, cfg := range []CampaignConfig{{NoActors: true}, {NoNames: true}} {
+		if cs := GroupCampaigns(sits, cfg); len(cs) != 0 {
+			t.Errorf("%+v: %+v", cfg, cs)
+		}
+	}
+}
+
+// The warning list (CampaignConfig.Common) gives no key: a resolver's /24 or a
+// shortener's domain links nothing, even below the hub cutoff.
+func TestWarningListLinksNothing(t *testing.T) {
+	resolver := ipv4("198.51.100.53")
+	short := dom("lnk.example")
+	sits := []*Situation{
+		sit("a", 1, resolver),
+		sit("b", 2, ipv4("198.51.100.7")), // same /24 as the resolver
+		sit("c", 3, event.Observable{Type: event.ObsURL, Value: "https://lnk.example/x1"}),
+		sit("d", 4, short),
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{}); len(cs) != 2 {
+		t.Fatalf("without a warning list: %+v, want a+b and c+d", cs)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{Common: []event.Observable{resolver, short}}); len(cs) != 0 {
+		t.Errorf("with the resolver and the shortener on the warning list: %+v, want none", cs)
+	}
+}

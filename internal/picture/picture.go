@@ -41,7 +41,10 @@ type Situation struct {
 	// Names are the campaigns, intrusion sets, threat actors, malware and tools its members
 	// name (event.Name), sorted by kind then name.
 	Names []event.Name `json:"names,omitempty"`
-	Geo   *event.Geo   `json:"geo,omitempty"`
+	// Geo is the position of its best member with one, in the order Title is chosen by
+	// (most severe, then earliest): a situation titled after a report is placed where
+	// that report is whenever it has a position.
+	Geo *event.Geo `json:"geo,omitempty"`
 	// TLP is the most restrictive marking of any member: a viewer must be cleared for it.
 	TLP event.TLP `json:"tlp"`
 	// ReleasableTo is the intersection of the members' non-empty releasability lists;

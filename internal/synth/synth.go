@@ -14,6 +14,7 @@ import (
 
 	"github.com/cidcc/cop/ingest/native"
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/geo"
 )
 
 // Contributor is a feed source the generator speaks for.
@@ -48,16 +49,6 @@ type campaign struct {
 	technique []string
 	index     int
 	slug      string
-}
-
-// place is a point near which incidents in a country are drawn.
-var places = map[string][2]float64{
-	"EE": {59.44, 24.75}, "LV": {56.95, 24.11}, "LT": {54.69, 25.28}, "PL": {52.23, 21.01}, "FI": {60.17, 24.94},
-	"DE": {52.52, 13.40}, "FR": {48.86, 2.35}, "IT": {41.90, 12.50}, "ES": {40.42, -3.70}, "NL": {52.37, 4.90},
-	"SE": {59.33, 18.07}, "DK": {55.68, 12.57}, "GR": {37.98, 23.73}, "MT": {35.90, 14.51}, "CY": {35.17, 33.36},
-	"BA": {43.86, 18.41}, "XK": {42.66, 21.17}, "UA": {50.45, 30.52}, "MD": {47.01, 28.86}, "GE": {41.72, 44.79},
-	"AM": {40.18, 44.51}, "RO": {44.43, 26.10}, "BG": {42.70, 23.32}, "SO": {2.05, 45.32}, "DJ": {11.59, 43.15},
-	"YE": {12.79, 45.02}, "LY": {32.89, 13.19}, "IQ": {33.31, 44.36}, "IE": {53.35, -6.26}, "PT": {38.72, -9.14},
 }
 
 func hexs(rng *rand.Rand, n int) string {
@@ -169,8 +160,11 @@ func (g *Generator) For(c Contributor, now time.Time) native.Input {
 		in.TLP = event.TLPRed
 		in.ReleasableTo = []string{"EUFOR-ALTHEA", "EUNAVFOR-ATALANTA"}[rng.IntN(2):][:1]
 	}
-	if p, ok := places[country]; ok && rng.IntN(3) > 0 {
-		in.Geo = &event.Geo{Lat: p[0] + (rng.Float64()-0.5)*1.5, Lon: p[1] + (rng.Float64()-0.5)*2}
+	if rng.IntN(3) > 0 {
+		// Inside the country it names (internal/geo), not a degree or two around its capital.
+		if lat, lon, ok := geo.Near(country, rng.Float64(), rng.Float64()); ok {
+			in.Geo = &event.Geo{Lat: lat, Lon: lon}
+		}
 	}
 	// A campaign unfolds in waves: each wave's infrastructure is shared by the reports of
 	// that wave (so they link and corroborate), a new wave starts every WaveEvery reports,
