@@ -1,6 +1,7 @@
 package api
 
 import (
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,10 @@ type fixture struct {
 	pic    *Picture
 	tokens map[string]string // identity name → bearer token
 }
+
+// fixtureViewTop is the websocket bound of every test server, as cop serve's default:
+// -view-top=0 runs the same tests on the whole, unbounded picture.
+var fixtureViewTop = flag.Int("view-top", DefaultViewTop, "the test servers' websocket bound (cop serve --view-top)")
 
 // matrixIdentities are the viewers of the access matrix.
 var matrixIdentities = []access.Identity{
@@ -61,6 +66,7 @@ func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func
 	missions := access.DefaultMissions()
 	hub := NewHub(f.pic, missions, zerolog.Nop(), reg, 10*time.Millisecond)
 	hub.Anon = testAnon
+	hub.SetViewTop(*fixtureViewTop, 0)
 	stop := make(chan struct{})
 	go hub.Run(stop)
 	f.s = &Server{Auth: tokens, Store: st, Picture: f.pic, Hub: hub, Missions: missions, Anon: testAnon, Metrics: reg, Log: zerolog.Nop(),

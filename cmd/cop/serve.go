@@ -51,6 +51,8 @@ type serveConfig struct {
 	Backends backendAuth
 	// PictureMax caps the situations the live picture keeps in memory.
 	PictureMax int
+	// ViewTop bounds each websocket client's picture to its view's best N (0: no bound).
+	ViewTop int
 	// MaxObservables caps the correlation engine's state (correlate.Config.MaxObservables
 	// and MaxSituations); 0 keeps the engine's default.
 	MaxObservables int
@@ -93,6 +95,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.DedupSize, "dedup-size", 0, "event ids and content fingerprints the engine remembers for duplicate detection, each (0: the default, 2M; the oldest go first when full)")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.StringVar(&c.Keys, "keys", env("COP_KEYS_FILE", ""), "file of the secret keys event ids and pseudonyms are keyed with; created on first start; every process of a deployment must share it (default .cop/state/keys.json; `cop keys rotate` renews them)")
+	fs.IntVar(&c.ViewTop, "view-top", api.DefaultViewTop, "situations each websocket client is sent of its view, best first, with counts of the rest (it asks for more as it scrolls); 0 sends the whole view")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }
