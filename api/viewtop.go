@@ -15,8 +15,9 @@ import (
 )
 
 // topSlack is how many situations a view keeps beyond the most its clients hold, so that
-// situations leaving the top are replaced from it without a scan of the picture.
-const topSlack = 128
+// situations leaving the top are replaced from it without a scan of the picture. A
+// variable so that tests can make the top run short.
+var topSlack = 128
 
 // topEntry is one situation of a view's top: its order key (access.OrderKey) and its
 // current version.
