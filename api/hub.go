@@ -490,6 +490,12 @@ func (h *Hub) snapshot(key string, build func(*snapshotBuild)) *snapshotBuild {
 
 // buildSnapshot builds the whole picture of id under v into b.
 func (h *Hub) buildSnapshot(b *snapshotBuild, id *access.Identity, v access.View, resume string) {
+	msg := h.wholeSnapshot(id, v, resume)
+	b.pm, b.seq, b.at = prepare(msg, h.log), msg.Seq, msg.At
+}
+
+// wholeSnapshot is the snapshot of the whole picture id may see under v.
+func (h *Hub) wholeSnapshot(id *access.Identity, v access.View, resume string) *Message {
 	all, seq := h.picture.Snapshot()
 	now := time.Now()
 	msg := Message{Type: "snapshot", Epoch: h.picture.Epoch(), Seq: seq, Resume: resume, At: now, Exercise: v.Exercise, View: &v,
@@ -504,7 +510,7 @@ func (h *Hub) buildSnapshot(b *snapshotBuild, id *access.Identity, v access.View
 		return access.CompareRanked(&msg.Situations[i], &msg.Situations[j]) < 0
 	})
 	msg.Campaigns = campaignsOf(msg.Situations)
-	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
+	return &msg
 }
 
 // resume answers a view message that carried the client's epoch and sequence: what

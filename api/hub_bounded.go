@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/picture"
 )
 
@@ -392,4 +393,19 @@ func (t *viewTop) heldAt(p *Picture, from uint64, limit int) *holding {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// SnapshotMessage returns the snapshot a client of id under view v would be sent on
+// connecting now, bounded or whole as the hub is set (cop bench quality measures it).
+func (h *Hub) SnapshotMessage(id access.Identity, v access.View) *Message {
+	v = id.DefaultView(v)
+	if !h.isBounded() {
+		return h.wholeSnapshot(&id, v, "")
+	}
+	vt := newViewTop(id, v, h.missions)
+	vt.mu.Lock()
+	defer vt.mu.Unlock()
+	vt.advance(h.picture, h.bounded.n)
+	m, _ := h.boundedMessage(vt, nil, h.bounded.n, "snapshot", time.Now())
+	return m
 }

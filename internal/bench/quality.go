@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/internal/groundtruth"
 )
 
@@ -15,6 +16,7 @@ func runQuality(args []string, h Host) error {
 	n := fs.Int("events", 100_000, "labelled events to generate (over a simulated hour)")
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	batch := fs.Int("batch", 5000, "events per engine batch")
+	top := fs.Int("view-top", api.DefaultViewTop, "the websocket bound whose snapshots are measured against the whole picture's (cop serve --view-top)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,6 +28,12 @@ func runQuality(args []string, h Host) error {
 		return err
 	}
 	r := groundtruth.Measure(events, truth, h.Viewers, *batch)
-	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
-	return r.WriteTable(os.Stdout)
+	fmt.Printf("cop bench quality --events %d --seed %d --view-top %d\n", *n, *seed, *top)
+	if err := r.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	if *top < 1 {
+		return nil
+	}
+	return writeSnapshots(os.Stdout, measureSnapshots(r.Live, h.Viewers, *top), *top)
 }

@@ -47,6 +47,9 @@ type Report struct {
 	ItemFragmentationMean float64
 	ItemFragmentationMax  int
 	CampaignImpurity      float64
+	// Live is the picture at the end, best score first (cop bench quality measures the
+	// websocket's snapshots of it).
+	Live []*picture.Situation
 }
 
 // SituationsPer1k is live situations per 1,000 events.
@@ -129,6 +132,7 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 		all = append(all, s)
 	}
 	sortByScore(all)
+	r.Live = all
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
 	r.campaigns(all, comps, len(truth.Campaigns))
