@@ -27,7 +27,7 @@ func runQuality(args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	r := groundtruth.Measure(events, truth, h.Viewers, *batch)
+	r, live := groundtruth.MeasurePicture(events, truth, h.Viewers, *batch)
 	fmt.Printf("cop bench quality --events %d --seed %d --view-top %d\n", *n, *seed, *top)
 	if err := r.WriteTable(os.Stdout); err != nil {
 		return err
@@ -35,5 +35,5 @@ func runQuality(args []string, h Host) error {
 	if *top < 1 {
 		return nil
 	}
-	return writeSnapshots(os.Stdout, measureSnapshots(r.Live, h.Viewers, *top), *top)
+	return writeSnapshots(os.Stdout, measureSnapshots(live, h.Viewers, *top), *top)
 }

@@ -47,9 +47,6 @@ type Report struct {
 	ItemFragmentationMean float64
 	ItemFragmentationMax  int
 	CampaignImpurity      float64
-	// Live is the picture at the end, best score first (cop bench quality measures the
-	// websocket's snapshots of it).
-	Live []*picture.Situation
 }
 
 // SituationsPer1k is live situations per 1,000 events.
@@ -96,6 +93,13 @@ type Snapshot struct {
 // and measures the final picture against truth and the views of viewers: commanders take
 // one view per mission, other roles the whole picture.
 func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch int) Report {
+	r, _ := MeasurePicture(events, truth, viewers, batch)
+	return r
+}
+
+// MeasurePicture is Measure, and returns the final picture too, best score first (cop
+// bench quality measures the websocket's snapshots of it).
+func MeasurePicture(events []event.Event, truth Truth, viewers []access.Identity, batch int) (Report, []*picture.Situation) {
 	batch = max(1, batch)
 	index := make(map[string]int, len(truth.Campaigns))
 	for i, c := range truth.Campaigns {
@@ -132,11 +136,10 @@ func Measure(events []event.Event, truth Truth, viewers []access.Identity, batch
 		all = append(all, s)
 	}
 	sortByScore(all)
-	r.Live = all
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
 	r.campaigns(all, comps, len(truth.Campaigns))
-	return r
+	return r, all
 }
 
 // views measures each viewer's views of all: snapshot bytes, and precision@10 for
