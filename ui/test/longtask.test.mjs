@@ -57,13 +57,14 @@ before(async () => {
   const t0 = performance.now();
   const { stderr } = await promisify(execFile)(env.COP_BIN, ["seed", "--events", String(EVENTS), "--namespace", NS, "--kafka", env.COP_KAFKA]);
   console.log(stderr.trim());
-  // Correlated when the picture stops growing.
+  // Correlated when the correlator has applied every event and the picture stops growing.
   let last = -1, same = 0;
   for (let t = Date.now(); same < 3; await sleep(2000)) {
+    const done = await metric("cop_correlate_events_total");
     const n = await metric("cop_picture_situations");
-    same = n > 0 && n === last ? same + 1 : 0;
+    same = done >= EVENTS && n > 0 && n === last ? same + 1 : 0;
     last = n;
-    if (Date.now() - t > 240_000) throw new Error(`the seeded picture still grows after 240 s (${n} situations)`);
+    if (Date.now() - t > 300_000) throw new Error(`the seeded picture still grows after 300 s (${done} events applied, ${n} situations)`);
   }
   console.log(`seeded picture: ${last} situations, ${((performance.now() - t0) / 1000).toFixed(0)} s after the seed started`);
 });
@@ -98,7 +99,7 @@ async function open(tok, viewport) {
   page.on("websocket", ws => ws.on("framereceived", f => frames.push(typeof f.payload === "string" ? Buffer.byteLength(f.payload) : f.payload.length)));
   await page.addInitScript(watch);
   await page.goto(`${base}/#token=${tok}`);
-  await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+  await page.waitForFunction(() => window.__liveAt > 0, null, { timeout: 30_000, polling: 100 });
   return { page, frames };
 }
 
