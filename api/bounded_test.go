@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -374,5 +375,58 @@ func TestBoundedDeltaMovesSituationsInAndOutOfTheTop(t *testing.T) {
 	m = readMessage(t, conn)
 	if got := ids(m.Situations); !slices.Equal(got, []string{"s2", "s3"}) || m.Rest == nil || m.Rest.Total != 1 {
 		t.Errorf("more sent %v rest %+v, want [s2 s3] and 1 more", got, m.Rest)
+	}
+}
+
+// TestBoundedViewIsKeptForAReconnect: a page reloaded finds its view built (no second
+// scan of the picture), and resumes from it with deltas.
+func TestBoundedViewIsKeptForAReconnect(t *testing.T) {
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.pic.Apply(deltas(sit("a", event.TLPGreen, nil), sit("b", event.TLPGreen, nil)))
+	conn := f.connect(t, "cmdr-green", false)
+	snap := readMessage(t, conn)
+	h := f.s.Hub
+	h.mu.Lock()
+	var first *viewTop
+	for _, vt := range h.bounded.views {
+		first = vt
+	}
+	h.mu.Unlock()
+	conn.Close()
+	views := func() (n, refs, scans int) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, vt := range h.bounded.views {
+			n, refs = n+1, refs+vt.refs
+			vt.mu.Lock()
+			scans += vt.scans
+			vt.mu.Unlock()
+		}
+		return n, refs, scans
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, refs, _ := views(); refs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the closed client still holds its view after 10 s")
+		}
+		runtime.Gosched()
+	}
+	f.pic.Apply(deltas(sit("c", event.TLPGreen, nil)))
+	conn = f.connect(t, "cmdr-green", true)
+	sendView(t, conn, viewRequest{Epoch: snap.Epoch, Seq: snap.Seq, Limit: len(snap.Situations)})
+	m := readMessage(t, conn)
+	if m.Resume != "deltas" || !slices.Equal(ids(m.Situations), []string{"c"}) {
+		t.Errorf("resume answered %s resume=%q with %v, want deltas with [c]", m.Type, m.Resume, ids(m.Situations))
+	}
+	if n, refs, scans := views(); n != 1 || refs != 1 || scans != 1 {
+		t.Errorf("%d views held by %d clients after %d scans, want the one view kept, held again, scanned once", n, refs, scans)
+	}
+	h.mu.Lock()
+	kept := h.bounded.views[scopeKey(&matrixIdentities[2], access.View{Mission: "EUFOR-ALTHEA"})] == first
+	h.mu.Unlock()
+	if !kept {
+		t.Error("the reconnected client holds another view than the one built for it before")
 	}
 }

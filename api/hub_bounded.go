@@ -20,6 +20,10 @@ const (
 	DefaultViewTop = 300
 	// maxViewPages is how many times N a client may ask to hold by scrolling ("more").
 	maxViewPages = 20
+	// viewKeep is how long a view no client holds is kept: a page reloaded, or a client
+	// reconnecting, finds it built instead of scanning the picture again. It costs nothing
+	// while kept: views are advanced only when a client asks.
+	viewKeep = time.Minute
 	// DefaultCampaignEvery is how often a view's campaigns are grouped again while its
 	// picture changes: grouping reads every situation the view may see.
 	DefaultCampaignEvery = 5 * time.Second
@@ -71,6 +75,12 @@ func (h *Hub) attachView(c *client) {
 	if h.bounded.views == nil {
 		h.bounded.views = map[string]*viewTop{}
 	}
+	now := time.Now()
+	for k, o := range h.bounded.views {
+		if o.refs <= 0 && now.Sub(o.idleAt) > viewKeep {
+			delete(h.bounded.views, k)
+		}
+	}
 	vt := h.bounded.views[c.key]
 	if vt == nil {
 		vt = newViewTop(c.id, c.view, h.missions)
@@ -90,11 +100,7 @@ func (h *Hub) detachViewLocked(c *client) {
 	}
 	c.b.vt, c.b.held = nil, nil
 	if vt.refs--; vt.refs <= 0 {
-		for k, o := range h.bounded.views {
-			if o == vt {
-				delete(h.bounded.views, k)
-			}
-		}
+		vt.idleAt = time.Now() // kept viewKeep for a reload, then let go by attachView
 	}
 }
 

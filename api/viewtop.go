@@ -106,7 +106,8 @@ type viewTop struct {
 	missions access.Missions
 
 	mu       sync.Mutex
-	refs     int                // clients holding it; Hub.viewsMu should be held.
+	refs     int                // clients holding it; Hub lock should be held.
+	idleAt   time.Time          // when refs fell to 0; Hub lock should be held.
 	seq      uint64             // the picture sequence top and counts are of; Lock should be held.
 	built    bool               // Lock should be held.
 	top      []topEntry         // Lock should be held.
