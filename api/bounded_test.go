@@ -430,3 +430,24 @@ func TestBoundedViewIsKeptForAReconnect(t *testing.T) {
 		t.Error("the reconnected client holds another view than the one built for it before")
 	}
 }
+
+// TestBoundedCampaignsGroupedLaterReachTheClientWithoutAChange: grouping runs beside the
+// snapshot (cop serve's --view-top with campaigns grouped every 5 s); campaigns it finds
+// after the snapshot went out reach the client though the picture does not change.
+func TestBoundedCampaignsGroupedLaterReachTheClientWithoutAChange(t *testing.T) {
+	f := newFixture(t, nil, matrixIdentities, nil)
+	f.s.Hub.SetViewTop(DefaultViewTop, time.Hour)
+	var all []picture.Situation
+	for i := range 3 {
+		all = append(all, sit(fmt.Sprintf("c%d", i), event.TLPGreen, func(s *picture.Situation) {
+			s.Names = []event.Name{{Kind: "campaign", Name: "op-later"}}
+		}))
+	}
+	f.pic.Apply(deltas(all...))
+	conn := f.connect(t, "cmdr-green", false)
+	for m := readMessage(t, conn); len(m.Campaigns) == 0; m = readMessage(t, conn) {
+		if len(m.Situations) > 0 && m.Type != "snapshot" {
+			t.Fatalf("a delta resends situations %v though nothing changed", ids(m.Situations))
+		}
+	}
+}

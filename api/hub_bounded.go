@@ -48,6 +48,7 @@ type boundedClient struct {
 type holding struct {
 	seq      uint64
 	limit    int
+	campGen  uint64            // the view's grouping of campaigns it was built with
 	versions map[string]uint64 // situation id → version
 	rest     Counts
 	camps    map[string]string // campaign id → its encoding as sent
@@ -117,7 +118,7 @@ func (h *Hub) more(c *client, limit int) {
 func (h *Hub) boundedMessage(vt *viewTop, held *holding, limit int, typ string, now time.Time) (*Message, *holding) {
 	es, rest := vt.best(limit)
 	camps, campOf := vt.campaigns(h.picture, h.bounded.campaignEvery, now)
-	next := &holding{seq: vt.seq, limit: limit, versions: make(map[string]uint64, len(es)), rest: rest, camps: map[string]string{}}
+	next := &holding{seq: vt.seq, limit: limit, campGen: vt.campGen, versions: make(map[string]uint64, len(es)), rest: rest, camps: map[string]string{}}
 	v := vt.v
 	msg := &Message{Type: typ, Epoch: h.picture.Epoch(), Seq: vt.seq, At: now, Exercise: v.Exercise, Situations: []picture.Situation{}}
 	if held != nil {
@@ -266,7 +267,7 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 			r = &boundedResult{}
 			vt.mu.Lock()
 			vt.advance(h.picture, limit)
-			if vt.seq != held.seq || limit != held.limit {
+			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen {
 				r.msg, r.next = h.boundedMessage(vt, held, limit, "delta", now)
 				if !r.msg.empty() {
 					r.pm = prepare(r.msg, h.log)

@@ -120,10 +120,12 @@ type viewTop struct {
 
 	// The view's campaigns, grouped over every situation it may see at campSeq, at most
 	// every campaignEvery. Lock should be held.
-	camps   []picture.Campaign
-	campOf  map[string]int
-	campSeq uint64
-	campAt  time.Time
+	camps    []picture.Campaign
+	campOf   map[string]int
+	campSeq  uint64
+	campAt   time.Time
+	grouping bool   // a goroutine is grouping them
+	campGen  uint64 // bumped by every grouping kept
 }
 
 func newViewTop(id access.Identity, v access.View, missions access.Missions) *viewTop {
@@ -242,12 +244,44 @@ func (t *viewTop) best(n int) ([]topEntry, Counts) {
 	return es, rest
 }
 
-// campaigns returns the view's campaigns, grouped again if the picture changed and the
-// last grouping is older than every. Lock should be held.
+// campaigns returns the view's campaigns. With every > 0 they are grouped again on a
+// goroutine of their own when the picture changed and the last grouping is older than
+// every, and the last grouping is returned meanwhile (none before the first): grouping
+// reads every situation the view may see, which must not hold up the hub's flushes nor a
+// snapshot. With every 0 they are grouped at once whenever the view changed (tests, cop
+// bench quality). Lock should be held.
 func (t *viewTop) campaigns(p *Picture, every time.Duration, now time.Time) ([]picture.Campaign, map[string]int) {
 	if t.campOf != nil && (t.campSeq == t.seq || now.Sub(t.campAt) < every) {
 		return t.camps, t.campOf
 	}
+	if every <= 0 {
+		t.setCampaigns(t.group(p))
+		return t.camps, t.campOf
+	}
+	if !t.grouping {
+		t.grouping = true
+		t.campAt = now
+		go func() {
+			g := t.group(p)
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.grouping = false
+			t.setCampaigns(g)
+		}()
+	}
+	return t.camps, t.campOf
+}
+
+// grouped is one grouping of a view's campaigns, of the picture at seq.
+type grouped struct {
+	camps []picture.Campaign
+	seq   uint64
+	at    time.Time
+}
+
+// group groups every situation the view may see now. It reads only what does not
+// change (identity, view, missions): no lock needed.
+func (t *viewTop) group(p *Picture) grouped {
 	all, seq := p.Snapshot()
 	var vis []*picture.Situation
 	for _, s := range all {
@@ -255,13 +289,18 @@ func (t *viewTop) campaigns(p *Picture, every time.Duration, now time.Time) ([]p
 			vis = append(vis, s)
 		}
 	}
-	t.camps = picture.GroupCampaigns(vis, picture.CampaignConfig{})
+	return grouped{camps: picture.GroupCampaigns(vis, picture.CampaignConfig{}), seq: seq, at: time.Now()}
+}
+
+// setCampaigns keeps g. Lock should be held.
+func (t *viewTop) setCampaigns(g grouped) {
+	t.camps = g.camps
 	t.campOf = map[string]int{}
 	for i, c := range t.camps {
 		for _, id := range c.Situations {
 			t.campOf[id] = i
 		}
 	}
-	t.campSeq, t.campAt = seq, now
-	return t.camps, t.campOf
+	t.campSeq, t.campAt = g.seq, g.at
+	t.campGen++
 }
