@@ -49,7 +49,9 @@ before(async () => {
   const log = `${env.COP_TEST_DIR}/longtask-serve.log`;
   const out = openSync(log, "a");
   child = spawn(env.COP_BIN, ["serve", "--identities", env.COP_IDENTITIES_FILE, "--listen", `127.0.0.1:${port}`,
-    "--kafka", env.COP_KAFKA, "--clickhouse", env.COP_CLICKHOUSE, "--namespace", NS], { stdio: ["ignore", out, out] });
+    "--kafka", env.COP_KAFKA, "--clickhouse", env.COP_CLICKHOUSE, "--namespace", NS,
+    // A database of its own too: 100,000 events a run would slow every history test of the shared one.
+    "--clickhouse-database", `${env.COP_CH_DATABASE || "cop_test"}_longtask`], { stdio: ["ignore", out, out] });
   for (let t = Date.now(); ; await sleep(200)) {
     try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
     if (Date.now() - t > 90_000) throw new Error(`cop serve not ready; see ${log}:\n${readFileSync(log, "utf8").slice(-2000)}`);
@@ -86,6 +88,15 @@ function watch() {
     for (const e of list.getEntries()) window.__longtasks.push({ start: Math.round(e.startTime), ms: Math.round(e.duration) });
   }).observe({ type: "longtask", buffered: true });
   window.addEventListener("load", () => { window.__loadAt = performance.now(); });
+  // When the page opened its websocket and got the snapshot: the server's share of the wait.
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...a) {
+      super(...a);
+      window.__wsAt = performance.now();
+      this.addEventListener("message", () => { window.__snapAt = window.__snapAt || performance.now(); });
+    }
+  };
   new MutationObserver(() => {
     const s = document.getElementById("status");
     if (s && s.dataset.state === "live" && !window.__liveAt) window.__liveAt = performance.now();
@@ -106,15 +117,13 @@ async function open(tok, viewport) {
 test("a demo-sized picture goes live within 1 s of load with no long task over 200 ms, and scrolling loads more", { timeout: 400_000 }, async () => {
   const { page, frames } = await open(T.admin, { width: 1920, height: 1080 });
   await page.waitForTimeout(5000); // the first seconds live: deltas, renders
-  const m = await page.evaluate(() => ({ load: window.__loadAt, live: window.__liveAt, tasks: window.__longtasks }));
+  const m = await page.evaluate(() => ({ load: window.__loadAt, live: window.__liveAt, ws: window.__wsAt, snap: window.__snapAt, tasks: window.__longtasks }));
   const snapshot = frames[0];
   console.log(`load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
-  console.log(`admin: snapshot ${snapshot} bytes; load at ${m.load.toFixed(0)} ms, live at ${m.live.toFixed(0)} ms ` +
-    `(${(m.live - m.load).toFixed(0)} ms after load); long tasks: ${JSON.stringify(m.tasks)}`);
-  assert.ok(snapshot <= 1 << 20, `the admin's snapshot is ${snapshot} bytes, want <= 1 MB`);
-  assert.ok(m.live - m.load <= MAX_LIVE, `live ${(m.live - m.load).toFixed(0)} ms after load, want <= ${MAX_LIVE}`);
+  console.log(`admin: snapshot ${snapshot} bytes; load at ${m.load.toFixed(0)} ms, websocket opened at ${m.ws.toFixed(0)}, ` +
+    `snapshot in at ${m.snap.toFixed(0)}, live at ${m.live.toFixed(0)} ms (${(m.live - m.load).toFixed(0)} ms after load); ` +
+    `long tasks: ${JSON.stringify(m.tasks)}`);
   const worst = Math.max(0, ...m.tasks.map(t => t.ms));
-  assert.ok(worst <= MAX_TASK, `a long task of ${worst} ms, want none over ${MAX_TASK} ms: ${JSON.stringify(m.tasks)}`);
 
   // Scrolling the list to its end asks for more, which arrive as a delta.
   const rows = () => page.locator("#list li[data-id], #list li[data-campaign]").count();
@@ -127,8 +136,20 @@ test("a demo-sized picture goes live within 1 s of load with no long task over 2
   const after = await rows();
   const later = await page.evaluate(n => window.__longtasks.slice(n), tasksBefore);
   console.log(`scrolled to the end: ${before} -> ${after} rows; long tasks meanwhile: ${JSON.stringify(later)}`);
-  assert.ok(after > before);
+  // A campaign the list holds only some situations of opens onto the others, fetched.
+  const partial = page.locator("#list li[data-campaign]", { hasText: "listed)" }).first();
+  const hasPartial = (await partial.count()) > 0;
+  if (hasPartial) {
+    await partial.click();
+    await page.locator("#list li.member.fetched").first().waitFor({ timeout: 10_000 });
+    console.log(`opened a partly listed campaign: ${await page.locator("#list li.member.fetched").count()} members fetched`);
+  }
   await page.context().close();
+  assert.ok(hasPartial, "no campaign with situations beyond the list, in a demo-sized picture");
+  assert.ok(after > before, `scrolling to the end loaded nothing (${before} rows)`);
+  assert.ok(snapshot <= 1 << 20, `the admin's snapshot is ${snapshot} bytes, want <= 1 MB`);
+  assert.ok(m.live - m.load <= MAX_LIVE, `live ${(m.live - m.load).toFixed(0)} ms after load, want <= ${MAX_LIVE}`);
+  assert.ok(worst <= MAX_TASK, `a long task of ${worst} ms, want none over ${MAX_TASK} ms: ${JSON.stringify(m.tasks)}`);
 });
 
 test("the commander's campaign list, one campaign opened, at 1920x1080 and 1366x768", { timeout: 120_000 }, async () => {
@@ -136,11 +157,10 @@ test("the commander's campaign list, one campaign opened, at 1920x1080 and 1366x
     const { page, frames } = await open(T.atalanta, { width: w, height: h });
     const m = await page.evaluate(() => ({ load: window.__loadAt, live: window.__liveAt, tasks: window.__longtasks }));
     console.log(`atalanta ${w}x${h}: snapshot ${frames[0]} bytes, live ${(m.live - m.load).toFixed(0)} ms after load, long tasks ${JSON.stringify(m.tasks)}`);
-    // Open the first campaign that holds situations the list does not: they are fetched.
+    // Open the best campaign; members the list does not hold are fetched.
     const heads = page.locator("#list li[data-campaign]");
     await heads.first().waitFor({ timeout: 10_000 });
-    let head = heads.filter({ hasText: "listed)" }).first();
-    if (!(await head.count())) head = heads.first();
+    const head = heads.first();
     const text = await head.textContent();
     await head.click();
     assert.equal(await head.getAttribute("aria-expanded"), "true");
@@ -148,6 +168,7 @@ test("the commander's campaign list, one campaign opened, at 1920x1080 and 1366x
     if (/listed\)/.test(text)) await page.locator("#list li.member.fetched").first().waitFor({ timeout: 10_000 });
     console.log(`opened "${text.slice(0, 120)}": ${await page.locator("#list li.member").count()} member rows, ` +
       `${await page.locator("#list li.member.fetched").count()} of them fetched`);
+    await head.evaluate(li => li.scrollIntoView({ block: "start" }));
     await page.waitForTimeout(700);
     await page.screenshot({ path: `${ART}/ui-bounded-campaign-${w}x${h}.png` });
     await page.context().close();
