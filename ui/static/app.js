@@ -64,9 +64,13 @@ function scheduleRender() {
   frame = requestAnimationFrame(() => { frame = 0; render(); });
 }
 
+let mapTask = 0;
 function render() {
   const list = visibleList();
-  mapView.setSituations(list);
+  // The map in a task of its own after the list: one long task of a demo-sized picture
+  // becomes two shorter ones (ui/test/longtask.test.mjs).
+  clearTimeout(mapTask);
+  mapTask = setTimeout(() => mapView.setSituations(list), 0);
   listView.render(list, state.selected);
   const bySev = {};
   for (const s of list) bySev[s.severity] = (bySev[s.severity] || 0) + 1;
