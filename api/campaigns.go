@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/cidcc/cop/internal/access"
@@ -67,4 +68,60 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 	rows = len(cd.Campaigns)
 	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cd.Campaigns, "situations": len(visible),
 		"standalone": cd.Standalone, "background": cd.Background})
+}
+
+// campaign serves GET /api/v1/campaigns/{id}: one campaign of the live picture as the
+// caller may see it under the view its query names, with its member situations
+// (redacted, ranked for the view, best first): what the bounded websocket picture opens
+// a campaign with when it holds only some of its situations.
+func (s *Server) campaign(w http.ResponseWriter, r *http.Request, id access.Identity) {
+	q := r.URL.Query()
+	v := access.View{Mission: strings.ToUpper(q.Get("mission")), Exercise: strings.ToUpper(q.Get("exercise")), Sectors: list(q, "sector")}
+	status := http.StatusOK
+	rows := 0
+	defer func() { s.audit(r, id, "campaigns.get", uint64(rows), status) }()
+	v = id.DefaultView(v)
+	if !id.AllowedExercise(v.Exercise) {
+		status = s.fail(w, r, errForbiddenExercise)
+		return
+	}
+	if !id.AllowedView(v) {
+		status = s.fail(w, r, errForbiddenMission)
+		return
+	}
+	f, err := situationFilter(q)
+	if err != nil {
+		status = s.fail(w, r, err)
+		return
+	}
+	v.MinScore = f.MinScore
+	all, _ := s.Picture.Snapshot()
+	var visible []*picture.Situation
+	for _, st := range all {
+		if id.SituationVisible(st, v, s.Missions) {
+			visible = append(visible, st)
+		}
+	}
+	want := r.PathValue("id")
+	for _, c := range picture.GroupCampaigns(visible, picture.CampaignConfig{}) {
+		if c.ID != want {
+			continue
+		}
+		byID := make(map[string]*picture.Situation, len(visible))
+		for _, st := range visible {
+			byID[st.ID] = st
+		}
+		out := make([]picture.Situation, 0, len(c.Situations))
+		for _, sid := range c.Situations {
+			out = append(out, s.Anon.Redact(&id, *byID[sid]))
+			s.Missions.Ranked(v, &out[len(out)-1])
+		}
+		slices.SortFunc(out, func(a, b picture.Situation) int { return access.CompareRanked(&a, &b) })
+		rows = len(out)
+		writeJSON(w, http.StatusOK, map[string]any{"campaign": c, "situations": out})
+		return
+	}
+	// The same answer whether it does not exist or may not be seen.
+	status = http.StatusNotFound
+	writeError(w, status, "not_found", "no campaign "+want+" in this identity's view")
 }

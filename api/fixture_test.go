@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,10 @@ type fixture struct {
 	pic    *Picture
 	tokens map[string]string // identity name → bearer token
 }
+
+// fixtureViewTop is the websocket bound of every test server, as cop serve's default:
+// -view-top=0 runs the same tests on the whole, unbounded picture.
+var fixtureViewTop = flag.Int("view-top", DefaultViewTop, "the test servers' websocket bound (cop serve --view-top)")
 
 // matrixIdentities are the viewers of the access matrix.
 var matrixIdentities = []access.Identity{
@@ -65,6 +70,7 @@ func newFixture(t testing.TB, st *store.Store, ids []access.Identity, start func
 	if st != nil {
 		hub.Audit = func(e store.AuditEntry) { st.Audit(context.Background(), e) }
 	}
+	hub.SetViewTop(*fixtureViewTop, 0)
 	stop := make(chan struct{})
 	go hub.Run(stop)
 	f.s = &Server{Auth: tokens, Store: st, Picture: f.pic, Hub: hub, Missions: missions, Anon: testAnon, Metrics: reg, Log: zerolog.Nop(),

@@ -420,6 +420,7 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/situations", s.authed(s.situations, access.RoleCommander, access.RoleAnalyst, access.RoleAdmin))
 	mux.Handle("GET /api/v1/situations/{id}", s.authed(s.situation, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/campaigns", s.authed(s.campaigns, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
+	mux.Handle("GET /api/v1/campaigns/{id}", s.authed(s.campaign, access.RoleCommander, access.RoleAnalyst, access.RoleLiaison, access.RoleAdmin))
 	mux.Handle("GET /api/v1/observables/{value}", s.authed(s.observable, analysts...))
 	s.taxiiRoutes(mux)
 	s.mispRoutes(mux)

@@ -57,6 +57,12 @@ type Message struct {
 	// this viewer may see, so a campaign names no situation it may not). Deltas do not
 	// carry them: the next snapshot does, or GET /api/v1/campaigns.
 	Campaigns []picture.Campaign `json:"campaigns,omitempty"`
+	// On the bounded picture (Hub.SetViewTop), deltas carry the campaigns that changed
+	// and CampaignsRemoved those no longer in it; CampaignsAll says Campaigns is the whole
+	// list (a resume). Rest counts what the view may see beyond the situations sent.
+	CampaignsRemoved []string `json:"campaigns_removed,omitempty"`
+	CampaignsAll     bool     `json:"campaigns_all,omitempty"`
+	Rest             *Counts  `json:"rest,omitempty"`
 }
 
 // Removal says a situation the client was sent left its picture (merged, retired, or no
@@ -100,6 +106,8 @@ type Hub struct {
 	snapMu sync.Mutex
 	snaps  map[string]*snapshotBuild // by snapshot key; snapMu should be held.
 
+	bounded boundedHub // the bounded picture (SetViewTop)
+
 	connected *metrics.Gauge
 	refused   *metrics.Counter
 	built     *metrics.Counter
@@ -139,6 +147,7 @@ type client struct {
 	pending    *viewRequest
 	waiting    bool // a timer will apply pending
 	alerts     clientAlerts
+	b          boundedClient
 }
 
 // gone reports whether c was closed: work for it stops.
@@ -303,6 +312,12 @@ func (h *Hub) flushSlot(i int, f *flush) {
 			h.enqueue(c, pingMessage)
 		}
 	}
+	if h.isBounded() {
+		h.flushBounded(f, now)
+		clear(f.due)
+		clear(f.clients)
+		return
+	}
 	to := h.picture.SinceEach(f.froms, func(from uint64, changes []Change, ok bool) {
 		f.since[from] = sinceResult{changes: changes, ok: ok}
 	})
@@ -432,13 +447,17 @@ func (h *Hub) enqueue(c *client, pm *websocket.PreparedMessage) {
 // Clients of the same scope asking at the same time, or while the picture has not changed,
 // share one built and encoded snapshot. Nothing is built for a client that has gone.
 func (h *Hub) sendSnapshot(c *client, gen uint64, resume string) {
+	if h.isBounded() {
+		h.sendBoundedSnapshot(c, gen, resume)
+		return
+	}
 	if c.gone() {
 		return
 	}
 	c.mu.Lock()
 	v, key := c.view, c.key
 	c.mu.Unlock()
-	b := h.snapshot(key+"\x00"+resume, &c.id, v, resume)
+	b := h.snapshot(key+"\x00"+resume, func(b *snapshotBuild) { h.buildSnapshot(b, &c.id, v, resume) })
 	h.sendPrepared(c, gen, b.pm, b.seq, b.at)
 }
 
@@ -449,12 +468,13 @@ type snapshotBuild struct {
 	pm   *websocket.PreparedMessage
 	seq  uint64
 	at   time.Time
+	held *holding // the bounded picture's clients hold this after it
 }
 
-// snapshot returns the snapshot of key (the scope and resume flag of id under v): one
+// snapshot returns the snapshot of key (the scope and resume flag of a client): one
 // being built for another client, one built at the picture's current sequence, or a new
-// one.
-func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume string) *snapshotBuild {
+// one, which build makes.
+func (h *Hub) snapshot(key string, build func(*snapshotBuild)) *snapshotBuild {
 	cur := h.picture.Seq()
 	h.snapMu.Lock()
 	b := h.snaps[key]
@@ -489,6 +509,18 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 	h.snapMu.Unlock()
 	defer close(b.done)
 	h.built.Inc()
+	build(b)
+	return b
+}
+
+// buildSnapshot builds the whole picture of id under v into b.
+func (h *Hub) buildSnapshot(b *snapshotBuild, id *access.Identity, v access.View, resume string) {
+	msg := h.wholeSnapshot(id, v, resume)
+	b.pm, b.seq, b.at = prepare(msg, h.log), msg.Seq, msg.At
+}
+
+// wholeSnapshot is the snapshot of the whole picture id may see under v.
+func (h *Hub) wholeSnapshot(id *access.Identity, v access.View, resume string) *Message {
 	all, seq := h.picture.Snapshot()
 	now := time.Now()
 	msg := Message{Type: "snapshot", Epoch: h.picture.Epoch(), Seq: seq, Resume: resume, At: now, Exercise: v.Exercise, View: &v,
@@ -503,8 +535,7 @@ func (h *Hub) snapshot(key string, id *access.Identity, v access.View, resume st
 		return access.CompareRanked(&msg.Situations[i], &msg.Situations[j]) < 0
 	})
 	msg.Campaigns = campaignsOf(msg.Situations, h.Campaigns)
-	b.pm, b.seq, b.at = prepare(&msg, h.log), seq, now
-	return b
+	return &msg
 }
 
 // resume answers a view message that carried the client's epoch and sequence: what

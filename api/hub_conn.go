@@ -71,6 +71,9 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 	h.slots[c.slot][c] = struct{}{}
 	h.connected.Set(float64(h.countLocked()))
 	h.mu.Unlock()
+	c.mu.Lock()
+	h.attachView(c)
+	c.mu.Unlock()
 	go h.writeLoop(c)
 	if q.Get("resume") != "1" {
 		h.sendSnapshot(c, 0, "")
@@ -80,11 +83,14 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id access.Identity
 	// would otherwise keep for the life of every websocket.
 	go func() {
 		defer func() {
+			c.mu.Lock()
 			h.mu.Lock()
 			delete(h.slots[c.slot], c)
 			h.releaseLocked(c.id.Name)
 			h.connected.Set(float64(h.countLocked()))
+			h.detachViewLocked(c)
 			h.mu.Unlock()
+			c.mu.Unlock()
 			c.close(websocket.CloseNormalClosure, "")
 		}()
 		h.readLoop(c)
@@ -161,6 +167,10 @@ type viewRequest struct {
 	// picture of this same view and wants only what changed since.
 	Epoch string `json:"epoch,omitempty"`
 	Seq   uint64 `json:"seq,omitempty"`
+	// Limit, on the bounded picture, is how many situations the client holds or wants:
+	// a "more" message raises it (the next delta brings those that enter), a view
+	// message that resumes says how many it held.
+	Limit int `json:"limit,omitempty"`
 }
 
 // readLoop takes view messages from the client; each is answered with a fresh snapshot,
@@ -177,8 +187,12 @@ func (h *Hub) readLoop(c *client) {
 		}
 		c.conn.SetReadDeadline(time.Now().Add(pongWait))
 		var req viewRequest
+		if err := json.Unmarshal(b, &req); err == nil && req.Type == "more" && h.isBounded() {
+			h.more(c, req.Limit)
+			continue
+		}
 		if err := json.Unmarshal(b, &req); err != nil || req.Type != "view" {
-			c.close(websocket.CloseUnsupportedData, `want {"type":"view",...}`)
+			c.close(websocket.CloseUnsupportedData, `want {"type":"view",...} or {"type":"more","limit":n}`)
 			return
 		}
 		v := req.View
@@ -250,12 +264,15 @@ func (h *Hub) setView(c *client, v access.View) uint64 {
 	c.view, c.key = v, scopeKey(&c.id, v)
 	c.gen++
 	c.ready = false // flushes leave it alone until it has its snapshot or resume
+	h.attachView(c)
 	return c.gen
 }
 
 // answerView sends the snapshot or resume of a view just applied.
 func (h *Hub) answerView(c *client, gen uint64, req viewRequest) {
-	if req.Seq > 0 || req.Epoch != "" {
+	if (req.Seq > 0 || req.Epoch != "") && h.isBounded() {
+		h.resumeBounded(c, gen, req.Epoch, req.Seq, req.Limit)
+	} else if req.Seq > 0 || req.Epoch != "" {
 		h.resume(c, gen, req.Epoch, req.Seq)
 	} else {
 		h.sendSnapshot(c, gen, "")

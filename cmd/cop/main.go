@@ -48,6 +48,7 @@ func init() {
 		"pull":      {"pull a partner's TAXII 2.1 collection or MISP feed into COP: cop pull taxii|misp URL [flags]", runPull, func() *flag.FlagSet { return pullFlags(&pullConfig{}) }},
 		"validate":  {"check feed files offline and print their canonical events: cop validate [--format F] FILE...|-", runValidate, func() *flag.FlagSet { return validateFlags(&validateConfig{}) }},
 		"replay":    {"re-inject stored feeds as exercise traffic: cop replay --from T1 --to T2 --speed 60x --exercise NAME", runReplay, nil},
+		"seed":      {"write an hour of the demo's mix to cop.events for a running serve: cop seed [--events N] [--namespace NS]", runSeed, nil},
 		"exercise":  {"write a scripted exercise campaign: cop exercise gen --scenario energy-cables --seed N --out PATH|--push", runExercise, nil},
 		"query":     {"query the history API: events or situations as a table, CSV or JSON", runQuery, func() *flag.FlagSet { return queryFlags(&queryConfig{}) }},
 		"token":     {"create an identity token: cop token create --role R --name N", runToken, nil},

@@ -53,6 +53,8 @@ type serveConfig struct {
 	Backends backendAuth
 	// PictureMax caps the situations the live picture keeps in memory.
 	PictureMax int
+	// ViewTop bounds each websocket client's picture to its view's best N (0: no bound).
+	ViewTop int
 	// MaxObservables caps the correlation engine's state (correlate.Config.MaxObservables
 	// and MaxSituations); 0 keeps the engine's default.
 	MaxObservables int
@@ -108,6 +110,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.StringVar(&c.Keys, "keys", env("COP_KEYS_FILE", ""), "file of the secret keys event ids and pseudonyms are keyed with; created on first start; every process of a deployment must share it (default .cop/state/keys.json; `cop keys rotate` renews them)")
 	fs.StringVar(&c.EscalationRules, "escalation-rules", env("COP_ESCALATION_RULES", ""), "crisis escalation rules (JSON, docs/crisis.md); default: the built-in rules")
+	fs.IntVar(&c.ViewTop, "view-top", api.DefaultViewTop, "situations each websocket client is sent of its view, best first, with counts of the rest (it asks for more as it scrolls); 0 sends the whole view")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
 	return fs
 }

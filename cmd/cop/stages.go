@@ -236,6 +236,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	if c.Alerts != nil {
 		alerts = append(alerts, c.Alerts) // tests record them
 	}
+	hub.SetViewTop(c.ViewTop, api.DefaultCampaignEvery)
 	gw := &ingest.Gateway{Bus: b.bc, Keys: b.ring, Writer: bus.NewWriter(b.bc, ""), Log: log.With().Str("component", "gateway").Logger(), Metrics: b.reg}
 	srv := &api.Server{
 		Auth: auth, Insecure: c.Insecure, Store: b.st, Picture: picture, Hub: hub, Missions: missions, Anon: anon,

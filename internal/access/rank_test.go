@@ -75,3 +75,20 @@ func TestRankedLeavesTheSharedSituation(t *testing.T) {
 		t.Fatalf("shared %+v, copy %+v", shared, cp)
 	}
 }
+
+func TestOrderKeyIsWhatCompareRankedOrdersTheRankedCopyBy(t *testing.T) {
+	ms := DefaultMissions()
+	f := func(v View, s picture.Situation) {
+		t.Helper()
+		c := s
+		ms.Ranked(v, &c)
+		if got, want := ms.OrderKey(v, &s), orderKey(&c); got != want {
+			t.Errorf("OrderKey(%+v, %s) = %v, want the ranked copy's %v", v, s.ID, got, want)
+		}
+	}
+	f(View{}, picture.Situation{ID: "a", Score: 40})
+	f(View{Mission: "EUFOR-ALTHEA"}, picture.Situation{ID: "b", Score: 40, Countries: []string{"BA"}})
+	f(View{Mission: "eufor-althea"}, picture.Situation{ID: "c", Score: 40, Countries: []string{"FR"}})
+	f(View{Mission: "EUFOR-ALTHEA"}, picture.Situation{ID: "d", Score: 0})
+	f(View{Mission: "NO-SUCH"}, picture.Situation{ID: "e", Score: 12})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cidcc/cop/api"
 	"github.com/cidcc/cop/internal/groundtruth"
 	"github.com/cidcc/cop/internal/heldout"
 	"github.com/cidcc/cop/internal/picture"
@@ -20,6 +21,7 @@ func runQuality(args []string, h Host) error {
 	patterns := fs.Duration("patterns", 0, "link situations of the same category, techniques and sector within this window (picture.CampaignConfig.PatternWindow; 0: off, the default)")
 	common := fs.Bool("warninglist", true, "give the engine and the campaign grouping the scenario's hubs as their warning list (correlate.Config.Common), as the demo runs and a deployment with MISP's warning lists would; --warninglist=false measures without")
 	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
+	top := fs.Int("view-top", api.DefaultViewTop, "the websocket bound whose snapshots are measured against the whole picture's (cop serve --view-top)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +53,14 @@ func runQuality(args []string, h Host) error {
 	if err != nil {
 		return err
 	}
-	r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
-	fmt.Printf("cop bench quality --events %d --seed %d\n", *n, *seed)
-	return r.WriteTable(os.Stdout)
+	o := options(truth)
+	r, live := groundtruth.MeasurePicture(events, truth, h.Viewers, *batch, o)
+	fmt.Printf("cop bench quality --events %d --seed %d --view-top %d\n", *n, *seed, *top)
+	if err := r.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	if *top < 1 {
+		return nil
+	}
+	return writeSnapshots(os.Stdout, measureSnapshots(live, h.Viewers, *top, picture.CampaignConfig{PatternWindow: *patterns, Common: o.Common}), *top)
 }

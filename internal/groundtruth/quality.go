@@ -121,6 +121,13 @@ type MeasureOptions struct {
 
 // MeasureWith is Measure with the options o.
 func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, batch int, o MeasureOptions) Report {
+	r, _ := MeasurePicture(events, truth, viewers, batch, o)
+	return r
+}
+
+// MeasurePicture is MeasureWith, and returns the final picture too, best score first (cop
+// bench quality measures the websocket's snapshots of it).
+func MeasurePicture(events []event.Event, truth Truth, viewers []access.Identity, batch int, o MeasureOptions) (Report, []*picture.Situation) {
 	cfg := o.Campaigns
 	if cfg.Common == nil {
 		cfg.Common = o.Common // the same warning list above situations as in the engine
@@ -164,7 +171,7 @@ func MeasureWith(events []event.Event, truth Truth, viewers []access.Identity, b
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
 	r.campaigns(all, comps, len(truth.Campaigns), cfg)
-	return r
+	return r, all
 }
 
 // views measures each viewer's views of all: snapshot bytes, and precision@10 for

@@ -24,6 +24,9 @@ type Campaign struct {
 	Score      float64        `json:"score"`
 	Severity   event.Severity `json:"severity"`
 	Situations []string       `json:"situations"`
+	// Members is how many situations it holds. Situations lists them all, except on the
+	// websocket's bounded picture, which lists only those it sends (docs/websocket.md).
+	Members int `json:"members"`
 	// Links say why the situations are one campaign: each key that joined two or more.
 	Links     []CampaignLink `json:"links"`
 	Countries []string       `json:"countries,omitempty"`
@@ -185,6 +188,7 @@ func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders
 			}
 		}
 	}
+	c.Members = len(c.Situations)
 	for k, n := range links {
 		k.Situations = n
 		c.Links = append(c.Links, k)

@@ -26,6 +26,7 @@ const state = {
   // with the same view resumes from there instead of reloading everything.
   held: { epoch: "", seq: 0, view: "" },
   sentView: "",
+  bounded: false, // the server sends the view's best situations and counts of the rest
 };
 
 async function api(path) {
@@ -66,9 +67,13 @@ function scheduleRender() {
   frame = requestAnimationFrame(() => { frame = 0; render(); });
 }
 
+let mapTask = 0;
 function render() {
   const list = visibleList();
-  mapView.setSituations(list);
+  // The map in a task of its own after the list: one long task of a demo-sized picture
+  // becomes two shorter ones (ui/test/longtask.test.mjs).
+  clearTimeout(mapTask);
+  mapTask = setTimeout(() => mapView.setSituations(list), 0);
   listView.render(list, state.selected);
   const bySev = {};
   for (const s of list) bySev[s.severity] = (bySev[s.severity] || 0) + 1;
@@ -77,7 +82,7 @@ function render() {
     const c = el("span", "count sev-" + k, `${bySev[k]} ${k}`);
     return c;
   }));
-  const s = state.situations.get(state.selected);
+  const s = state.situations.get(state.selected) || listView.fetchedSituation(state.selected);
   if (s) showDetail(s);
   else if (state.selected || !$("detail").hidden) closeDetail(); // it left the view
 }
@@ -98,7 +103,7 @@ function scrollHint(d) {
 }
 
 function select(id, from) {
-  const s = state.situations.get(id);
+  const s = state.situations.get(id) || listView.fetchedSituation(id);
   if (!s) return;
   state.selected = id;
   mapView.select(s, from === "list");
@@ -262,6 +267,7 @@ function connect() {
     if (state.held.epoch && state.held.view === view) {
       msg.epoch = state.held.epoch;
       msg.seq = state.held.seq;
+      msg.limit = state.situations.size; // the bounded picture: how many it holds
     }
     state.sentView = view;
     ws.send(JSON.stringify(msg));
@@ -280,7 +286,10 @@ function connect() {
     state.held.epoch = m.epoch;
     state.held.seq = m.seq;
     for (const s of m.situations || []) state.situations.set(s.id, s);
-    if (m.type === "snapshot") listView.setCampaigns(m.campaigns);
+    if (m.type === "snapshot" || m.campaigns_all) listView.setCampaigns(m.campaigns);
+    else if (m.campaigns || m.campaigns_removed) listView.updateCampaigns(m.campaigns, m.campaigns_removed);
+    if (m.type === "snapshot") state.bounded = !!m.rest;
+    if (m.type === "snapshot" || m.rest) listView.setRest(m.rest || null);
     for (const r of m.removed || []) {
       state.situations.delete(r.id);
       // Follow a selected situation into the one it merged with.
@@ -312,16 +321,23 @@ function connect() {
   };
 }
 
-// refreshCampaigns asks the server for the campaigns of the current view (deltas carry
-// none); a failure keeps the last ones.
-async function refreshCampaigns() {
+// viewQuery is the current view as the REST paths take it.
+function viewQuery() {
   const q = new URLSearchParams();
   if (state.view.mission) q.set("mission", state.view.mission);
   if (state.view.exercise) q.set("exercise", state.view.exercise);
   if (state.view.min_score) q.set("min_score", String(state.view.min_score));
   for (const s of state.view.sectors) q.append("sector", s);
+  return q;
+}
+
+// refreshCampaigns asks the server for the campaigns of the current view (deltas carry
+// none); a failure keeps the last ones.
+async function refreshCampaigns() {
+  if (state.bounded) return; // its deltas keep the campaigns current
+  const q = new URLSearchParams();
   try {
-    const r = await api("/api/v1/campaigns?" + q);
+    const r = await api("/api/v1/campaigns?" + viewQuery());
     listView.setCampaigns(r.campaigns);
     scheduleRender();
   } catch { /* the next refresh or snapshot brings them */ }
@@ -331,6 +347,12 @@ async function refreshCampaigns() {
 
 const mapView = new PictureMap($("map"), select);
 const listView = new SituationList($("list"), $("empty"), $("list-count"), select);
+listView.onMore = () => {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+  state.ws.send(JSON.stringify({ type: "more", limit: state.situations.size + 300 }));
+  return true;
+};
+listView.fetchCampaign = id => api(`/api/v1/campaigns/${encodeURIComponent(id)}?${viewQuery()}`);
 
 window.addEventListener("cop-select", e => select(e.detail)); // an alert's "Show"
 
@@ -345,11 +367,14 @@ async function start() {
     setStatus("denied", "no token: open this page as …/#token=YOUR_TOKEN");
     return;
   }
+  // The base map draws a few countries per task while the live picture arrives: the
+  // picture does not wait for it (ui/test/longtask.test.mjs).
+  const base = mapView.loadBase().then(() => null, err => err);
   try {
     // A contributor's token has a page of its own: its pushes, accepted and rejected.
     const who = await api("/api/v1/whoami");
     if (who.role === "contributor") { location.replace("contributor.html"); return; }
-    const [me, missions] = await Promise.all([who, api("/api/v1/missions"), mapView.loadBase()]);
+    const [me, missions] = await Promise.all([who, api("/api/v1/missions")]);
     state.me = me;
     state.missions = missions.sort((a, b) => a.name.localeCompare(b.name));
   } catch (err) {
@@ -364,8 +389,14 @@ async function start() {
   state.view.mission = (params.get("mission") || "").toUpperCase();
   fillFilters();
   applyExerciseLook();
-  mapView.setMissions(state.missions, state.view.mission);
   connect();
+  const failed = await base;
+  if (failed) {
+    setStatus("denied", String(failed.message || failed));
+    return;
+  }
+  mapView.setMissions(state.missions, state.view.mission);
+  scheduleRender(); // shade the countries now drawn
   setInterval(scheduleRender, 30000); // keep "n min ago" and the time window current
   setInterval(refreshCampaigns, 15000); // deltas do not regroup: the campaigns are refreshed
 }

@@ -81,13 +81,8 @@ export class PictureMap {
       fetch("vendor/world-atlas/countries-50m.json").then(r => r.json()),
       fetch("vendor/iso/numeric-alpha2.json").then(r => r.json()),
     ]);
-    const fc = topojson.feature(topo, topo.objects.countries);
-    for (const f of fc.features) {
-      f.geometry = unwrapGeometry(f.geometry);
-      f.properties.iso = iso[f.id] || NAMED[f.properties.name] || "";
-    }
-    this.features = fc.features;
-    L.geoJSON(fc, {
+    this.features = [];
+    const base = L.geoJSON(null, {
       renderer: this.renderer,
       style: () => BASE_STYLE,
       onEachFeature: (f, layer) => {
@@ -106,6 +101,20 @@ export class PictureMap {
         }, { sticky: true, className: "map-tip" });
       },
     }).addTo(this.map);
+    // A few countries per task, yielding between: drawn at once, the 50m atlas blocks the
+    // page for half a second or more, while the live picture is arriving (ui/test/longtask.test.mjs).
+    let t = performance.now();
+    for (const g of topo.objects.countries.geometries) {
+      const f = topojson.feature(topo, g);
+      f.geometry = unwrapGeometry(f.geometry);
+      f.properties = { ...f.properties, iso: iso[f.id] || NAMED[(f.properties || {}).name] || "" };
+      this.features.push(f);
+      base.addData(f);
+      if (performance.now() - t > 25) {
+        await new Promise(r => setTimeout(r));
+        t = performance.now();
+      }
+    }
   }
 
   countryName(iso2) { return this.names.get(iso2) || iso2; }

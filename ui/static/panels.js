@@ -13,10 +13,24 @@ export class SituationList {
     this.onSelect = onSelect;
     this.rows = new Map();
     this.open = new Set(); // campaigns whose situations are shown
+    this.campaigns = new Map(); // campaign id -> campaign (the snapshot's, kept by the deltas)
     this.campaignOf = new Map(); // situation id -> campaign (from the last snapshot or refresh)
     this.last = { list: [], selected: "" };
+    // The bounded picture (cop serve --view-top): the server sends the view's best situations
+    // and counts the rest; scrolling to the end asks for more (onMore), and a campaign
+    // holding situations not in the list fetches them when opened (fetchCampaign).
+    this.rest = null;
+    this.fetched = new Map(); // campaign id -> its situations, fetched when opened
+    this.maxRows = MAX_ROWS;
+    this.asking = 0;
+    this.onMore = null;
+    this.fetchCampaign = null;
     ol.addEventListener("keydown", e => this.key(e));
+    ol.addEventListener("scroll", () => {
+      if (ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 80) this.more();
+    }, { passive: true });
     ol.addEventListener("click", e => {
+      if (e.target.closest("li.more")) return this.more();
       const c = e.target.closest("li[data-campaign]");
       if (c) return this.toggle(c.dataset.campaign);
       const li = e.target.closest("li[data-id]");
@@ -27,12 +41,61 @@ export class SituationList {
   // setCampaigns takes the campaigns the server grouped (picture.GroupCampaigns): a list
   // shows each as one row, opening onto its situations.
   setCampaigns(campaigns) {
+    this.campaigns = new Map((campaigns || []).map(c => [c.id, c]));
+    this.indexCampaigns();
+  }
+
+  // updateCampaigns applies a delta's campaigns (those that changed) and the ids of those
+  // that left the list.
+  updateCampaigns(campaigns, removed) {
+    for (const c of campaigns || []) this.campaigns.set(c.id, c);
+    for (const id of removed || []) this.campaigns.delete(id);
+    this.indexCampaigns();
+  }
+
+  indexCampaigns() {
     this.campaignOf = new Map();
-    for (const c of campaigns || []) for (const id of c.situations) this.campaignOf.set(id, c);
+    for (const c of this.campaigns.values()) for (const id of c.situations) this.campaignOf.set(id, c);
+  }
+
+  // setRest takes the counts of what the view holds beyond the situations sent (null: the
+  // whole view was sent).
+  setRest(rest) {
+    this.rest = rest;
+    this.asking = 0;
+  }
+
+  // more shows more rows, asking the server for more situations when it holds more.
+  more() {
+    if (this.asking && Date.now() - this.asking < 3000) return;
+    const items = this.items(this.last.list).length;
+    if (items > this.maxRows) {
+      this.maxRows += MAX_ROWS;
+      this.render(this.last.list, this.last.selected);
+    }
+    if (this.rest && this.rest.total > 0 && this.onMore && this.onMore()) {
+      this.asking = Date.now();
+      this.maxRows = Math.max(this.maxRows, items + MAX_ROWS);
+    }
+  }
+
+  // fetchedSituation is a situation of an opened campaign that the list does not hold.
+  fetchedSituation(id) {
+    if (!id) return undefined;
+    for (const sits of this.fetched.values()) for (const s of sits) if (s.id === id) return s;
+    return undefined;
   }
 
   toggle(id) {
     if (this.open.has(id)) this.open.delete(id); else this.open.add(id);
+    const c = this.campaigns.get(id);
+    if (this.open.has(id) && c && c.members > c.situations.length && !this.fetched.has(id) && this.fetchCampaign) {
+      this.fetched.set(id, []);
+      this.fetchCampaign(id).then(r => {
+        this.fetched.set(id, r.situations || []);
+        this.render(this.last.list, this.last.selected);
+      }).catch(() => this.fetched.delete(id));
+    }
     this.render(this.last.list, this.last.selected);
     const li = this.ol.querySelector(`li[data-campaign="${CSS.escape(id)}"]`);
     if (li) li.focus({ preventScroll: true });
@@ -51,7 +114,7 @@ export class SituationList {
     const out = [], done = new Set();
     for (const s of list) {
       const c = this.campaignOf.get(s.id);
-      if (!c || members.get(c.id).length < 2) { out.push({ s }); continue; }
+      if (!c || Math.max(members.get(c.id).length, c.members || 0) < 2) { out.push({ s }); continue; }
       if (done.has(c.id)) continue;
       done.add(c.id);
       out.push({ c, sits: members.get(c.id) });
@@ -78,21 +141,48 @@ export class SituationList {
     const now = Date.now();
     const items = this.items(list);
     const rows = [];
-    for (const it of items.slice(0, MAX_ROWS)) {
+    for (const it of items.slice(0, this.maxRows)) {
       if (it.s) { rows.push(this.row(it.s, it.s.id === selected, now)); continue; }
       const open = this.open.has(it.c.id) || it.sits.some(s => s.id === selected);
       rows.push(this.campaignRow(it.c, it.sits, open));
-      if (open) for (const s of it.sits) rows.push(this.row(s, s.id === selected, now, true));
+      if (!open) continue;
+      for (const s of it.sits) rows.push(this.row(s, s.id === selected, now, true));
+      // Members the list does not hold, as they were when the campaign was opened.
+      const listed = new Set(it.sits.map(s => s.id));
+      for (const s of this.fetched.get(it.c.id) || []) {
+        if (listed.has(s.id)) continue;
+        const li = this.row(s, false, now, true);
+        li.classList.add("fetched");
+        li.dataset.fetched = "true";
+        li.title = "not in the live list: as it was when the campaign was opened";
+        rows.push(li);
+      }
     }
+    const rest = this.rest ? this.rest.total : 0;
+    if (rest > 0 || items.length > this.maxRows) rows.push(this.moreRow(rest, Math.max(0, items.length - this.maxRows)));
     this.ol.replaceChildren(...rows);
     this.empty.hidden = list.length > 0;
     const n = items.length;
     const what = n === list.length ? String(n) : `${n} items · ${list.length} situations`;
-    this.count.textContent = n > MAX_ROWS ? `top ${MAX_ROWS} of ${what}` : what;
+    this.count.textContent = (n > this.maxRows ? `top ${this.maxRows} of ${what}` : what) + (rest ? ` · ${rest} more` : "");
     if (focusedId) {
       const li = this.ol.querySelector(`li[data-id="${CSS.escape(focusedId)}"]`);
       if (li) li.focus({ preventScroll: true });
     }
+  }
+
+  // moreRow ends a list that holds less than the view: how many more, where (the counts
+  // the server keeps of the rest), and that scrolling here loads them.
+  moreRow(rest, hidden) {
+    const li = el("li", "row more");
+    li.tabIndex = 0;
+    const top = (m, k) => Object.entries(m || {}).sort((a, b) => b[1] - a[1]).slice(0, k);
+    const where = this.rest ? top(this.rest.countries, 4).map(([c, n]) => `${c} ${n}`).join(" · ") : "";
+    const main = el("div", "row-main");
+    main.append(el("div", "row-title", `${(rest + hidden).toLocaleString()} more in this view — scroll to load`));
+    if (where) main.append(el("div", "row-meta", where));
+    li.append(main);
+    return li;
   }
 
   // campaignRow is one campaign: its best situation's score and title, how many of the
@@ -110,7 +200,8 @@ export class SituationList {
     const title = el("div", "row-title", (open ? "▾ " : "▸ ") + (best.title || "(untitled)"));
     title.title = best.title || "";
     const meta = el("div", "row-meta");
-    meta.appendChild(el("span", "chip campaign-chip", `campaign · ${sits.length} situations`));
+    const total = Math.max(c.members || 0, sits.length);
+    meta.appendChild(el("span", "chip campaign-chip", `campaign · ${total} situations` + (total > sits.length ? ` (${sits.length} listed)` : "")));
     const why = (c.links || []).slice(0, 2).map(l => l.key).join(", ");
     if (why) meta.appendChild(el("span", "who", "shared " + why));
     main.append(title, meta);

@@ -72,5 +72,5 @@ log "run $RUN: cop serve on 127.0.0.1:$PORT (kafka $COP_KAFKA, clickhouse $COP_C
 node "$TEST/server.mjs" start
 
 cd "$TEST"
-# Every *.test.mjs, one at a time (they share the server and its picture).
-node --test --test-concurrency=1 --test-reporter=spec *.test.mjs
+# Every *.test.mjs (or those COP_UI_TESTS names), one at a time (they share the server and its picture).
+node --test --test-concurrency=1 --test-reporter=spec ${COP_UI_TESTS:-*.test.mjs}
