@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -313,6 +314,13 @@ func (h *Hub) flushSlot(i int, f *flush) {
 		}
 	}
 	if h.isBounded() {
+		// Alerts do not depend on the bound: what entered or rose in a view raises one
+		// whether or not it is among the situations the client is sent.
+		if slices.ContainsFunc(f.due, func(d pendingFlush) bool { return d.alerts }) {
+			h.picture.SinceEach(f.froms, func(from uint64, changes []Change, ok bool) {
+				f.since[from] = sinceResult{changes: changes, ok: ok}
+			})
+		}
 		h.flushBounded(f, now)
 		clear(f.due)
 		clear(f.clients)

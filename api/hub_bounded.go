@@ -253,7 +253,8 @@ type boundedResult struct {
 // best now: one message built per group of clients holding the same.
 func (h *Hub) flushBounded(f *flush, now time.Time) {
 	results := map[boundedGroup]*boundedResult{}
-	for _, d := range f.due {
+	for i := range f.due {
+		d := &f.due[i]
 		c := d.c
 		c.mu.Lock()
 		vt, held, limit := c.b.vt, c.b.held, c.b.limit
@@ -288,7 +289,8 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 			pm = r.idle
 		}
 		c.mu.Lock()
-		if c.gen == d.gen && c.b.held == held {
+		current := c.gen == d.gen && c.b.held == held
+		if current {
 			c.b.held, c.seq = r.next, r.next.seq
 			if pm != nil {
 				c.lastSent = now
@@ -296,6 +298,9 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 			}
 		}
 		c.mu.Unlock()
+		if since := f.since[d.gk.from]; current && since.ok {
+			h.deliverFlushAlerts(f, d, since.changes, now)
+		}
 	}
 }
 
@@ -348,6 +353,13 @@ func (h *Hub) resumeBounded(c *client, gen uint64, epoch string, from uint64, li
 	}
 	h.resumed.Inc()
 	h.sendHeld(c, gen, prepare(msg, h.log), next, msg.At)
+	// The alerts of what changed in its view while it was away, bound or not.
+	if changes, _, ok := h.picture.Since(from); ok {
+		c.mu.Lock()
+		v := c.view
+		c.mu.Unlock()
+		h.resumeAlerts(c, v, changes, msg.At)
+	}
 }
 
 // heldAt rebuilds what a client of this view held at sequence from with limit situations:

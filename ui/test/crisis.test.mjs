@@ -45,7 +45,7 @@ async function crises(tok) {
   return (await r.json()).crises;
 }
 
-async function open(tok, size = { width: 1920, height: 1080 }) {
+async function open(tok, size = { width: 1920, height: 1080 }, path = "crisis.html") {
   const ctx = await browser.newContext({ viewport: size });
   await ctx.route("**/*", route => {
     const u = new URL(route.request().url());
@@ -56,7 +56,7 @@ async function open(tok, size = { width: 1920, height: 1080 }) {
   const page = await ctx.newPage();
   page.on("pageerror", e => pageErrors.push(String(e)));
   page.on("console", m => { if (m.type() === "error") pageErrors.push(m.text()); });
-  await page.goto(`${base}/crisis.html#token=${tok}`);
+  await page.goto(`${base}/${path}#token=${tok}`);
   await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
   return page;
 }
@@ -120,6 +120,12 @@ test("a campaign crossing a rule is proposed, escalated by the liaison, and show
   assert.match(await c.textContent(), /EUFOR-ALTHEA/);
   await shot(liaison, "1-proposed");
 
+  // The commanders' dashboards (alerts.js): the escalation raises an alert on the one it
+  // concerns, not on the other's.
+  const altheaDash = await open(T.althea, undefined, "");
+  const atalantaDash = await open(T.atalanta, undefined, "");
+  const escalated = () => altheaDash.locator('.alert-item[data-kind="crisis"]', { hasText: /escalated by/ }).filter({ hasText: tag });
+
   // The liaison officer escalates it to level 3 from the board.
   await c.locator('button[data-action="escalate"]').click();
   await c.locator('select[name="level"]').selectOption("3");
@@ -131,6 +137,12 @@ test("a campaign crossing a rule is proposed, escalated by the liaison, and show
   const liveMs = performance.now() - t1;
   console.log(`escalation → ALTHEA commander's board ${liveMs.toFixed(0)} ms`);
   assert.ok(liveMs < 2000, `the escalation took ${liveMs.toFixed(0)} ms to reach the commander, want < 2000`);
+  await escalated().waitFor({ timeout: 5_000 });
+  const alertMs = performance.now() - t1;
+  console.log(`escalation → alert banner on ALTHEA's dashboard ${alertMs.toFixed(0)} ms`);
+  assert.ok(alertMs < 2000, `the escalation's alert took ${alertMs.toFixed(0)} ms to reach the commander's dashboard, want < 2000`);
+  await shot(altheaDash, "2b-althea-dashboard-alert");
+  assert.equal(await atalantaDash.locator(".alert-item", { hasText: tag }).count(), 0, "ATALANTA's commander was alerted of ALTHEA's crisis");
   assert.match(await card(liaison, tag).locator(".c-timeline").textContent(), /escalate: monitoring L2 → escalated L3/);
   await card(liaison, tag).locator("form").waitFor({ state: "detached", timeout: 2_000 }); // the form closes once done
   await shot(liaison, "2-escalated");
@@ -157,7 +169,7 @@ test("a campaign crossing a rule is proposed, escalated by the liaison, and show
   await shot(analyst, "5-analyst-1366x768");
   await liaison.setViewportSize({ width: 1366, height: 768 });
   await shot(liaison, "6-liaison-1366x768");
-  for (const p of [liaison, althea, atalanta, green, analyst]) await p.context().close();
+  for (const p of [liaison, althea, atalanta, green, analyst, altheaDash, atalantaDash]) await p.context().close();
 });
 
 test("the dashboard links to the crisis board with the token", { timeout: 60_000 }, async () => {
