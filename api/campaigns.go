@@ -103,7 +103,7 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request, id access.Iden
 		}
 	}
 	want := r.PathValue("id")
-	for _, c := range picture.GroupCampaigns(visible, picture.CampaignConfig{}) {
+	for _, c := range picture.GroupCampaigns(visible, s.campaignConfig()) {
 		if c.ID != want {
 			continue
 		}

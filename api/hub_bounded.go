@@ -7,6 +7,7 @@ package api
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -85,6 +86,7 @@ func (h *Hub) attachView(c *client) {
 	vt := h.bounded.views[c.key]
 	if vt == nil {
 		vt = newViewTop(c.id, c.view, h.missions)
+		vt.links = h.Campaigns
 		h.bounded.views[c.key] = vt
 	}
 	vt.refs++
@@ -213,7 +215,14 @@ func (h *Hub) sendBoundedSnapshot(c *client, gen uint64, resume string) {
 	if vt == nil {
 		return
 	}
-	b := h.snapshot(key+"\x00"+resume+"\x00"+itoa(limit), func(sb *snapshotBuild) {
+	// A snapshot built is shared while the picture does not change, and its campaigns
+	// have not been grouped again since.
+	vt.mu.Lock()
+	vt.advance(h.picture, limit)
+	vt.campaigns(h.picture, h.bounded.campaignEvery, time.Now()) // grouped now, or started
+	campGen := vt.campGen
+	vt.mu.Unlock()
+	b := h.snapshot(key+"\x00"+resume+"\x00"+itoa(limit)+"\x00"+strconv.FormatUint(campGen, 10), func(sb *snapshotBuild) {
 		vt.mu.Lock()
 		defer vt.mu.Unlock()
 		vt.advance(h.picture, limit)
@@ -268,6 +277,10 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 			r = &boundedResult{}
 			vt.mu.Lock()
 			vt.advance(h.picture, limit)
+			// Group the campaigns again when they are stale, though nothing may be sent
+			// now: once grouped, campGen moves and the next flush sends them, however
+			// quiet the picture has gone since.
+			vt.campaigns(h.picture, h.bounded.campaignEvery, now)
 			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen {
 				r.msg, r.next = h.boundedMessage(vt, held, limit, "delta", now)
 				if !r.msg.empty() {
@@ -422,6 +435,7 @@ func (h *Hub) SnapshotMessage(id access.Identity, v access.View) *Message {
 		return h.wholeSnapshot(&id, v, "")
 	}
 	vt := newViewTop(id, v, h.missions)
+	vt.links = h.Campaigns
 	vt.mu.Lock()
 	defer vt.mu.Unlock()
 	vt.advance(h.picture, h.bounded.n)

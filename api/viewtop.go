@@ -126,6 +126,8 @@ type viewTop struct {
 	campAt   time.Time
 	grouping bool   // a goroutine is grouping them
 	campGen  uint64 // bumped by every grouping kept
+	// links are the campaign links the hub groups with (Hub.Campaigns).
+	links picture.CampaignConfig
 }
 
 func newViewTop(id access.Identity, v access.View, missions access.Missions) *viewTop {
@@ -289,7 +291,7 @@ func (t *viewTop) group(p *Picture) grouped {
 			vis = append(vis, s)
 		}
 	}
-	return grouped{camps: picture.GroupCampaigns(vis, picture.CampaignConfig{}), seq: seq, at: time.Now()}
+	return grouped{camps: picture.GroupCampaigns(vis, t.links), seq: seq, at: time.Now()}
 }
 
 // setCampaigns keeps g. Lock should be held.
