@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/jsondepth"
@@ -33,6 +34,13 @@ const (
 type flexString string
 
 func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		// No escape: the string is its bytes (encoding/json checked the document's syntax
+		// before calling; invalid UTF-8 takes the slow path, which replaces it): no second
+		// decoding of each attribute.
+		*s = flexString(b[1 : len(b)-1])
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {

@@ -124,15 +124,27 @@ func (e *Event) Validate() error {
 
 func normaliseObservables(obs []Observable, bad func(field, format string, args ...any)) []Observable {
 	out := obs[:0]
+	// Duplicates by a scan of what is kept while there are few, by a set past that: an IOC
+	// appendix of 1,000 observables was a million comparisons.
+	var seen map[Observable]struct{}
 	for i, o := range obs {
 		n, err := NewObservable(o.Type, o.Value)
 		if err != nil {
 			bad(fmt.Sprintf("observables[%d]", i), "%v", err)
 			continue
 		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
+		if len(obs) > 16 {
+			if seen == nil {
+				seen = make(map[Observable]struct{}, len(obs))
+			}
+			if _, dup := seen[n]; dup {
+				continue
+			}
+			seen[n] = struct{}{}
+		} else if slices.Contains(out, n) {
+			continue
 		}
+		out = append(out, n)
 	}
 	return out
 }
