@@ -406,27 +406,67 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
 		return nil, fmt.Errorf("cannot create cop.schema_migrations: %w", err)
 	}
+	// Nothing to apply, the usual start: no lock, so a process killed here leaves none.
+	if done, err := appliedMigrations(ctx, s.conn, "cop"); err != nil || !pending(done, s.Major()) {
+		return nil, err
+	}
+	unlock, err := s.lockMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Read again under the lock: another process may have applied them meanwhile.
 	return applyMigrations(ctx, s.conn, "cop", s.Major(), func(m Migration) ([]string, error) { return m.SQL, nil })
+}
+
+// migrationLock is held by the one process that applies migrations to a database: a
+// CREATE TABLE without IF NOT EXISTS succeeds for exactly one of the processes trying at
+// once (18.16 has no other lock). The stages of a fresh deployment start together, and two
+// of them running migration 5's swap at once dropped the table the other was copying from
+// (TestMigrationsRunAtOnceOnAFreshDatabase).
+const migrationLock = "cop.migration_lock"
+
+// migrationLockWait is how long Migrate waits for another process's migrations.
+var migrationLockWait = 10 * time.Minute
+
+// lockMigrations takes the migration lock, waiting while another process holds it, and
+// returns its release.
+func (s *Store) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	deadline := time.Now().Add(migrationLockWait)
+	for {
+		err := s.conn.Exec(ctx, "CREATE TABLE "+migrationLock+" (since DateTime DEFAULT now()) ENGINE = Memory")
+		if err == nil {
+			return func() {
+				// Released even when ctx is done: a lock left behind stops every later start.
+				rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				s.conn.Exec(rctx, "DROP TABLE IF EXISTS "+migrationLock)
+			}, nil
+		}
+		var ex *clickhouse.Exception
+		if !errors.As(err, &ex) || ex.Code != codeTableExists {
+			return nil, fmt.Errorf("cannot take the migration lock (table %s.migration_lock): %w", s.database(), err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("another process has been migrating database %s for over %s (table %s.migration_lock); "+
+				"if none is, a migration was interrupted: drop that table and start again", s.database(), migrationLockWait, s.database())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // applyMigrations applies through conn, in order, the form form gives of every migration
 // for a server of major version major that db.schema_migrations does not record, and
 // records each once applied.
 func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int, form func(Migration) ([]string, error)) (applied []string, err error) {
-	done := map[uint32]bool{}
-	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+db+".schema_migrations")
+	done, err := appliedMigrations(ctx, conn, db)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("cannot read applied migrations: %w", err)
-		}
-		done[v] = true
-	}
-	rows.Close()
 	for _, m := range Migrations {
 		if done[m.Version] || m.MinMajor > major {
 			continue
@@ -446,6 +486,34 @@ func applyMigrations(ctx context.Context, conn driver.Conn, db string, major int
 		applied = append(applied, fmt.Sprintf("%d %s", m.Version, m.Name))
 	}
 	return applied, nil
+}
+
+// appliedMigrations are the versions db.schema_migrations records.
+func appliedMigrations(ctx context.Context, conn driver.Conn, db string) (map[uint32]bool, error) {
+	done := map[uint32]bool{}
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+db+".schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("cannot read applied migrations: %w", err)
+		}
+		done[v] = true
+	}
+	return done, rows.Err()
+}
+
+// pending reports whether a migration for a server of major version major is not applied.
+func pending(done map[uint32]bool, major int) bool {
+	for _, m := range Migrations {
+		if !done[m.Version] && m.MinMajor <= major {
+			return true
+		}
+	}
+	return false
 }
 
 // reAddColumn matches a statement adding one column; its name is the first group.
