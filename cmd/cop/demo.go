@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, args []string) error {
 	// The feeds' public resolvers, CDN and cloud addresses and shorteners, as a deployment
 	// names them with MISP's warning lists: without them they glue every campaign into one
 	// situation in the first seconds (docs/quality.md).
-	c.Common = groundtruth.Hubs()
+	c.Common = append(c.Common, groundtruth.Hubs()...)
 	tokens, err := demoIdentities(&c)
 	if err != nil {
 		return err

@@ -109,6 +109,15 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.DedupSize, "dedup-size", 0, "event ids and content fingerprints the engine remembers for duplicate detection, each (0: the default, 2M; the oldest go first when full)")
 	fs.DurationVar(&c.FlushEvery, "flush-every", 250*time.Millisecond, "how often each websocket client gets its coalesced deltas (100ms to 250ms: shorter costs more CPU per client)")
 	fs.StringVar(&c.Keys, "keys", env("COP_KEYS_FILE", ""), "file of the secret keys event ids and pseudonyms are keyed with; created on first start; every process of a deployment must share it (default .cop/state/keys.json; `cop keys rotate` renews them)")
+	fs.Func("warninglist", "a MISP warning list (JSON, as github.com/MISP/misp-warninglists publishes them) whose exact values never link situations nor campaigns: public resolvers, CDNs, sinkholes; repeat for several", func(path string) error {
+		obs, summary, err := loadWarningList(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, summary)
+		c.Common = append(c.Common, obs...)
+		return nil
+	})
 	fs.StringVar(&c.EscalationRules, "escalation-rules", env("COP_ESCALATION_RULES", ""), "crisis escalation rules (JSON, docs/crisis.md); default: the built-in rules")
 	fs.IntVar(&c.ViewTop, "view-top", api.DefaultViewTop, "situations each websocket client is sent of its view, best first, with counts of the rest (it asks for more as it scrolls); 0 sends the whole view")
 	fs.IntVar(&c.PictureMax, "picture-max", 100_000, "situations the live picture keeps in memory; beyond, the least recently changed are dropped")
