@@ -30,26 +30,12 @@ func (s *Server) campaignConfig() picture.CampaignConfig {
 // see them, under the view its query names (mission, exercise, min_score, sector), best
 // first, each with its situations and the links that made it.
 func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	q := r.URL.Query()
-	v := access.View{Mission: strings.ToUpper(q.Get("mission")), Exercise: strings.ToUpper(q.Get("exercise")), Sectors: list(q, "sector")}
-	status := http.StatusOK
 	rows := 0
+	v, status := s.campaignView(w, r, id)
 	defer func() { s.audit(r, id, "campaigns.list", uint64(rows), status) }()
-	v = id.DefaultView(v) // as the websocket takes it
-	if !id.AllowedExercise(v.Exercise) {
-		status = s.fail(w, r, errForbiddenExercise)
+	if status != http.StatusOK {
 		return
 	}
-	if !id.AllowedView(v) {
-		status = s.fail(w, r, errForbiddenMission)
-		return
-	}
-	f, err := situationFilter(q)
-	if err != nil {
-		status = s.fail(w, r, err)
-		return
-	}
-	v.MinScore = f.MinScore
 	all, _ := s.Picture.Snapshot()
 	var visible []picture.Situation
 	for _, st := range all {
@@ -70,31 +56,37 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request, id access.Ide
 		"standalone": cd.Standalone, "background": cd.Background})
 }
 
+// campaignView is the view a campaigns request names (mission, exercise, sector,
+// min_score), as the websocket takes it, and 200; or the status of the refusal written
+// when id may not take it.
+func (s *Server) campaignView(w http.ResponseWriter, r *http.Request, id access.Identity) (access.View, int) {
+	q := r.URL.Query()
+	v := id.DefaultView(access.View{Mission: strings.ToUpper(q.Get("mission")), Exercise: strings.ToUpper(q.Get("exercise")), Sectors: list(q, "sector")})
+	if !id.AllowedExercise(v.Exercise) {
+		return v, s.fail(w, r, errForbiddenExercise)
+	}
+	if !id.AllowedView(v) {
+		return v, s.fail(w, r, errForbiddenMission)
+	}
+	f, err := situationFilter(q)
+	if err != nil {
+		return v, s.fail(w, r, err)
+	}
+	v.MinScore = f.MinScore
+	return v, http.StatusOK
+}
+
 // campaign serves GET /api/v1/campaigns/{id}: one campaign of the live picture as the
 // caller may see it under the view its query names, with its member situations
 // (redacted, ranked for the view, best first): what the bounded websocket picture opens
 // a campaign with when it holds only some of its situations.
 func (s *Server) campaign(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	q := r.URL.Query()
-	v := access.View{Mission: strings.ToUpper(q.Get("mission")), Exercise: strings.ToUpper(q.Get("exercise")), Sectors: list(q, "sector")}
-	status := http.StatusOK
 	rows := 0
+	v, status := s.campaignView(w, r, id)
 	defer func() { s.audit(r, id, "campaigns.get", uint64(rows), status) }()
-	v = id.DefaultView(v)
-	if !id.AllowedExercise(v.Exercise) {
-		status = s.fail(w, r, errForbiddenExercise)
+	if status != http.StatusOK {
 		return
 	}
-	if !id.AllowedView(v) {
-		status = s.fail(w, r, errForbiddenMission)
-		return
-	}
-	f, err := situationFilter(q)
-	if err != nil {
-		status = s.fail(w, r, err)
-		return
-	}
-	v.MinScore = f.MinScore
 	all, _ := s.Picture.Snapshot()
 	var visible []*picture.Situation
 	for _, st := range all {
