@@ -126,7 +126,7 @@ type Counters struct {
 	EvictedIDs          uint64 // event ids forgotten (age or size) by the dedup window
 	EvictedFingerprints uint64 // fingerprints forgotten (age or size)
 	Observables         uint64 // distinct observables tracked
-	HubObservables      uint64 // observables that stopped linking (over K or common)
+	HubObservables      uint64 // observables that link nothing: over K, common, or of a type that does not identify (event.ObservableType.Identifies)
 	Batches             uint64 // calls to Apply
 	Retired             uint64 // situations retired, by age (Config.RetireAfter) or by the cap
 	CapRetired          uint64 // of which retired by Config.MaxObservables or MaxSituations

@@ -3,6 +3,7 @@ package correlate
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -280,5 +281,26 @@ func TestLongestDefaultLifetimeIsThePictures(t *testing.T) {
 	}
 	if longest != picture.LongestLifetime {
 		t.Errorf("the engine keeps a quiet situation up to %s, the picture drops it after %s", longest, picture.LongestLifetime)
+	}
+}
+
+// Two crews exploiting one CVE are two situations (event.ObservableType.Identifies); each
+// names the CVE, as a name of kind "vulnerability", for the campaigns above them.
+func TestCVEsLinkNoSituationsButNameThem(t *testing.T) {
+	e := New(DefaultConfig())
+	r := apply(e, []event.Event{
+		ev("DE", "1", "cve:CVE-2023-46805", "ipv4:100.75.4.7"),
+		ev("FR", "2", "cve:CVE-2023-46805", "ipv4:100.80.2.14"),
+	}, t0)
+	if r.Events[0].SituationID == r.Events[1].SituationID {
+		t.Fatal("a CVE linked two events")
+	}
+	if len(r.Deltas) != 2 {
+		t.Fatalf("%d deltas, want 2", len(r.Deltas))
+	}
+	for _, d := range r.Deltas {
+		if want := []event.Name{{Kind: "vulnerability", Name: "CVE-2023-46805"}}; !reflect.DeepEqual(d.Situation.Names, want) {
+			t.Errorf("situation %s names %+v, want %+v", d.Situation.ID, d.Situation.Names, want)
+		}
 	}
 }

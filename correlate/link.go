@@ -284,8 +284,8 @@ func (e *Engine) linkRoots() ([]uint32, bool) {
 
 func (e *Engine) newObs(o event.Observable, h0, k uint64) uint32 {
 	rec := obsRec{key: tableKey(k), sit: noNode, next: noNode, val: e.arena.add(o.Value), typ: o.Type, first: math.MaxUint32}
-	if _, common := e.common[h0]; common {
-		rec.hub = true
+	if _, common := e.common[h0]; common || !o.Type.Identifies() {
+		rec.hub = true // links nothing, from the start
 		e.c.HubObservables++
 	}
 	var idx uint32

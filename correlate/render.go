@@ -68,7 +68,10 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 	s.Techniques = e.appendSet(s.Techniques, d.techBits, d.techs)
 	if d.names != 0 {
 		for _, w := range e.appendWords(nil, d.names) {
-			kind, name, _ := strings.Cut(w, ":")
+			kind, name, ok := strings.Cut(w, ":")
+			if !ok {
+				kind, name = "vulnerability", w // a CVE its events exploit (addEvent)
+			}
 			s.Names = append(s.Names, event.Name{Kind: kind, Name: name})
 		}
 	}

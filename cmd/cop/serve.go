@@ -20,6 +20,7 @@ import (
 	"github.com/cidcc/cop/internal/access"
 	"github.com/cidcc/cop/internal/alert"
 	"github.com/cidcc/cop/internal/event"
+	pictures "github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
 )
 
@@ -65,6 +66,9 @@ type serveConfig struct {
 	// never link, as MISP's warning lists name public resolvers, CDNs and clouds. The
 	// demo sets its synthetic world's (groundtruth.Hubs).
 	Common []event.Observable
+	// Aliases are the actors' synonyms campaigns link on (nil: the built-in table;
+	// --galaxy adds MISP galaxy clusters to it).
+	Aliases pictures.Aliases
 	// FlushEvery is how often the hub sends each websocket client its coalesced deltas.
 	FlushEvery time.Duration
 	// Notify is the outbound alert recipients file (internal/notify; "": none).
@@ -117,6 +121,16 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		fmt.Fprintln(os.Stderr, summary)
 		c.Common = append(c.Common, obs...)
 		return nil
+	})
+	fs.Func("galaxy", "a MISP galaxy cluster of threat actors or intrusion sets (JSON, as github.com/MISP/misp-galaxy publishes clusters/threat-actor.json): its synonyms name one actor, so campaigns link reports naming it differently; added to the built-in table; repeat for several", func(path string) error {
+		if c.Aliases == nil {
+			c.Aliases = pictures.DefaultAliases()
+		}
+		summary, err := loadGalaxy(c.Aliases, path)
+		if err == nil {
+			fmt.Fprintln(os.Stderr, summary)
+		}
+		return err
 	})
 	fs.StringVar(&c.EscalationRules, "escalation-rules", env("COP_ESCALATION_RULES", ""), "crisis escalation rules (JSON, docs/crisis.md); default: the built-in rules")
 	fs.IntVar(&c.ViewTop, "view-top", api.DefaultViewTop, "situations each websocket client is sent of its view, best first, with counts of the rest (it asks for more as it scrolls); 0 sends the whole view")

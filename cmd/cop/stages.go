@@ -211,7 +211,7 @@ func runAPI(g *group, c serveConfig, b *backends, auth api.Authenticator, tlsCon
 	anon := access.Anonymiser{Keys: b.ring}
 	hub := api.NewHub(picture, missions, log.With().Str("component", "hub").Logger(), b.reg, cmp.Or(c.FlushEvery, 250*time.Millisecond))
 	hub.Anon = anon
-	hub.Campaigns = pictures.CampaignConfig{Common: c.Common}
+	hub.Campaigns = pictures.CampaignConfig{Common: c.Common, Aliases: c.Aliases}
 	hubLimits := c.Limits
 	if c.Insecure {
 		hubLimits.WSPerIdentity = -1 // every caller is DevIdentity: a per-identity cap would be a global one

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cidcc/cop/internal/event"
+	"github.com/cidcc/cop/internal/picture"
 )
 
 // loadWarningList reads a MISP warning list (the format of github.com/MISP/misp-warninglists:
@@ -64,4 +65,17 @@ func warningValue(typ, v string) (event.Observable, bool) {
 		}
 	}
 	return event.Observable{}, false
+}
+
+// loadGalaxy adds the actors of the MISP galaxy cluster at path to a (--galaxy).
+func loadGalaxy(a picture.Aliases, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--galaxy: %w", err)
+	}
+	n, err := a.ReadGalaxy(b)
+	if err != nil {
+		return "", fmt.Errorf("--galaxy %s: %w", path, err)
+	}
+	return fmt.Sprintf("galaxy %s: %d actors and their synonyms", path, n), nil
 }

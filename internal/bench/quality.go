@@ -22,6 +22,7 @@ func runQuality(args []string, h Host) error {
 	common := fs.Bool("warninglist", true, "give the engine and the campaign grouping the scenario's hubs as their warning list (correlate.Config.Common), as the demo runs and a deployment with MISP's warning lists would; --warninglist=false measures without")
 	file := fs.String("scenario", "", "a hand-written labelled scenario (testdata/heldout/*.scn) instead of the generator; --events and --seed are then the file's")
 	top := fs.Int("view-top", api.DefaultViewTop, "the websocket bound whose snapshots are measured against the whole picture's (cop serve --view-top)")
+	detail := fs.Bool("detail", false, "also print, per true campaign, how many COP campaigns, standalone situations and background cells hold its events")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,7 +48,10 @@ func runQuality(args []string, h Host) error {
 		}
 		r := groundtruth.MeasureWith(events, truth, h.Viewers, *batch, options(truth))
 		fmt.Printf("cop bench quality --scenario %s\n", *file)
-		return r.WriteTable(os.Stdout)
+		if err := r.WriteTable(os.Stdout); err != nil || !*detail {
+			return err
+		}
+		return r.WriteDetail(os.Stdout)
 	}
 	events, truth, err := groundtruth.Generate(groundtruth.Options{Events: *n, Seed: *seed, IDKey: []byte("cop bench quality")})
 	if err != nil {
@@ -58,6 +62,11 @@ func runQuality(args []string, h Host) error {
 	fmt.Printf("cop bench quality --events %d --seed %d --view-top %d\n", *n, *seed, *top)
 	if err := r.WriteTable(os.Stdout); err != nil {
 		return err
+	}
+	if *detail {
+		if err := r.WriteDetail(os.Stdout); err != nil {
+			return err
+		}
 	}
 	if *top < 1 {
 		return nil

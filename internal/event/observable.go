@@ -29,6 +29,15 @@ const (
 	numObservableTypes
 )
 
+// Identifies reports whether an observable of type t names something of the attacker's
+// (an address, a domain, a file, a mailbox), so that two reports sharing one are about
+// the same activity. A CVE does not: it names the weakness exploited, which many
+// unrelated crews exploit at once (CVE-2023-46805 by state actors against landing
+// stations and by miners against city halls the same week). Situations link only on
+// observables that identify (correlate); campaigns group on a CVE with the target sector
+// (picture.CampaignLink kind "exploit").
+func (t ObservableType) Identifies() bool { return t != ObsCVE }
+
 var observableTypeNames = [...]string{"", "ipv4", "ipv6", "cidr", "domain", "url", "email", "sha256", "sha1", "md5", "cve", "asn"}
 
 // String returns the type's name as it appears in JSON.

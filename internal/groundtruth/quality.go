@@ -59,6 +59,10 @@ type Report struct {
 	// campaign and background counts (picture.Condense); CampaignInBackground how many
 	// situations holding campaign events were folded into background counts.
 	Standalone, Background, CampaignInBackground int
+	// Detail is where each true campaign's events ended up, and Tops the ten best
+	// situations of each commander's view (WriteDetail).
+	Detail []TrueDetail
+	Tops   []Top
 }
 
 // SituationsPer1k is live situations per 1,000 events.
@@ -170,7 +174,11 @@ func MeasurePicture(events []event.Event, truth Truth, viewers []access.Identity
 	sortByScore(all)
 	r.ranking(all)
 	r.views(all, comps, truth.Campaigns, viewers)
-	r.campaigns(all, comps, len(truth.Campaigns), cfg)
+	ids := make([]string, len(truth.Campaigns))
+	for i, c := range truth.Campaigns {
+		ids[i] = c.ID
+	}
+	r.campaigns(all, comps, ids, cfg)
 	return r, all
 }
 
@@ -205,6 +213,7 @@ func (r *Report) views(all []*picture.Situation, comps map[string]*composition, 
 			r.Snapshots = append(r.Snapshots, Snapshot{Viewer: id.Name, Mission: v.Mission, Situations: len(shown), Bytes: len(b)})
 			if id.Role == access.RoleCommander {
 				r.Precision = append(r.Precision, precision(id.Name, missions[v.Mission], top, comps, cs))
+				r.tops(id.Name, v.Mission, top, comps, cs)
 				r.ListPrecision = append(r.ListPrecision, listPrecision(id.Name, missions[v.Mission], shown, comps, cs, r.cfg))
 			}
 		}

@@ -5,7 +5,8 @@ import "github.com/cidcc/cop/internal/picture"
 // campaigns measures the condensed picture (picture.Condense: campaigns, standalone
 // situations, background counts) against the truth: top-level items per true campaign
 // and campaigns mixing true campaigns.
-func (r *Report) campaigns(all []*picture.Situation, comps map[string]*composition, campaigns int, cfg picture.CampaignConfig) {
+func (r *Report) campaigns(all []*picture.Situation, comps map[string]*composition, ids []string, cfg picture.CampaignConfig) {
+	campaigns := len(ids)
 	cd := picture.Condense(all, cfg)
 	cs := cd.Campaigns
 	r.COPCampaigns, r.Standalone, r.Background = len(cs), len(cd.Standalone), len(cd.Background)
@@ -13,10 +14,15 @@ func (r *Report) campaigns(all []*picture.Situation, comps map[string]*compositi
 	for i := range per {
 		per[i] = map[string]bool{}
 	}
+	items := map[string]map[int]int{} // item → true campaign → events
 	item := func(sit, item string) {
 		if comp := comps[sit]; comp != nil {
-			for ci := range comp.campaigns {
+			for ci, n := range comp.campaigns {
 				per[ci][item] = true
+				if items[item] == nil {
+					items[item] = map[int]int{}
+				}
+				items[item][ci] += n
 			}
 		}
 	}
@@ -54,6 +60,7 @@ func (r *Report) campaigns(all []*picture.Situation, comps map[string]*compositi
 		}
 	}
 	r.TopLevel = cd.Items()
+	r.detail(ids, items)
 	sum, n := 0, 0
 	for _, items := range per {
 		if len(items) > 0 {

@@ -42,9 +42,12 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 		Impurity: 0.5, MixedEvents: 2.0 / 3, Critical: 1.0 / 3, DistinctTop20: r.DistinctTop20, TiesAtTop: r.TiesAtTop,
 		// No two situations share a /24 or a domain: no COP campaign, three top-level items.
 		// Two high-or-critical situations stand alone; the low noise is a background count.
-		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2, Standalone: 2, Background: 1}
+		TopLevel: 3, ItemFragmentationMean: 1.5, ItemFragmentationMax: 2, Standalone: 2, Background: 1,
+		// campaign-01's two events are in the two standalone situations (one of them
+		// mixed), campaign-02's one in the mixed one.
+		Detail: []TrueDetail{{ID: "campaign-01", Events: 2, Standalone: 2, Largest: 0.5}, {ID: "campaign-02", Events: 1, Standalone: 1, Largest: 1}}}
 	got := r
-	got.Precision, got.Snapshots, got.ListPrecision = nil, nil, nil
+	got.Precision, got.Snapshots, got.ListPrecision, got.Tops = nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("report\n%+v\nwant\n%+v", got, want)
 	}

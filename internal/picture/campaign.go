@@ -35,7 +35,7 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "ipv4-24", "ipv6-48", "domain" or "pattern"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "exploit" (a CVE and the sector it was exploited against), "ipv4-24", "ipv6-48", "domain" or "pattern"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
@@ -48,7 +48,15 @@ type CampaignConfig struct {
 	// NoActors switches off linking on an actor's stated name (threat actor or intrusion
 	// set) with the same category, techniques and sector within ActorWindow.
 	NoActors bool
-	// ActorWindow is the window of an actor link (default DefaultActorWindow).
+	// NoExploits switches off linking on a CVE exploited against the same sector within
+	// ActorWindow.
+	NoExploits bool
+	// Aliases name an actor's synonyms (nil: DefaultAliases); NoAliases compares actors'
+	// names as given.
+	Aliases   Aliases
+	NoAliases bool
+	// ActorWindow is the window of an actor link and of an exploit link (default
+	// DefaultActorWindow).
 	ActorWindow time.Duration
 	// NoBackground keeps every situation in no campaign an item of its own (Condense).
 	NoBackground bool
@@ -89,6 +97,12 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	}
 	if cfg.ActorWindow <= 0 {
 		cfg.ActorWindow = DefaultActorWindow
+	}
+	switch {
+	case cfg.NoAliases:
+		cfg.Aliases = Aliases{}
+	case cfg.Aliases == nil:
+		cfg.Aliases = defaultAliases()
 	}
 	sorted := slices.Clone(sits)
 	slices.SortFunc(sorted, func(a, b *Situation) int { return strings.Compare(a.ID, b.ID) })
@@ -219,10 +233,10 @@ func appendNew(dst, xs []string) []string {
 // linking reports whether key k, held by n situations, links them: two at least, and
 // for infrastructure no more than the hub cutoff. A campaign's name links however many
 // situations give it: that is what the name says (an intrusion set's or an actor's does
-// not: one runs several campaigns); so does a pattern, whose key is already narrow (a
-// category, every technique, a sector and a window).
+// not: one runs several campaigns); so do an actor's deed, an exploit and a pattern,
+// whose keys are already narrow (what was done, to which sector, in which window).
 func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
-	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "pattern" || n <= cfg.HubThreshold)
+	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "exploit" || k.Kind == "pattern" || n <= cfg.HubThreshold)
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
@@ -244,6 +258,20 @@ func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]
 			}
 		}
 	}
+	if !cfg.NoExploits {
+		// The same weakness exploited against the same sector within the actor window:
+		// "CVE|sector|window start". A CVE alone links nothing (it does not identify:
+		// event.ObservableType.Identifies), nor across sectors; the engine names a
+		// situation's CVEs as names of kind "vulnerability".
+		w := s.FirstSeen.UTC().Truncate(cfg.ActorWindow).Format(time.RFC3339)
+		for _, n := range s.Names {
+			if n.Kind == "vulnerability" {
+				for _, sec := range s.Sectors {
+					add("exploit", n.Name+"|"+sec+"|"+w)
+				}
+			}
+		}
+	}
 	if s.Category != "" && (cfg.PatternWindow > 0 || !cfg.NoActors && !cfg.NoNames) {
 		// What it did: "category|T1|T2|sector", for each of its sectors.
 		techs := slices.Clone(s.Techniques)
@@ -262,15 +290,17 @@ func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]
 		}
 		if !cfg.NoActors && !cfg.NoNames {
 			// The same stated actor doing the same thing to the same sector within the
-			// window: "actor name|category|T1|T2|sector|window start". An actor's name
-			// alone links nothing (one actor runs several campaigns).
+			// window: "actor name|category|T1|T2|sector|window start", the name as its
+			// alias table has it. An actor's name alone links nothing (one actor runs
+			// several campaigns).
 			w := s.FirstSeen.UTC().Truncate(cfg.ActorWindow).Format(time.RFC3339)
 			for _, n := range s.Names {
 				if n.Kind != "threat-actor" && n.Kind != "intrusion-set" {
 					continue
 				}
+				name := cfg.Aliases.Canonical(n.Name)
 				for _, d := range did {
-					add("actor", n.Name+"|"+d+"|"+w)
+					add("actor", name+"|"+d+"|"+w)
 				}
 			}
 		}

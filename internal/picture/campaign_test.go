@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,5 +255,69 @@ func TestWarningListLinksNothing(t *testing.T) {
 	}
 	if cs := GroupCampaigns(sits, CampaignConfig{Common: []event.Observable{resolver, short}}); len(cs) != 0 {
 		t.Errorf("with the resolver and the shortener on the warning list: %+v, want none", cs)
+	}
+}
+
+// A CVE exploited against one sector within the actor window links (kind "exploit"); the
+// same CVE against another sector, or in the next window, does not.
+func TestExploitLinksTheSameCVEAgainstTheSameSector(t *testing.T) {
+	t0 := time.Date(2026, 2, 10, 6, 0, 0, 0, time.UTC)
+	exploited := func(id, sector string, first time.Time) *Situation {
+		s := patterned(id, "intrusions/system-compromise", first, []string{sector})
+		s.Names = []event.Name{{Kind: "vulnerability", Name: "CVE-2023-46805"}}
+		return s
+	}
+	sits := []*Situation{
+		exploited("a", "telecom", t0),
+		exploited("b", "telecom", t0.Add(5*time.Hour)),
+		exploited("c", "public-administration", t0),       // other sector
+		exploited("d", "telecom", t0.Add(8*24*time.Hour)), // next week
+	}
+	cs := GroupCampaigns(sits, CampaignConfig{})
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b"}) {
+		t.Fatalf("campaigns %+v: want a and b", cs)
+	}
+	if l := cs[0].Links; len(l) != 1 || l[0].Kind != "exploit" || l[0].Key != "CVE-2023-46805|telecom|2026-02-09T00:00:00Z" {
+		t.Errorf("links %+v do not say why", l)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{NoExploits: true}); len(cs) != 0 {
+		t.Errorf("exploits switched off: %+v", cs)
+	}
+}
+
+// Vendors' names for one actor make one actor link (DefaultAliases); a galaxy file adds
+// its own; NoAliases compares the names as given.
+func TestActorAliasesLinkOneActorsNames(t *testing.T) {
+	t0 := time.Date(2026, 2, 10, 6, 0, 0, 0, time.UTC)
+	named := func(id, actor string) *Situation {
+		s := patterned(id, "fraud/phishing", t0, []string{"defence"}, "T1566.002")
+		s.Names = []event.Name{{Kind: "threat-actor", Name: actor}}
+		return s
+	}
+	sits := []*Situation{named("a", "fancy bear"), named("b", "forest blizzard"), named("c", "apt 28"), named("d", "copper wolf"), named("e", "wolf of copper")}
+	cs := GroupCampaigns(sits, CampaignConfig{})
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0].Situations, []string{"a", "b", "c"}) {
+		t.Fatalf("campaigns %+v: want a, b and c", cs)
+	}
+	if l := cs[0].Links; len(l) != 1 || l[0].Key != "apt28|fraud/phishing|T1566.002|defence|2026-02-09T00:00:00Z" {
+		t.Errorf("links %+v: want the actor under its table name", l)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{NoAliases: true}); len(cs) != 0 {
+		t.Errorf("aliases off: %+v", cs)
+	}
+	a := DefaultAliases()
+	n, err := a.ReadGalaxy([]byte(`{"name": "Threat Actor", "values": [{"value": "Copper Wolf", "meta": {"synonyms": ["Wolf of Copper"]}}, {"value": "Fancy Bear", "meta": {"synonyms": ["Not APT28"]}}]}`))
+	if err != nil || n != 2 {
+		t.Fatalf("ReadGalaxy: %d, %v", n, err)
+	}
+	if c := a.Canonical("Fancy Bear"); c != "apt28" {
+		t.Errorf("a galaxy entry renamed a built-in actor: %q", c)
+	}
+	cs = GroupCampaigns(sits, CampaignConfig{Aliases: a})
+	if len(cs) != 2 || !reflect.DeepEqual(cs[1].Situations, []string{"d", "e"}) && !reflect.DeepEqual(cs[0].Situations, []string{"d", "e"}) {
+		t.Errorf("with the galaxy: %+v, want a-b-c and d-e", cs)
+	}
+	if _, err := a.ReadGalaxy([]byte(`{"list": []}`)); err == nil || !strings.Contains(err.Error(), "MISP galaxy cluster") {
+		t.Errorf("a warning list read as a galaxy: %v", err)
 	}
 }

@@ -39,7 +39,8 @@ type Situation struct {
 	Sectors      []string      `json:"sectors,omitempty"`
 	Techniques   []string      `json:"techniques,omitempty"`
 	// Names are the campaigns, intrusion sets, threat actors, malware and tools its members
-	// name (event.Name), sorted by kind then name.
+	// name (event.Name), and, of kind "vulnerability", the CVEs they exploit (the CVE id
+	// as given, upper case), sorted by kind then name.
 	Names []event.Name `json:"names,omitempty"`
 	// Geo is the position of its best member with one, in the order Title is chosen by
 	// (most severe, then earliest): a situation titled after a report is placed where
