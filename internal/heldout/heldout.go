@@ -4,7 +4,9 @@
 // reused infrastructure, renamings and noise are written out in the file, and this
 // package only draws the reports they describe (deterministically for the file's seed),
 // so that the picture is measured on campaigns COP's generator was not built around.
-// The file format is described at the top of testdata/heldout/winter-2026.scn.
+// The file format is described at the top of testdata/heldout/winter-2026.scn, its
+// extensions (pools, bursts, spellings, unlisted hubs, scanners, revisions) at the top of
+// testdata/heldout/spring-2027.scn.
 package heldout
 
 import (
@@ -411,6 +413,7 @@ func observables(ts []string) ([]event.Observable, error) {
 // ip:PREFIX*N and ip6:PREFIX*N are N distinct addresses in PREFIX (a botnet's bots across
 // many /24s, a fast-flux domain's addresses); host:DOMAIN*N are N hosts under DOMAIN;
 // dga:SUFFIX*N are N registrable domains under SUFFIX (a domain-generation algorithm).
+// The same token gives the same values, so two waves can share a pool.
 func pool(tok string, seed uint64) ([]event.Observable, error) {
 	kind, rest, ok := strings.Cut(tok, ":")
 	base, count, ok2 := strings.Cut(rest, "*")
