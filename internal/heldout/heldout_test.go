@@ -10,9 +10,13 @@ import (
 	"github.com/cidcc/cop/internal/geo"
 )
 
-func load(t *testing.T) []byte {
+func load(t *testing.T, name ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/heldout/winter-2026.scn")
+	file := "winter-2026.scn"
+	if len(name) > 0 {
+		file = name[0]
+	}
+	b, err := os.ReadFile("../../testdata/heldout/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +26,15 @@ func load(t *testing.T) []byte {
 // The held-out scenario expands deterministically, labels every event, keeps the truth
 // out of the events, and places every report inside its country's box.
 func TestWinterScenarioExpands(t *testing.T) {
-	b := load(t)
+	checkExpands(t, load(t), 9)
+}
+
+func TestSpringScenarioExpands(t *testing.T) {
+	checkExpands(t, load(t, "spring-2027.scn"), 10)
+}
+
+func checkExpands(t *testing.T, b []byte, campaigns int) {
+	t.Helper()
 	evs, truth, err := Load(strings.NewReader(string(b)), []byte("k"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +43,7 @@ func TestWinterScenarioExpands(t *testing.T) {
 	if !reflect.DeepEqual(evs, again) || !reflect.DeepEqual(truth, truth2) {
 		t.Fatal("the same file gave different events")
 	}
-	if len(truth.Campaigns) != 9 || len(evs) < 20_000 {
+	if len(truth.Campaigns) != campaigns || len(evs) < 20_000 {
 		t.Fatalf("%d campaigns, %d events", len(truth.Campaigns), len(evs))
 	}
 	for i, ev := range evs {
@@ -62,6 +74,10 @@ func TestLoadSaysWhichLineIsWrong(t *testing.T) {
 		"title t\n":                         "outside a campaign",
 		"campaign A rank 1 severity low\nwave 0 1 3 ip:999.1.1.1\n": "line 2 (wave)",
 		"frobnicate\n": "unknown directive",
+		"campaign A rank 1 severity low\nwave 0 1 3 pool=ip:2001:db8::/64*3\n": "is not an IPv4 prefix",
+		"campaign A rank 1 severity low\nwave 0 1 3 pool=ip:192.0.2.0/30*9\n":  "does not hold 9 distinct values",
+		"campaign A rank 1 severity low\nwave 0 1 3 shape=wobbly\n":            "want decay or bursts:N",
+		"scan 0 1 5 ip:100.100.0.0/16 x y\n":                                   "want ip:PREFIX*N",
 	} {
 		_, _, err := Load(strings.NewReader(in), nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
