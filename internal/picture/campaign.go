@@ -35,7 +35,7 @@ type Campaign struct {
 
 // CampaignLink is one reason situations were grouped.
 type CampaignLink struct {
-	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "exploit" (a CVE and the sector it was exploited against), "ipv4-24", "ipv6-48", "domain" or "pattern"
+	Kind       string `json:"kind"` // "campaign" (a name its reports give), "actor" (an actor's name and what it did), "malware" (a malware family's, the same way), "exploit" (a CVE and the sector it was exploited against), "deed" (what reports with nothing else to link on did, attachBare), "ipv4-24", "ipv6-48", "domain" or "pattern"
 	Key        string `json:"key"`
 	Situations int    `json:"situations"`
 }
@@ -48,6 +48,8 @@ type CampaignConfig struct {
 	// NoActors switches off linking on an actor's stated name (threat actor or intrusion
 	// set) with the same category, techniques and sector within ActorWindow.
 	NoActors bool
+	// NoDeeds leaves situations with nothing to link on in no campaign (attachBare).
+	NoDeeds bool
 	// NoExploits switches off linking on a CVE exploited against the same sector within
 	// ActorWindow.
 	NoExploits bool
@@ -112,11 +114,13 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	for _, o := range cfg.Common {
 		common[o] = true
 	}
+	bare := make([]bool, len(sorted))
 	for i, s := range sorted {
 		keys[i] = campaignKeys(s, cfg, common)
 		for _, k := range keys[i] {
 			holders[k] = append(holders[k], i)
 		}
+		bare[i] = !slices.ContainsFunc(s.Observables, func(o event.Observable) bool { return !common[o] })
 	}
 	parent := make([]int, len(sorted))
 	for i := range parent {
@@ -129,16 +133,20 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 		}
 		return i
 	}
+	union := func(a, b int) {
+		if a, b = find(a), find(b); a != b {
+			parent[max(a, b)] = min(a, b)
+		}
+	}
 	for k, hs := range holders {
-		if !linking(k, len(hs), cfg) {
+		if k.Kind == "deed" || !linking(k, len(hs), cfg) {
 			continue
 		}
 		for _, h := range hs[1:] {
-			if a, b := find(hs[0]), find(h); a != b {
-				parent[max(a, b)] = min(a, b)
-			}
+			union(hs[0], h)
 		}
 	}
+	used := attachBare(sorted, holders, bare, find, union)
 	members := map[int][]int{}
 	for i := range sorted {
 		r := find(i)
@@ -149,7 +157,7 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 		if len(ms) < 2 {
 			continue
 		}
-		out = append(out, buildCampaign(sorted, ms, keys, holders, cfg))
+		out = append(out, buildCampaign(sorted, ms, keys, holders, used, cfg))
 	}
 	slices.SortFunc(out, func(a, b Campaign) int {
 		if a.Score != b.Score {
@@ -163,7 +171,7 @@ func GroupCampaigns(sits []*Situation, cfg CampaignConfig) []Campaign {
 	return out
 }
 
-func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders map[CampaignLink][]int, cfg CampaignConfig) Campaign {
+func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders map[CampaignLink][]int, used map[CampaignLink]bool, cfg CampaignConfig) Campaign {
 	sits := make([]*Situation, len(ms))
 	for i, m := range ms {
 		sits[i] = sorted[m]
@@ -197,7 +205,7 @@ func buildCampaign(sorted []*Situation, ms []int, keys [][]CampaignLink, holders
 	}
 	for _, m := range ms {
 		for _, k := range keys[m] {
-			if hs := holders[k]; linking(k, len(hs), cfg) {
+			if hs := holders[k]; k.Kind == "deed" && used[k] || k.Kind != "deed" && linking(k, len(hs), cfg) {
 				links[k] = len(hs)
 			}
 		}
@@ -236,7 +244,7 @@ func appendNew(dst, xs []string) []string {
 // not: one runs several campaigns); so do an actor's deed, an exploit and a pattern,
 // whose keys are already narrow (what was done, to which sector, in which window).
 func linking(k CampaignLink, n int, cfg CampaignConfig) bool {
-	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "exploit" || k.Kind == "pattern" || n <= cfg.HubThreshold)
+	return n >= 2 && (k.Kind == "campaign" || k.Kind == "actor" || k.Kind == "malware" || k.Kind == "exploit" || k.Kind == "pattern" || n <= cfg.HubThreshold)
 }
 
 // campaignKeys are the grouping keys of s's campaign names and observables, each once.
@@ -272,13 +280,21 @@ func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]
 			}
 		}
 	}
-	if s.Category != "" && (cfg.PatternWindow > 0 || !cfg.NoActors && !cfg.NoNames) {
+	if s.Category != "" && (cfg.PatternWindow > 0 || !cfg.NoDeeds || !cfg.NoActors && !cfg.NoNames) {
 		// What it did: "category|T1|T2|sector", for each of its sectors.
 		techs := slices.Clone(s.Techniques)
 		slices.Sort(techs)
 		var did []string
 		for _, sec := range s.Sectors {
 			did = append(did, s.Category+"|"+strings.Join(techs, "|")+"|"+sec)
+		}
+		if !cfg.NoDeeds {
+			// What it did in which day, for the reports with nothing to link on
+			// (attachBare): "category|T1|T2|sector|day".
+			w := s.FirstSeen.UTC().Truncate(DefaultPatternWindow).Format(time.RFC3339)
+			for _, d := range did {
+				add("deed", d+"|"+w)
+			}
 		}
 		if cfg.PatternWindow > 0 && len(techs) > 0 {
 			// The same category, the same techniques and a target sector, first seen in
@@ -293,14 +309,22 @@ func campaignKeys(s *Situation, cfg CampaignConfig, common map[event.Observable]
 			// window: "actor name|category|T1|T2|sector|window start", the name as its
 			// alias table has it. An actor's name alone links nothing (one actor runs
 			// several campaigns).
+			// A malware family's name links the same way (kind "malware"): one family
+			// doing one thing to one sector in one week; a tool's does not (Cobalt Strike
+			// is everyone's).
 			w := s.FirstSeen.UTC().Truncate(cfg.ActorWindow).Format(time.RFC3339)
 			for _, n := range s.Names {
-				if n.Kind != "threat-actor" && n.Kind != "intrusion-set" {
+				kind := "actor"
+				switch n.Kind {
+				case "threat-actor", "intrusion-set":
+				case "malware":
+					kind = "malware"
+				default:
 					continue
 				}
 				name := cfg.Aliases.Canonical(n.Name)
 				for _, d := range did {
-					add("actor", name+"|"+d+"|"+w)
+					add(kind, name+"|"+d+"|"+w)
 				}
 			}
 		}
@@ -361,4 +385,73 @@ func registrable(host string) string {
 		return ""
 	}
 	return d
+}
+
+// attachBare groups the situations left alone by every other link that have no
+// observable to link on (reports without indicators, or whose indicators are all hubs or
+// on the warning list): by what they did, their "deed" key (the same category,
+// techniques and sector in the same UTC day). Those sharing a deed are one group; the
+// group joins the one campaign (situations linked by the other links) that did the same
+// that day, and stays a group of its own when several did (it cannot say whose it is).
+// A situation alone with observables of its own is no campaign to join (most are local
+// incidents).
+// Situations with observables are never joined to each other this way: a deed is too
+// common to link evidence (the pattern link, CampaignConfig.PatternWindow, does that
+// where configured). The components are read before any join, so the result does not
+// depend on the order of the keys. It returns the deed keys that joined something.
+func attachBare(sorted []*Situation, holders map[CampaignLink][]int, bare []bool, find func(int) int, union func(a, b int)) map[CampaignLink]bool {
+	root := make([]int, len(sorted))
+	size := map[int]int{}
+	for i := range sorted {
+		root[i] = find(i)
+		size[root[i]]++
+	}
+	deeds := make([]int, len(sorted))
+	for k, hs := range holders {
+		if k.Kind == "deed" {
+			for _, h := range hs {
+				deeds[h]++
+			}
+		}
+	}
+	// Alone: bare, linked to nothing, and of one deed (a report of two sectors could
+	// join two campaigns into one).
+	alone := func(i int) bool { return bare[i] && size[root[i]] == 1 && deeds[i] == 1 }
+	type join struct {
+		k    CampaignLink
+		a, b int
+	}
+	var joins []join
+	for k, hs := range holders {
+		if k.Kind != "deed" {
+			continue
+		}
+		var lone []int
+		targets := map[int]int{} // pass-one component → a member holding k
+		for _, h := range hs {
+			switch {
+			case alone(h):
+				lone = append(lone, h)
+			case size[root[h]] >= 2:
+				targets[root[h]] = h
+			}
+		}
+		if len(lone) == 0 || len(lone) == 1 && len(targets) != 1 {
+			continue
+		}
+		for _, h := range lone[1:] {
+			joins = append(joins, join{k, lone[0], h})
+		}
+		if len(targets) == 1 {
+			for _, t := range targets {
+				joins = append(joins, join{k, lone[0], t})
+			}
+		}
+	}
+	used := map[CampaignLink]bool{}
+	for _, j := range joins {
+		union(j.a, j.b)
+		used[j.k] = true
+	}
+	return used
 }

@@ -1,9 +1,12 @@
 package picture
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +108,11 @@ func TestCampaignNamesLinkPastTheHubCutoffActorsDoNot(t *testing.T) {
 	}
 }
 
+// patterned is a situation with a category, sectors and techniques, and a file hash of
+// its own (evidence that links nothing, so it is not grouped by deed: attachBare).
 func patterned(id string, cat string, first time.Time, sectors []string, techs ...string) *Situation {
-	s := sit(id, float64(len(id)))
+	sum := sha256.Sum256([]byte(id))
+	s := sit(id, float64(len(id)), event.Observable{Type: event.ObsSHA256, Value: hex.EncodeToString(sum[:])})
 	s.Category, s.Techniques, s.Sectors, s.FirstSeen = cat, techs, sectors, first
 	return s
 }
@@ -192,19 +198,86 @@ func TestCondenseDoesNotDependOnOrder(t *testing.T) {
 		s.Severity = event.Severity(1 + r.IntN(4))
 		s.Contributors = []Contributor{{Name: "a"}, {Name: "b"}}[:1+r.IntN(2)]
 		s.Countries = []string{"EE", "LV"}[r.IntN(2):]
+		if r.IntN(4) == 0 { // nothing to link on: grouped by deed (attachBare)
+			s.Observables = nil
+			if r.IntN(5) == 0 {
+				s.Sectors = append(s.Sectors, "transport")
+			}
+		}
 		sits = append(sits, s)
 	}
-	cfg := CampaignConfig{PatternWindow: 6 * time.Hour}
-	want := Condense(sits, cfg)
-	if len(want.Background) == 0 || len(want.Campaigns) == 0 {
-		t.Fatalf("the property needs both campaigns and background: %+v", want)
-	}
-	for range 5 {
-		r.Shuffle(len(sits), func(i, j int) { sits[i], sits[j] = sits[j], sits[i] })
-		if got := Condense(sits, cfg); !reflect.DeepEqual(got, want) {
-			t.Fatal("the condensed picture changed with the order of the situations")
+	for _, cfg := range []CampaignConfig{{PatternWindow: 6 * time.Hour}, {}} {
+		want := Condense(sits, cfg)
+		if len(want.Background) == 0 || len(want.Campaigns) == 0 {
+			t.Fatalf("the property needs both campaigns and background: %+v", want)
+		}
+		for range 5 {
+			r.Shuffle(len(sits), func(i, j int) { sits[i], sits[j] = sits[j], sits[i] })
+			if got := Condense(sits, cfg); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%+v: the condensed picture changed with the order of the situations", cfg)
+			}
 		}
 	}
+}
+
+// Reports with nothing to link on (no observable, or only warning-listed ones) are
+// grouped by what they did in the day; the group joins the one campaign that did the
+// same, and stays on its own when two did; a report of two sectors, or one with
+// observables of its own, is not grouped this way, and a situation alone is no campaign
+// to join; NoDeeds switches it off.
+func TestBareReportsJoinTheOneCampaignDoingTheSame(t *testing.T) {
+	t0 := time.Date(2026, 2, 10, 6, 0, 0, 0, time.UTC)
+	resolver := ipv4("198.51.100.53")
+	deed := func(id, sector string, obs ...event.Observable) *Situation {
+		s := patterned(id, "malicious-code/infected-system", t0.Add(time.Duration(len(id))*time.Hour), []string{sector}, "T1486")
+		s.Observables = obs
+		return s
+	}
+	sits := []*Situation{
+		deed("a1", "health", ipv4("100.99.7.20")), deed("a2", "health", ipv4("100.99.7.21")), // a campaign, by its /24
+		deed("b1", "health"), deed("b2", "health", resolver), // bare: join it
+		deed("c1", "energy", ipv4("100.70.1.1")), deed("c2", "energy", ipv4("100.70.1.2")), // two campaigns doing
+		deed("d1", "energy", ipv4("100.80.1.1")), deed("d2", "energy", ipv4("100.80.1.2")), // the same to energy
+		deed("e1", "energy"), deed("e2", "energy"), // bare: a group of their own
+		deed("f1", "health"),                     // bare, but of two sectors
+		deed("g1", "health", ipv4("100.60.1.1")), // its own observable: not grouped by deed
+	}
+	sits[10].Sectors = []string{"health", "energy"}
+	got := map[string][]string{}
+	for _, c := range GroupCampaigns(sits, CampaignConfig{Common: []event.Observable{resolver}}) {
+		got[c.Situations[len(c.Situations)-1]] = c.Situations
+		if c.Situations[0] == "b2" || slices.Contains(c.Situations, "b1") {
+			if !slices.ContainsFunc(c.Links, func(l CampaignLink) bool {
+				return l.Kind == "deed" && l.Key == "malicious-code/infected-system|T1486|health|2026-02-10T00:00:00Z"
+			}) {
+				t.Errorf("links %+v do not say why", c.Links)
+			}
+		}
+	}
+	want := [][]string{{"a1", "a2", "b1", "b2"}, {"c1", "c2"}, {"d1", "d2"}, {"e1", "e2"}}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if reflect.DeepEqual(sortedCopy(g), w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("campaigns %v: want %v among them", got, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("campaigns %v: want exactly %v", got, want)
+	}
+	if cs := GroupCampaigns(sits, CampaignConfig{Common: []event.Observable{resolver}, NoDeeds: true}); len(cs) != 3 {
+		t.Errorf("deeds off: %d campaigns, want the three linked by their /24s", len(cs))
+	}
+}
+
+func sortedCopy(xs []string) []string {
+	ys := slices.Clone(xs)
+	slices.Sort(ys)
+	return ys
 }
 
 // An actor's stated name links situations where the actor did the same thing (category,
