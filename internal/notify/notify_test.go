@@ -24,6 +24,7 @@ import (
 	"github.com/cidcc/cop/internal/deadletter"
 	"github.com/cidcc/cop/internal/event"
 	"github.com/cidcc/cop/internal/itest"
+	"github.com/cidcc/cop/internal/keys"
 	"github.com/cidcc/cop/internal/metrics"
 	"github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
@@ -494,5 +495,62 @@ func TestRecipientsFileErrorsNameTheField(t *testing.T) {
 	f(Recipient{Name: "x", TLPMax: 2, Webhook: wh, Missions: []string{"NOWHERE"}}, "missions")
 	if err := (Config{Recipients: []Recipient{{Name: "x", TLPMax: 2, Webhook: wh}, {Name: "X", TLPMax: 2, Webhook: wh}}}).Check(); err == nil {
 		t.Error("a name given twice was accepted")
+	}
+}
+
+// An anonymised contributor reaches an outbound recipient as the pseudonym that recipient
+// is given, never by name: in the webhook's body and in the syslog line.
+func TestOutboundAlertsNameAnonymisedContributorsByPseudonym(t *testing.T) {
+	rc := newReceiver(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lines := make(chan string, 10)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	reg := &metrics.Registry{}
+	n, err := New(Config{Recipients: []Recipient{hook("CERT-BA", rc, nil),
+		{Name: "SIEM-TCP", TLPMax: event.TLPAmber, Syslog: &Syslog{Address: ln.Addr().String(), Network: "tcp", Format: "CEF"}}}}, Options{}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Missions = access.DefaultMissions()
+	n.Anon = access.Anonymiser{Keys: keys.Fixed(keys.Set{IDs: keys.Key{Secret: []byte("ids")}, Pseudonyms: keys.Key{Secret: []byte("pseudonyms")}})}
+	t.Cleanup(n.Start())
+	a := subject("s-anon", event.TLPAmber, func(s *picture.Situation) {
+		s.Contributors = []picture.Contributor{{Name: "secret-agency-cert", Anonymise: true}, {Name: "feed-a"}}
+	})
+	n.Raise(a)
+	rc.waitFor(a.ID)
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no syslog line in 10 s")
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	body, _ := json.Marshal(rc.got[0])
+	if strings.Contains(string(body), "secret-agency-cert") || strings.Contains(line, "secret-agency-cert") {
+		t.Fatalf("the anonymised contributor is named:\nwebhook %s\nsyslog %s", body, line)
+	}
+	want := n.Anon.Pseudonym("CERT-BA", "secret-agency-cert")
+	var names []string
+	for _, c := range rc.got[0].Alert.Subject.Contributors {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, want) || !slices.Contains(names, "feed-a") {
+		t.Errorf("webhook contributors %q, want the pseudonym %q and feed-a", names, want)
 	}
 }
