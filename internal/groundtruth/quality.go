@@ -41,6 +41,8 @@ type Report struct {
 	// best situations have; TiesAtTop how many situations share the best score.
 	DistinctTop20 int
 	TiesAtTop     int
+	// Top20 are the 20 best scores (WriteDetail).
+	Top20 []float64
 	Precision     []Precision
 	// ListPrecision is precision@10 of each commander view's condensed list
 	// (quality_list.go).
@@ -323,8 +325,10 @@ func (r *Report) ranking(all []*picture.Situation) {
 		r.Critical = float64(critical) / float64(len(all))
 	}
 	distinct := map[int64]bool{}
+	r.Top20 = r.Top20[:0]
 	for _, s := range all[:min(20, len(all))] {
 		distinct[shown(s.Score)] = true
+		r.Top20 = append(r.Top20, s.Score)
 	}
 	r.DistinctTop20 = len(distinct)
 	for _, s := range all {

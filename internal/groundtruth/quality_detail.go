@@ -85,6 +85,11 @@ func (r *Report) WriteDetail(w io.Writer) error {
 	for _, d := range r.Detail {
 		fmt.Fprintf(&b, "%-24s %8d %10d %11d %11d %7.0f%%\n", d.ID, d.Events, d.Campaigns, d.Standalone, d.Background, 100*d.Largest)
 	}
+	fmt.Fprintf(&b, "\nthe 20 best scores:")
+	for _, x := range r.Top20 {
+		fmt.Fprintf(&b, " %.1f", x)
+	}
+	b.WriteString("\n")
 	for _, t := range r.Tops {
 		fmt.Fprintf(&b, "\ntop ten of %s %s: truth, score, rank, severity, countries, sectors, title\n", t.Viewer, t.Mission)
 		for _, row := range t.Rows {

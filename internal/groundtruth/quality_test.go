@@ -47,7 +47,7 @@ func TestMeasureCountsFragmentationImpurityAndPrecision(t *testing.T) {
 		// mixed), campaign-02's one in the mixed one.
 		Detail: []TrueDetail{{ID: "campaign-01", Events: 2, Standalone: 2, Largest: 0.5}, {ID: "campaign-02", Events: 1, Standalone: 1, Largest: 1}}}
 	got := r
-	got.Precision, got.Snapshots, got.ListPrecision, got.Tops = nil, nil, nil, nil
+	got.Precision, got.Snapshots, got.ListPrecision, got.Tops, got.Top20 = nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("report\n%+v\nwant\n%+v", got, want)
 	}

@@ -47,3 +47,19 @@ export function utc(iso) {
 }
 
 export const pretty = s => String(s || "").replace(/-/g, " ");
+
+// linkText says in words why a campaign's situations were grouped (picture.CampaignLink):
+// its key is "what|…|sector|window start" for the kinds that say what was done.
+export function linkText(l) {
+  const p = String(l.key || "").split("|");
+  switch (l.kind) {
+    case "campaign": return `named ${p[0]}`;
+    case "actor": return `${p[0]}: ${pretty(p[1] || "")} against ${pretty(p[p.length - 2] || "")}`;
+    case "malware": return `malware ${p[0]} against ${pretty(p[p.length - 2] || "")}`;
+    case "exploit": return `${p[0]} exploited against ${pretty(p[1] || "")}`;
+    case "deed": case "pattern": return `${pretty(p[0])} against ${pretty(p[p.length - 2] || "")}, same day`;
+    case "ipv4-24": case "ipv6-48": return `addresses in ${p[0]}`;
+    case "domain": return `domain ${p[0]}`;
+    default: return p[0];
+  }
+}

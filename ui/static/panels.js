@@ -1,6 +1,6 @@
 // The ranked list and the detail panel. Rows are focusable options: Enter or a click selects,
 // arrow keys move between rows, Escape closes the detail panel.
-import { el, tlpBadge, ago, utc, pretty, SEVERITY_COLOUR } from "./format.js";
+import { el, tlpBadge, ago, utc, pretty, linkText, SEVERITY_COLOUR } from "./format.js";
 import { renderNotes } from "./notes.js";
 
 const MAX_ROWS = 300; // a commander reads the top of the list; the map shows the rest
@@ -202,8 +202,12 @@ export class SituationList {
     const meta = el("div", "row-meta");
     const total = Math.max(c.members || 0, sits.length);
     meta.appendChild(el("span", "chip campaign-chip", `campaign · ${total} situations` + (total > sits.length ? ` (${sits.length} listed)` : "")));
-    const why = (c.links || []).slice(0, 2).map(l => l.key).join(", ");
-    if (why) meta.appendChild(el("span", "who", "shared " + why));
+    const links = c.links || [];
+    if (links.length) {
+      const why = el("span", "who", links.slice(0, 2).map(linkText).join("; "));
+      why.title = links.map(l => `${l.kind} ${l.key} (${l.situations} situations)`).join("\n");
+      meta.appendChild(why);
+    }
     main.append(title, meta);
     const right = el("div", "row-right");
     right.append(tlpBadge(best.tlp), el("span", "ev", `${sits.reduce((n, s) => n + (s.event_count || 0), 0)} ev`));
