@@ -42,8 +42,8 @@ type Report struct {
 	DistinctTop20 int
 	TiesAtTop     int
 	// Top20 are the 20 best scores (WriteDetail).
-	Top20 []float64
-	Precision     []Precision
+	Top20     []float64
+	Precision []Precision
 	// ListPrecision is precision@10 of each commander view's condensed list
 	// (quality_list.go).
 	ListPrecision []Precision
