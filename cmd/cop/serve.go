@@ -66,6 +66,9 @@ type serveConfig struct {
 	// never link, as MISP's warning lists name public resolvers, CDNs and clouds. The
 	// demo sets its synthetic world's (groundtruth.Hubs).
 	Common []event.Observable
+	// NoBuiltinWarningLists leaves out COP's own warning lists (internal/warninglist:
+	// public resolvers, shorteners, file-sharing hosts), which Common otherwise starts with.
+	NoBuiltinWarningLists bool
 	// Aliases are the actors' synonyms campaigns link on (nil: the built-in table;
 	// --galaxy adds MISP galaxy clusters to it).
 	Aliases pictures.Aliases
@@ -122,6 +125,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		c.Common = append(c.Common, obs...)
 		return nil
 	})
+	fs.BoolVar(&c.NoBuiltinWarningLists, "no-builtin-warninglists", false, "do not apply COP's built-in warning lists (public DNS resolvers, URL shorteners, file-sharing and cloud-storage hosts; internal/warninglist/builtin)")
 	fs.Func("galaxy", "a MISP galaxy cluster of threat actors or intrusion sets (JSON, as github.com/MISP/misp-galaxy publishes clusters/threat-actor.json): its synonyms name one actor, so campaigns link reports naming it differently; added to the built-in table; repeat for several", func(path string) error {
 		if c.Aliases == nil {
 			c.Aliases = pictures.DefaultAliases()

@@ -25,6 +25,7 @@ import (
 	"github.com/cidcc/cop/internal/metrics"
 	pictures "github.com/cidcc/cop/internal/picture"
 	"github.com/cidcc/cop/internal/store"
+	"github.com/cidcc/cop/internal/warninglist"
 	"github.com/cidcc/cop/ui"
 )
 
@@ -74,6 +75,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger, started chan<
 	stages, index, count, err := c.stages()
 	if err != nil {
 		return err
+	}
+	if !c.NoBuiltinWarningLists {
+		c.Common = append(warninglist.BuiltinValues(), c.Common...)
 	}
 	var tlsConfig *tls.Config
 	var auth api.Authenticator

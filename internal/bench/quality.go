@@ -9,6 +9,7 @@ import (
 	"github.com/cidcc/cop/internal/groundtruth"
 	"github.com/cidcc/cop/internal/heldout"
 	"github.com/cidcc/cop/internal/picture"
+	"github.com/cidcc/cop/internal/warninglist"
 )
 
 // runQuality is `cop bench quality`: the picture measured against ground truth
@@ -32,7 +33,9 @@ func runQuality(args []string, h Host) error {
 	options := func(t groundtruth.Truth) groundtruth.MeasureOptions {
 		o := groundtruth.MeasureOptions{Campaigns: picture.CampaignConfig{PatternWindow: *patterns}}
 		if *common {
-			o.Common = t.Hubs
+			// As cop serve runs: its built-in lists, and the scenario's hubs as a
+			// deployment's own list names them.
+			o.Common = append(warninglist.BuiltinValues(), t.Hubs...)
 		}
 		return o
 	}
