@@ -104,6 +104,9 @@ type viewTop struct {
 	id       access.Identity
 	v        access.View
 	missions access.Missions
+	// focus, on the top of a client's focus (hub_focus.go), narrows the view to what
+	// matches it; nil on a view's own top.
+	focus *Focus
 
 	mu       sync.Mutex
 	refs     int                // clients holding it; Hub lock should be held.
@@ -135,7 +138,7 @@ func newViewTop(id access.Identity, v access.View, missions access.Missions) *vi
 }
 
 func (t *viewTop) visible(s *picture.Situation) bool {
-	return s != nil && t.id.SituationVisible(s, t.v, t.missions)
+	return s != nil && t.id.SituationVisible(s, t.v, t.missions) && (t.focus == nil || t.focus.match(s))
 }
 
 func (t *viewTop) entry(s *picture.Situation) topEntry {
