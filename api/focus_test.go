@@ -353,3 +353,51 @@ func TestFocusedDeltasKeepTheClientEqualToAFreshSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestFocusIsBuiltOffTheFlush: a new focus's top (a scan of the picture) is built on a
+// goroutine of its own, not on the hub's flush: the flush that finds it unbuilt sends
+// the view alone, and a later one what the focus brings.
+func TestFocusIsBuiltOffTheFlush(t *testing.T) {
+	pic := NewPicture(PictureConfig{})
+	var all []picture.Situation
+	for i := range 6 {
+		all = append(all, sit(fmt.Sprintf("s%d", i), event.TLPGreen, func(s *picture.Situation) {
+			s.Score, s.Countries = float64(90-i), [][]string{{"BA"}, {"HR"}}[i%2]
+		}))
+	}
+	pic.Apply(deltas(all...))
+	h := boundedHubFor(pic, 2)
+	id := matrixIdentities[4]
+	vt := newViewTop(id, access.View{}, h.missions)
+	f := Focus{Countries: []string{"HR"}, Limit: 2}
+	w := wanted{limit: 2, ft: newViewTop(id, access.View{}, h.missions), flimit: 2, focus: f}
+	w.ft.focus = &w.focus
+	w.lock(vt)
+	sw := w.withoutUnbuilt(pic)
+	sw.advance(pic, vt)
+	m, held := h.boundedMessageOf(vt, nil, sw, "snapshot", time.Now())
+	w.unlock(vt)
+	if sw.ft != nil || !slices.Equal(ids(m.Situations), []string{"s0", "s1"}) || m.Focus != nil {
+		t.Fatalf("the flush that finds the focus unbuilt sends %v focus %+v, want the view's best alone", ids(m.Situations), m.Focus)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		w.ft.mu.Lock()
+		built := w.ft.built
+		w.ft.mu.Unlock()
+		if built {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the focus's top is not built after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.lock(vt)
+	sw = w.withoutUnbuilt(pic)
+	sw.advance(pic, vt)
+	m, _ = h.boundedMessageOf(vt, held, sw, "delta", time.Now())
+	w.unlock(vt)
+	if !slices.Equal(ids(m.Situations), []string{"s3"}) || m.Focus == nil || m.Focus.Total != 3 {
+		t.Errorf("the next flush sends %v focus %+v, want s3 (Croatia's best 2 are s1 and s3) and 3 in the area", ids(m.Situations), m.Focus)
+	}
+}

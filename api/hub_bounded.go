@@ -291,13 +291,14 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 		if r == nil {
 			r = &boundedResult{}
 			w.lock(vt)
-			w.advance(h.picture, vt)
+			sw := w.withoutUnbuilt(h.picture) // what can be sent now
+			sw.advance(h.picture, vt)
 			// Group the campaigns again when they are stale, though nothing may be sent
 			// now: once grouped, campGen moves and the next flush sends them, however
 			// quiet the picture has gone since.
 			vt.campaigns(h.picture, h.bounded.campaignEvery, now)
-			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen || w.changedSince(held) {
-				r.msg, r.next = h.boundedMessageOf(vt, held, w, "delta", now)
+			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen || sw.changedSince(held) {
+				r.msg, r.next = h.boundedMessageOf(vt, held, sw, "delta", now)
 				if !r.msg.empty() {
 					r.pm = prepare(r.msg, h.log)
 				}

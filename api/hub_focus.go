@@ -268,6 +268,33 @@ func (w wanted) unlock(vt *viewTop) {
 	vt.mu.Unlock()
 }
 
+// withoutUnbuilt returns w without its focus while the focus's top is not built, and
+// starts building it on a goroutine of its own: a scan of the picture for a map just
+// moved must not hold up the hub's flushes of every other client. The next flush after
+// it is built sends what the focus brings. Both locks should be held.
+func (w wanted) withoutUnbuilt(p *Picture) wanted {
+	ft := w.ft
+	if ft == nil || ft.built {
+		return w
+	}
+	ft.want = max(ft.want, w.flimit)
+	if !ft.building {
+		ft.building = true
+		capacity := ft.capacity()
+		go func() {
+			all, seq := p.Snapshot()
+			sc := ft.scan(all, seq, capacity)
+			ft.mu.Lock()
+			defer ft.mu.Unlock()
+			ft.building = false
+			if !ft.built { // a snapshot may have built it meanwhile
+				ft.install(sc)
+			}
+		}()
+	}
+	return wanted{limit: w.limit}
+}
+
 // advance brings vt and w's focus top to one sequence of the picture (a few tries: the
 // picture may change between the two). Both locks should be held (lock).
 func (w wanted) advance(p *Picture, vt *viewTop) {
