@@ -24,6 +24,7 @@ export class AreaFocus {
     this.countries = null;  // the area's countries, sorted; null: the map shows the view
     this.windowHours = 0;
     this.since = "";
+    this.limit = 0;         // how many of the area to hold (0: the server's bound)
     this.sent = NONE;       // the focus last sent, as JSON
     this.state = null;      // the focus the server applied ({countries, since, limit, total})
     this.timer = 0;
@@ -31,6 +32,7 @@ export class AreaFocus {
     this.note.id = "area-note";
     this.note.hidden = true;
     this.note.setAttribute("role", "status");
+    this.note.addEventListener("click", e => { if (e.target.closest("button.area-more")) this.more(); });
     map.map.getContainer().parentElement.appendChild(this.note);
     setInterval(() => { if (this.windowHours) this.update(true); }, WINDOW_EVERY_MS);
   }
@@ -87,6 +89,7 @@ export class AreaFocus {
     const f = { type: "focus" };
     if (this.countries) f.countries = this.countries;
     if (this.since) f.since = this.since;
+    if (this.limit && (f.countries || f.since)) f.limit = this.limit;
     return f;
   }
 
@@ -94,12 +97,23 @@ export class AreaFocus {
 
   // update sends the focus when it changed (moveWindow: the window's instant moves to now).
   update(moveWindow) {
-    this.countries = this.areaCountries();
+    const countries = this.areaCountries();
+    if (JSON.stringify(countries) !== JSON.stringify(this.countries)) this.limit = 0; // another area: its best N first
+    this.countries = countries;
     if (moveWindow) this.since = this.windowHours ? new Date(Date.now() - this.windowHours * 3600e3).toISOString().replace(/\.\d+Z$/, "Z") : "";
     const msg = JSON.stringify(this.focus());
     if (msg === this.sent) return;
     if (this.send(this.focus())) this.sent = msg;
     if (this.last) this.render(...this.last); // the note alone: the picture changes when the answer comes
+  }
+
+  // more asks for as many again of the area (the server holds at most 20 times its bound).
+  more() {
+    const st = this.state;
+    if (!st) return;
+    this.limit = st.limit + (this.step || (this.step = st.limit));
+    const msg = JSON.stringify(this.focus());
+    if (this.send(this.focus())) this.sent = msg;
   }
 
   // resend sends the focus on a new connection (before its view, so that its snapshot
@@ -140,8 +154,15 @@ export class AreaFocus {
     const key = `${head}|${where}${when}|${names}`;
     if (this.note.dataset.key === key) return; // rendered with every delta: touch the page only when it changed
     this.note.dataset.key = key;
-    this.note.replaceChildren(el("strong", "", head), el("span", "", ` ${where}${when}`),
-      ...(names ? [el("span", "area-countries", ` · ${names}`)] : []));
+    const parts = [el("strong", "", head), el("span", "", ` ${where}${when}`)];
+    if (names) parts.push(el("span", "area-countries", ` · ${names}`));
+    if (answered && n < m) {
+      const b = el("button", "area-more", "more");
+      b.type = "button";
+      b.title = "Load more of this area's situations";
+      parts.push(b);
+    }
+    this.note.replaceChildren(...parts);
     this.note.dataset.shown = String(n);
     this.note.dataset.total = m === undefined ? "" : String(m);
     this.note.dataset.exact = String(exact && m !== undefined);
