@@ -275,8 +275,11 @@ func TestFocusedDeltasKeepTheClientEqualToAFreshSnapshot(t *testing.T) {
 
 // TestFocusIsBuiltOffTheFlush: a new focus's top (a scan of the picture) is built on a
 // goroutine of its own, not on the hub's flush: the flush that finds it unbuilt sends
-// the view alone, and a later one what the focus brings.
+// the view alone, and a later one what the focus brings; one asked for more than its top
+// holds ("more") is scanned again beside too, sending what it holds meanwhile.
 func TestFocusIsBuiltOffTheFlush(t *testing.T) {
+	defer func(s int) { topSlack = s }(topSlack)
+	topSlack = 0 // so that asking 3 of Croatia finds the top holding 2
 	pic := NewPicture(PictureConfig{})
 	var all []picture.Situation
 	for i := range 6 {
@@ -299,24 +302,49 @@ func TestFocusIsBuiltOffTheFlush(t *testing.T) {
 	if sw.ft != nil || !slices.Equal(ids(m.Situations), []string{"s0", "s1"}) || m.Focus != nil {
 		t.Fatalf("the flush that finds the focus unbuilt sends %v focus %+v, want the view's best alone", ids(m.Situations), m.Focus)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		w.ft.mu.Lock()
-		built := w.ft.built
-		w.ft.mu.Unlock()
-		if built {
-			break
+	built := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			w.ft.mu.Lock()
+			done := w.ft.built && !w.ft.building
+			w.ft.mu.Unlock()
+			if done {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the focus's top is not built after 10 s")
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the focus's top is not built after 10 s")
-		}
-		time.Sleep(time.Millisecond)
 	}
+	built()
+	w.lock(vt)
+	sw = w.withoutUnbuilt(pic)
+	sw.advance(pic, vt)
+	m, held = h.boundedMessageOf(vt, held, sw, "delta", time.Now())
+	w.unlock(vt)
+	if !slices.Equal(ids(m.Situations), []string{"s3"}) || m.Focus == nil || m.Focus.Total != 3 {
+		t.Errorf("the next flush sends %v focus %+v, want s3 (Croatia's best 2 are s1 and s3) and 3 in the area", ids(m.Situations), m.Focus)
+	}
+
+	w.flimit, w.focus.Limit = 3, 3 // more of Croatia
+	w.lock(vt)
+	scans := w.ft.scans
+	sw = w.withoutUnbuilt(pic)
+	sw.advance(pic, vt)
+	m, held = h.boundedMessageOf(vt, held, sw, "delta", time.Now())
+	again := w.ft.scans
+	w.unlock(vt)
+	if sw.flimit != 2 || again != scans || len(m.Situations) != 0 {
+		t.Errorf("asked for 3 of a top of 2, the flush holds %d of it after %d scans on it, sends %v: want the 2 it holds, no scan, nothing new", sw.flimit, again-scans, ids(m.Situations))
+	}
+	built()
 	w.lock(vt)
 	sw = w.withoutUnbuilt(pic)
 	sw.advance(pic, vt)
 	m, _ = h.boundedMessageOf(vt, held, sw, "delta", time.Now())
 	w.unlock(vt)
-	if !slices.Equal(ids(m.Situations), []string{"s3"}) || m.Focus == nil || m.Focus.Total != 3 {
-		t.Errorf("the next flush sends %v focus %+v, want s3 (Croatia's best 2 are s1 and s3) and 3 in the area", ids(m.Situations), m.Focus)
+	if !slices.Equal(ids(m.Situations), []string{"s5"}) {
+		t.Errorf("once scanned again the flush sends %v, want s5, Croatia's third", ids(m.Situations))
 	}
 }

@@ -268,31 +268,41 @@ func (w wanted) unlock(vt *viewTop) {
 	vt.mu.Unlock()
 }
 
-// withoutUnbuilt returns w without its focus while the focus's top is not built, and
-// starts building it on a goroutine of its own: a scan of the picture for a map just
-// moved must not hold up the hub's flushes of every other client. The next flush after
-// it is built sends what the focus brings. Both locks should be held.
+// withoutUnbuilt returns what of w can be sent now, and starts scanning the picture for
+// w's focus on a goroutine of its own when its top is not built (a map just moved) or
+// runs short of w.flimit (more asked, or more left it than it keeps spare): a scan must
+// not hold up the hub's flushes of every other client. Meanwhile w is sent without its
+// focus, or with as many of it as its top holds (they are its best: the top stays
+// ordered, only short); the next flush after the scan sends the rest. Both locks
+// should be held.
 func (w wanted) withoutUnbuilt(p *Picture) wanted {
 	ft := w.ft
-	if ft == nil || ft.built {
+	if ft == nil {
 		return w
 	}
-	ft.want = max(ft.want, w.flimit)
-	if !ft.building {
+	want := max(ft.want, w.flimit)
+	if short := !ft.built || !ft.complete && len(ft.top) < want; short && !ft.building {
 		ft.building = true
-		capacity := ft.capacity()
+		capacity := want + topSlack
 		go func() {
 			all, seq := p.Snapshot()
 			sc := ft.scan(all, seq, capacity)
 			ft.mu.Lock()
 			defer ft.mu.Unlock()
 			ft.building = false
-			if !ft.built { // a snapshot may have built it meanwhile
-				ft.install(sc)
-			}
+			// Installed even if the top moved on meanwhile: advancing from the scan's
+			// sequence brings it back to where it was.
+			ft.install(sc)
+			ft.want = max(ft.want, want)
 		}()
 	}
-	return wanted{limit: w.limit}
+	switch {
+	case !ft.built:
+		return wanted{limit: w.limit}
+	case ft.building:
+		w.flimit = min(w.flimit, len(ft.top)) // asks no more of advance than it holds
+	}
+	return w
 }
 
 // advance brings vt and w's focus top to one sequence of the picture (a few tries: the

@@ -164,7 +164,7 @@ func (t *viewTop) advance(p *Picture, want int) {
 	}
 	t.apply(changes)
 	t.seq = to
-	if !t.complete && len(t.top) < t.want {
+	if !t.complete && len(t.top) < t.want && !t.building { // a focus's top is scanned beside (hub_focus.go)
 		t.rebuild(p)
 	}
 }
