@@ -64,6 +64,9 @@ type Message struct {
 	CampaignsRemoved []string `json:"campaigns_removed,omitempty"`
 	CampaignsAll     bool     `json:"campaigns_all,omitempty"`
 	Rest             *Counts  `json:"rest,omitempty"`
+	// Focus, on the bounded picture, is the focus the client holds beyond the view's
+	// best (hub_focus.go), and how many of the view match it: sent when it changed.
+	Focus *FocusState `json:"focus,omitempty"`
 }
 
 // Removal says a situation the client was sent left its picture (merged, retired, or no

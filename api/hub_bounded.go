@@ -42,6 +42,7 @@ type boundedClient struct {
 	vt    *viewTop
 	held  *holding // what it holds; nil until its snapshot
 	limit int      // how many situations it asks to hold
+	focus focusHold
 }
 
 // holding is what the clients sent one message hold: immutable once built, shared by
@@ -53,6 +54,12 @@ type holding struct {
 	versions map[string]uint64 // situation id → version
 	rest     Counts
 	camps    map[string]string // campaign id → its encoding as sent
+	// The focus it was built with (hub_focus.go): its key, limit, how many match it and
+	// the sequence of its top; "" without one.
+	focusKey string
+	flimit   int
+	ftotal   int
+	fseq     uint64
 }
 
 // SetViewTop bounds every client's picture to its view's best n situations (0: the whole
@@ -74,15 +81,7 @@ func (h *Hub) attachView(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.detachViewLocked(c)
-	if h.bounded.views == nil {
-		h.bounded.views = map[string]*viewTop{}
-	}
-	now := time.Now()
-	for k, o := range h.bounded.views {
-		if o.refs <= 0 && now.Sub(o.idleAt) > viewKeep {
-			delete(h.bounded.views, k)
-		}
-	}
+	h.pruneViewsLocked(time.Now())
 	vt := h.bounded.views[c.key]
 	if vt == nil {
 		vt = newViewTop(c.id, c.view, h.missions)
@@ -92,11 +91,13 @@ func (h *Hub) attachView(c *client) {
 	vt.refs++
 	c.b.vt, c.b.held = vt, nil
 	c.b.limit = h.bounded.n
+	h.attachFocusLocked(c) // a focus outlives a view change: the map still shows that area
 }
 
 // detachViewLocked lets go of c's viewTop; the last holder's going frees it. Hub lock
 // and c.mu should be held.
 func (h *Hub) detachViewLocked(c *client) {
+	h.detachFocusLocked(c)
 	vt := c.b.vt
 	if vt == nil {
 		return
@@ -118,11 +119,19 @@ func (h *Hub) more(c *client, limit int) {
 // snapshot) to the view's best limit situations, and what its receivers then hold.
 // vt.mu should be held, and vt advanced.
 func (h *Hub) boundedMessage(vt *viewTop, held *holding, limit int, typ string, now time.Time) (*Message, *holding) {
-	es, rest := vt.best(limit)
+	return h.boundedMessageOf(vt, held, wanted{limit: limit}, typ, now)
+}
+
+// boundedMessageOf is boundedMessage of what w asks: the view's best w.limit and the best
+// of its focus. vt.mu and w's focus top should be held (wanted.lock), and both advanced.
+func (h *Hub) boundedMessageOf(vt *viewTop, held *holding, w wanted, typ string, now time.Time) (*Message, *holding) {
+	limit := w.limit
+	es, rest := w.withFocus(vt.best(limit))
 	camps, campOf := vt.campaigns(h.picture, h.bounded.campaignEvery, now)
 	next := &holding{seq: vt.seq, limit: limit, campGen: vt.campGen, versions: make(map[string]uint64, len(es)), rest: rest, camps: map[string]string{}}
 	v := vt.v
 	msg := &Message{Type: typ, Epoch: h.picture.Epoch(), Seq: vt.seq, At: now, Exercise: v.Exercise, Situations: []picture.Situation{}}
+	msg.Focus = w.focusState(held, next)
 	if held != nil {
 		msg.From = held.seq
 	}
@@ -199,7 +208,7 @@ func cmpString(a, b string) int {
 
 // empty reports whether a delta brings nothing.
 func (m *Message) empty() bool {
-	return len(m.Situations) == 0 && len(m.Removed) == 0 && m.Rest == nil && len(m.Campaigns) == 0 && len(m.CampaignsRemoved) == 0
+	return len(m.Situations) == 0 && len(m.Removed) == 0 && m.Rest == nil && len(m.Campaigns) == 0 && len(m.CampaignsRemoved) == 0 && m.Focus == nil
 }
 
 // sendBoundedSnapshot sends c the best of its view, unless a view message changed the
@@ -210,24 +219,26 @@ func (h *Hub) sendBoundedSnapshot(c *client, gen uint64, resume string) {
 		return
 	}
 	c.mu.Lock()
-	vt, limit, key := c.b.vt, c.b.limit, c.key
+	h.applyFocus(c, time.Now(), true) // a focus asked before the view comes with its snapshot
+	vt, w, key := c.b.vt, c.wanted(), c.key
 	c.mu.Unlock()
 	if vt == nil {
 		return
 	}
+	limit := w.limit
 	// A snapshot built is shared while the picture does not change, and its campaigns
 	// have not been grouped again since.
-	vt.mu.Lock()
-	vt.advance(h.picture, limit)
+	w.lock(vt)
+	w.advance(h.picture, vt)
 	vt.campaigns(h.picture, h.bounded.campaignEvery, time.Now()) // grouped now, or started
 	campGen := vt.campGen
-	vt.mu.Unlock()
-	b := h.snapshot(key+"\x00"+resume+"\x00"+itoa(limit)+"\x00"+strconv.FormatUint(campGen, 10), func(sb *snapshotBuild) {
-		vt.mu.Lock()
-		defer vt.mu.Unlock()
-		vt.advance(h.picture, limit)
+	w.unlock(vt)
+	b := h.snapshot(key+"\x00"+resume+"\x00"+itoa(limit)+"\x00"+strconv.FormatUint(campGen, 10)+"\x00"+w.focusKey(), func(sb *snapshotBuild) {
+		w.lock(vt)
+		defer w.unlock(vt)
+		w.advance(h.picture, vt)
 		now := time.Now()
-		msg, next := h.boundedMessage(vt, nil, limit, "snapshot", now)
+		msg, next := h.boundedMessageOf(vt, nil, w, "snapshot", now)
 		msg.Resume = resume
 		sb.pm, sb.seq, sb.at, sb.held = prepare(msg, h.log), next.seq, now, next
 	})
@@ -248,8 +259,10 @@ func (h *Hub) sendHeld(c *client, gen uint64, pm *websocket.PreparedMessage, hel
 
 // boundedGroup is the clients of one flush that hold the same and ask the same limit.
 type boundedGroup struct {
-	held  *holding
-	limit int
+	held   *holding
+	limit  int
+	ft     *viewTop // the focus asked, and how many of it
+	flimit int
 }
 
 type boundedResult struct {
@@ -266,28 +279,31 @@ func (h *Hub) flushBounded(f *flush, now time.Time) {
 		d := &f.due[i]
 		c := d.c
 		c.mu.Lock()
-		vt, held, limit := c.b.vt, c.b.held, c.b.limit
+		h.applyFocus(c, now, false)
+		vt, held, w := c.b.vt, c.b.held, c.wanted()
 		c.mu.Unlock()
 		if vt == nil || held == nil {
 			continue
 		}
-		g := boundedGroup{held, limit}
+		limit := w.limit
+		g := boundedGroup{held, limit, w.ft, w.flimit}
 		r := results[g]
 		if r == nil {
 			r = &boundedResult{}
-			vt.mu.Lock()
-			vt.advance(h.picture, limit)
+			w.lock(vt)
+			sw := w.withoutUnbuilt(h.picture) // what can be sent now
+			sw.advance(h.picture, vt)
 			// Group the campaigns again when they are stale, though nothing may be sent
 			// now: once grouped, campGen moves and the next flush sends them, however
 			// quiet the picture has gone since.
 			vt.campaigns(h.picture, h.bounded.campaignEvery, now)
-			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen {
-				r.msg, r.next = h.boundedMessage(vt, held, limit, "delta", now)
+			if vt.seq != held.seq || limit != held.limit || vt.campGen != held.campGen || sw.changedSince(held) {
+				r.msg, r.next = h.boundedMessageOf(vt, held, sw, "delta", now)
 				if !r.msg.empty() {
 					r.pm = prepare(r.msg, h.log)
 				}
 			}
-			vt.mu.Unlock()
+			w.unlock(vt)
 			results[g] = r
 		}
 		if r.next == nil {
@@ -331,8 +347,16 @@ func (h *Hub) resumeBounded(c *client, gen uint64, epoch string, from uint64, li
 		c.b.limit = min(max(limit, h.bounded.n), h.bounded.n*maxViewPages)
 	}
 	limit = c.b.limit
+	h.applyFocus(c, time.Now(), true)
+	focused := c.b.focus.ft != nil
 	c.mu.Unlock()
 	if vt == nil {
+		return
+	}
+	if focused {
+		// What it held of a focus is not rebuilt: a snapshot of the view and the focus.
+		h.fresh.Inc()
+		h.sendBoundedSnapshot(c, gen, "snapshot")
 		return
 	}
 	var (

@@ -191,8 +191,14 @@ func (h *Hub) readLoop(c *client) {
 			h.more(c, req.Limit)
 			continue
 		}
+		if req.Type == "focus" {
+			if !h.readFocus(c, b) {
+				return
+			}
+			continue
+		}
 		if err := json.Unmarshal(b, &req); err != nil || req.Type != "view" {
-			c.close(websocket.CloseUnsupportedData, `want {"type":"view",...} or {"type":"more","limit":n}`)
+			c.close(websocket.CloseUnsupportedData, `want {"type":"view",...}, {"type":"more","limit":n} or {"type":"focus",...}`)
 			return
 		}
 		v := req.View

@@ -104,6 +104,9 @@ type viewTop struct {
 	id       access.Identity
 	v        access.View
 	missions access.Missions
+	// focus, on the top of a client's focus (hub_focus.go), narrows the view to what
+	// matches it; nil on a view's own top.
+	focus *Focus
 
 	mu       sync.Mutex
 	refs     int                // clients holding it; Hub lock should be held.
@@ -117,6 +120,7 @@ type viewTop struct {
 	want     int                // the most situations a client of this view holds; Lock should be held.
 	merged   map[string]string  // situations seen leaving by merging, and into which; Lock should be held.
 	scans    int                // full scans so far (tests, metrics); Lock should be held.
+	building bool               // a goroutine is scanning the picture for it (hub_focus.go); Lock should be held.
 
 	// The view's campaigns, grouped over every situation it may see at campSeq, at most
 	// every campaignEvery. Lock should be held.
@@ -135,7 +139,7 @@ func newViewTop(id access.Identity, v access.View, missions access.Missions) *vi
 }
 
 func (t *viewTop) visible(s *picture.Situation) bool {
-	return s != nil && t.id.SituationVisible(s, t.v, t.missions)
+	return s != nil && t.id.SituationVisible(s, t.v, t.missions) && (t.focus == nil || t.focus.match(s))
 }
 
 func (t *viewTop) entry(s *picture.Situation) topEntry {
@@ -160,7 +164,7 @@ func (t *viewTop) advance(p *Picture, want int) {
 	}
 	t.apply(changes)
 	t.seq = to
-	if !t.complete && len(t.top) < t.want {
+	if !t.complete && len(t.top) < t.want && !t.building { // a focus's top is scanned beside (hub_focus.go)
 		t.rebuild(p)
 	}
 }
@@ -216,24 +220,43 @@ func (t *viewTop) offer(e topEntry) {
 // rebuild scans the whole picture. Lock should be held.
 func (t *viewTop) rebuild(p *Picture) {
 	all, seq := p.Snapshot()
-	t.scans++
-	t.all = newCounts()
-	var es []topEntry
+	t.install(t.scan(all, seq, t.capacity()))
+}
+
+// scanned is one scan of the picture for a view: its best capacity entries, best first,
+// whether that is all it may see, and the counts of all it may see.
+type scanned struct {
+	es       []topEntry
+	complete bool
+	all      Counts
+	seq      uint64
+}
+
+// scan reads all, the picture at seq, for the view. It reads only what does not change
+// (identity, view, missions, focus): no lock needed.
+func (t *viewTop) scan(all []*picture.Situation, seq uint64, capacity int) scanned {
+	sc := scanned{all: newCounts(), seq: seq}
 	for _, s := range all {
 		if t.visible(s) {
-			t.all.add(s, 1)
-			es = append(es, t.entry(s))
+			sc.all.add(s, 1)
+			sc.es = append(sc.es, t.entry(s))
 		}
 	}
-	slices.SortFunc(es, compareEntries)
-	t.complete = len(es) <= t.capacity()
-	es = es[:min(len(es), t.capacity())]
-	t.top = slices.Clip(es)
+	slices.SortFunc(sc.es, compareEntries)
+	sc.complete = len(sc.es) <= capacity
+	sc.es = slices.Clip(sc.es[:min(len(sc.es), capacity)])
+	return sc
+}
+
+// install makes sc the view's top and counts. Lock should be held.
+func (t *viewTop) install(sc scanned) {
+	t.scans++
+	t.all, t.complete, t.top = sc.all, sc.complete, sc.es
 	clear(t.in)
 	for _, e := range t.top {
 		t.in[e.s.ID] = e.key
 	}
-	t.seq, t.built = seq, true
+	t.seq, t.built = sc.seq, true
 }
 
 // best returns the view's best n situations and the counts of the rest. Lock should be held.

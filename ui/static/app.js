@@ -3,6 +3,7 @@
 // (#token=...), which browsers never send, so it stays out of server and proxy logs.
 import { PictureMap } from "./map.js";
 import { SituationList, renderDetail } from "./panels.js";
+import { AreaFocus } from "./zoom.js";
 import { SECTORS, SEVERITIES, SEVERITY_COLOUR, el, pretty } from "./format.js";
 
 const $ = id => document.getElementById(id);
@@ -75,6 +76,7 @@ function render() {
   clearTimeout(mapTask);
   mapTask = setTimeout(() => mapView.setSituations(list), 0);
   listView.render(list, state.selected);
+  areaFocus.render(list, listView.rest, state.bounded);
   const bySev = {};
   for (const s of list) bySev[s.severity] = (bySev[s.severity] || 0) + 1;
   const counts = $("counts");
@@ -167,7 +169,11 @@ function fillFilters() {
     t = setTimeout(() => { state.view.min_score = Number(sc.value); sendView(); }, 250);
   });
 
-  $("f-window").addEventListener("change", e => { state.windowHours = Number(e.target.value); scheduleRender(); });
+  $("f-window").addEventListener("change", e => {
+    state.windowHours = Number(e.target.value);
+    areaFocus.setWindow(state.windowHours); // the server sends the window's best beyond the bound
+    scheduleRender();
+  });
 
   const fs = $("f-sectors");
   for (const sec of SECTORS) {
@@ -264,7 +270,10 @@ function connect() {
     state.backoff = 0;
     const view = JSON.stringify(state.view);
     const msg = { type: "view", ...state.view };
-    if (state.held.epoch && state.held.view === view) {
+    // A focus (the map zoomed, a window) goes first, so that the snapshot brings it; a
+    // resume would not rebuild what it brought.
+    areaFocus.resend();
+    if (state.held.epoch && state.held.view === view && !areaFocus.active()) {
       msg.epoch = state.held.epoch;
       msg.seq = state.held.seq;
       msg.limit = state.situations.size; // the bounded picture: how many it holds
@@ -289,6 +298,7 @@ function connect() {
     if (m.type === "snapshot" || m.campaigns_all) listView.setCampaigns(m.campaigns);
     else if (m.campaigns || m.campaigns_removed) listView.updateCampaigns(m.campaigns, m.campaigns_removed);
     if (m.type === "snapshot") state.bounded = !!m.rest;
+    if (m.type === "snapshot" || m.focus) areaFocus.setState(m.focus || null);
     if (m.type === "snapshot" || m.rest) listView.setRest(m.rest || null);
     for (const r of m.removed || []) {
       state.situations.delete(r.id);
@@ -352,6 +362,11 @@ listView.onMore = () => {
   state.ws.send(JSON.stringify({ type: "more", limit: state.situations.size + 300 }));
   return true;
 };
+const areaFocus = new AreaFocus(mapView, msg => {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+  state.ws.send(JSON.stringify(msg));
+  return true;
+});
 listView.fetchCampaign = id => api(`/api/v1/campaigns/${encodeURIComponent(id)}?${viewQuery()}`);
 
 window.addEventListener("cop-select", e => select(e.detail)); // an alert's "Show"
@@ -396,6 +411,7 @@ async function start() {
     return;
   }
   mapView.setMissions(state.missions, state.view.mission);
+  areaFocus.start(); // zooming or panning the map now asks for the area's best
   scheduleRender(); // shade the countries now drawn
   setInterval(scheduleRender, 30000); // keep "n min ago" and the time window current
   setInterval(refreshCampaigns, 15000); // deltas do not regroup: the campaigns are refreshed

@@ -76,6 +76,9 @@ export class PictureMap {
 
   home() { this.map.fitBounds(this.areaBounds || HOME); }
 
+  // homeBounds is the extent home() fits: a map showing all of it shows the whole view.
+  homeBounds() { return L.latLngBounds(this.areaBounds || HOME); }
+
   async loadBase() {
     const [topo, iso] = await Promise.all([
       fetch("vendor/world-atlas/countries-50m.json").then(r => r.json()),
