@@ -20,7 +20,10 @@ type flushJob struct {
 	pend    store.Pending
 	msgs    []kafka.Message
 	letters []deadletter.Letter
-	err     error
+	// pub is the publication of the deltas of the last fetch applied before the flush
+	// (nil: none): the commit waits for it.
+	pub *publication
+	err error
 }
 
 // takeOff hands what the loop gathered to a flush on its own goroutine, once the flush in
@@ -39,7 +42,7 @@ func (l *correlatorLoop) takeOff() error {
 	j.pend, l.pend = l.pend, j.pend
 	j.msgs, l.pendMsgs = l.pendMsgs, j.msgs
 	j.letters, l.letters = l.letters, j.letters
-	j.err = nil
+	j.err, j.pub = nil, l.pub.last
 	// Everything the engine applied is in j now: once j has landed, and while nothing
 	// more is applied, the state file may be written.
 	l.ahead = false
@@ -86,6 +89,7 @@ func (l *correlatorLoop) landed(j *flushJob) error {
 		l.sw.committed()
 	}
 	j.pend.Reset()
+	j.pub = nil
 	clear(j.msgs)
 	j.msgs = j.msgs[:0]
 	clear(j.letters)
@@ -117,6 +121,9 @@ func (l *correlatorLoop) write(ctx context.Context, j *flushJob) error {
 		if err := retry(ctx, l.Log, l.m.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, l.dead, j.letters) }); err != nil {
 			return err
 		}
+	}
+	if err := published(ctx, j.pub); err != nil {
+		return err
 	}
 	if len(j.msgs) > 0 {
 		return retry(ctx, l.Log, l.m.retries, "commit cop.events offsets", func() error { return l.r.CommitMessages(ctx, j.msgs...) })

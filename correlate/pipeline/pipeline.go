@@ -34,12 +34,15 @@
 // A flush runs on a goroutine of its own (flight.go) while the loop goes on applying,
 // publishing and gathering the next fetches: the engine's work overlaps ClickHouse's.
 // One flush is in flight at a time; when the next one is due before it landed, the loop
-// waits for it (backpressure: at most one flush written and one gathered). So:
+// waits for it (backpressure: at most one flush written and one gathered). A fetch's
+// deltas are published by a goroutine of their own too (publisher.go), in the order the
+// fetches were applied, while the loop applies the next one (at most one written and one
+// queued). So:
 //
 //   - Offsets are committed in order: each flush holds the fetches after the previous
-//     one's, and commits only after its rows and dead letters are written. A fetch's
-//     deltas are published in the loop before the fetch joins a flush, so a commit still
-//     comes after both the store and the publish.
+//     one's, and commits only after its rows and dead letters are written and the
+//     deltas of its last fetch (so of all its fetches, published in order) are on
+//     cop.picture: a commit still comes after both the store and the publish.
 //   - The state file is written only when no flush is in flight and nothing applied
 //     since is gathered: when one is due, the loop first waits for the flight and writes
 //     what it gathered (settle), so the file's offsets are the committed ones and the
@@ -186,6 +189,7 @@ type correlatorLoop struct {
 	flight, spare *flushJob
 	flushed       chan *flushJob
 	fctx          context.Context
+	pub           *publisher
 	committed     map[int]int64 // next offset per partition, as committed
 	partLag       map[int]int64
 	nextTick      time.Time
@@ -232,9 +236,11 @@ func (c *Correlator) run(ctx context.Context) error {
 	defer l.r.Close()
 	defer l.picture.Close()
 	defer l.dead.Close()
-	// A flush still in flight when Run returns (after an error) is stopped before the
-	// reader and writers it uses are closed; what it did not commit is redelivered.
-	defer func() { fcancel(); l.land() }()
+	l.pub = startPublisher(fctx, l.picture, c.Log, l.m.retries)
+	// A flush or publication still in flight when Run returns (after an error) is stopped
+	// before the reader and writers it uses are closed; what was not committed is
+	// redelivered.
+	defer func() { fcancel(); l.land(); l.pub.stop() }()
 
 	// The next batch is fetched and decoded while this one is applied and stored.
 	fch := make(chan *fetched)
@@ -343,11 +349,11 @@ func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 		l.sw.changed()
 	}
 	if len(sb.Deltas) > 0 {
-		send, err := publish(l.picture, sb)
+		msgs, err := encodeDeltas(sb)
 		if err != nil {
 			return err
 		}
-		if err := retry(wctx, l.Log, l.m.retries, "publish picture", func() error { return send(wctx) }); err != nil {
+		if err := l.pub.publish(wctx, msgs); err != nil {
 			return err
 		}
 	}
