@@ -248,6 +248,7 @@ type flush struct {
 	since   map[uint64]sinceResult
 	shared  map[groupKey]*websocket.PreparedMessage // nil: nothing for this group
 	idle    map[groupKey]*websocket.PreparedMessage // the empty delta, for clients idle too long
+	enc     sitBytes                                // the situations encoded for this flush's deltas
 	alerts  flushAlerts
 }
 
@@ -290,7 +291,9 @@ func (h *Hub) flushSlot(i int, f *flush) {
 	}
 	if f.since == nil {
 		f.since, f.shared, f.idle = map[uint64]sinceResult{}, map[groupKey]*websocket.PreparedMessage{}, map[groupKey]*websocket.PreparedMessage{}
+		f.enc = sitBytes{}
 	}
+	clear(f.enc)
 	clear(f.since)
 	clear(f.shared)
 	clear(f.idle)
@@ -346,8 +349,10 @@ func (h *Hub) flushSlot(i int, f *flush) {
 		}
 		pm, built := f.shared[gk]
 		if !built {
-			if msg := h.delta(&c.id, d.v, r.changes, gk.from, to, now); len(msg.Situations) > 0 || len(msg.Removed) > 0 {
-				pm = prepare(msg, h.log)
+			if b, any, err := h.deltaBytes(f.enc, &c.id, d.v, r.changes, gk.from, to, now); err != nil {
+				h.log.Error().Err(err).Msg("BUG: cannot encode picture message")
+			} else if any {
+				pm = prepareBytes(b, h.log)
 			}
 			f.shared[gk] = pm
 		}
@@ -422,6 +427,11 @@ func prepare(m *Message, log zerolog.Logger) *websocket.PreparedMessage {
 		log.Error().Err(err).Msg("BUG: cannot encode picture message")
 		return nil
 	}
+	return prepareBytes(b, log)
+}
+
+// prepareBytes is prepare of a message already encoded.
+func prepareBytes(b []byte, log zerolog.Logger) *websocket.PreparedMessage {
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot prepare picture message")

@@ -54,9 +54,10 @@ func (w *stateWriter) changed() { w.dirty = true }
 // committed records that a batch was committed.
 func (w *stateWriter) committed() { w.since++ }
 
-// due reports whether the state file should be written now.
+// due reports whether the state file should be written now: never without a file or a
+// change to write (the Correlator waits for its flushes before a write).
 func (w *stateWriter) due() bool {
-	return w.batches > 0 && w.since >= w.batches || w.dirty && time.Since(w.last) >= w.every
+	return w.path != "" && w.dirty && (w.batches > 0 && w.since >= w.batches || time.Since(w.last) >= w.every)
 }
 
 // write writes e's state at offsets, if it changed. A failure is not fatal: the previous

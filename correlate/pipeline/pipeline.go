@@ -29,8 +29,30 @@
 //     it converges. The stored rows of a batch stored twice fold (same keys, same
 //     StoredAt from the journal or the redelivered batch).
 //
+// # Pipelining
+//
+// A flush runs on a goroutine of its own (flight.go) while the loop goes on applying,
+// publishing and gathering the next fetches: the engine's work overlaps ClickHouse's.
+// One flush is in flight at a time; when the next one is due before it landed, the loop
+// waits for it (backpressure: at most one flush written and one gathered). A fetch's
+// deltas are published by a goroutine of their own too (publisher.go), in the order the
+// fetches were applied, while the loop applies the next one (at most one written and one
+// queued). So:
+//
+//   - Offsets are committed in order: each flush holds the fetches after the previous
+//     one's, and commits only after its rows and dead letters are written and the
+//     deltas of its last fetch (so of all its fetches, published in order) are on
+//     cop.picture: a commit still comes after both the store and the publish.
+//   - The state file is written only when no flush is in flight and nothing applied
+//     since is gathered: when one is due, the loop first waits for the flight and writes
+//     what it gathered (settle), so the file's offsets are the committed ones and the
+//     journal's records all lie before them, as in the serial loop.
+//   - A crash with a flush in flight loses it and everything gathered behind it, all
+//     uncommitted: redelivered and applied to the restored engine like any uncommitted
+//     fetch.
+//
 // The Replica path (replica.go) gathers the same way, and commits cop.sequence after the
-// flush.
+// flush (serially).
 package pipeline
 
 import (
@@ -152,22 +174,28 @@ func newCorrelatorMetrics(reg *metrics.Registry) correlatorMetrics {
 // correlatorLoop is the state of one Run between batches.
 type correlatorLoop struct {
 	*Correlator
-	m         correlatorMetrics
-	sw        *stateWriter
-	jr        *journal // nil without a state file
-	r         *kafka.Reader
-	picture   *kafka.Writer
-	dead      *kafka.Writer
-	sb        store.Batch
-	pend      store.Pending   // gathered rows, not yet in ClickHouse
-	pendMsgs  []kafka.Message // their messages, not yet committed
-	letters   []deadletter.Letter
-	committed map[int]int64 // next offset per partition, as committed
-	partLag   map[int]int64
-	nextTick  time.Time
-	// ahead: the engine holds events not yet stored (pend holds them); the state file is
-	// never written then, or a restart would take the uncommitted (maybe unstored) events
-	// for redeliveries.
+	m        correlatorMetrics
+	sw       *stateWriter
+	jr       *journal // nil without a state file
+	r        *kafka.Reader
+	picture  *kafka.Writer
+	dead     *kafka.Writer
+	sb       store.Batch
+	pend     store.Pending   // gathered rows, not yet handed to a flush
+	pendMsgs []kafka.Message // their messages, not yet committed
+	letters  []deadletter.Letter
+	// flight is the flush being written (flight.go), nil when none; it sends itself on
+	// flushed when done, and writes under fctx. spare is the other job, for reuse.
+	flight, spare *flushJob
+	flushed       chan *flushJob
+	fctx          context.Context
+	pub           *publisher
+	committed     map[int]int64 // next offset per partition, as committed
+	partLag       map[int]int64
+	nextTick      time.Time
+	// ahead: the engine holds events not yet handed to a flush (pend holds them); the
+	// state file is never written then, nor while a flush is in flight, or a restart
+	// would take the uncommitted (maybe unstored) events for redeliveries.
 	ahead bool
 }
 
@@ -176,6 +204,9 @@ func (c *Correlator) run(ctx context.Context) error {
 		nextTick: time.Now().Add(c.TickEvery)}
 	wctx, release := drain(ctx, c.DrainTimeout)
 	defer release()
+	fctx, fcancel := context.WithCancel(wctx)
+	defer fcancel()
+	l.fctx, l.flushed, l.spare = fctx, make(chan *flushJob, 1), &flushJob{}
 	if c.StatePath != "" {
 		var err error
 		if l.committed, err = c.restore(ctx, l.m.retries, l.m.reapplied); err != nil {
@@ -205,6 +236,11 @@ func (c *Correlator) run(ctx context.Context) error {
 	defer l.r.Close()
 	defer l.picture.Close()
 	defer l.dead.Close()
+	l.pub = startPublisher(fctx, l.picture, c.Log, l.m.retries)
+	// A flush or publication still in flight when Run returns (after an error) is stopped
+	// before the reader and writers it uses are closed; what was not committed is
+	// redelivered.
+	defer func() { fcancel(); l.land(); l.pub.stop() }()
 
 	// The next batch is fetched and decoded while this one is applied and stored.
 	fch := make(chan *fetched)
@@ -216,7 +252,7 @@ func (c *Correlator) run(ctx context.Context) error {
 	defer wake.Stop()
 	for {
 		if ctx.Err() != nil {
-			if err := l.flush(wctx); err != nil {
+			if err := l.settle(); err != nil {
 				return c.stopped(ctx, err)
 			}
 			l.snapshot()
@@ -227,6 +263,11 @@ func (c *Correlator) run(ctx context.Context) error {
 		select {
 		case f = <-fch:
 		case <-wake.C:
+		case j := <-l.flushed:
+			if err := l.landed(j); err != nil {
+				return c.stopped(ctx, err)
+			}
+			continue
 		case <-ctx.Done():
 			continue
 		}
@@ -234,6 +275,9 @@ func (c *Correlator) run(ctx context.Context) error {
 			return c.stopped(ctx, err)
 		}
 		if l.sw.due() {
+			if err := l.settle(); err != nil {
+				return c.stopped(ctx, err)
+			}
 			l.snapshot()
 		}
 	}
@@ -257,14 +301,14 @@ func minTime(a, b time.Time) time.Time {
 
 // snapshot writes the state file unless the engine is ahead of the commits.
 func (l *correlatorLoop) snapshot() {
-	if !l.ahead {
+	if !l.ahead && l.flight == nil {
 		l.sw.write(l.Engine, l.committed)
 	}
 }
 
 // step journals, applies and publishes one fetched batch (empty when only the decay tick
-// or a flush is due) and gathers its rows; it stores and commits what was gathered when
-// a flush is due (see the package doc). Its writes run under wctx, which outlives ctx's
+// or a flush is due) and gathers its rows; it hands what was gathered to a flush when one
+// is due (see the package doc). Its writes run under wctx, which outlives ctx's
 // end.
 func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 	l.letters = append(l.letters, f.letters...)
@@ -305,11 +349,11 @@ func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 		l.sw.changed()
 	}
 	if len(sb.Deltas) > 0 {
-		send, err := publish(l.picture, sb)
+		msgs, err := encodeDeltas(sb)
 		if err != nil {
 			return err
 		}
-		if err := retry(wctx, l.Log, l.m.retries, "publish picture", func() error { return send(wctx) }); err != nil {
+		if err := l.pub.publish(wctx, msgs); err != nil {
 			return err
 		}
 	}
@@ -322,7 +366,7 @@ func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 	}
 	l.pendMsgs = append(l.pendMsgs, f.msgs...)
 	if l.flushDue(ctx) {
-		return l.flush(wctx)
+		return l.takeOff()
 	}
 	return nil
 }
@@ -331,54 +375,6 @@ func (l *correlatorLoop) step(ctx, wctx context.Context, f *fetched) error {
 func (l *correlatorLoop) flushDue(ctx context.Context) bool {
 	return l.pend.Batches() > 0 && (l.FlushEvery <= 0 || ctx.Err() != nil || l.pend.Rows() >= l.FlushRows ||
 		!time.Now().Before(l.pend.Since().Add(l.FlushEvery)))
-}
-
-// flush writes the gathered rows to ClickHouse, then the dead letters, then commits the
-// gathered messages' offsets. Its writes run under wctx, which outlives ctx's end.
-func (l *correlatorLoop) flush(wctx context.Context) error {
-	if l.pend.Batches() == 0 {
-		return nil
-	}
-	start := l.pend.Since()
-	if l.pend.Rows() > 0 {
-		if err := retry(wctx, l.Log, l.m.retries, "store batch", func() error { return l.Store.WritePending(wctx, &l.pend) }); err != nil {
-			return err
-		}
-		l.m.flushes.Inc()
-		l.m.flushRows.Set(float64(l.pend.Rows()))
-	}
-	if len(l.letters) > 0 {
-		if err := retry(wctx, l.Log, l.m.retries, "dead-letter undecodable events", func() error { return writeLetters(wctx, l.dead, l.letters) }); err != nil {
-			return err
-		}
-		l.letters = l.letters[:0]
-	}
-	batches := l.pend.Batches()
-	l.pend.Reset()
-	l.ahead = false
-	if len(l.pendMsgs) > 0 {
-		msgs := l.pendMsgs
-		if err := retry(wctx, l.Log, l.m.retries, "commit cop.events offsets", func() error { return l.r.CommitMessages(wctx, msgs...) }); err != nil {
-			// Not committed: the loop stops, and everything since the last commit is
-			// redelivered; the state file (written only when nothing is ahead) is older.
-			l.ahead = true
-			return err
-		}
-		for i := range msgs {
-			if o := msgs[i].Offset + 1; o > l.committed[msgs[i].Partition] {
-				l.committed[msgs[i].Partition] = o
-			}
-		}
-		clear(l.pendMsgs)
-		l.pendMsgs = l.pendMsgs[:0]
-	}
-	l.m.batches.Add(uint64(batches))
-	l.m.batchSecs.Set(time.Since(start).Seconds())
-	l.m.gauges(l.Engine)
-	for range batches {
-		l.sw.committed()
-	}
-	return nil
 }
 
 // observeLag updates the lag gauge from the high-water marks of msgs.

@@ -154,10 +154,27 @@ type Anonymiser struct {
 
 // Shown is the name of contributor as id may see it.
 func (a Anonymiser) Shown(id *Identity, contributor string, anonymise bool) string {
-	if anonymise && id.Role != RoleAdmin && contributor != id.Name {
+	if hidden(id, contributor, anonymise) {
 		return a.Pseudonym(id.Name, contributor)
 	}
 	return contributor
+}
+
+// hidden reports whether id is shown contributor's pseudonym instead of its name.
+func hidden(id *Identity, contributor string, anonymise bool) bool {
+	return anonymise && id.Role != RoleAdmin && contributor != id.Name
+}
+
+// Redacts reports whether Redact may show s to id otherwise than as s is: whether id is
+// shown one of its contributors by pseudonym. When it is false, s as encoded for anyone
+// is what id may see of it (the websocket hub shares those bytes between viewers).
+func (a Anonymiser) Redacts(id *Identity, s *picture.Situation) bool {
+	for _, c := range s.Contributors {
+		if hidden(id, c.Name, c.Anonymise) {
+			return true
+		}
+	}
+	return false
 }
 
 // Pseudonym names an anonymised contributor to one viewer: "member state 3f2a9c01", the
