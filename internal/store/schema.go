@@ -364,6 +364,7 @@ var Migrations = []Migration{
 		PARTITION BY exercise
 		ORDER BY (exercise, subject_kind, subject_id, id)`,
 	}},
+	situationGranulesMigration,
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
