@@ -288,6 +288,15 @@ func (s *Store) MigrateCluster(ctx context.Context, spec ClusterSpec) (applied [
 	if err := conn.Exec(ctx, spec.migrationsTable()); err != nil {
 		return nil, fmt.Errorf("cannot create %s.schema_migrations: %w", spec.Database, err)
 	}
+	// As Migrate: no lock when nothing is pending, and read again under it.
+	if done, err := appliedMigrations(ctx, conn, spec.Database); err != nil || !pending(done, spec.Major) {
+		return nil, err
+	}
+	unlock, err := lockClusterMigrations(ctx, conn, spec)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
+	}
+	defer unlock()
 	applied, err = applyMigrations(ctx, conn, spec.Database, spec.Major, spec.migration)
 	if err != nil {
 		err = fmt.Errorf("cluster %s: %w", spec.Name, err)
