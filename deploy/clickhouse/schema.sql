@@ -434,6 +434,25 @@ CREATE TABLE IF NOT EXISTS cop.notes_local ON CLUSTER cop (
 CREATE TABLE IF NOT EXISTS cop.notes ON CLUSTER cop AS cop.notes_local
 		ENGINE = Distributed(cop, cop, notes_local, cityHash64(subject_id));
 
+CREATE TABLE IF NOT EXISTS cop.situations_fine_local ON CLUSTER cop AS cop.situations_local
+		ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/cop/situations_fine', '{replica}', version)
+		PARTITION BY exercise
+		ORDER BY (exercise, id)
+		SETTINGS index_granularity = 256;
+
+CREATE TABLE IF NOT EXISTS cop.situations_fine ON CLUSTER cop AS cop.situations_fine_local
+		ENGINE = Distributed(cop, cop, situations_fine_local, cityHash64(id));
+
+RENAME TABLE cop.situations_local TO cop.situations_coarse_local, cop.situations_fine_local TO cop.situations_local ON CLUSTER cop;
+
+INSERT INTO cop.situations SELECT * FROM cluster('cop', cop, situations_coarse_local);
+
+DROP TABLE IF EXISTS cop.situations_coarse_local ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.situations_fine ON CLUSTER cop;
+
+DROP TABLE IF EXISTS cop.situations_fine_local ON CLUSTER cop;
+
 CREATE TABLE IF NOT EXISTS cop.schema_migrations ON CLUSTER cop (version UInt32, name String, applied_at DateTime)
 		ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/cop/schema_migrations', '{replica}') ORDER BY version;
 
@@ -452,3 +471,5 @@ INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (6, 'stated
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (7, 'crises', now());
 
 INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (8, 'notes', now());
+
+INSERT INTO cop.schema_migrations (version, name, applied_at) VALUES (10, 'situations in small granules', now());

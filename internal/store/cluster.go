@@ -55,17 +55,21 @@ var shardKeys = map[string]string{
 	"crises": "cityHash64(id)",
 	// Migration 8: all of one subject's notes on one shard.
 	"notes": "cityHash64(subject_id)",
+	// Migration 10: cop.situations made again with small granules, then swapped in.
+	"situations_fine": "cityHash64(id)",
 }
 
 var (
 	reCreateDB    = regexp.MustCompile(`^CREATE DATABASE IF NOT EXISTS cop$`)
 	reCreateTable = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS cop\.(\w+) (\(.*\))\s*ENGINE = (\w*MergeTree)(?:\(([^()]*)\))?(\s.*)$`)
-	reAlterTable  = regexp.MustCompile(`(?s)^ALTER TABLE cop\.(\w+) (.*)$`)
-	reCreateView  = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS cop\.(\w+) TO cop\.(\w+) AS (SELECT .*)$`)
-	reInsert      = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) ((?:\([^()]*\) )?SELECT .*)$`)
-	reDropTable   = regexp.MustCompile(`^DROP TABLE IF EXISTS cop\.(\w+)$`)
-	reRenameSwap  = regexp.MustCompile(`^RENAME TABLE cop\.(\w+) TO cop\.(\w+), cop\.(\w+) TO cop\.(\w+)$`)
-	reTableName   = regexp.MustCompile(`\bcop\.(\w+)\b`)
+	// reCreateAs: a table made with another's columns (CREATE TABLE t AS s ENGINE = ...).
+	reCreateAs   = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS cop\.(\w+) AS cop\.(\w+)\s+ENGINE = (\w*MergeTree)(?:\(([^()]*)\))?(\s.*)$`)
+	reAlterTable = regexp.MustCompile(`(?s)^ALTER TABLE cop\.(\w+) (.*)$`)
+	reCreateView = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS cop\.(\w+) TO cop\.(\w+) AS (SELECT .*)$`)
+	reInsert     = regexp.MustCompile(`(?s)^INSERT INTO cop\.(\w+) ((?:\([^()]*\) )?SELECT .*)$`)
+	reDropTable  = regexp.MustCompile(`^DROP TABLE IF EXISTS cop\.(\w+)$`)
+	reRenameSwap = regexp.MustCompile(`^RENAME TABLE cop\.(\w+) TO cop\.(\w+), cop\.(\w+) TO cop\.(\w+)$`)
+	reTableName  = regexp.MustCompile(`\bcop\.(\w+)\b`)
 	// reColumnAlter matches ALTERs that change the columns, which the Distributed table
 	// must follow; the rest (indexes, TTL, settings) concern the local tables only.
 	reColumnAlter = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b`)
@@ -162,6 +166,20 @@ func (spec ClusterSpec) migration(m Migration) ([]string, error) {
 			local := spec.Database + "." + table + LocalSuffix
 			out = append(out,
 				"CREATE TABLE IF NOT EXISTS "+local+spec.onCluster()+" "+columns+"\n\t\tENGINE = "+spec.engine(table, engine, args)+rest,
+				fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s\n\t\tENGINE = Distributed(%s, %s, %s, %s)",
+					spec.Database, table, spec.onCluster(), local, spec.Name, spec.Database, table+LocalSuffix, key))
+		case reCreateAs.MatchString(q):
+			// The local table with the source's local columns, and its Distributed table.
+			sm := reCreateAs.FindStringSubmatch(q)
+			table, source, engine, args, rest := sm[1], sm[2], sm[3], sm[4], sm[5]
+			key, ok := shardKeys[table]
+			if !ok {
+				return nil, fmt.Errorf("migration %d: table %s has no shard key in cluster.go: %w", m.Version, table, ErrClusterForm)
+			}
+			local := spec.Database + "." + table + LocalSuffix
+			out = append(out,
+				"CREATE TABLE IF NOT EXISTS "+local+spec.onCluster()+" AS "+spec.Database+"."+source+LocalSuffix+
+					"\n\t\tENGINE = "+spec.engine(table, engine, args)+rest,
 				fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s\n\t\tENGINE = Distributed(%s, %s, %s, %s)",
 					spec.Database, table, spec.onCluster(), local, spec.Name, spec.Database, table+LocalSuffix, key))
 		case reAlterTable.MatchString(q):
@@ -270,6 +288,15 @@ func (s *Store) MigrateCluster(ctx context.Context, spec ClusterSpec) (applied [
 	if err := conn.Exec(ctx, spec.migrationsTable()); err != nil {
 		return nil, fmt.Errorf("cannot create %s.schema_migrations: %w", spec.Database, err)
 	}
+	// As Migrate: no lock when nothing is pending, and read again under it.
+	if done, err := appliedMigrations(ctx, conn, spec.Database); err != nil || !pending(done, spec.Major) {
+		return nil, err
+	}
+	unlock, err := lockClusterMigrations(ctx, conn, spec)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
+	}
+	defer unlock()
 	applied, err = applyMigrations(ctx, conn, spec.Database, spec.Major, spec.migration)
 	if err != nil {
 		err = fmt.Errorf("cluster %s: %w", spec.Name, err)

@@ -364,6 +364,7 @@ var Migrations = []Migration{
 		PARTITION BY exercise
 		ORDER BY (exercise, subject_kind, subject_id, id)`,
 	}},
+	situationGranulesMigration,
 }
 
 // dailySelect and contributorsSelect aggregate rows of cop.events into the groups of
@@ -432,24 +433,46 @@ var migrationLockWait = 10 * time.Minute
 // lockMigrations takes the migration lock, waiting while another process holds it, and
 // returns its release.
 func (s *Store) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	return takeLock(ctx, s.conn, migrationLockSpec{
+		create: "CREATE TABLE " + migrationLock + " (since DateTime DEFAULT now()) ENGINE = Memory",
+		drop:   "DROP TABLE IF EXISTS " + migrationLock,
+		held:   func(code int32) bool { return code == codeTableExists },
+		name:   "table " + s.database() + ".migration_lock",
+		what:   "database " + s.database(),
+		fix:    "drop that table and start again",
+	})
+}
+
+// migrationLockSpec says how to take and release one form of the migration lock.
+type migrationLockSpec struct {
+	create, drop string
+	held         func(code int32) bool // the create failed because another holds the lock
+	name         string                // the lock, as errors name it
+	what         string                // what is being migrated
+	fix          string                // what to do if no process holds it
+}
+
+// takeLock creates l's lock table, waiting up to migrationLockWait while another process
+// holds it, and returns its release.
+func takeLock(ctx context.Context, conn driver.Conn, l migrationLockSpec) (unlock func(), err error) {
 	deadline := time.Now().Add(migrationLockWait)
 	for {
-		err := s.conn.Exec(ctx, "CREATE TABLE "+migrationLock+" (since DateTime DEFAULT now()) ENGINE = Memory")
+		err := conn.Exec(ctx, l.create)
 		if err == nil {
 			return func() {
 				// Released even when ctx is done: a lock left behind stops every later start.
 				rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				s.conn.Exec(rctx, "DROP TABLE IF EXISTS "+migrationLock)
+				conn.Exec(rctx, l.drop)
 			}, nil
 		}
 		var ex *clickhouse.Exception
-		if !errors.As(err, &ex) || ex.Code != codeTableExists {
-			return nil, fmt.Errorf("cannot take the migration lock (table %s.migration_lock): %w", s.database(), err)
+		if !errors.As(err, &ex) || !l.held(ex.Code) {
+			return nil, fmt.Errorf("cannot take the migration lock (%s): %w", l.name, err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("another process has been migrating database %s for over %s (table %s.migration_lock); "+
-				"if none is, a migration was interrupted: drop that table and start again", s.database(), migrationLockWait, s.database())
+			return nil, fmt.Errorf("another process has been migrating %s for over %s (%s); "+
+				"if none is, a migration was interrupted: %s", l.what, migrationLockWait, l.name, l.fix)
 		}
 		select {
 		case <-ctx.Done():

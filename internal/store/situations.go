@@ -155,7 +155,10 @@ var afterKeys func()
 // when nothing more qualifies.
 func (s *Store) EachSituation(ctx context.Context, c Caller, f SituationFilter, fn func(*StoredSituation) (bool, error)) (*Cursor, error) {
 	order := f.order()
-	if f.Limit == 0 {
+	// One situation by id (GET /api/v1/situations/{id}) is one query: its versions found
+	// through the key, the latest read whole. The two phases are for pages, and a second
+	// round trip would double its latency; one id has no next page either way.
+	if f.Limit == 0 || f.ID != "" {
 		w := f.where(c)
 		from, args := latestSituations(situationFilterColumns+", confidence, event_count, merged_into, payload", c, &f)
 		rows, err := s.conn.Query(ctx, "SELECT "+situationColumns+" FROM "+from+" WHERE "+w.String()+order, append(args, w.args...)...)
