@@ -10,7 +10,7 @@ import (
 // Flush cadence defaults (see the package doc, Write cadence).
 const (
 	defaultFlushEvery   = time.Second
-	defaultFlushWait    = 5 * time.Second
+	defaultFlushWait    = 10 * time.Second
 	defaultFlushMinRows = 5000
 	defaultFlushRows    = 50000
 )
@@ -22,11 +22,12 @@ const (
 // Why wait for minRows: ClickHouse 18.16 merges a table's parts smaller than a few MB a
 // handful of new parts at a time into the partition's growing part, so each small part's
 // bytes are written again at nearly every later merge until the part it joined is big:
-// the bytes merges write go as the inverse of the insert's size. At the demo's 200
-// events/s, one insert a second had ClickHouse write 7x the bytes inserted within three
-// minutes; waiting up to 5 s for 5000 rows makes each insert five times larger there
-// (docs/history.md, "Disk under the demo's rate"), and changes nothing at a rate that
-// fills 5000 rows within the second, whose inserts are large already.
+// the bytes merges write go as the inverse of the insert's size. The daily aggregates,
+// whose inserts are a tenth of the events', suffer most. At the demo's 200 events/s,
+// against the bytes inserted, one insert a second had ClickHouse write 9.8x within 8
+// minutes, one every 5 s 6.0x within 18 and one every 10 s 3.6x (docs/history.md, "Disk
+// under the demo's rate"). Waiting for minRows changes nothing at a rate that fills them
+// within FlushEvery, whose inserts are large already.
 type cadence struct {
 	every, wait   time.Duration
 	minRows, rows int

@@ -11,10 +11,10 @@
 // again: one insert per fetch made ClickHouse rewrite 68x the inserted bytes. So the
 // correlator applies and publishes each fetch at once but gathers the rows
 // (store.Pending) and writes them every FlushEvery (default 1 s) once FlushMinRows rows
-// (5000) are gathered, or when the first gathered fetch waited FlushWait (5 s), or at
+// (5000) are gathered, or when the first gathered fetch waited FlushWait (10 s), or at
 // FlushRows rows, whichever first, then commits the offsets of every fetch in the flush.
 // Small inserts cost the most merges (see cadence): at the demo's 200 events/s a flush
-// waits the 5 s, at 5000 events/s and more it goes every second.
+// waits the 10 s, at 5000 events/s and more it goes every second.
 // Why this keeps "nothing lost, nothing counted twice":
 //
 //   - Offsets are committed only after the rows of their events are in ClickHouse, as
@@ -68,7 +68,7 @@ type Correlator struct {
 	// FlushEvery, FlushWait, FlushMinRows and FlushRows bound how long and how much the
 	// correlator gathers before it writes to ClickHouse and commits: at FlushRows rows
 	// (default 50000), else every FlushEvery (1 s) once it holds FlushMinRows (5000), else
-	// once the first gathered batch waited FlushWait (5 s); see the package doc. A negative
+	// once the first gathered batch waited FlushWait (10 s); see the package doc. A negative
 	// FlushEvery writes every batch at once.
 	FlushEvery   time.Duration
 	FlushWait    time.Duration
