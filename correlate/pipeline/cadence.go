@@ -23,10 +23,10 @@ const (
 // handful of new parts at a time into the partition's growing part, so each small part's
 // bytes are written again at nearly every later merge until the part it joined is big:
 // the bytes merges write go as the inverse of the insert's size. The daily aggregates,
-// whose inserts are a tenth of the events', suffer most. At the demo's 200 events/s,
-// against the bytes inserted, one insert a second had ClickHouse write 9.8x within 8
-// minutes, one every 5 s 6.0x within 18 and one every 10 s 3.6x (docs/history.md, "Disk
-// under the demo's rate"). Waiting for minRows changes nothing at a rate that fills them
+// whose inserts are a tenth of the events', suffer most. At the demo's rate, against
+// the bytes inserted, one insert a second had ClickHouse write 14x within 17 minutes,
+// one every 5 s 9.0x within 30 and one every 10 s 4.5x (docs/history.md, "Disk under
+// the demo's rate"). Waiting for minRows changes nothing at a rate that fills them
 // within FlushEvery, whose inserts are large already.
 type cadence struct {
 	every, wait   time.Duration

@@ -31,7 +31,7 @@ import (
 // plus 2 for the feed's last flush and an insert that straddles a stored day (8 in a
 // minute); the issue's bound, one insert per second, is 60. More than that fails: one
 // insert per fetch wrote 400-600 a minute, one a second up to 60, and at one a second
-// ClickHouse wrote 9.8x the bytes inserted in 8 minutes (docs/history.md, "Disk under
+// ClickHouse wrote 14x the bytes inserted in 17 minutes (docs/history.md, "Disk under
 // the demo's rate"). Every event must be stored once.
 func TestWriteCadenceBoundsPartsPerTable(t *testing.T) {
 	kafkaAddr, ch := itest.Services(t)
