@@ -16,8 +16,9 @@ const (
 )
 
 // cadence decides when the rows a stage gathered (store.Pending) are written: at rows
-// rows at once; every seconds' worth once they are at least minRows; else once the first
-// of them waited wait. A negative every writes every batch at once.
+// rows at once; every seconds' worth once they are at least minRows, or when the last
+// write held that many (the stream is fast: its tail is not held back wait); else once
+// the first of them waited wait. A negative every writes every batch at once.
 //
 // Why wait for minRows: ClickHouse 18.16 merges a table's parts smaller than a few MB a
 // handful of new parts at a time into the partition's growing part, so each small part's
@@ -31,6 +32,7 @@ const (
 type cadence struct {
 	every, wait   time.Duration
 	minRows, rows int
+	fast          bool // the last write held minRows rows or more
 }
 
 // newCadence is the cadence of a stage's FlushEvery, FlushWait, FlushMinRows and
@@ -52,8 +54,11 @@ func (c cadence) due(p *store.Pending, now time.Time) bool {
 
 // at is when what p holds is due if nothing more is gathered (p holds a batch).
 func (c cadence) at(p *store.Pending) time.Time {
-	if p.Rows() >= c.minRows {
+	if p.Rows() >= c.minRows || c.fast {
 		return p.Since().Add(c.every)
 	}
 	return p.Since().Add(c.wait)
 }
+
+// wrote records that a write of rows rows went out.
+func (c *cadence) wrote(rows int) { c.fast = rows >= c.minRows }

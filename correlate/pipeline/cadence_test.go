@@ -171,7 +171,8 @@ func feedAtRate(ctx context.Context, t *testing.T, bc bus.Config, ex string, rat
 }
 
 // TestCadenceWaitsForRowsUpToFlushWait: a flush goes every FlushEvery once it holds
-// FlushMinRows rows, else once its first batch waited FlushWait, and at FlushRows at once.
+// FlushMinRows rows or the last one did, else once its first batch waited FlushWait, and
+// at FlushRows at once.
 func TestCadenceWaitsForRowsUpToFlushWait(t *testing.T) {
 	c := newCadence(0, 0, 0, 0)
 	f := func(events int, after time.Duration, want bool) {
@@ -198,6 +199,14 @@ func TestCadenceWaitsForRowsUpToFlushWait(t *testing.T) {
 	f(5000, 999*time.Millisecond, false)
 	f(5000, time.Second, true)
 	f(50000, 0, true)
+
+	// After a write of FlushMinRows rows the stream is fast: its tail goes at FlushEvery.
+	c.wrote(5000)
+	f(1000, time.Second, true)
+	f(0, time.Second, true)
+	c.wrote(4999)
+	f(1000, time.Second, false)
+	f(1000, 10*time.Second, true)
 
 	if c := newCadence(2*time.Second, time.Second, 10, 100); c.wait != 2*time.Second {
 		t.Errorf("FlushWait 1 s under FlushEvery 2 s: wait %s, want FlushEvery", c.wait)

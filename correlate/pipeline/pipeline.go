@@ -353,6 +353,7 @@ func (l *correlatorLoop) flush(wctx context.Context) error {
 		}
 		l.m.flushes.Inc()
 		l.m.flushRows.Set(float64(l.pend.Rows()))
+		l.cadence.wrote(l.pend.Rows())
 	}
 	if len(l.letters) > 0 {
 		if err := retry(wctx, l.Log, l.m.retries, "dead-letter undecodable events", func() error { return writeLetters(wctx, l.dead, l.letters) }); err != nil {

@@ -318,6 +318,7 @@ func (r *Replica) flush(ctx context.Context) error {
 		if err := retry(ctx, r.Log, r.retries, "store batch", func() error { return r.Store.WritePending(ctx, &r.pend) }); err != nil {
 			return err
 		}
+		r.cadence.wrote(r.pend.Rows())
 	}
 	if len(r.letters) > 0 {
 		if err := retry(ctx, r.Log, r.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, r.dead, r.letters) }); err != nil {
