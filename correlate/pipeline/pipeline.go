@@ -67,9 +67,9 @@ type Correlator struct {
 	Linger   time.Duration
 	// FlushEvery, FlushWait, FlushMinRows and FlushRows bound how long and how much the
 	// correlator gathers before it writes to ClickHouse and commits: at FlushRows rows
-	// (default 50000), else every FlushEvery (1 s) once it holds FlushMinRows (5000), else
-	// once the first gathered batch waited FlushWait (10 s); see the package doc. A negative
-	// FlushEvery writes every batch at once.
+	// (default 50000), else every FlushEvery (1 s) once it holds FlushMinRows (5000) or the
+	// last write did, else once the first gathered batch waited FlushWait (10 s); see the
+	// package doc. A negative FlushEvery writes every batch at once.
 	FlushEvery   time.Duration
 	FlushWait    time.Duration
 	FlushMinRows int
