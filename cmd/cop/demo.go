@@ -52,7 +52,8 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := parseFlags(demoFlags(&c), args); err != nil {
 		return err
 	}
-	c.Partitions, c.Namespace = 4, "cop"
+	// COP_NAMESPACE as serve reads it: a demo beside another on the same Kafka keeps its own topics.
+	c.Partitions, c.Namespace = 4, env("COP_NAMESPACE", "cop")
 	if err := os.MkdirAll(filepath.Join(c.Dir, "demo"), 0o700); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
 	}

@@ -40,8 +40,11 @@ type serveConfig struct {
 	State         string
 	SnapshotEvery time.Duration
 	// StoreFlushEvery is how often the correlator writes what it gathered to ClickHouse
-	// (pipeline.Correlator.FlushEvery).
-	StoreFlushEvery time.Duration
+	// (pipeline.Correlator.FlushEvery) once it holds StoreFlushMinRows rows; with fewer it
+	// waits up to StoreFlushWait (FlushMinRows, FlushWait).
+	StoreFlushEvery   time.Duration
+	StoreFlushWait    time.Duration
+	StoreFlushMinRows int
 	// Retention bounds cop.audit and cop.deadletter (store.Retention, in months); the
 	// correlate stage drops what is older every hour.
 	Retention store.Retention
@@ -106,7 +109,9 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	limitFlags(fs, &c.Limits)
 	fs.StringVar(&c.State, "state", env("COP_STATE_FILE", ""), "correlator state file (engine snapshot + committed offsets); default .cop/state/<namespace>-correlate.snap, \"off\" for none")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 30*time.Second, "how often the correlator writes its state file (and on every clean stop)")
-	fs.DurationVar(&c.StoreFlushEvery, "store-flush-every", time.Second, "how often the correlator writes events and situations to ClickHouse and then commits their offsets (or sooner, at 50000 rows); each write is one insert per table, and small inserts cost ClickHouse merges; the live picture is not delayed")
+	fs.DurationVar(&c.StoreFlushEvery, "store-flush-every", time.Second, "how often the correlator writes events and situations to ClickHouse and then commits their offsets, once it holds --store-flush-min-rows rows (or sooner, at 50000 rows); each write is one insert per table, and small inserts cost ClickHouse merges; the live picture is not delayed")
+	fs.DurationVar(&c.StoreFlushWait, "store-flush-wait", 10*time.Second, "how long the correlator lets fewer than --store-flush-min-rows rows wait before it writes them (a low rate's inserts are larger and cost ClickHouse fewer merges; the API sees events up to this much later)")
+	fs.IntVar(&c.StoreFlushMinRows, "store-flush-min-rows", 5000, "event and situation rows a write every --store-flush-every needs; with fewer it waits up to --store-flush-wait")
 	fs.IntVar(&c.Retention.Audit, "retain-audit", store.DefaultRetention.Audit, "months of cop.audit kept (whole months: the rows go a month at a time, by partition); 0 keeps it for ever")
 	fs.IntVar(&c.Retention.DeadLetter, "retain-deadletter", store.DefaultRetention.DeadLetter, "months of cop.deadletter kept (whole months, by partition); 0 keeps it for ever")
 	fs.StringVar(&c.Stages, "stages", strings.Join(stageNames, ","), "stages this process runs: any of "+strings.Join(stageNames, ","))

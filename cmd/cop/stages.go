@@ -188,10 +188,12 @@ func runCorrelate(g *group, c serveConfig, b *backends, index, count int, log ze
 	if count > 0 {
 		g.run("sequence", (&pipeline.Sequencer{Bus: b.bc, Log: clog, Metrics: b.reg, Count: count}).Run)
 		g.run("correlate", (&pipeline.Replica{Bus: b.bc, Store: b.st, Log: clog, Metrics: b.reg, Index: index,
-			StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg, FlushEvery: c.StoreFlushEvery}).Run)
+			StatePath: c.State, SnapshotEvery: c.SnapshotEvery, EngineConfig: &ecfg, FlushEvery: c.StoreFlushEvery,
+			FlushWait: c.StoreFlushWait, FlushMinRows: c.StoreFlushMinRows}).Run)
 	} else {
 		g.run("correlate", (&pipeline.Correlator{Bus: b.bc, Store: b.st, EngineConfig: &ecfg,
-			Log: clog, Metrics: b.reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery, FlushEvery: c.StoreFlushEvery}).Run)
+			Log: clog, Metrics: b.reg, StatePath: c.State, SnapshotEvery: c.SnapshotEvery, FlushEvery: c.StoreFlushEvery,
+			FlushWait: c.StoreFlushWait, FlushMinRows: c.StoreFlushMinRows}).Run)
 	}
 	g.run("deadletter", (&pipeline.DeadLetterSink{Bus: b.bc, Store: b.st, Log: log.With().Str("component", "deadletter").Logger()}).Run)
 	g.run("retention", func(ctx context.Context) error {

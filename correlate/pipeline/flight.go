@@ -37,6 +37,9 @@ func (l *correlatorLoop) takeOff() error {
 	if err := l.land(); err != nil {
 		return err
 	}
+	if rows := l.pend.Rows(); rows > 0 {
+		l.cadence.wrote(rows)
+	}
 	j := l.spare
 	l.spare = nil
 	j.pend, l.pend = l.pend, j.pend

@@ -161,11 +161,14 @@ type Replica struct {
 	EngineConfig  *correlate.Config
 	// DrainTimeout as for Correlator (default 15 s).
 	DrainTimeout time.Duration
-	// FlushEvery and FlushRows as for Correlator (defaults 1 s and 50000): the replica
+	// FlushEvery, FlushWait, FlushMinRows and FlushRows as for Correlator: the replica
 	// gathers the rows of the records it applies and commits cop.sequence after they are
 	// stored.
-	FlushEvery time.Duration
-	FlushRows  int
+	FlushEvery   time.Duration
+	FlushWait    time.Duration
+	FlushMinRows int
+	FlushRows    int
+	cadence      cadence // of the Flush fields, set by Run
 	// Engine is nil until the replica restored it or met its first record.
 	Engine *correlate.Engine
 
@@ -194,8 +197,8 @@ func ownsSituation(index, count int, id string) bool {
 
 // Run applies cop.sequence until ctx is done. On start it restores the state file and
 // re-applies, without storing, the records between it and its committed offset; then it
-// applies and publishes record by record, and stores and commits what it gathered every
-// FlushEvery or FlushRows rows.
+// applies and publishes record by record, and stores and commits what it gathered at
+// the cadence of its Flush fields.
 //
 // Run works on a copy of r with the defaults filled in: r itself is never changed.
 func (r *Replica) Run(ctx context.Context) error {
@@ -205,8 +208,7 @@ func (r *Replica) Run(ctx context.Context) error {
 	w := *r
 	w.SnapshotEvery = cmp.Or(w.SnapshotEvery, 30*time.Second)
 	w.DrainTimeout = cmp.Or(w.DrainTimeout, 15*time.Second)
-	w.FlushEvery = cmp.Or(w.FlushEvery, time.Second)
-	w.FlushRows = cmp.Or(w.FlushRows, 50000)
+	w.cadence = newCadence(w.FlushEvery, w.FlushWait, w.FlushMinRows, w.FlushRows)
 	if w.Metrics == nil {
 		w.Metrics = &metrics.Registry{}
 	}
@@ -268,7 +270,7 @@ func (r *Replica) run(ctx context.Context) error {
 	for {
 		wait := time.Second
 		if r.pend.Batches() > 0 {
-			wait = max(time.Millisecond, min(wait, time.Until(r.pend.Since().Add(r.FlushEvery))))
+			wait = max(time.Millisecond, min(wait, time.Until(r.cadence.at(&r.pend))))
 		}
 		fctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := gr.FetchMessage(fctx)
@@ -298,8 +300,7 @@ func (r *Replica) run(ctx context.Context) error {
 			last = m
 			sw.changed()
 		}
-		if r.pend.Batches() > 0 && (r.FlushEvery < 0 || r.pend.Rows() >= r.FlushRows ||
-			!time.Now().Before(r.pend.Since().Add(r.FlushEvery))) {
+		if r.cadence.due(&r.pend, time.Now()) {
 			if err := flush(); err != nil {
 				return r.stopped(ctx, err)
 			}
@@ -317,6 +318,7 @@ func (r *Replica) flush(ctx context.Context) error {
 		if err := retry(ctx, r.Log, r.retries, "store batch", func() error { return r.Store.WritePending(ctx, &r.pend) }); err != nil {
 			return err
 		}
+		r.cadence.wrote(r.pend.Rows())
 	}
 	if len(r.letters) > 0 {
 		if err := retry(ctx, r.Log, r.retries, "dead-letter undecodable events", func() error { return writeLetters(ctx, r.dead, r.letters) }); err != nil {

@@ -51,11 +51,26 @@ async function shot(page, name) {
   await page.screenshot({ path: `${ART}/ui-${name}.png` });
 }
 
-// openDetail selects the situation titled title and waits for its assessments to load.
+// stored waits until the history API serves situation id: the live picture shows a
+// situation at once, ClickHouse holds it up to the correlator's --store-flush-wait (10 s)
+// later, and notes are about stored situations.
+async function stored(id) {
+  for (let i = 0; i < 60; i++) {
+    const r = await fetch(`${base}/api/v1/situations/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${T.analyst}` } });
+    await r.arrayBuffer();
+    if (r.status === 200) return;
+    await new Promise(res => setTimeout(res, 500));
+  }
+  assert.fail(`situation ${id} not stored within 30 s`);
+}
+
+// openDetail selects the situation titled title, once stored, and waits for its
+// assessments to load.
 async function openDetail(page, title) {
   const r = row(page, title).first();
   await r.waitFor({ timeout: 20_000 });
   const id = await r.getAttribute("data-id");
+  await stored(id);
   await r.click();
   await page.locator(`#detail[data-id="${id}"] .notes[data-count]`).waitFor({ timeout: 10_000 });
   return id;
