@@ -269,7 +269,29 @@ func (s *Server) viewOf(id access.Identity, st *store.StoredSituation) situation
 	return v
 }
 
+// liveSituation is situation sid as the live picture holds it, when the store does not
+// hold it yet (the correlator writes small flushes up to --store-flush-wait after the
+// picture shows them) and the caller may see it: the live picture's own rule
+// (access.Identity.SituationVisible, in the caller's exercise) and the request's filters
+// (keep). nil otherwise.
+func (s *Server) liveSituation(id access.Identity, c store.Caller, sid string, keep func(*store.StoredSituation) bool) *store.StoredSituation {
+	if s.Picture == nil {
+		return nil
+	}
+	ps := s.Picture.Get(sid)
+	if ps == nil || !id.SituationVisible(ps, access.View{Exercise: c.Exercise}, s.Missions) {
+		return nil
+	}
+	st := &store.StoredSituation{Situation: *ps}
+	if !keep(st) {
+		return nil
+	}
+	return st
+}
+
 // situation serves GET /api/v1/situations/{id}: its latest version and member events.
+// A situation the live picture shows before the store holds it is answered from the
+// picture, with the events stored so far.
 func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	q := r.URL.Query()
 	rows, status := 0, http.StatusOK
@@ -296,6 +318,12 @@ func (s *Server) situation(w http.ResponseWriter, r *http.Request, id access.Ide
 	}); err != nil {
 		status = s.fail(w, r, err)
 		return
+	}
+	if found == nil {
+		if st := s.liveSituation(id, c, sid, keep); st != nil {
+			v := s.viewOf(id, st)
+			found = &v
+		}
 	}
 	if found == nil {
 		// The same answer whether it does not exist or may not be seen.

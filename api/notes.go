@@ -116,6 +116,9 @@ func (s *Server) situationSubject(r *http.Request, id access.Identity, sid strin
 		return noteSubject{}, false, err
 	}
 	if found == nil {
+		if st := s.liveSituation(id, c, sid, keep); st != nil {
+			return noteSubject{TLP: st.TLP, Restricted: len(st.ReleasableTo) > 0, ReleasableTo: st.ReleasableTo, Exercise: c.Exercise}, true, nil
+		}
 		return noteSubject{}, false, nil
 	}
 	return *found, true, nil

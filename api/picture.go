@@ -213,6 +213,14 @@ func (p *Picture) Snapshot() ([]*picture.Situation, uint64) {
 	return out, p.seq
 }
 
+// Get returns the situation id as the picture holds it (nil: not held). It must not be
+// modified.
+func (p *Picture) Get(id string) *picture.Situation {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.situations[id].s
+}
+
 // Seq returns the sequence number of the last change.
 func (p *Picture) Seq() uint64 {
 	p.mu.RLock()
