@@ -1,8 +1,6 @@
 package api
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -25,20 +23,7 @@ func BenchmarkFocusAdvance(b *testing.B) {
 			name = "view+focus"
 		}
 		b.Run(name, func(b *testing.B) {
-			pic := NewPicture(PictureConfig{MaxSituations: size * 2, History: 4 * changes})
-			r := rand.New(rand.NewPCG(1, 2))
-			countries := []string{"BA", "HR", "RS", "FR", "DE", "UA", "SO", "EE"}
-			mk := func(i int, v uint64) picture.Situation {
-				return sit(fmt.Sprintf("s%06d", i), event.TLPGreen, func(s *picture.Situation) {
-					s.Version, s.Score = v, float64(r.IntN(1000))/10
-					s.Countries = []string{countries[r.IntN(len(countries))]}
-				})
-			}
-			all := make([]picture.Situation, size)
-			for i := range all {
-				all[i] = mk(i, 1)
-			}
-			pic.Apply(deltas(all...))
+			pic, mk, r := benchPicture(size, changes)
 			h := boundedHubFor(pic, n)
 			h.SetViewTop(n, DefaultCampaignEvery)
 			id := access.Identity{Name: "analyst", Role: access.RoleAnalyst, MaxTLP: event.TLPAmber}

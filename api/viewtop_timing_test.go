@@ -21,20 +21,7 @@ import (
 // it is done at most every DefaultCampaignEvery while the picture changes.
 func BenchmarkViewTopAdvance(b *testing.B) {
 	const size, changes, n = 100_000, 1_000, DefaultViewTop
-	pic := NewPicture(PictureConfig{MaxSituations: size * 2, History: 4 * changes})
-	r := rand.New(rand.NewPCG(1, 2))
-	countries := []string{"BA", "HR", "RS", "FR", "DE", "UA", "SO", "EE"}
-	mk := func(i int, v uint64) picture.Situation {
-		return sit(fmt.Sprintf("s%06d", i), event.TLPGreen, func(s *picture.Situation) {
-			s.Version, s.Score = v, float64(r.IntN(1000))/10
-			s.Countries = []string{countries[r.IntN(len(countries))]}
-		})
-	}
-	all := make([]picture.Situation, size)
-	for i := range all {
-		all[i] = mk(i, 1)
-	}
-	pic.Apply(deltas(all...))
+	pic, mk, r := benchPicture(size, changes)
 	h := boundedHubFor(pic, n)
 	h.SetViewTop(n, DefaultCampaignEvery) // as cop serve: campaigns grouped again at most every 5 s
 	id := access.Identity{Name: "cmdr", Role: access.RoleCommander, MaxTLP: event.TLPAmber, Missions: []string{"EUFOR-ALTHEA"}}
@@ -72,4 +59,25 @@ func BenchmarkViewTopAdvance(b *testing.B) {
 	b.ReportMetric(float64(group.Nanoseconds()), "campaign-group-ns")
 	b.ReportMetric(float64(vt.scans-scans)/float64(b.N), "scans/op")
 	b.ReportMetric(float64(len(vt.top)), "top-entries")
+}
+
+// benchPicture is the picture of the bounded-view benchmarks: size GREEN situations in
+// eight countries with random scores, history for four times changes; mk, which makes
+// situation i at version v with a new random score; and the random source they draw from.
+func benchPicture(size, changes int) (*Picture, func(i int, v uint64) picture.Situation, *rand.Rand) {
+	pic := NewPicture(PictureConfig{MaxSituations: size * 2, History: 4 * changes})
+	r := rand.New(rand.NewPCG(1, 2))
+	countries := []string{"BA", "HR", "RS", "FR", "DE", "UA", "SO", "EE"}
+	mk := func(i int, v uint64) picture.Situation {
+		return sit(fmt.Sprintf("s%06d", i), event.TLPGreen, func(s *picture.Situation) {
+			s.Version, s.Score = v, float64(r.IntN(1000))/10
+			s.Countries = []string{countries[r.IntN(len(countries))]}
+		})
+	}
+	all := make([]picture.Situation, size)
+	for i := range all {
+		all[i] = mk(i, 1)
+	}
+	pic.Apply(deltas(all...))
+	return pic, mk, r
 }

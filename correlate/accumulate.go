@@ -65,14 +65,6 @@ func (e *Engine) addEvent(d *sitData, ev *event.Event, ci, conf uint32, idh uint
 	for _, n := range ev.Names {
 		d.names = e.addWord(d.names, e.word(n.Kind+":"+n.Name))
 	}
-	for _, o := range ev.Observables {
-		if o.Type == event.ObsCVE {
-			// A CVE links no situations (event.ObservableType.Identifies), but the
-			// situation names it, as a word without a kind: render names it a
-			// "vulnerability", and campaigns group on it with the sector.
-			d.names = e.addWord(d.names, e.word(o.Value))
-		}
-	}
 	for _, s := range ev.Sectors {
 		w := e.word(s)
 		e.addToSet(&d.sectorBits, &d.sectors, w)

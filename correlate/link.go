@@ -224,9 +224,15 @@ func (e *Engine) add(ev *event.Event, scope uint16, idk uint64, obsH, obsK []uin
 		}
 	}
 	d := e.sits.at(e.nodeData[target])
-	for _, idx := range e.refs {
+	for j, idx := range e.refs {
 		ob := e.obs.at(idx)
 		d.types |= 1 << ob.typ
+		if ob.typ == event.ObsCVE {
+			// A CVE links no situations (event.ObservableType.Identifies), but the
+			// situation names it, as a word without a kind: render names it a
+			// "vulnerability", and campaigns group on it with the sector.
+			d.names = e.addWord(d.names, e.word(ev.Observables[j].Value))
+		}
 		if ob.sit == noNode {
 			ob.sit = target
 			ob.next = noNode

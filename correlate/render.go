@@ -70,7 +70,7 @@ func (e *Engine) render(d *sitData, id string, decay float64, s *picture.Situati
 		for _, w := range e.appendWords(nil, d.names) {
 			kind, name, ok := strings.Cut(w, ":")
 			if !ok {
-				kind, name = "vulnerability", w // a CVE its events exploit (addEvent)
+				kind, name = "vulnerability", w // a CVE its events exploit (add)
 			}
 			s.Names = append(s.Names, event.Name{Kind: kind, Name: name})
 		}

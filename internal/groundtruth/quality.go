@@ -325,7 +325,6 @@ func (r *Report) ranking(all []*picture.Situation) {
 		r.Critical = float64(critical) / float64(len(all))
 	}
 	distinct := map[int64]bool{}
-	r.Top20 = r.Top20[:0]
 	for _, s := range all[:min(20, len(all))] {
 		distinct[shown(s.Score)] = true
 		r.Top20 = append(r.Top20, s.Score)

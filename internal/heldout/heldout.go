@@ -155,13 +155,7 @@ func parse(r io.Reader) (*scenario, error) {
 			if err = need(5); err != nil {
 				break
 			}
-			if b.from, err = strconv.ParseFloat(f[1], 64); err != nil {
-				break
-			}
-			if b.to, err = strconv.ParseFloat(f[2], 64); err != nil {
-				break
-			}
-			if b.reports, err = strconv.Atoi(f[3]); err != nil {
+			if b.from, b.to, b.reports, err = span(f); err != nil {
 				break
 			}
 			if b.pool, err = pool(f[4], sc.seed); err != nil {
@@ -216,13 +210,7 @@ func parse(r io.Reader) (*scenario, error) {
 			if err = need(3); err != nil {
 				break
 			}
-			if b.from, err = strconv.ParseFloat(f[1], 64); err != nil {
-				break
-			}
-			if b.to, err = strconv.ParseFloat(f[2], 64); err != nil {
-				break
-			}
-			if b.reports, err = strconv.Atoi(f[3]); err != nil {
+			if b.from, b.to, b.reports, err = span(f); err != nil {
 				break
 			}
 			if len(f) > 4 {
@@ -683,4 +671,16 @@ func (sc *scenario) expand(idKey []byte) ([]event.Event, groundtruth.Truth, erro
 	}
 	slices.SortFunc(truth.Campaigns, func(a, b groundtruth.Campaign) int { return cmp.Compare(a.Rank, b.Rank) })
 	return out, truth, nil
+}
+
+// span reads a block's or a scan's FROM TO REPORTS (f[1:4]).
+func span(f []string) (from, to float64, reports int, err error) {
+	if from, err = strconv.ParseFloat(f[1], 64); err != nil {
+		return
+	}
+	if to, err = strconv.ParseFloat(f[2], 64); err != nil {
+		return
+	}
+	reports, err = strconv.Atoi(f[3])
+	return
 }

@@ -398,12 +398,15 @@ func parseCEF(t *testing.T, rec string) (header []string, ext map[string]string)
 
 var rfc5424 = regexp.MustCompile(`^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) cop (\d+) (\S+) - (CEF:0\|.*)$`)
 
-func TestSyslogTCPReceiverGetsAParseableCEFLineWithEscaping(t *testing.T) {
+// syslogTCP is a loopback syslog receiver over TCP: its address, and the lines it reads
+// from its first connection.
+func syslogTCP(t *testing.T) (string, <-chan string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	lines := make(chan string, 10)
 	go func() {
 		c, err := ln.Accept()
@@ -416,8 +419,13 @@ func TestSyslogTCPReceiverGetsAParseableCEFLineWithEscaping(t *testing.T) {
 			lines <- sc.Text()
 		}
 	}()
+	return ln.Addr().String(), lines
+}
+
+func TestSyslogTCPReceiverGetsAParseableCEFLineWithEscaping(t *testing.T) {
+	addr, lines := syslogTCP(t)
 	n, _ := start(t, Options{Version: "1.2|3"}, Recipient{Name: "SIEM-TCP", TLPMax: event.TLPAmber,
-		Syslog: &Syslog{Address: ln.Addr().String(), Network: "tcp", Format: "CEF"}})
+		Syslog: &Syslog{Address: addr, Network: "tcp", Format: "CEF"}})
 	title := `Grid | SCADA \ intrusion a=b`
 	reason := "first line\nsecond = line\r\nthird | \\ end"
 	a := subject("s-cef", event.TLPAmber, func(s *picture.Situation) { s.Title = title; s.Score = 72.4; s.Countries = []string{"BA", "HR"} })
@@ -502,26 +510,10 @@ func TestRecipientsFileErrorsNameTheField(t *testing.T) {
 // is given, never by name: in the webhook's body and in the syslog line.
 func TestOutboundAlertsNameAnonymisedContributorsByPseudonym(t *testing.T) {
 	rc := newReceiver(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	lines := make(chan string, 10)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		sc := bufio.NewScanner(c)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	addr, lines := syslogTCP(t)
 	reg := &metrics.Registry{}
 	n, err := New(Config{Recipients: []Recipient{hook("CERT-BA", rc, nil),
-		{Name: "SIEM-TCP", TLPMax: event.TLPAmber, Syslog: &Syslog{Address: ln.Addr().String(), Network: "tcp", Format: "CEF"}}}}, Options{}, reg)
+		{Name: "SIEM-TCP", TLPMax: event.TLPAmber, Syslog: &Syslog{Address: addr, Network: "tcp", Format: "CEF"}}}}, Options{}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type Situation struct {
 	Techniques   []string      `json:"techniques,omitempty"`
 	// Names are the campaigns, intrusion sets, threat actors, malware and tools its members
 	// name (event.Name), and, of kind "vulnerability", the CVEs they exploit (the CVE id
-	// as given, upper case), sorted by kind then name.
+	// as given, upper case), sorted by kind then name, the CVEs first.
 	Names []event.Name `json:"names,omitempty"`
 	// Geo is the position of its best member with one, in the order Title is chosen by
 	// (most severe, then earliest): a situation titled after a report is placed where

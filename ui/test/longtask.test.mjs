@@ -6,12 +6,9 @@
 // to the end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
+import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { startSeeded, stopSeeded } from "./seeded.mjs";
 
 const env = process.env;
 const RUN = env.COP_TEST_RUN;
@@ -26,58 +23,21 @@ const MAX_LIVE = Number(env.COP_LIVE_MAX_MS || 1000);
 
 let browser, child, base;
 
-async function freePort() {
-  return new Promise(resolve => {
-    const s = createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function metric(name) {
-  const r = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${T.admin}` } });
-  const m = (await r.text()).match(new RegExp(`^${name} (\\S+)$`, "m"));
-  return m ? Number(m[1]) : 0;
-}
-
 before(async () => {
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const log = `${env.COP_TEST_DIR}/longtask-serve.log`;
-  const out = openSync(log, "a");
-  child = spawn(env.COP_BIN, ["serve", "--identities", env.COP_IDENTITIES_FILE, "--listen", `127.0.0.1:${port}`,
-    "--kafka", env.COP_KAFKA, "--clickhouse", env.COP_CLICKHOUSE, "--namespace", NS,
-    // A database of its own too: 100,000 events a run would slow every history test of the shared one.
-    "--clickhouse-database", `${env.COP_CH_DATABASE || "cop_test"}_longtask`], { stdio: ["ignore", out, out] });
-  for (let t = Date.now(); ; await sleep(200)) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
-    if (Date.now() - t > 90_000) throw new Error(`cop serve not ready; see ${log}:\n${readFileSync(log, "utf8").slice(-2000)}`);
-  }
-  const t0 = performance.now();
-  const { stderr } = await promisify(execFile)(env.COP_BIN, ["seed", "--events", String(EVENTS), "--namespace", NS, "--kafka", env.COP_KAFKA]);
-  console.log(stderr.trim());
-  // Correlated when the correlator has applied every event and the picture stops growing.
-  let last = -1, same = 0;
-  for (let t = Date.now(); same < 3; await sleep(2000)) {
-    const done = await metric("cop_correlate_events_total");
-    const n = await metric("cop_picture_situations");
-    same = done >= EVENTS && n > 0 && n === last ? same + 1 : 0;
-    last = n;
-    if (Date.now() - t > 300_000) throw new Error(`the seeded picture still grows after 300 s (${done} events applied, ${n} situations)`);
-  }
-  console.log(`seeded picture: ${last} situations, ${((performance.now() - t0) / 1000).toFixed(0)} s after the seed started`);
+  // A database of its own too: 100,000 events a run would slow every history test of the shared one.
+  const seeded = await startSeeded({ name: "longtask", ns: NS, events: EVENTS, pollMs: 2000, timeoutMs: 300_000 });
+  ({ base, child } = seeded);
+  console.log(`seeded picture: ${seeded.situations} situations, ${seeded.seconds.toFixed(0)} s after the seed started`);
 });
 
 after(async () => {
   await browser?.close();
-  if (child && child.exitCode === null) {
-    child.kill("SIGTERM");
-    for (let i = 0; i < 50 && child.exitCode === null; i++) await sleep(100);
-    if (child.exitCode === null) child.kill("SIGKILL");
-  }
+  await stopSeeded(child);
 });
 
 // watch runs before any of the page's scripts: it records every long task, when the page
